@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Installs what a fresh Debian machine lacks to build, test and benchmark localrec, and nothing that is
+# already there (a second run takes seconds). Nothing here downloads a prebuilt binary from the web:
+# every tool comes from crates.io, npm or Debian, and wasm-pack is kept from fetching its own.
+#
+#   wasm32-unknown-unknown target (rustup)
+#   wasm-pack, wasm-bindgen-cli (= the wasm-bindgen version pinned in Cargo.lock), geckodriver (crates.io)
+#   chromium, chromium-driver, firefox-esr (Debian)
+#   playwright-core and binaryen's wasm-opt (npm, see package.json)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+log() { printf '\033[1;34m[setup]\033[0m %s\n' "$*"; }
+export PATH="$HOME/.cargo/bin:$PATH"
+
+# 1. Rust target
+if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+  log "adding rustup target wasm32-unknown-unknown"
+  rustup target add wasm32-unknown-unknown
+fi
+
+# 2. Browsers and drivers from Debian
+need_apt=()
+command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
+command -v chromedriver >/dev/null 2>&1 || need_apt+=(chromium-driver)
+command -v firefox-esr >/dev/null 2>&1 || need_apt+=(firefox-esr)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  log "apt-get install ${need_apt[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need_apt[@]}" fonts-dejavu-core >/dev/null
+fi
+
+# 3. CLI tools from crates.io (built from source; a few minutes each on 2 cores, once)
+cargo_tool() { # cargo_tool <binary> <crate> <version or ""> <command printing its version>
+  local bin=$1 crate=$2 want=$3 have=""
+  if command -v "$bin" >/dev/null 2>&1; then have=$($4 2>/dev/null | head -n1 || true); fi
+  if [ -n "$have" ] && { [ -z "$want" ] || grep -q -- " $want" <<<"$have"; }; then return 0; fi
+  log "cargo install $crate ${want:+--version $want} (have: ${have:-none})"
+  if [ -n "$want" ]; then cargo install -q --force "$crate" --version "$want"
+  else cargo install -q "$crate"; fi
+}
+bindgen_version=$(awk '/^name = "wasm-bindgen"$/{getline; gsub(/version = |"/,""); print; exit}' Cargo.lock)
+[ -n "$bindgen_version" ] || { echo "cannot read the wasm-bindgen version from Cargo.lock" >&2; exit 1; }
+cargo_tool wasm-bindgen wasm-bindgen-cli "$bindgen_version" "wasm-bindgen --version"
+cargo_tool wasm-pack wasm-pack "" "wasm-pack --version"
+cargo_tool geckodriver geckodriver "" "geckodriver --version"
+
+# 4. Node packages for the browser benchmark and end-to-end tests (lockfile, no browser downloads)
+if [ ! -f node_modules/.package-lock.json ] || ! cmp -s package-lock.json node_modules/.setup-stamp; then
+  log "npm ci"
+  PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error
+  cp package-lock.json node_modules/.setup-stamp
+fi
+
+log "ready: $(rustc --version | cut -d' ' -f1-2), wasm-bindgen $bindgen_version, $(wasm-pack --version), $(chromium --version 2>/dev/null | head -n1), $(firefox-esr --version 2>/dev/null | head -n1)"

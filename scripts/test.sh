@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Every test: native (cargo test), then the same suites inside headless Chrome and Firefox
+# (wasm-pack test), then the built npm package loaded by a real page (Playwright + Debian's Chromium).
+# Fails if any part fails, and also if a browser part ran no tests (a silently skipped browser suite
+# must not look green).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+export PATH="$HOME/.cargo/bin:$PATH"
+
+summary=()
+total_passed=0
+
+count_passed() { # sums "N passed" over cargo/wasm-bindgen-test "test result:" lines in file $1
+  awk '/^test result: ok\. [0-9]+ passed/ { n += $4 } END { print n + 0 }' "$1"
+}
+
+echo "== native: cargo test"
+cargo test --all-targets 2>&1 | tee /tmp/localrec-native.log
+cargo test --doc 2>&1 | tee -a /tmp/localrec-native.log
+n=$(count_passed /tmp/localrec-native.log); summary+=("native: $n passed"); total_passed=$((total_passed + n))
+
+run_browser() { # run_browser <name> <wasm-pack args...>
+  local name=$1; shift
+  local log="/tmp/localrec-$name.log"
+  echo "== $name: wasm-pack test --headless $*"
+  if ! wasm-pack test --headless "$@" 2>&1 | tee "$log"; then
+    echo "FAILED: $name browser tests" >&2; exit 1
+  fi
+  # Each browser-run suite (format, ranker, web) must report at least one passed test.
+  local suites; suites=$(grep -cE "^Running headless tests in" "$log" || true)
+  local ok; ok=$(grep -cE '^test result: ok\. [1-9][0-9]* passed' "$log" || true)
+  if [ "$suites" -lt 3 ] || [ "$ok" -lt 3 ]; then
+    echo "FAILED: $name ran $suites browser suites with $ok passing results (expected >= 3 each)" >&2; exit 1
+  fi
+  local n; n=$(count_passed "$log")
+  summary+=("$name: $n passed in $suites browser suites"); total_passed=$((total_passed + n))
+}
+run_browser chrome --chrome --chromedriver /usr/bin/chromedriver
+run_browser firefox --firefox --geckodriver "$(command -v geckodriver)"
+
+if [ -f tests/e2e/run.mjs ]; then
+  echo "== e2e: package in a real page"
+  bash scripts/build-pkg.sh
+  node tests/e2e/run.mjs 2>&1 | tee /tmp/localrec-e2e.log
+  n=$(grep -cE '^ok ' /tmp/localrec-e2e.log || true)
+  summary+=("e2e: $n passed"); total_passed=$((total_passed + n))
+fi
+
+echo
+printf '%s\n' "${summary[@]}"
+echo "$total_passed passed, 0 failed"

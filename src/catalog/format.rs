@@ -1,0 +1,258 @@
+//! The catalogue file format, version 1.
+//!
+//! One self-describing, little-endian binary file per catalogue. The trainer writes it
+//! ([`Catalog::encode`]); the browser downloads it and decodes it ([`Catalog::decode`]), which checks
+//! every field and returns an [`Error`] naming the first problem found.
+//!
+//! | offset | size | type | field |
+//! |---|---|---|---|
+//! | 0 | 8 | bytes | magic `89 4C 52 43 0D 0A 1A 0A` (`\x89LRC\r\n\x1a\n`) |
+//! | 8 | 2 | u16 | format version, `1` |
+//! | 10 | 1 | u8 | element type: `1` = f32, `2` = int8 with a per-row f32 scale |
+//! | 11 | 1 | u8 | flags: bit 0 = per-item category codes present; other bits must be 0 |
+//! | 12 | 4 | u32 | dimension `d`, 1..=4096 |
+//! | 16 | 4 | u32 | row count `n`, 0..=2^26 |
+//! | 20 | 4 | u32 | id blob length `L` in bytes |
+//! | 24 | 4 | u32 | reserved, must be 0 |
+//! | 28 | 4n | u32 × n | end offset of each id in the blob (non-decreasing, the last equals `L`) |
+//! | | L | UTF-8 | item ids (the app's ids, e.g. SKUs), concatenated; each 1..=1024 bytes, all distinct |
+//! | | 0..3 | zero | padding to a multiple of 4 bytes from the start of the file |
+//! | | 4n | u32 × n | category codes, each <= 2^20 - 1 (only if flag bit 0) |
+//! | | 4nd | f32 × nd | f32: vectors, row-major |
+//! | | 4n + nd | f32 × n, i8 × nd | int8: row scales (finite, >= 0), then values, row-major; element = value × scale |
+//!
+//! The file ends exactly there: shorter is [`Error::Truncated`], longer is [`Error::TrailingBytes`].
+//! The magic follows PNG's design: a non-ASCII first byte, and CR LF / SUB / LF bytes that text-mode
+//! transfers or `type`-style tools would mangle, so such damage shows as [`Error::BadMagic`].
+//! Integrity of the bytes (a flipped bit inside a vector) is the manifest's SHA-256's job, checked by
+//! the loader before decoding; decoding checks structure and values.
+
+use super::{check_id, Catalog, Vectors, MAX_DIM, MAX_ROWS};
+use crate::error::{Error, Result};
+
+/// The first 8 bytes of every catalogue file.
+pub const MAGIC: [u8; 8] = [0x89, b'L', b'R', b'C', b'\r', b'\n', 0x1a, b'\n'];
+/// The format version this build writes and reads.
+pub const VERSION: u16 = 1;
+/// Size of the fixed header in bytes.
+pub const HEADER_LEN: usize = 28;
+
+const ELEM_F32: u8 = 1;
+const ELEM_INT8: u8 = 2;
+const FLAG_CATEGORIES: u8 = 1;
+
+/// Reads sections front to back, reporting truncation with the section's name.
+struct Reader<'a> {
+    bytes: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, section: &'static str, len: u64) -> Result<&'a [u8]> {
+        let available = (self.bytes.len() - self.pos) as u64;
+        if len > available {
+            return Err(Error::Truncated {
+                section,
+                needed: len,
+                available,
+            });
+        }
+        let out = &self.bytes[self.pos..self.pos + len as usize];
+        self.pos += len as usize;
+        Ok(out)
+    }
+
+    fn u32s(&mut self, section: &'static str, count: u64) -> Result<Vec<u32>> {
+        let raw = self.take(section, count * 4)?;
+        Ok(raw
+            .chunks_exact(4)
+            .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect())
+    }
+
+    fn f32s(&mut self, section: &'static str, count: u64) -> Result<Vec<f32>> {
+        let raw = self.take(section, count * 4)?;
+        Ok(raw
+            .chunks_exact(4)
+            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect())
+    }
+}
+
+fn padding(pos: usize) -> usize {
+    (4 - pos % 4) % 4
+}
+
+impl Catalog {
+    /// Decodes and validates a catalogue file. Never panics, whatever the bytes.
+    pub fn decode(bytes: &[u8]) -> Result<Catalog> {
+        let mut r = Reader { bytes, pos: 0 };
+        let magic = r.take("magic", 8).map_err(|_| Error::BadMagic {
+            found: bytes[..bytes.len().min(8)].to_vec(),
+        })?;
+        if magic != MAGIC {
+            return Err(Error::BadMagic {
+                found: magic.to_vec(),
+            });
+        }
+        let h = r.take("header", (HEADER_LEN - 8) as u64)?;
+        let u32_at = |o: usize| u32::from_le_bytes([h[o], h[o + 1], h[o + 2], h[o + 3]]);
+        let version = u16::from_le_bytes([h[0], h[1]]);
+        if version != VERSION {
+            return Err(Error::UnsupportedVersion {
+                found: version,
+                supported: VERSION,
+            });
+        }
+        let (elem, flags) = (h[2], h[3]);
+        if elem != ELEM_F32 && elem != ELEM_INT8 {
+            return Err(Error::UnknownElementType(elem));
+        }
+        if flags & !FLAG_CATEGORIES != 0 {
+            return Err(Error::UnknownFlags(flags & !FLAG_CATEGORIES));
+        }
+        let (dim, n, blob_len, reserved) = (u32_at(4), u32_at(8), u32_at(12), u32_at(16));
+        if dim == 0 || dim > MAX_DIM {
+            return Err(Error::InvalidDimension { dim, max: MAX_DIM });
+        }
+        if n > MAX_ROWS {
+            return Err(Error::TooManyRows {
+                count: n,
+                max: MAX_ROWS,
+            });
+        }
+        if reserved != 0 {
+            return Err(Error::ReservedNotZero(reserved));
+        }
+
+        // Check the total size before allocating anything proportional to the header's claims.
+        let (n64, d64) = (n as u64, dim as u64);
+        let pad = padding(HEADER_LEN + 4 * n as usize + blob_len as usize) as u64;
+        let cats = if flags & FLAG_CATEGORIES != 0 {
+            4 * n64
+        } else {
+            0
+        };
+        let vecs = if elem == ELEM_F32 {
+            4 * n64 * d64
+        } else {
+            4 * n64 + n64 * d64
+        };
+        let expected = HEADER_LEN as u64 + 4 * n64 + blob_len as u64 + pad + cats + vecs;
+        let actual = bytes.len() as u64;
+        if actual > expected {
+            return Err(Error::TrailingBytes {
+                extra: actual - expected,
+            });
+        }
+
+        let id_ends = r.u32s("id offsets", n64)?;
+        let blob = r.take("id blob", blob_len as u64)?;
+        let mut prev = 0u32;
+        for (row, &end) in id_ends.iter().enumerate() {
+            if end < prev {
+                return Err(Error::BadIdOffsets {
+                    row: row as u32,
+                    reason: "offset decreases",
+                });
+            }
+            if end > blob_len {
+                return Err(Error::BadIdOffsets {
+                    row: row as u32,
+                    reason: "offset past the end of the id blob",
+                });
+            }
+            prev = end;
+        }
+        if prev != blob_len {
+            return Err(Error::BadIdOffsets {
+                row: n.saturating_sub(1),
+                reason: "last offset does not end the id blob",
+            });
+        }
+        let id_blob = String::from_utf8(blob.to_vec()).map_err(|e| {
+            let at = e.utf8_error().valid_up_to() as u32;
+            let row = id_ends.partition_point(|&end| end <= at) as u32;
+            Error::InvalidId {
+                row,
+                reason: "not valid UTF-8",
+            }
+        })?;
+        let mut start = 0usize;
+        for (row, &end) in id_ends.iter().enumerate() {
+            let Some(id) = id_blob.get(start..end as usize) else {
+                return Err(Error::InvalidId {
+                    row: row as u32,
+                    reason: "id boundary splits a UTF-8 character",
+                });
+            };
+            check_id(row as u32, id)?;
+            start = end as usize;
+        }
+        let pad_bytes = r.take("padding", pad)?;
+        if pad_bytes.iter().any(|&b| b != 0) {
+            return Err(Error::ReservedNotZero(
+                pad_bytes.iter().fold(0u32, |a, &b| (a << 8) | b as u32),
+            ));
+        }
+        let categories = if cats > 0 || flags & FLAG_CATEGORIES != 0 {
+            Some(r.u32s("category codes", n64)?)
+        } else {
+            None
+        };
+        let vectors = if elem == ELEM_F32 {
+            Vectors::F32(r.f32s("f32 vectors", n64 * d64)?)
+        } else {
+            let scales = r.f32s("int8 row scales", n64)?;
+            let values = r
+                .take("int8 vectors", n64 * d64)?
+                .iter()
+                .map(|&b| b as i8)
+                .collect();
+            Vectors::Int8 { values, scales }
+        };
+        debug_assert_eq!(r.pos, bytes.len());
+        Catalog::assemble(dim as usize, id_blob, id_ends, categories, vectors)
+    }
+
+    /// Encodes this catalogue in the current format version.
+    pub fn encode(&self) -> Vec<u8> {
+        let (blob, ends) = self.id_parts();
+        let (n, d) = (self.len(), self.dim());
+        let mut out = Vec::with_capacity(HEADER_LEN + 4 * n + blob.len() + 3 + 4 * n + 4 * n * d);
+        out.extend_from_slice(&MAGIC);
+        out.extend_from_slice(&VERSION.to_le_bytes());
+        out.push(match self.vectors() {
+            Vectors::F32(_) => ELEM_F32,
+            Vectors::Int8 { .. } => ELEM_INT8,
+        });
+        out.push(if self.categories().is_some() {
+            FLAG_CATEGORIES
+        } else {
+            0
+        });
+        for v in [d as u32, n as u32, blob.len() as u32, 0] {
+            out.extend_from_slice(&v.to_le_bytes());
+        }
+        ends.iter()
+            .for_each(|e| out.extend_from_slice(&e.to_le_bytes()));
+        out.extend_from_slice(blob.as_bytes());
+        out.resize(out.len() + padding(out.len()), 0);
+        if let Some(c) = self.categories() {
+            c.iter()
+                .for_each(|c| out.extend_from_slice(&c.to_le_bytes()));
+        }
+        match self.vectors() {
+            Vectors::F32(v) => v
+                .iter()
+                .for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
+            Vectors::Int8 { values, scales } => {
+                scales
+                    .iter()
+                    .for_each(|s| out.extend_from_slice(&s.to_le_bytes()));
+                out.extend(values.iter().map(|&q| q as u8));
+            }
+        }
+        out
+    }
+}

@@ -1,0 +1,349 @@
+//! The item-embedding table ("catalogue"): item ids, optional category codes and one vector per item,
+//! stored as `f32` or as `int8` with a per-row scale. See [`format`] for the binary file layout.
+//!
+//! A [`Catalog`] is immutable once built and always valid: every constructor (from vectors, from
+//! bytes) checks ids, dimensions, category codes and finiteness, so the ranker never meets bad data.
+
+pub mod format;
+pub mod synthetic;
+
+use crate::error::{Error, Result};
+
+/// Largest embedding dimension accepted.
+pub const MAX_DIM: u32 = 4096;
+/// Largest number of rows accepted (2^26, about 67 million).
+pub const MAX_ROWS: u32 = 1 << 26;
+/// Largest category code (codes are small dense integers chosen by the exporter).
+pub const MAX_CATEGORY: u32 = (1 << 20) - 1;
+/// Largest item id, in UTF-8 bytes.
+pub const MAX_ID_BYTES: usize = 1024;
+
+/// How vector values are stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ElementType {
+    /// 32-bit IEEE floats.
+    F32,
+    /// Signed bytes; value = byte * row scale. A quarter of the size, slightly less exact.
+    Int8,
+}
+
+impl ElementType {
+    /// `"f32"` or `"int8"`.
+    pub fn name(self) -> &'static str {
+        match self {
+            ElementType::F32 => "f32",
+            ElementType::Int8 => "int8",
+        }
+    }
+}
+
+/// The vectors of a catalogue, row-major (`row * dim + col`).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Vectors {
+    /// `len = rows * dim`.
+    F32(Vec<f32>),
+    /// `values.len() = rows * dim`, `scales.len() = rows`; element = `values[i] as f32 * scales[row]`.
+    Int8 { values: Vec<i8>, scales: Vec<f32> },
+}
+
+/// A validated item-embedding table.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Catalog {
+    dim: usize,
+    /// All ids concatenated; `id_ends[r]` is where row r's id ends (it starts at `id_ends[r-1]` or 0).
+    id_blob: String,
+    id_ends: Vec<u32>,
+    /// Row numbers sorted by id: binary search gives id -> row without a hash map per id.
+    by_id: Vec<u32>,
+    categories: Option<Vec<u32>>,
+    vectors: Vectors,
+}
+
+impl Catalog {
+    /// Builds an `f32` catalogue. `vectors` is row-major with `ids.len() * dim` values.
+    pub fn from_f32<S: AsRef<str>>(
+        ids: &[S],
+        dim: usize,
+        vectors: Vec<f32>,
+        categories: Option<Vec<u32>>,
+    ) -> Result<Catalog> {
+        let (id_blob, id_ends) = build_id_blob(ids)?;
+        Catalog::assemble(dim, id_blob, id_ends, categories, Vectors::F32(vectors))
+    }
+
+    /// Builds an `int8` catalogue from quantized values and per-row scales.
+    pub fn from_int8<S: AsRef<str>>(
+        ids: &[S],
+        dim: usize,
+        values: Vec<i8>,
+        scales: Vec<f32>,
+        categories: Option<Vec<u32>>,
+    ) -> Result<Catalog> {
+        let (id_blob, id_ends) = build_id_blob(ids)?;
+        Catalog::assemble(
+            dim,
+            id_blob,
+            id_ends,
+            categories,
+            Vectors::Int8 { values, scales },
+        )
+    }
+
+    /// Checks every invariant and builds the id index. All constructors end here.
+    pub(crate) fn assemble(
+        dim: usize,
+        id_blob: String,
+        id_ends: Vec<u32>,
+        categories: Option<Vec<u32>>,
+        vectors: Vectors,
+    ) -> Result<Catalog> {
+        if dim == 0 || dim > MAX_DIM as usize {
+            return Err(Error::InvalidDimension {
+                dim: dim.min(u32::MAX as usize) as u32,
+                max: MAX_DIM,
+            });
+        }
+        let n = id_ends.len();
+        if n > MAX_ROWS as usize {
+            return Err(Error::TooManyRows {
+                count: n.min(u32::MAX as usize) as u32,
+                max: MAX_ROWS,
+            });
+        }
+        if let Some(c) = &categories {
+            if c.len() != n {
+                return Err(Error::LengthMismatch {
+                    what: "category codes",
+                    expected: n,
+                    got: c.len(),
+                });
+            }
+            if let Some((row, &code)) = c.iter().enumerate().find(|(_, &c)| c > MAX_CATEGORY) {
+                return Err(Error::CategoryOutOfRange {
+                    row: row as u32,
+                    code,
+                    max: MAX_CATEGORY,
+                });
+            }
+        }
+        match &vectors {
+            Vectors::F32(v) => {
+                if v.len() != n * dim {
+                    return Err(Error::LengthMismatch {
+                        what: "f32 vector values",
+                        expected: n * dim,
+                        got: v.len(),
+                    });
+                }
+                if let Some(i) = v.iter().position(|x| !x.is_finite()) {
+                    return Err(Error::NonFinite {
+                        row: (i / dim) as u32,
+                        col: (i % dim) as u32,
+                        value: v[i],
+                    });
+                }
+            }
+            Vectors::Int8 { values, scales } => {
+                if values.len() != n * dim {
+                    return Err(Error::LengthMismatch {
+                        what: "int8 vector values",
+                        expected: n * dim,
+                        got: values.len(),
+                    });
+                }
+                if scales.len() != n {
+                    return Err(Error::LengthMismatch {
+                        what: "int8 row scales",
+                        expected: n,
+                        got: scales.len(),
+                    });
+                }
+                if let Some(row) = scales.iter().position(|s| !(s.is_finite() && *s >= 0.0)) {
+                    return Err(Error::InvalidScale {
+                        row: row as u32,
+                        value: scales[row],
+                    });
+                }
+            }
+        }
+        let mut catalog = Catalog {
+            dim,
+            id_blob,
+            id_ends,
+            by_id: Vec::new(),
+            categories,
+            vectors,
+        };
+        catalog.by_id = catalog.index_ids()?;
+        Ok(catalog)
+    }
+
+    fn index_ids(&self) -> Result<Vec<u32>> {
+        let mut order: Vec<u32> = (0..self.len() as u32).collect();
+        order.sort_unstable_by(|&a, &b| self.id(a).cmp(self.id(b)).then(a.cmp(&b)));
+        for pair in order.windows(2) {
+            if self.id(pair[0]) == self.id(pair[1]) {
+                return Err(Error::DuplicateId {
+                    id: self.id(pair[0]).to_owned(),
+                    first: pair[0],
+                    second: pair[1],
+                });
+            }
+        }
+        Ok(order)
+    }
+
+    /// Number of items.
+    pub fn len(&self) -> usize {
+        self.id_ends.len()
+    }
+
+    /// True when the catalogue has no items.
+    pub fn is_empty(&self) -> bool {
+        self.id_ends.is_empty()
+    }
+
+    /// Embedding dimension.
+    pub fn dim(&self) -> usize {
+        self.dim
+    }
+
+    /// How values are stored.
+    pub fn element_type(&self) -> ElementType {
+        match self.vectors {
+            Vectors::F32(_) => ElementType::F32,
+            Vectors::Int8 { .. } => ElementType::Int8,
+        }
+    }
+
+    /// The stored vectors.
+    pub fn vectors(&self) -> &Vectors {
+        &self.vectors
+    }
+
+    /// The id of row `row`. Panics if `row >= len()`; see [`Catalog::get_id`].
+    pub fn id(&self, row: u32) -> &str {
+        let r = row as usize;
+        let start = if r == 0 {
+            0
+        } else {
+            self.id_ends[r - 1] as usize
+        };
+        &self.id_blob[start..self.id_ends[r] as usize]
+    }
+
+    /// The id of row `row`, or `None` past the end.
+    pub fn get_id(&self, row: u32) -> Option<&str> {
+        ((row as usize) < self.len()).then(|| self.id(row))
+    }
+
+    /// The row of item `id`, if the catalogue has it (binary search, O(log n)).
+    pub fn row_of(&self, id: &str) -> Option<u32> {
+        self.by_id
+            .binary_search_by(|&r| self.id(r).cmp(id))
+            .ok()
+            .map(|i| self.by_id[i])
+    }
+
+    /// Iterates over ids in row order.
+    pub fn ids(&self) -> impl ExactSizeIterator<Item = &str> + '_ {
+        (0..self.len() as u32).map(move |r| self.id(r))
+    }
+
+    /// Per-item category codes, if the catalogue has them.
+    pub fn categories(&self) -> Option<&[u32]> {
+        self.categories.as_deref()
+    }
+
+    /// Row `row` as `f32` (dequantized for int8). Panics if `row >= len()`.
+    pub fn vector(&self, row: u32) -> Vec<f32> {
+        let (d, r) = (self.dim, row as usize);
+        match &self.vectors {
+            Vectors::F32(v) => v[r * d..(r + 1) * d].to_vec(),
+            Vectors::Int8 { values, scales } => values[r * d..(r + 1) * d]
+                .iter()
+                .map(|&q| q as f32 * scales[r])
+                .collect(),
+        }
+    }
+
+    /// This catalogue with vectors quantized to int8, one symmetric scale per row
+    /// (`scale = max|x| / 127`, `q = round(x / scale)`), the usual per-channel scheme of int8 inference.
+    /// An int8 catalogue is returned unchanged.
+    pub fn to_int8(&self) -> Catalog {
+        let Vectors::F32(v) = &self.vectors else {
+            return self.clone();
+        };
+        let d = self.dim;
+        let mut values = Vec::with_capacity(v.len());
+        let mut scales = Vec::with_capacity(self.len());
+        for row in v.chunks_exact(d) {
+            let max = row.iter().fold(0f32, |m, x| m.max(x.abs()));
+            let scale = max / 127.0;
+            let inv = if scale > 0.0 { 1.0 / scale } else { 0.0 };
+            values.extend(
+                row.iter()
+                    .map(|x| (x * inv).round().clamp(-127.0, 127.0) as i8),
+            );
+            scales.push(scale);
+        }
+        Catalog {
+            vectors: Vectors::Int8 { values, scales },
+            ..self.clone_without_vectors()
+        }
+    }
+
+    fn clone_without_vectors(&self) -> Catalog {
+        Catalog {
+            dim: self.dim,
+            id_blob: self.id_blob.clone(),
+            id_ends: self.id_ends.clone(),
+            by_id: self.by_id.clone(),
+            categories: self.categories.clone(),
+            vectors: Vectors::F32(Vec::new()),
+        }
+    }
+
+    pub(crate) fn id_parts(&self) -> (&str, &[u32]) {
+        (&self.id_blob, &self.id_ends)
+    }
+}
+
+/// Concatenates ids into one blob with end offsets, rejecting empty or oversized ids.
+fn build_id_blob<S: AsRef<str>>(ids: &[S]) -> Result<(String, Vec<u32>)> {
+    if ids.len() > MAX_ROWS as usize {
+        return Err(Error::TooManyRows {
+            count: ids.len().min(u32::MAX as usize) as u32,
+            max: MAX_ROWS,
+        });
+    }
+    let mut blob = String::new();
+    let mut ends = Vec::with_capacity(ids.len());
+    for (row, id) in ids.iter().enumerate() {
+        let id = id.as_ref();
+        check_id(row as u32, id)?;
+        blob.push_str(id);
+        let end = u32::try_from(blob.len()).map_err(|_| Error::InvalidId {
+            row: row as u32,
+            reason: "id blob exceeds 4 GiB",
+        })?;
+        ends.push(end);
+    }
+    Ok((blob, ends))
+}
+
+pub(crate) fn check_id(row: u32, id: &str) -> Result<()> {
+    if id.is_empty() {
+        return Err(Error::InvalidId {
+            row,
+            reason: "empty id",
+        });
+    }
+    if id.len() > MAX_ID_BYTES {
+        return Err(Error::InvalidId {
+            row,
+            reason: "id longer than 1024 bytes",
+        });
+    }
+    Ok(())
+}

@@ -1,0 +1,41 @@
+//! Seeded synthetic catalogues for tests, the benchmark and the default demo data.
+//! The repository ships no third-party data; everything here is generated from a seed.
+
+use super::Catalog;
+use crate::rng::Rng;
+
+/// `n` random unit vectors of dimension `dim` (isotropic Gaussian, normalised), ids `item-0`,
+/// `item-1`, ..., and category codes uniform in `0..categories` (none if `categories == 0`).
+/// The same arguments give the same catalogue on every platform.
+pub fn random_unit(n: usize, dim: usize, categories: u32, seed: u64) -> Catalog {
+    let mut rng = Rng::new(seed);
+    let mut vectors = Vec::with_capacity(n * dim);
+    for _ in 0..n {
+        let start = vectors.len();
+        vectors.extend((0..dim).map(|_| rng.gaussian()));
+        normalize(&mut vectors[start..]);
+    }
+    let cats = (categories > 0).then(|| {
+        (0..n)
+            .map(|_| rng.below(categories as u64) as u32)
+            .collect()
+    });
+    let ids: Vec<String> = (0..n).map(|i| format!("item-{i}")).collect();
+    Catalog::from_f32(&ids, dim, vectors, cats)
+        .expect("generated catalogue is valid by construction")
+}
+
+/// A random unit query vector of dimension `dim`.
+pub fn random_unit_vector(dim: usize, rng: &mut Rng) -> Vec<f32> {
+    let mut v: Vec<f32> = (0..dim).map(|_| rng.gaussian()).collect();
+    normalize(&mut v);
+    v
+}
+
+/// Scales `v` to unit length (left unchanged if it is all zeros).
+pub fn normalize(v: &mut [f32]) {
+    let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+    if norm > 0.0 {
+        v.iter_mut().for_each(|x| *x /= norm);
+    }
+}

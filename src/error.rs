@@ -1,0 +1,80 @@
+//! The crate's error type. Every fallible public function returns [`Error`]; the wasm layer turns it
+//! into a JS `Error` whose message is this type's `Display` text, so a malformed file is reported in
+//! words, never as an opaque `unreachable` trap.
+
+/// What went wrong, precisely enough to act on (which row, which field, what was expected).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    // ---- catalogue file format -------------------------------------------------------------
+    /// The file does not start with the catalogue magic bytes (wrong file, or text-mode mangled).
+    #[error("not a localrec catalogue: bad magic bytes {found:02x?}")]
+    BadMagic { found: Vec<u8> },
+    /// The file was written by a format version this build cannot read.
+    #[error("unsupported catalogue format version {found} (this build reads version {supported})")]
+    UnsupportedVersion { found: u16, supported: u16 },
+    /// The element type byte names no known encoding.
+    #[error("unknown element type code {0} (expected 1 = f32 or 2 = int8 with per-row scale)")]
+    UnknownElementType(u8),
+    /// Reserved flag bits are set: a newer writer, or corruption.
+    #[error("unknown flag bits {0:#04x} set in catalogue header")]
+    UnknownFlags(u8),
+    /// Reserved header bytes are not zero.
+    #[error("reserved header field is {0}, expected 0")]
+    ReservedNotZero(u32),
+    /// Dimension is zero or above [`crate::catalog::MAX_DIM`].
+    #[error("invalid embedding dimension {dim} (must be 1..={max})")]
+    InvalidDimension { dim: u32, max: u32 },
+    /// Row count is above [`crate::catalog::MAX_ROWS`].
+    #[error("too many rows: {count} (at most {max})")]
+    TooManyRows { count: u32, max: u32 },
+    /// The file ends before the header says it should.
+    #[error("truncated catalogue: {section} needs {needed} bytes, only {available} left")]
+    Truncated {
+        section: &'static str,
+        needed: u64,
+        available: u64,
+    },
+    /// Bytes remain after the last section the header describes.
+    #[error("oversized catalogue: {extra} unexpected trailing bytes after the last section")]
+    TrailingBytes { extra: u64 },
+    /// The id offset table is not monotonic or does not end at the id blob's length.
+    #[error("corrupt id offsets at row {row}: {reason}")]
+    BadIdOffsets { row: u32, reason: &'static str },
+    /// An item id is empty, too long or not UTF-8.
+    #[error("invalid item id at row {row}: {reason}")]
+    InvalidId { row: u32, reason: &'static str },
+    /// Two rows share an item id.
+    #[error("duplicate item id {id:?} at rows {first} and {second}")]
+    DuplicateId { id: String, first: u32, second: u32 },
+    /// A category code is above [`crate::catalog::MAX_CATEGORY`].
+    #[error("category code {code} at row {row} exceeds the maximum {max}")]
+    CategoryOutOfRange { row: u32, code: u32, max: u32 },
+    /// An embedding value is NaN or infinite.
+    #[error("non-finite embedding value {value} at row {row}, column {col}")]
+    NonFinite { row: u32, col: u32, value: f32 },
+    /// An int8 row scale is negative, NaN or infinite.
+    #[error("invalid int8 scale {value} at row {row} (must be finite and >= 0)")]
+    InvalidScale { row: u32, value: f32 },
+    /// Lengths given to a constructor disagree (ids, categories, vectors, dimension).
+    #[error("{what}: expected {expected}, got {got}")]
+    LengthMismatch {
+        what: &'static str,
+        expected: usize,
+        got: usize,
+    },
+
+    // ---- queries -----------------------------------------------------------------------------
+    /// The query vector's length differs from the catalogue's dimension.
+    #[error("query has dimension {got}, catalogue has dimension {expected}")]
+    DimensionMismatch { expected: usize, got: usize },
+    /// The query vector contains NaN or an infinity.
+    #[error("query value at index {index} is not finite ({value})")]
+    NonFiniteQuery { index: usize, value: f32 },
+    /// An item index is outside the catalogue.
+    #[error("item index {index} out of range (catalogue has {len} items)")]
+    IndexOutOfRange { index: u32, len: usize },
+}
+
+/// Crate-wide result alias.
+pub type Result<T, E = Error> = core::result::Result<T, E>;

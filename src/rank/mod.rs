@@ -1,0 +1,336 @@
+//! Exact top-k retrieval by inner product (cosine similarity for unit vectors) over a [`Catalog`].
+//!
+//! ```
+//! use localrec::catalog::synthetic::random_unit;
+//! use localrec::rank::{Query, TopK};
+//!
+//! let catalog = random_unit(1000, 16, 4, 7);
+//! let query = catalog.vector(3);
+//! let mut topk = TopK::new(); // reusable scratch: no allocation per query once warm
+//! let hits = topk.search(&catalog, &Query::new(&query, 5).exclude(&[3])).unwrap();
+//! assert_eq!(hits.len(), 5);
+//! assert!(hits.iter().all(|h| h.index != 3));
+//! assert!(hits.windows(2).all(|w| w[0].score >= w[1].score));
+//! ```
+//!
+//! The scan scores rows in blocks with a [`Kernel`] and keeps the best k in a bounded min-heap.
+//! Filters (excluded rows, category allow-list) are checked inside the scan, only for rows whose score
+//! would enter the heap, so they cost almost nothing and exactly `min(k, eligible rows)` hits return.
+//! Order is by score, descending; equal scores are ordered by row index, ascending, so results are
+//! deterministic. A NaN score (possible only if products overflow to inf - inf) ranks as -inf.
+
+pub mod kernels;
+
+pub use kernels::Kernel;
+
+use crate::catalog::{Catalog, Vectors, MAX_CATEGORY};
+use crate::error::{Error, Result};
+
+/// Rows scored per kernel call: big enough to amortize the call, small enough to stay in L1.
+const BLOCK_ROWS: usize = 256;
+
+/// One result: a catalogue row and its score.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Hit {
+    /// Row index in the catalogue (see [`Catalog::id`]).
+    pub index: u32,
+    /// Inner product of the query and the row.
+    pub score: f32,
+}
+
+/// What to search for.
+#[derive(Debug, Clone, Copy)]
+pub struct Query<'a> {
+    /// The query embedding; its length must equal the catalogue's dimension.
+    pub vector: &'a [f32],
+    /// How many hits to return at most.
+    pub k: usize,
+    /// Rows never to return (already seen, blocked). Out-of-range rows are an error.
+    pub exclude: &'a [u32],
+    /// If set, only rows whose category code is in this list are eligible.
+    pub categories: Option<&'a [u32]>,
+}
+
+impl<'a> Query<'a> {
+    /// Top `k` by inner product with `vector`, no filters.
+    pub fn new(vector: &'a [f32], k: usize) -> Self {
+        Query {
+            vector,
+            k,
+            exclude: &[],
+            categories: None,
+        }
+    }
+
+    /// Never return these rows.
+    pub fn exclude(mut self, rows: &'a [u32]) -> Self {
+        self.exclude = rows;
+        self
+    }
+
+    /// Only return rows in these categories.
+    pub fn categories(mut self, codes: &'a [u32]) -> Self {
+        self.categories = Some(codes);
+        self
+    }
+}
+
+/// A fixed-size bit set that is cleared by undoing exactly the bits that were set.
+#[derive(Debug, Default, Clone)]
+struct BitSet {
+    words: Vec<u64>,
+}
+
+impl BitSet {
+    fn ensure(&mut self, bits: usize) {
+        let words = bits.div_ceil(64);
+        if self.words.len() < words {
+            self.words.resize(words, 0);
+        }
+    }
+    #[inline]
+    fn set(&mut self, i: usize) {
+        self.words[i / 64] |= 1 << (i % 64);
+    }
+    #[inline]
+    fn unset(&mut self, i: usize) {
+        self.words[i / 64] &= !(1 << (i % 64));
+    }
+    #[inline]
+    fn get(&self, i: usize) -> bool {
+        self.words
+            .get(i / 64)
+            .is_some_and(|w| w & (1 << (i % 64)) != 0)
+    }
+}
+
+/// "a ranks below b": lower score, or equal score and higher row index.
+#[inline]
+fn worse(a: &Hit, b: &Hit) -> bool {
+    a.score < b.score || (a.score == b.score && a.index > b.index)
+}
+
+/// Top-k search state: the scratch buffers one query needs, reused across queries.
+///
+/// Create one per thread (or per worker) and call [`TopK::search`] for every query. After the first
+/// query of a given k and catalogue size it allocates nothing.
+#[derive(Debug, Clone)]
+pub struct TopK {
+    kernel: Kernel,
+    block: Vec<f32>,
+    heap: Vec<Hit>,
+    excluded: BitSet,
+    allowed: BitSet,
+    q16: Vec<i16>,
+}
+
+impl Default for TopK {
+    fn default() -> Self {
+        TopK::new()
+    }
+}
+
+impl TopK {
+    /// Search state using this build's fastest kernel ([`Kernel::BEST`]).
+    pub fn new() -> Self {
+        TopK::with_kernel(Kernel::BEST)
+    }
+
+    /// Search state using a given kernel (for tests and benchmarks).
+    pub fn with_kernel(kernel: Kernel) -> Self {
+        TopK {
+            kernel,
+            block: vec![0.0; BLOCK_ROWS],
+            heap: Vec::new(),
+            excluded: BitSet::default(),
+            allowed: BitSet::default(),
+            q16: Vec::new(),
+        }
+    }
+
+    /// The kernel this state scores with.
+    pub fn kernel(&self) -> Kernel {
+        self.kernel
+    }
+
+    /// The best `min(k, eligible rows)` rows for `query`, best first.
+    ///
+    /// Errors: [`Error::DimensionMismatch`], [`Error::NonFiniteQuery`], [`Error::IndexOutOfRange`]
+    /// for an excluded row past the end. The returned slice lives until the next search.
+    pub fn search(&mut self, catalog: &Catalog, query: &Query) -> Result<&[Hit]> {
+        let (n, dim) = (catalog.len(), catalog.dim());
+        if query.vector.len() != dim {
+            return Err(Error::DimensionMismatch {
+                expected: dim,
+                got: query.vector.len(),
+            });
+        }
+        if let Some(index) = query.vector.iter().position(|x| !x.is_finite()) {
+            return Err(Error::NonFiniteQuery {
+                index,
+                value: query.vector[index],
+            });
+        }
+        if let Some(&index) = query.exclude.iter().find(|&&r| r as usize >= n) {
+            return Err(Error::IndexOutOfRange { index, len: n });
+        }
+        self.heap.clear();
+        let k = query.k.min(n);
+        if k == 0 {
+            return Ok(&self.heap);
+        }
+        let cats = match query.categories {
+            Some(codes) => Some((catalog.categories(), codes)),
+            None => None,
+        };
+        if let Some((None, _)) = cats {
+            // No category codes in the catalogue: no row can match an allow-list.
+            return Ok(&self.heap);
+        }
+
+        self.excluded.ensure(n);
+        query
+            .exclude
+            .iter()
+            .for_each(|&r| self.excluded.set(r as usize));
+        if let Some((_, codes)) = cats {
+            self.allowed.ensure(MAX_CATEGORY as usize + 1);
+            codes
+                .iter()
+                .filter(|&&c| c <= MAX_CATEGORY)
+                .for_each(|&c| self.allowed.set(c as usize));
+        }
+        let row_codes = cats.and_then(|(c, _)| c);
+
+        self.heap.reserve(k);
+        let qscale = match catalog.vectors() {
+            Vectors::Int8 { .. } => kernels::quantize_query(query.vector, &mut self.q16),
+            Vectors::F32(_) => 0.0,
+        };
+        let mut start = 0;
+        while start < n {
+            let end = (start + BLOCK_ROWS).min(n);
+            let block = &mut self.block[..end - start];
+            match catalog.vectors() {
+                Vectors::F32(v) => {
+                    self.kernel
+                        .scores_f32(query.vector, &v[start * dim..end * dim], block)
+                }
+                Vectors::Int8 { values, scales } => self.kernel.scores_i8(
+                    &self.q16,
+                    qscale,
+                    &values[start * dim..end * dim],
+                    &scales[start..end],
+                    block,
+                ),
+            }
+            select(
+                &mut self.heap,
+                k,
+                block,
+                start,
+                &self.excluded,
+                row_codes.map(|c| (c, &self.allowed)),
+            );
+            start = end;
+        }
+
+        query
+            .exclude
+            .iter()
+            .for_each(|&r| self.excluded.unset(r as usize));
+        if let Some((_, codes)) = cats {
+            codes
+                .iter()
+                .filter(|&&c| c <= MAX_CATEGORY)
+                .for_each(|&c| self.allowed.unset(c as usize));
+        }
+        self.heap
+            .sort_unstable_by(|a, b| b.score.total_cmp(&a.score).then(a.index.cmp(&b.index)));
+        Ok(&self.heap)
+    }
+}
+
+/// Offers one block of scores (rows `first..first + block.len()`) to the heap of the best `k`.
+#[inline]
+fn select(
+    heap: &mut Vec<Hit>,
+    k: usize,
+    block: &[f32],
+    first: usize,
+    excluded: &BitSet,
+    cats: Option<(&[u32], &BitSet)>,
+) {
+    let eligible = |row: usize| {
+        !excluded.get(row) && cats.is_none_or(|(codes, allowed)| allowed.get(codes[row] as usize))
+    };
+    let mut i = 0;
+    // Fill phase: take every eligible row until the heap holds k.
+    while heap.len() < k && i < block.len() {
+        let row = first + i;
+        if eligible(row) {
+            let score = if block[i].is_nan() {
+                f32::NEG_INFINITY
+            } else {
+                block[i]
+            };
+            heap.push(Hit {
+                index: row as u32,
+                score,
+            });
+            let last = heap.len() - 1;
+            sift_up(heap, last);
+        }
+        i += 1;
+    }
+    if heap.len() < k {
+        return;
+    }
+    // Steady state: rows arrive in ascending order, so a row can only beat the heap's worst hit with a
+    // strictly higher score (on a tie the earlier row wins). NaN compares false and never enters.
+    let mut threshold = heap[0].score;
+    for (j, &score) in block.iter().enumerate().skip(i) {
+        if score > threshold {
+            let row = first + j;
+            if eligible(row) {
+                heap[0] = Hit {
+                    index: row as u32,
+                    score,
+                };
+                sift_down(heap, 0);
+                threshold = heap[0].score;
+            }
+        }
+    }
+}
+
+fn sift_up(heap: &mut [Hit], mut i: usize) {
+    while i > 0 {
+        let parent = (i - 1) / 2;
+        if worse(&heap[i], &heap[parent]) {
+            heap.swap(i, parent);
+            i = parent;
+        } else {
+            break;
+        }
+    }
+}
+
+fn sift_down(heap: &mut [Hit], mut i: usize) {
+    let n = heap.len();
+    loop {
+        let (l, r) = (2 * i + 1, 2 * i + 2);
+        let mut worst = i;
+        if l < n && worse(&heap[l], &heap[worst]) {
+            worst = l;
+        }
+        if r < n && worse(&heap[r], &heap[worst]) {
+            worst = r;
+        }
+        if worst == i {
+            return;
+        }
+        heap.swap(i, worst);
+        i = worst;
+    }
+}

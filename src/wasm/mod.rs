@@ -1,0 +1,244 @@
+//! The JavaScript binding: the only `#[wasm_bindgen]` code in the crate. Each export wraps a core type
+//! and converts [`crate::Error`] to a JS `Error` once, at the edge; nothing here panics on bad input.
+
+use std::rc::Rc;
+
+use js_sys::{Float32Array, Int8Array, Uint32Array};
+use wasm_bindgen::prelude::*;
+
+use crate::catalog::{synthetic, Catalog, Vectors};
+use crate::rank::{Query, TopK};
+
+type JsResult<T> = Result<T, JsError>;
+
+fn js_err(e: crate::Error) -> JsError {
+    JsError::new(&e.to_string())
+}
+
+/// An item-embedding table, decoded and validated.
+#[wasm_bindgen(js_name = Catalogue)]
+pub struct JsCatalogue {
+    inner: Rc<Catalog>,
+}
+
+#[wasm_bindgen(js_class = Catalogue)]
+impl JsCatalogue {
+    /// Decodes a catalogue file (see the README's format table). Throws an `Error` naming the problem
+    /// (bad magic, unsupported version, truncated, duplicate id, non-finite value, ...).
+    #[wasm_bindgen(js_name = fromBytes)]
+    pub fn from_bytes(bytes: &[u8]) -> JsResult<JsCatalogue> {
+        Ok(JsCatalogue {
+            inner: Rc::new(Catalog::decode(bytes).map_err(js_err)?),
+        })
+    }
+
+    /// A seeded synthetic catalogue of `n` random unit vectors (ids `item-0`..), for demos and
+    /// benchmarks. `elementType` is `"f32"` or `"int8"`.
+    #[wasm_bindgen(js_name = randomUnit)]
+    pub fn random_unit(
+        n: u32,
+        dim: u32,
+        categories: u32,
+        seed: u32,
+        element_type: &str,
+    ) -> JsResult<JsCatalogue> {
+        if dim == 0 || dim > crate::catalog::MAX_DIM || n > crate::catalog::MAX_ROWS {
+            return Err(JsError::new(&format!(
+                "randomUnit: n must be <= {} and dim in 1..={}",
+                crate::catalog::MAX_ROWS,
+                crate::catalog::MAX_DIM
+            )));
+        }
+        let c = synthetic::random_unit(n as usize, dim as usize, categories, seed as u64);
+        let c = match element_type {
+            "f32" => c,
+            "int8" => c.to_int8(),
+            other => {
+                return Err(JsError::new(&format!(
+                    "unknown element type {other:?} (expected \"f32\" or \"int8\")"
+                )))
+            }
+        };
+        Ok(JsCatalogue { inner: Rc::new(c) })
+    }
+
+    /// Encodes the catalogue as a file (the inverse of `fromBytes`).
+    #[wasm_bindgen(js_name = toBytes)]
+    pub fn to_bytes(&self) -> Vec<u8> {
+        self.inner.encode()
+    }
+
+    /// A copy quantized to int8 with one scale per row.
+    #[wasm_bindgen(js_name = toInt8)]
+    pub fn to_int8(&self) -> JsCatalogue {
+        JsCatalogue {
+            inner: Rc::new(self.inner.to_int8()),
+        }
+    }
+
+    /// Number of items.
+    #[wasm_bindgen(getter)]
+    pub fn length(&self) -> u32 {
+        self.inner.len() as u32
+    }
+
+    /// Embedding dimension.
+    #[wasm_bindgen(getter)]
+    pub fn dim(&self) -> u32 {
+        self.inner.dim() as u32
+    }
+
+    /// `"f32"` or `"int8"`.
+    #[wasm_bindgen(getter, js_name = elementType)]
+    pub fn element_type(&self) -> String {
+        self.inner.element_type().name().to_owned()
+    }
+
+    /// The id of item `index`, or `undefined` past the end.
+    pub fn id(&self, index: u32) -> Option<String> {
+        self.inner.get_id(index).map(str::to_owned)
+    }
+
+    /// The index of item `id`, or `undefined` if the catalogue does not have it.
+    #[wasm_bindgen(js_name = indexOf)]
+    pub fn index_of(&self, id: &str) -> Option<u32> {
+        self.inner.row_of(id)
+    }
+
+    /// Indices of the given ids; ids the catalogue does not have are skipped (an item seen earlier
+    /// may have left the catalogue since: excluding it is a no-op, not an error).
+    #[wasm_bindgen(js_name = indicesOf)]
+    pub fn indices_of(&self, ids: Vec<String>) -> Uint32Array {
+        let rows: Vec<u32> = ids.iter().filter_map(|id| self.inner.row_of(id)).collect();
+        Uint32Array::from(&rows[..])
+    }
+
+    /// Category code of item `index`, or `undefined` (no codes, or past the end).
+    pub fn category(&self, index: u32) -> Option<u32> {
+        self.inner
+            .categories()
+            .and_then(|c| c.get(index as usize).copied())
+    }
+
+    /// The item's vector as floats (dequantized for int8), or `undefined` past the end.
+    pub fn vector(&self, index: u32) -> Option<Float32Array> {
+        ((index as usize) < self.inner.len())
+            .then(|| Float32Array::from(&self.inner.vector(index)[..]))
+    }
+
+    /// All f32 values, row-major (a copy). Throws for int8 catalogues.
+    #[wasm_bindgen(js_name = valuesF32)]
+    pub fn values_f32(&self) -> JsResult<Float32Array> {
+        match self.inner.vectors() {
+            Vectors::F32(v) => Ok(Float32Array::from(&v[..])),
+            Vectors::Int8 { .. } => Err(JsError::new("valuesF32: catalogue is int8")),
+        }
+    }
+
+    /// All int8 values, row-major (a copy). Throws for f32 catalogues.
+    #[wasm_bindgen(js_name = valuesInt8)]
+    pub fn values_int8(&self) -> JsResult<Int8Array> {
+        match self.inner.vectors() {
+            Vectors::Int8 { values, .. } => Ok(Int8Array::from(&values[..])),
+            Vectors::F32(_) => Err(JsError::new("valuesInt8: catalogue is f32")),
+        }
+    }
+
+    /// Per-row int8 scales (a copy). Throws for f32 catalogues.
+    #[wasm_bindgen(js_name = scalesInt8)]
+    pub fn scales_int8(&self) -> JsResult<Float32Array> {
+        match self.inner.vectors() {
+            Vectors::Int8 { scales, .. } => Ok(Float32Array::from(&scales[..])),
+            Vectors::F32(_) => Err(JsError::new("scalesInt8: catalogue is f32")),
+        }
+    }
+}
+
+/// Exact top-k search over one catalogue, with reusable scratch buffers.
+#[wasm_bindgen(js_name = Ranker)]
+pub struct JsRanker {
+    catalog: Rc<Catalog>,
+    topk: TopK,
+}
+
+#[wasm_bindgen(js_class = Ranker)]
+impl JsRanker {
+    /// A ranker over `catalogue` (shares its memory; the catalogue object may be freed afterwards).
+    #[wasm_bindgen(constructor)]
+    pub fn new(catalogue: &JsCatalogue) -> JsRanker {
+        JsRanker {
+            catalog: Rc::clone(&catalogue.inner),
+            topk: TopK::new(),
+        }
+    }
+
+    /// The kernel in use: `"simd128"` in this build.
+    #[wasm_bindgen(getter)]
+    pub fn kernel(&self) -> String {
+        self.topk.kernel().name().to_owned()
+    }
+
+    /// The best `k` items for `query` (a `Float32Array` of the catalogue's dimension), never returning
+    /// indices in `exclude`, and only items whose category is in `categories` when that is given.
+    /// Throws on a wrong dimension, a NaN or infinite query value, or an excluded index out of range.
+    #[wasm_bindgen(js_name = topK)]
+    pub fn top_k(
+        &mut self,
+        query: &[f32],
+        k: u32,
+        exclude: Option<Vec<u32>>,
+        categories: Option<Vec<u32>>,
+    ) -> JsResult<TopKResult> {
+        let mut q = Query::new(query, k as usize);
+        if let Some(ex) = &exclude {
+            q = q.exclude(ex);
+        }
+        if let Some(c) = &categories {
+            q = q.categories(c);
+        }
+        let hits = self.topk.search(&self.catalog, &q).map_err(js_err)?;
+        Ok(TopKResult {
+            indices: hits.iter().map(|h| h.index).collect(),
+            scores: hits.iter().map(|h| h.score).collect(),
+            catalog: Rc::clone(&self.catalog),
+        })
+    }
+}
+
+/// Hits of one search, best first: parallel typed arrays of indices and scores, and the ids.
+#[wasm_bindgen]
+pub struct TopKResult {
+    indices: Vec<u32>,
+    scores: Vec<f32>,
+    catalog: Rc<Catalog>,
+}
+
+#[wasm_bindgen]
+impl TopKResult {
+    /// Number of hits.
+    #[wasm_bindgen(getter)]
+    pub fn length(&self) -> u32 {
+        self.indices.len() as u32
+    }
+
+    /// Catalogue indices of the hits.
+    #[wasm_bindgen(getter)]
+    pub fn indices(&self) -> Uint32Array {
+        Uint32Array::from(&self.indices[..])
+    }
+
+    /// Scores (inner products) of the hits, descending.
+    #[wasm_bindgen(getter)]
+    pub fn scores(&self) -> Float32Array {
+        Float32Array::from(&self.scores[..])
+    }
+
+    /// Item ids of the hits.
+    #[wasm_bindgen(getter)]
+    pub fn ids(&self) -> Vec<String> {
+        self.indices
+            .iter()
+            .map(|&i| self.catalog.id(i).to_owned())
+            .collect()
+    }
+}

@@ -1,0 +1,34 @@
+//! Helpers shared by the integration tests, which run natively (`cargo test`) and in headless
+//! Chrome and Firefox (`wasm-pack test`). Property tests derive every case from a seed and put it in
+//! each assertion message; set `LOCALREC_TEST_SEED` (native) to replay or vary a run.
+#![allow(dead_code)]
+
+use localrec::rng::Rng;
+
+/// The base seed: `LOCALREC_TEST_SEED` natively if set, else a fixed default (also in browsers).
+pub fn base_seed() -> u64 {
+    #[cfg(not(target_arch = "wasm32"))]
+    if let Ok(s) = std::env::var("LOCALREC_TEST_SEED") {
+        let seed = s.parse().expect("LOCALREC_TEST_SEED must be a u64");
+        eprintln!("LOCALREC_TEST_SEED={seed}");
+        return seed;
+    }
+    0x5EED_2026
+}
+
+/// Random f32 values that are multiples of 1/8 in [-1, 1]: their products and sums of up to
+/// thousands of them are exact in f32, so every kernel must give bit-identical scores (and ties).
+pub fn exact_values(rng: &mut Rng, len: usize) -> Vec<f32> {
+    (0..len)
+        .map(|_| (rng.below(17) as f32 - 8.0) / 8.0)
+        .collect()
+}
+
+/// Random Gaussian values.
+pub fn gaussian_values(rng: &mut Rng, len: usize) -> Vec<f32> {
+    (0..len).map(|_| rng.gaussian()).collect()
+}
+
+pub fn ids(n: usize) -> Vec<String> {
+    (0..n).map(|i| format!("sku-{i:05}")).collect()
+}

@@ -1,0 +1,392 @@
+//! Catalogue format: round trips and every rejection, natively and in headless browsers.
+
+mod common;
+
+#[cfg(target_arch = "wasm32")]
+use wasm_bindgen_test::wasm_bindgen_test as test;
+#[cfg(target_arch = "wasm32")]
+wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
+
+use common::{base_seed, gaussian_values, ids};
+use localrec::catalog::format::{HEADER_LEN, MAGIC};
+use localrec::catalog::{synthetic, Catalog, ElementType};
+use localrec::rng::Rng;
+use localrec::Error;
+
+/// A small valid file: 3 rows, dim 2, ids of different lengths (one non-ASCII), categories.
+fn sample(int8: bool, categories: bool) -> (Catalog, Vec<u8>) {
+    let c = Catalog::from_f32(
+        &["a", "bé", "sku-3"],
+        2,
+        vec![0.5, -1.0, 0.25, 0.0, 2.0, 3.0],
+        categories.then(|| vec![0, 7, 3]),
+    )
+    .unwrap();
+    let c = if int8 { c.to_int8() } else { c };
+    let bytes = c.encode();
+    (c, bytes)
+}
+
+fn put_u32(bytes: &mut [u8], at: usize, v: u32) {
+    bytes[at..at + 4].copy_from_slice(&v.to_le_bytes());
+}
+
+/// Offset of the first byte after the ids and padding for `sample`.
+fn after_ids(bytes: &[u8]) -> usize {
+    let n = u32::from_le_bytes(bytes[16..20].try_into().unwrap()) as usize;
+    let blob = u32::from_le_bytes(bytes[20..24].try_into().unwrap()) as usize;
+    let end = HEADER_LEN + 4 * n + blob;
+    end + (4 - end % 4) % 4
+}
+
+#[test]
+fn round_trips_every_variant() {
+    let seed = base_seed();
+    let mut rng = Rng::new(seed);
+    for int8 in [false, true] {
+        for categories in [false, true] {
+            let (c, bytes) = sample(int8, categories);
+            assert_eq!(Catalog::decode(&bytes).unwrap(), c);
+            for &n in &[0usize, 1, 5, 333] {
+                let dim = 1 + rng.below(70) as usize;
+                let cats = categories.then(|| (0..n).map(|_| rng.below(1 << 20) as u32).collect());
+                let f = Catalog::from_f32(&ids(n), dim, gaussian_values(&mut rng, n * dim), cats)
+                    .unwrap();
+                let f = if int8 { f.to_int8() } else { f };
+                let decoded = Catalog::decode(&f.encode()).unwrap();
+                assert_eq!(decoded, f, "n={n} dim={dim} int8={int8} seed={seed}");
+                assert_eq!(
+                    decoded.element_type(),
+                    if int8 {
+                        ElementType::Int8
+                    } else {
+                        ElementType::F32
+                    }
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn lookups_by_id_and_row() {
+    let (c, _) = sample(false, true);
+    assert_eq!(c.row_of("bé"), Some(1));
+    assert_eq!(c.row_of("sku-3"), Some(2));
+    assert_eq!(c.row_of("nope"), None);
+    assert_eq!(c.get_id(2), Some("sku-3"));
+    assert_eq!(c.get_id(3), None);
+    assert_eq!(c.ids().collect::<Vec<_>>(), vec!["a", "bé", "sku-3"]);
+    assert_eq!(c.categories(), Some(&[0, 7, 3][..]));
+    assert_eq!(c.vector(2), vec![2.0, 3.0]);
+}
+
+#[test]
+fn int8_quantization_is_within_half_a_step() {
+    let c = synthetic::random_unit(200, 33, 0, 5);
+    let q = c.to_int8();
+    let localrec::catalog::Vectors::Int8 { scales, .. } = q.vectors() else {
+        panic!("not int8")
+    };
+    for row in 0..200u32 {
+        for (a, b) in c.vector(row).iter().zip(q.vector(row)) {
+            assert!(
+                (a - b).abs() <= scales[row as usize] * 0.5 + 1e-7,
+                "row {row}: {a} vs {b}"
+            );
+        }
+    }
+}
+
+#[test]
+fn rejects_bad_magic_and_short_files() {
+    let (_, bytes) = sample(false, false);
+    assert!(matches!(Catalog::decode(&[]), Err(Error::BadMagic { .. })));
+    assert!(matches!(
+        Catalog::decode(&bytes[..5]),
+        Err(Error::BadMagic { .. })
+    ));
+    let mut b = bytes.clone();
+    b[0] = b'L';
+    assert!(matches!(Catalog::decode(&b), Err(Error::BadMagic { .. })));
+    // A text-mode transfer turning CR LF into LF breaks the magic.
+    let mut mangled = MAGIC.to_vec();
+    mangled.remove(4);
+    mangled.extend_from_slice(&bytes[8..]);
+    assert!(matches!(
+        Catalog::decode(&mangled),
+        Err(Error::BadMagic { .. })
+    ));
+}
+
+#[test]
+fn rejects_every_truncation() {
+    for int8 in [false, true] {
+        for categories in [false, true] {
+            let (_, bytes) = sample(int8, categories);
+            for len in 0..bytes.len() {
+                let err = Catalog::decode(&bytes[..len]).unwrap_err();
+                assert!(
+                    matches!(err, Error::BadMagic { .. } | Error::Truncated { .. }),
+                    "len {len}: {err}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn rejects_trailing_bytes() {
+    let (_, mut bytes) = sample(true, true);
+    bytes.extend_from_slice(&[0, 0, 0]);
+    assert_eq!(
+        Catalog::decode(&bytes).unwrap_err(),
+        Error::TrailingBytes { extra: 3 }
+    );
+}
+
+#[test]
+fn rejects_header_fields() {
+    let (_, bytes) = sample(false, true);
+    let patched = |at: usize, v: &[u8]| {
+        let mut b = bytes.clone();
+        b[at..at + v.len()].copy_from_slice(v);
+        Catalog::decode(&b).unwrap_err()
+    };
+    assert_eq!(
+        patched(8, &2u16.to_le_bytes()),
+        Error::UnsupportedVersion {
+            found: 2,
+            supported: 1
+        }
+    );
+    assert_eq!(
+        patched(8, &0u16.to_le_bytes()),
+        Error::UnsupportedVersion {
+            found: 0,
+            supported: 1
+        }
+    );
+    assert_eq!(patched(10, &[3]), Error::UnknownElementType(3));
+    assert_eq!(patched(11, &[0x81]), Error::UnknownFlags(0x80));
+    assert_eq!(
+        patched(12, &0u32.to_le_bytes()),
+        Error::InvalidDimension { dim: 0, max: 4096 }
+    );
+    assert_eq!(
+        patched(12, &5000u32.to_le_bytes()),
+        Error::InvalidDimension {
+            dim: 5000,
+            max: 4096
+        }
+    );
+    assert_eq!(
+        patched(16, &u32::MAX.to_le_bytes()),
+        Error::TooManyRows {
+            count: u32::MAX,
+            max: 1 << 26
+        }
+    );
+    assert_eq!(patched(24, &1u32.to_le_bytes()), Error::ReservedNotZero(1));
+    // A count or dimension that disagrees with the payload shows as truncation or trailing bytes.
+    assert!(matches!(
+        patched(12, &3u32.to_le_bytes()),
+        Error::Truncated { .. }
+    ));
+    assert!(matches!(
+        patched(12, &1u32.to_le_bytes()),
+        Error::TrailingBytes { .. }
+    ));
+    assert!(matches!(
+        patched(16, &4u32.to_le_bytes()),
+        Error::Truncated { .. } | Error::BadIdOffsets { .. }
+    ));
+    // Huge claims are rejected before anything is allocated.
+    let mut huge = bytes.clone();
+    put_u32(&mut huge, 12, 4096);
+    put_u32(&mut huge, 16, 1 << 26);
+    assert!(matches!(
+        Catalog::decode(&huge),
+        Err(Error::Truncated { .. })
+    ));
+}
+
+#[test]
+fn rejects_bad_ids() {
+    let (_, bytes) = sample(false, false);
+    let offsets = HEADER_LEN; // ends: [1, 4, 9] for "a", "bé", "sku-3"
+    let blob = offsets + 12;
+    let with = |f: &dyn Fn(&mut Vec<u8>)| {
+        let mut b = bytes.clone();
+        f(&mut b);
+        Catalog::decode(&b).unwrap_err()
+    };
+    assert!(matches!(
+        with(&|b| put_u32(b, offsets + 4, 0)),
+        Error::BadIdOffsets { row: 1, .. }
+    ));
+    assert!(matches!(
+        with(&|b| put_u32(b, offsets, 50)),
+        Error::BadIdOffsets { row: 0, .. }
+    ));
+    assert!(matches!(
+        with(&|b| put_u32(b, offsets + 8, 8)),
+        Error::BadIdOffsets { .. }
+    ));
+    assert_eq!(
+        with(&|b| put_u32(b, offsets, 0)),
+        Error::InvalidId {
+            row: 0,
+            reason: "empty id"
+        }
+    );
+    assert!(
+        matches!(
+            with(&|b| put_u32(b, offsets + 4, 3)),
+            Error::InvalidId { row: 1, .. }
+        ),
+        "boundary inside 'é'"
+    );
+    assert!(
+        matches!(
+            with(&|b| b[blob + 1] = 0xFF),
+            Error::InvalidId { row: 1, .. }
+        ),
+        "invalid UTF-8"
+    );
+    let dup = Catalog::from_f32(&["x", "y", "x"], 1, vec![1.0, 2.0, 3.0], None).unwrap_err();
+    assert_eq!(
+        dup,
+        Error::DuplicateId {
+            id: "x".into(),
+            first: 0,
+            second: 2
+        }
+    );
+    assert_eq!(
+        Catalog::from_f32(&[""], 1, vec![1.0], None).unwrap_err(),
+        Error::InvalidId {
+            row: 0,
+            reason: "empty id"
+        }
+    );
+    let long = "x".repeat(1025);
+    assert!(matches!(
+        Catalog::from_f32(&[long], 1, vec![1.0], None),
+        Err(Error::InvalidId { row: 0, .. })
+    ));
+    // Duplicate ids inside a file.
+    let two = Catalog::from_f32(&["ab", "cd"], 1, vec![1.0, 2.0], None)
+        .unwrap()
+        .encode();
+    let mut b = two.clone();
+    b[HEADER_LEN + 8 + 2..HEADER_LEN + 8 + 4].copy_from_slice(b"ab");
+    assert_eq!(
+        Catalog::decode(&b).unwrap_err(),
+        Error::DuplicateId {
+            id: "ab".into(),
+            first: 0,
+            second: 1
+        }
+    );
+}
+
+#[test]
+fn rejects_bad_values() {
+    for bad in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY] {
+        let (_, mut b) = sample(false, true);
+        let vectors = after_ids(&b) + 12; // after 3 category codes
+        b[vectors + 4 * 3..vectors + 4 * 4].copy_from_slice(&bad.to_le_bytes());
+        assert!(
+            matches!(
+                Catalog::decode(&b),
+                Err(Error::NonFinite { row: 1, col: 1, .. })
+            ),
+            "{bad}"
+        );
+        assert!(matches!(
+            Catalog::from_f32(&["a"], 2, vec![0.0, bad], None),
+            Err(Error::NonFinite { row: 0, col: 1, .. })
+        ));
+    }
+    for bad in [-1.0f32, f32::NAN, f32::INFINITY] {
+        let (_, mut b) = sample(true, false);
+        let scales = after_ids(&b);
+        b[scales + 8..scales + 12].copy_from_slice(&bad.to_le_bytes());
+        assert!(
+            matches!(Catalog::decode(&b), Err(Error::InvalidScale { row: 2, .. })),
+            "{bad}"
+        );
+    }
+    let (_, mut b) = sample(false, true);
+    let cats = after_ids(&b);
+    put_u32(&mut b, cats + 4, 1 << 20);
+    assert_eq!(
+        Catalog::decode(&b).unwrap_err(),
+        Error::CategoryOutOfRange {
+            row: 1,
+            code: 1 << 20,
+            max: (1 << 20) - 1
+        }
+    );
+    // Nonzero padding between ids and the next section.
+    let (_, mut b) = sample(false, false);
+    let pad_start = HEADER_LEN + 12 + 9;
+    assert!(after_ids(&b) > pad_start);
+    b[pad_start] = 1;
+    assert!(matches!(
+        Catalog::decode(&b),
+        Err(Error::ReservedNotZero(_))
+    ));
+}
+
+#[test]
+fn constructors_reject_inconsistent_lengths() {
+    assert_eq!(
+        Catalog::from_f32(&["a", "b"], 2, vec![1.0; 3], None).unwrap_err(),
+        Error::LengthMismatch {
+            what: "f32 vector values",
+            expected: 4,
+            got: 3
+        }
+    );
+    assert_eq!(
+        Catalog::from_f32(&["a", "b"], 1, vec![1.0; 2], Some(vec![1])).unwrap_err(),
+        Error::LengthMismatch {
+            what: "category codes",
+            expected: 2,
+            got: 1
+        }
+    );
+    assert_eq!(
+        Catalog::from_int8(&["a"], 2, vec![1, 2], vec![], None).unwrap_err(),
+        Error::LengthMismatch {
+            what: "int8 row scales",
+            expected: 1,
+            got: 0
+        }
+    );
+    assert_eq!(
+        Catalog::from_f32(&["a"], 0, vec![], None).unwrap_err(),
+        Error::InvalidDimension { dim: 0, max: 4096 }
+    );
+}
+
+#[test]
+fn random_corruption_never_panics() {
+    // A cheap in-suite cousin of the fuzz target (fuzz/), so browsers run it too.
+    let seed = base_seed() ^ 9;
+    let mut rng = Rng::new(seed);
+    let (_, bytes) = sample(true, true);
+    for _ in 0..3000 {
+        let mut b = bytes.clone();
+        for _ in 0..1 + rng.below(4) {
+            let i = rng.below(b.len() as u64) as usize;
+            b[i] = rng.next_u64() as u8;
+        }
+        if let Ok(c) = Catalog::decode(&b) {
+            // Whatever decodes must re-encode to the same bytes.
+            assert_eq!(c.encode(), b, "seed={seed}");
+        }
+    }
+}

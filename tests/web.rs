@@ -1,0 +1,103 @@
+//! The JavaScript binding, exercised in headless Chrome and Firefox (`wasm-pack test`): results come
+//! back as typed arrays and ids, and bad input becomes a JS `Error` with a readable message, not a trap.
+#![cfg(target_arch = "wasm32")]
+
+use js_sys::Error as JsErrorObject;
+use localrec::rank::Kernel;
+use localrec::wasm::{JsCatalogue, JsRanker};
+use wasm_bindgen::JsValue;
+use wasm_bindgen_test::*;
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+fn message(e: wasm_bindgen::JsError) -> String {
+    let v: JsValue = e.into();
+    let err: JsErrorObject = v.into();
+    err.message().into()
+}
+
+#[wasm_bindgen_test]
+fn wasm_build_uses_the_simd128_kernel() {
+    assert_eq!(Kernel::BEST, Kernel::Simd128);
+    let c = JsCatalogue::random_unit(10, 8, 0, 1, "f32").unwrap();
+    assert_eq!(JsRanker::new(&c).kernel(), "simd128");
+}
+
+#[wasm_bindgen_test]
+fn ranks_through_the_binding() {
+    let c = JsCatalogue::random_unit(2000, 64, 5, 42, "int8").unwrap();
+    assert_eq!(
+        (c.length(), c.dim(), c.element_type()),
+        (2000, 64, "int8".to_string())
+    );
+    let bytes = c.to_bytes();
+    let c = JsCatalogue::from_bytes(&bytes).unwrap();
+    let mut ranker = JsRanker::new(&c);
+    let q: Vec<f32> = c.vector(17).unwrap().to_vec();
+    let r = ranker.top_k(&q, 10, None, None).unwrap();
+    assert_eq!(r.length(), 10);
+    assert_eq!(
+        r.indices().get_index(0),
+        17,
+        "an item is its own nearest neighbour"
+    );
+    assert_eq!(r.ids()[0], "item-17");
+    let scores = r.scores().to_vec();
+    assert!(scores.windows(2).all(|w| w[0] >= w[1]));
+
+    let excluded = c
+        .indices_of(vec!["item-17".into(), "no-such-item".into()])
+        .to_vec();
+    assert_eq!(excluded, vec![17], "unknown ids are skipped");
+    let r = ranker.top_k(&q, 10, Some(excluded), Some(vec![2])).unwrap();
+    let idx = r.indices().to_vec();
+    assert!(!idx.contains(&17));
+    assert!(idx.iter().all(|&i| c.category(i) == Some(2)));
+}
+
+#[wasm_bindgen_test]
+fn bad_input_becomes_a_js_error_with_a_message() {
+    let msg = message(
+        JsCatalogue::from_bytes(b"PK\x03\x04 a zip file")
+            .err()
+            .unwrap(),
+    );
+    assert!(msg.contains("bad magic"), "{msg}");
+    let good = JsCatalogue::random_unit(5, 4, 0, 1, "f32")
+        .unwrap()
+        .to_bytes();
+    let msg = message(
+        JsCatalogue::from_bytes(&good[..good.len() - 1])
+            .err()
+            .unwrap(),
+    );
+    assert!(msg.contains("truncated"), "{msg}");
+    let mut v2 = good.clone();
+    v2[8] = 9;
+    let msg = message(JsCatalogue::from_bytes(&v2).err().unwrap());
+    assert!(
+        msg.contains("unsupported catalogue format version 9"),
+        "{msg}"
+    );
+
+    let c = JsCatalogue::from_bytes(&good).unwrap();
+    let mut ranker = JsRanker::new(&c);
+    let msg = message(ranker.top_k(&[1.0, 2.0], 3, None, None).err().unwrap());
+    assert!(msg.contains("dimension 2"), "{msg}");
+    let msg = message(
+        ranker
+            .top_k(&[f32::NAN, 0.0, 0.0, 0.0], 3, None, None)
+            .err()
+            .unwrap(),
+    );
+    assert!(msg.contains("not finite"), "{msg}");
+    let msg = message(
+        ranker
+            .top_k(&[1.0; 4], 3, Some(vec![99]), None)
+            .err()
+            .unwrap(),
+    );
+    assert!(msg.contains("out of range"), "{msg}");
+    assert!(JsCatalogue::random_unit(5, 4, 0, 1, "f16").is_err());
+    assert!(c.values_int8().is_err());
+}
