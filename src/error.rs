@@ -30,11 +30,7 @@ pub enum Error {
     TooManyRows { count: u32, max: u32 },
     /// The file ends before the header says it should.
     #[error("truncated catalogue: {section} needs {needed} bytes, only {available} left")]
-    Truncated {
-        section: &'static str,
-        needed: u64,
-        available: u64,
-    },
+    Truncated { section: &'static str, needed: u64, available: u64 },
     /// Bytes remain after the last section the header describes.
     #[error("oversized catalogue: {extra} unexpected trailing bytes after the last section")]
     TrailingBytes { extra: u64 },
@@ -58,11 +54,7 @@ pub enum Error {
     InvalidScale { row: u32, value: f32 },
     /// Lengths given to a constructor disagree (ids, categories, vectors, dimension).
     #[error("{what}: expected {expected}, got {got}")]
-    LengthMismatch {
-        what: &'static str,
-        expected: usize,
-        got: usize,
-    },
+    LengthMismatch { what: &'static str, expected: usize, got: usize },
 
     // ---- queries -----------------------------------------------------------------------------
     /// The query vector's length differs from the catalogue's dimension.

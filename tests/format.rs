@@ -50,19 +50,11 @@ fn round_trips_every_variant() {
             for &n in &[0usize, 1, 5, 333] {
                 let dim = 1 + rng.below(70) as usize;
                 let cats = categories.then(|| (0..n).map(|_| rng.below(1 << 20) as u32).collect());
-                let f = Catalog::from_f32(&ids(n), dim, gaussian_values(&mut rng, n * dim), cats)
-                    .unwrap();
+                let f = Catalog::from_f32(&ids(n), dim, gaussian_values(&mut rng, n * dim), cats).unwrap();
                 let f = if int8 { f.to_int8() } else { f };
                 let decoded = Catalog::decode(&f.encode()).unwrap();
                 assert_eq!(decoded, f, "n={n} dim={dim} int8={int8} seed={seed}");
-                assert_eq!(
-                    decoded.element_type(),
-                    if int8 {
-                        ElementType::Int8
-                    } else {
-                        ElementType::F32
-                    }
-                );
+                assert_eq!(decoded.element_type(), if int8 { ElementType::Int8 } else { ElementType::F32 });
             }
         }
     }
@@ -85,15 +77,10 @@ fn lookups_by_id_and_row() {
 fn int8_quantization_is_within_half_a_step() {
     let c = synthetic::random_unit(200, 33, 0, 5);
     let q = c.to_int8();
-    let localrec::catalog::Vectors::Int8 { scales, .. } = q.vectors() else {
-        panic!("not int8")
-    };
+    let localrec::catalog::Vectors::Int8 { scales, .. } = q.vectors() else { panic!("not int8") };
     for row in 0..200u32 {
         for (a, b) in c.vector(row).iter().zip(q.vector(row)) {
-            assert!(
-                (a - b).abs() <= scales[row as usize] * 0.5 + 1e-7,
-                "row {row}: {a} vs {b}"
-            );
+            assert!((a - b).abs() <= scales[row as usize] * 0.5 + 1e-7, "row {row}: {a} vs {b}");
         }
     }
 }
@@ -102,10 +89,7 @@ fn int8_quantization_is_within_half_a_step() {
 fn rejects_bad_magic_and_short_files() {
     let (_, bytes) = sample(false, false);
     assert!(matches!(Catalog::decode(&[]), Err(Error::BadMagic { .. })));
-    assert!(matches!(
-        Catalog::decode(&bytes[..5]),
-        Err(Error::BadMagic { .. })
-    ));
+    assert!(matches!(Catalog::decode(&bytes[..5]), Err(Error::BadMagic { .. })));
     let mut b = bytes.clone();
     b[0] = b'L';
     assert!(matches!(Catalog::decode(&b), Err(Error::BadMagic { .. })));
@@ -113,10 +97,7 @@ fn rejects_bad_magic_and_short_files() {
     let mut mangled = MAGIC.to_vec();
     mangled.remove(4);
     mangled.extend_from_slice(&bytes[8..]);
-    assert!(matches!(
-        Catalog::decode(&mangled),
-        Err(Error::BadMagic { .. })
-    ));
+    assert!(matches!(Catalog::decode(&mangled), Err(Error::BadMagic { .. })));
 }
 
 #[test]
@@ -126,10 +107,7 @@ fn rejects_every_truncation() {
             let (_, bytes) = sample(int8, categories);
             for len in 0..bytes.len() {
                 let err = Catalog::decode(&bytes[..len]).unwrap_err();
-                assert!(
-                    matches!(err, Error::BadMagic { .. } | Error::Truncated { .. }),
-                    "len {len}: {err}"
-                );
+                assert!(matches!(err, Error::BadMagic { .. } | Error::Truncated { .. }), "len {len}: {err}");
             }
         }
     }
@@ -139,10 +117,7 @@ fn rejects_every_truncation() {
 fn rejects_trailing_bytes() {
     let (_, mut bytes) = sample(true, true);
     bytes.extend_from_slice(&[0, 0, 0]);
-    assert_eq!(
-        Catalog::decode(&bytes).unwrap_err(),
-        Error::TrailingBytes { extra: 3 }
-    );
+    assert_eq!(Catalog::decode(&bytes).unwrap_err(), Error::TrailingBytes { extra: 3 });
 }
 
 #[test]
@@ -153,62 +128,23 @@ fn rejects_header_fields() {
         b[at..at + v.len()].copy_from_slice(v);
         Catalog::decode(&b).unwrap_err()
     };
-    assert_eq!(
-        patched(8, &2u16.to_le_bytes()),
-        Error::UnsupportedVersion {
-            found: 2,
-            supported: 1
-        }
-    );
-    assert_eq!(
-        patched(8, &0u16.to_le_bytes()),
-        Error::UnsupportedVersion {
-            found: 0,
-            supported: 1
-        }
-    );
+    assert_eq!(patched(8, &2u16.to_le_bytes()), Error::UnsupportedVersion { found: 2, supported: 1 });
+    assert_eq!(patched(8, &0u16.to_le_bytes()), Error::UnsupportedVersion { found: 0, supported: 1 });
     assert_eq!(patched(10, &[3]), Error::UnknownElementType(3));
     assert_eq!(patched(11, &[0x81]), Error::UnknownFlags(0x80));
-    assert_eq!(
-        patched(12, &0u32.to_le_bytes()),
-        Error::InvalidDimension { dim: 0, max: 4096 }
-    );
-    assert_eq!(
-        patched(12, &5000u32.to_le_bytes()),
-        Error::InvalidDimension {
-            dim: 5000,
-            max: 4096
-        }
-    );
-    assert_eq!(
-        patched(16, &u32::MAX.to_le_bytes()),
-        Error::TooManyRows {
-            count: u32::MAX,
-            max: 1 << 26
-        }
-    );
+    assert_eq!(patched(12, &0u32.to_le_bytes()), Error::InvalidDimension { dim: 0, max: 4096 });
+    assert_eq!(patched(12, &5000u32.to_le_bytes()), Error::InvalidDimension { dim: 5000, max: 4096 });
+    assert_eq!(patched(16, &u32::MAX.to_le_bytes()), Error::TooManyRows { count: u32::MAX, max: 1 << 26 });
     assert_eq!(patched(24, &1u32.to_le_bytes()), Error::ReservedNotZero(1));
     // A count or dimension that disagrees with the payload shows as truncation or trailing bytes.
-    assert!(matches!(
-        patched(12, &3u32.to_le_bytes()),
-        Error::Truncated { .. }
-    ));
-    assert!(matches!(
-        patched(12, &1u32.to_le_bytes()),
-        Error::TrailingBytes { .. }
-    ));
-    assert!(matches!(
-        patched(16, &4u32.to_le_bytes()),
-        Error::Truncated { .. } | Error::BadIdOffsets { .. }
-    ));
+    assert!(matches!(patched(12, &3u32.to_le_bytes()), Error::Truncated { .. }));
+    assert!(matches!(patched(12, &1u32.to_le_bytes()), Error::TrailingBytes { .. }));
+    assert!(matches!(patched(16, &4u32.to_le_bytes()), Error::Truncated { .. } | Error::BadIdOffsets { .. }));
     // Huge claims are rejected before anything is allocated.
     let mut huge = bytes.clone();
     put_u32(&mut huge, 12, 4096);
     put_u32(&mut huge, 16, 1 << 26);
-    assert!(matches!(
-        Catalog::decode(&huge),
-        Err(Error::Truncated { .. })
-    ));
+    assert!(matches!(Catalog::decode(&huge), Err(Error::Truncated { .. })));
 }
 
 #[test]
@@ -221,74 +157,25 @@ fn rejects_bad_ids() {
         f(&mut b);
         Catalog::decode(&b).unwrap_err()
     };
-    assert!(matches!(
-        with(&|b| put_u32(b, offsets + 4, 0)),
-        Error::BadIdOffsets { row: 1, .. }
-    ));
-    assert!(matches!(
-        with(&|b| put_u32(b, offsets, 50)),
-        Error::BadIdOffsets { row: 0, .. }
-    ));
-    assert!(matches!(
-        with(&|b| put_u32(b, offsets + 8, 8)),
-        Error::BadIdOffsets { .. }
-    ));
-    assert_eq!(
-        with(&|b| put_u32(b, offsets, 0)),
-        Error::InvalidId {
-            row: 0,
-            reason: "empty id"
-        }
-    );
-    assert!(
-        matches!(
-            with(&|b| put_u32(b, offsets + 4, 3)),
-            Error::InvalidId { row: 1, .. }
-        ),
-        "boundary inside 'é'"
-    );
-    assert!(
-        matches!(
-            with(&|b| b[blob + 1] = 0xFF),
-            Error::InvalidId { row: 1, .. }
-        ),
-        "invalid UTF-8"
-    );
+    assert!(matches!(with(&|b| put_u32(b, offsets + 4, 0)), Error::BadIdOffsets { row: 1, .. }));
+    assert!(matches!(with(&|b| put_u32(b, offsets, 50)), Error::BadIdOffsets { row: 0, .. }));
+    assert!(matches!(with(&|b| put_u32(b, offsets + 8, 8)), Error::BadIdOffsets { .. }));
+    assert_eq!(with(&|b| put_u32(b, offsets, 0)), Error::InvalidId { row: 0, reason: "empty id" });
+    assert!(matches!(with(&|b| put_u32(b, offsets + 4, 3)), Error::InvalidId { row: 1, .. }), "boundary inside 'é'");
+    assert!(matches!(with(&|b| b[blob + 1] = 0xFF), Error::InvalidId { row: 1, .. }), "invalid UTF-8");
     let dup = Catalog::from_f32(&["x", "y", "x"], 1, vec![1.0, 2.0, 3.0], None).unwrap_err();
-    assert_eq!(
-        dup,
-        Error::DuplicateId {
-            id: "x".into(),
-            first: 0,
-            second: 2
-        }
-    );
+    assert_eq!(dup, Error::DuplicateId { id: "x".into(), first: 0, second: 2 });
     assert_eq!(
         Catalog::from_f32(&[""], 1, vec![1.0], None).unwrap_err(),
-        Error::InvalidId {
-            row: 0,
-            reason: "empty id"
-        }
+        Error::InvalidId { row: 0, reason: "empty id" }
     );
     let long = "x".repeat(1025);
-    assert!(matches!(
-        Catalog::from_f32(&[long], 1, vec![1.0], None),
-        Err(Error::InvalidId { row: 0, .. })
-    ));
+    assert!(matches!(Catalog::from_f32(&[long], 1, vec![1.0], None), Err(Error::InvalidId { row: 0, .. })));
     // Duplicate ids inside a file.
-    let two = Catalog::from_f32(&["ab", "cd"], 1, vec![1.0, 2.0], None)
-        .unwrap()
-        .encode();
+    let two = Catalog::from_f32(&["ab", "cd"], 1, vec![1.0, 2.0], None).unwrap().encode();
     let mut b = two.clone();
     b[HEADER_LEN + 8 + 2..HEADER_LEN + 8 + 4].copy_from_slice(b"ab");
-    assert_eq!(
-        Catalog::decode(&b).unwrap_err(),
-        Error::DuplicateId {
-            id: "ab".into(),
-            first: 0,
-            second: 1
-        }
-    );
+    assert_eq!(Catalog::decode(&b).unwrap_err(), Error::DuplicateId { id: "ab".into(), first: 0, second: 1 });
 }
 
 #[test]
@@ -297,13 +184,7 @@ fn rejects_bad_values() {
         let (_, mut b) = sample(false, true);
         let vectors = after_ids(&b) + 12; // after 3 category codes
         b[vectors + 4 * 3..vectors + 4 * 4].copy_from_slice(&bad.to_le_bytes());
-        assert!(
-            matches!(
-                Catalog::decode(&b),
-                Err(Error::NonFinite { row: 1, col: 1, .. })
-            ),
-            "{bad}"
-        );
+        assert!(matches!(Catalog::decode(&b), Err(Error::NonFinite { row: 1, col: 1, .. })), "{bad}");
         assert!(matches!(
             Catalog::from_f32(&["a"], 2, vec![0.0, bad], None),
             Err(Error::NonFinite { row: 0, col: 1, .. })
@@ -313,63 +194,38 @@ fn rejects_bad_values() {
         let (_, mut b) = sample(true, false);
         let scales = after_ids(&b);
         b[scales + 8..scales + 12].copy_from_slice(&bad.to_le_bytes());
-        assert!(
-            matches!(Catalog::decode(&b), Err(Error::InvalidScale { row: 2, .. })),
-            "{bad}"
-        );
+        assert!(matches!(Catalog::decode(&b), Err(Error::InvalidScale { row: 2, .. })), "{bad}");
     }
     let (_, mut b) = sample(false, true);
     let cats = after_ids(&b);
     put_u32(&mut b, cats + 4, 1 << 20);
     assert_eq!(
         Catalog::decode(&b).unwrap_err(),
-        Error::CategoryOutOfRange {
-            row: 1,
-            code: 1 << 20,
-            max: (1 << 20) - 1
-        }
+        Error::CategoryOutOfRange { row: 1, code: 1 << 20, max: (1 << 20) - 1 }
     );
     // Nonzero padding between ids and the next section.
     let (_, mut b) = sample(false, false);
     let pad_start = HEADER_LEN + 12 + 9;
     assert!(after_ids(&b) > pad_start);
     b[pad_start] = 1;
-    assert!(matches!(
-        Catalog::decode(&b),
-        Err(Error::ReservedNotZero(_))
-    ));
+    assert!(matches!(Catalog::decode(&b), Err(Error::ReservedNotZero(_))));
 }
 
 #[test]
 fn constructors_reject_inconsistent_lengths() {
     assert_eq!(
         Catalog::from_f32(&["a", "b"], 2, vec![1.0; 3], None).unwrap_err(),
-        Error::LengthMismatch {
-            what: "f32 vector values",
-            expected: 4,
-            got: 3
-        }
+        Error::LengthMismatch { what: "f32 vector values", expected: 4, got: 3 }
     );
     assert_eq!(
         Catalog::from_f32(&["a", "b"], 1, vec![1.0; 2], Some(vec![1])).unwrap_err(),
-        Error::LengthMismatch {
-            what: "category codes",
-            expected: 2,
-            got: 1
-        }
+        Error::LengthMismatch { what: "category codes", expected: 2, got: 1 }
     );
     assert_eq!(
         Catalog::from_int8(&["a"], 2, vec![1, 2], vec![], None).unwrap_err(),
-        Error::LengthMismatch {
-            what: "int8 row scales",
-            expected: 1,
-            got: 0
-        }
+        Error::LengthMismatch { what: "int8 row scales", expected: 1, got: 0 }
     );
-    assert_eq!(
-        Catalog::from_f32(&["a"], 0, vec![], None).unwrap_err(),
-        Error::InvalidDimension { dim: 0, max: 4096 }
-    );
+    assert_eq!(Catalog::from_f32(&["a"], 0, vec![], None).unwrap_err(), Error::InvalidDimension { dim: 0, max: 4096 });
 }
 
 #[test]

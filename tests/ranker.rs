@@ -42,33 +42,17 @@ fn brute_force(kernel: Kernel, catalog: &Catalog, q: &Query) -> Vec<Hit> {
         .filter(|(i, _)| !q.exclude.contains(&(*i as u32)))
         .filter(|(i, _)| match q.categories {
             None => true,
-            Some(allowed) => catalog
-                .categories()
-                .is_some_and(|c| allowed.contains(&c[*i])),
+            Some(allowed) => catalog.categories().is_some_and(|c| allowed.contains(&c[*i])),
         })
-        .map(|(i, &s)| Hit {
-            index: i as u32,
-            score: if s.is_nan() { f32::NEG_INFINITY } else { s },
-        })
+        .map(|(i, &s)| Hit { index: i as u32, score: if s.is_nan() { f32::NEG_INFINITY } else { s } })
         .collect();
     hits.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.index.cmp(&b.index)));
     hits.truncate(q.k);
     hits
 }
 
-fn catalog_with(
-    rng: &mut Rng,
-    n: usize,
-    dim: usize,
-    exact: bool,
-    int8: bool,
-    cats: u32,
-) -> Catalog {
-    let values = if exact {
-        exact_values(rng, n * dim)
-    } else {
-        gaussian_values(rng, n * dim)
-    };
+fn catalog_with(rng: &mut Rng, n: usize, dim: usize, exact: bool, int8: bool, cats: u32) -> Catalog {
+    let values = if exact { exact_values(rng, n * dim) } else { gaussian_values(rng, n * dim) };
     let codes = (cats > 0).then(|| (0..n).map(|_| rng.below(cats as u64) as u32).collect());
     let c = Catalog::from_f32(&ids(n), dim, values, codes).unwrap();
     if int8 {
@@ -139,18 +123,12 @@ fn top_k_equals_brute_force_for_random_queries_and_filters() {
             let dim = [1, 8, 17, 64][(case / 7) % 4];
             // Exact data makes many equal scores, so tie-breaking is exercised on every case.
             let catalog = catalog_with(&mut rng, n, dim, case % 2 == 0, case % 3 == 0, 6);
-            let query = if case % 2 == 0 {
-                exact_values(&mut rng, dim)
-            } else {
-                gaussian_values(&mut rng, dim)
-            };
+            let query = if case % 2 == 0 { exact_values(&mut rng, dim) } else { gaussian_values(&mut rng, dim) };
             let k = [0, 1, 5, 10, 64, n, n + 3][rng.below(7) as usize];
             let exclude: Vec<u32> = if n == 0 {
                 vec![]
             } else {
-                (0..rng.below(n as u64 + 1))
-                    .map(|_| rng.below(n as u64) as u32)
-                    .collect()
+                (0..rng.below(n as u64 + 1)).map(|_| rng.below(n as u64) as u32).collect()
             };
             let cats: Vec<u32> = (0..rng.below(4)).map(|_| rng.below(8) as u32).collect();
             let mut q = Query::new(&query, k).exclude(&exclude);
@@ -159,10 +137,7 @@ fn top_k_equals_brute_force_for_random_queries_and_filters() {
             }
             let got = topk.search(&catalog, &q).unwrap().to_vec();
             let want = brute_force(kernel, &catalog, &q);
-            assert_eq!(
-                got, want,
-                "{kernel:?} case={case} n={n} dim={dim} k={k} seed={seed}"
-            );
+            assert_eq!(got, want, "{kernel:?} case={case} n={n} dim={dim} k={k} seed={seed}");
         }
     }
 }
@@ -173,99 +148,51 @@ fn edge_cases() {
         let mut topk = TopK::with_kernel(kernel);
         let empty = Catalog::from_f32(&ids(0), 4, vec![], None).unwrap();
         let q4 = [1.0, 0.0, 0.0, 0.0];
-        assert!(
-            topk.search(&empty, &Query::new(&q4, 10))
-                .unwrap()
-                .is_empty(),
-            "{kernel:?} empty catalogue"
-        );
+        assert!(topk.search(&empty, &Query::new(&q4, 10)).unwrap().is_empty(), "{kernel:?} empty catalogue");
 
         let c = synthetic::random_unit(50, 4, 3, 11);
-        assert!(
-            topk.search(&c, &Query::new(&q4, 0)).unwrap().is_empty(),
-            "{kernel:?} k = 0"
-        );
+        assert!(topk.search(&c, &Query::new(&q4, 0)).unwrap().is_empty(), "{kernel:?} k = 0");
         let all = topk.search(&c, &Query::new(&q4, 1000)).unwrap().to_vec();
         assert_eq!(all.len(), 50, "{kernel:?} k > n returns every item");
-        assert!(
-            all.windows(2).all(|w| w[0].score >= w[1].score),
-            "{kernel:?} sorted"
-        );
+        assert!(all.windows(2).all(|w| w[0].score >= w[1].score), "{kernel:?} sorted");
 
         let everything: Vec<u32> = (0..50).collect();
         assert!(
-            topk.search(&c, &Query::new(&q4, 10).exclude(&everything))
-                .unwrap()
-                .is_empty(),
+            topk.search(&c, &Query::new(&q4, 10).exclude(&everything)).unwrap().is_empty(),
             "{kernel:?} all excluded"
         );
         let all_but_two: Vec<u32> = (0..50).filter(|&i| i != 7 && i != 30).collect();
-        let two = topk
-            .search(&c, &Query::new(&q4, 10).exclude(&all_but_two))
-            .unwrap();
+        let two = topk.search(&c, &Query::new(&q4, 10).exclude(&all_but_two)).unwrap();
         let mut rows: Vec<u32> = two.iter().map(|h| h.index).collect();
         rows.sort();
-        assert_eq!(
-            rows,
-            vec![7, 30],
-            "{kernel:?} exactly the eligible items come back"
-        );
+        assert_eq!(rows, vec![7, 30], "{kernel:?} exactly the eligible items come back");
 
         assert!(
-            topk.search(&c, &Query::new(&q4, 10).categories(&[99]))
-                .unwrap()
-                .is_empty(),
+            topk.search(&c, &Query::new(&q4, 10).categories(&[99])).unwrap().is_empty(),
             "{kernel:?} no such category"
         );
-        let cat1 = topk
-            .search(&c, &Query::new(&q4, 100).categories(&[1]))
-            .unwrap()
-            .to_vec();
+        let cat1 = topk.search(&c, &Query::new(&q4, 100).categories(&[1])).unwrap().to_vec();
         let expected = c.categories().unwrap().iter().filter(|&&x| x == 1).count();
-        assert_eq!(
-            cat1.len(),
-            expected,
-            "{kernel:?} category filter keeps all of category 1"
-        );
-        assert!(cat1
-            .iter()
-            .all(|h| c.categories().unwrap()[h.index as usize] == 1));
+        assert_eq!(cat1.len(), expected, "{kernel:?} category filter keeps all of category 1");
+        assert!(cat1.iter().all(|h| c.categories().unwrap()[h.index as usize] == 1));
         let no_codes = synthetic::random_unit(10, 4, 0, 1);
         assert!(
-            topk.search(&no_codes, &Query::new(&q4, 5).categories(&[0]))
-                .unwrap()
-                .is_empty(),
+            topk.search(&no_codes, &Query::new(&q4, 5).categories(&[0])).unwrap().is_empty(),
             "{kernel:?} filter without codes"
         );
 
         // Ties: identical rows come back in index order.
-        let tied = Catalog::from_f32(
-            &ids(6),
-            2,
-            vec![1.0, 0.0, 0.5, 0.0, 1.0, 0.0, 1.0, 0.0, 0.5, 0.0, 0.0, 1.0],
-            None,
-        )
-        .unwrap();
+        let tied =
+            Catalog::from_f32(&ids(6), 2, vec![1.0, 0.0, 0.5, 0.0, 1.0, 0.0, 1.0, 0.0, 0.5, 0.0, 0.0, 1.0], None)
+                .unwrap();
         let hits = topk.search(&tied, &Query::new(&[1.0, 0.0], 4)).unwrap();
-        assert_eq!(
-            hits.iter().map(|h| h.index).collect::<Vec<_>>(),
-            vec![0, 2, 3, 1],
-            "{kernel:?} tie-break"
-        );
+        assert_eq!(hits.iter().map(|h| h.index).collect::<Vec<_>>(), vec![0, 2, 3, 1], "{kernel:?} tie-break");
 
         // Duplicate excludes are fine; errors are typed.
-        assert_eq!(
-            topk.search(&c, &Query::new(&q4, 3).exclude(&[1, 1, 1]))
-                .unwrap()
-                .len(),
-            3
-        );
+        assert_eq!(topk.search(&c, &Query::new(&q4, 3).exclude(&[1, 1, 1])).unwrap().len(), 3);
         assert_eq!(
             topk.search(&c, &Query::new(&[1.0; 3], 3)).unwrap_err(),
-            Error::DimensionMismatch {
-                expected: 4,
-                got: 3
-            }
+            Error::DimensionMismatch { expected: 4, got: 3 }
         );
         assert!(matches!(
             topk.search(&c, &Query::new(&[f32::NAN, 0.0, 0.0, 0.0], 3)),
@@ -276,17 +203,13 @@ fn edge_cases() {
             Err(Error::NonFiniteQuery { index: 1, .. })
         ));
         assert_eq!(
-            topk.search(&c, &Query::new(&q4, 3).exclude(&[50]))
-                .unwrap_err(),
+            topk.search(&c, &Query::new(&q4, 3).exclude(&[50])).unwrap_err(),
             Error::IndexOutOfRange { index: 50, len: 50 }
         );
 
         // A zero query scores everything 0: the first k rows by index.
         let zero = topk.search(&c, &Query::new(&[0.0; 4], 3)).unwrap();
-        assert_eq!(
-            zero.iter().map(|h| h.index).collect::<Vec<_>>(),
-            vec![0, 1, 2]
-        );
+        assert_eq!(zero.iter().map(|h| h.index).collect::<Vec<_>>(), vec![0, 1, 2]);
     }
 }
 
@@ -298,11 +221,7 @@ fn overflowing_scores_rank_last_not_randomly() {
     for &kernel in Kernel::ALL {
         let mut topk = TopK::with_kernel(kernel);
         let hits = topk.search(&c, &Query::new(&[big, big], 3)).unwrap();
-        assert_eq!(
-            hits.iter().map(|h| h.index).collect::<Vec<_>>(),
-            vec![1, 2, 0],
-            "{kernel:?}"
-        );
+        assert_eq!(hits.iter().map(|h| h.index).collect::<Vec<_>>(), vec![1, 2, 0], "{kernel:?}");
         assert_eq!(hits[2].score, f32::NEG_INFINITY);
     }
 }
@@ -319,12 +238,7 @@ fn int8_recall_at_10_against_f32_is_at_least_0_98() {
     let queries = 40;
     for _ in 0..queries {
         let q = synthetic::random_unit_vector(64, &mut rng);
-        let exact: Vec<u32> = a
-            .search(&f32_catalog, &Query::new(&q, 10))
-            .unwrap()
-            .iter()
-            .map(|h| h.index)
-            .collect();
+        let exact: Vec<u32> = a.search(&f32_catalog, &Query::new(&q, 10)).unwrap().iter().map(|h| h.index).collect();
         let approx = b.search(&int8_catalog, &Query::new(&q, 10)).unwrap();
         found += approx.iter().filter(|h| exact.contains(&h.index)).count();
     }

@@ -26,28 +26,19 @@ fn wasm_build_uses_the_simd128_kernel() {
 #[wasm_bindgen_test]
 fn ranks_through_the_binding() {
     let c = JsCatalogue::random_unit(2000, 64, 5, 42, "int8").unwrap();
-    assert_eq!(
-        (c.length(), c.dim(), c.element_type()),
-        (2000, 64, "int8".to_string())
-    );
+    assert_eq!((c.length(), c.dim(), c.element_type()), (2000, 64, "int8".to_string()));
     let bytes = c.to_bytes();
     let c = JsCatalogue::from_bytes(&bytes).unwrap();
     let mut ranker = JsRanker::new(&c);
     let q: Vec<f32> = c.vector(17).unwrap().to_vec();
     let r = ranker.top_k(&q, 10, None, None).unwrap();
     assert_eq!(r.length(), 10);
-    assert_eq!(
-        r.indices().get_index(0),
-        17,
-        "an item is its own nearest neighbour"
-    );
+    assert_eq!(r.indices().get_index(0), 17, "an item is its own nearest neighbour");
     assert_eq!(r.ids()[0], "item-17");
     let scores = r.scores().to_vec();
     assert!(scores.windows(2).all(|w| w[0] >= w[1]));
 
-    let excluded = c
-        .indices_of(vec!["item-17".into(), "no-such-item".into()])
-        .to_vec();
+    let excluded = c.indices_of(vec!["item-17".into(), "no-such-item".into()]).to_vec();
     assert_eq!(excluded, vec![17], "unknown ids are skipped");
     let r = ranker.top_k(&q, 10, Some(excluded), Some(vec![2])).unwrap();
     let idx = r.indices().to_vec();
@@ -57,46 +48,23 @@ fn ranks_through_the_binding() {
 
 #[wasm_bindgen_test]
 fn bad_input_becomes_a_js_error_with_a_message() {
-    let msg = message(
-        JsCatalogue::from_bytes(b"PK\x03\x04 a zip file")
-            .err()
-            .unwrap(),
-    );
+    let msg = message(JsCatalogue::from_bytes(b"PK\x03\x04 a zip file").err().unwrap());
     assert!(msg.contains("bad magic"), "{msg}");
-    let good = JsCatalogue::random_unit(5, 4, 0, 1, "f32")
-        .unwrap()
-        .to_bytes();
-    let msg = message(
-        JsCatalogue::from_bytes(&good[..good.len() - 1])
-            .err()
-            .unwrap(),
-    );
+    let good = JsCatalogue::random_unit(5, 4, 0, 1, "f32").unwrap().to_bytes();
+    let msg = message(JsCatalogue::from_bytes(&good[..good.len() - 1]).err().unwrap());
     assert!(msg.contains("truncated"), "{msg}");
     let mut v2 = good.clone();
     v2[8] = 9;
     let msg = message(JsCatalogue::from_bytes(&v2).err().unwrap());
-    assert!(
-        msg.contains("unsupported catalogue format version 9"),
-        "{msg}"
-    );
+    assert!(msg.contains("unsupported catalogue format version 9"), "{msg}");
 
     let c = JsCatalogue::from_bytes(&good).unwrap();
     let mut ranker = JsRanker::new(&c);
     let msg = message(ranker.top_k(&[1.0, 2.0], 3, None, None).err().unwrap());
     assert!(msg.contains("dimension 2"), "{msg}");
-    let msg = message(
-        ranker
-            .top_k(&[f32::NAN, 0.0, 0.0, 0.0], 3, None, None)
-            .err()
-            .unwrap(),
-    );
+    let msg = message(ranker.top_k(&[f32::NAN, 0.0, 0.0, 0.0], 3, None, None).err().unwrap());
     assert!(msg.contains("not finite"), "{msg}");
-    let msg = message(
-        ranker
-            .top_k(&[1.0; 4], 3, Some(vec![99]), None)
-            .err()
-            .unwrap(),
-    );
+    let msg = message(ranker.top_k(&[1.0; 4], 3, Some(vec![99]), None).err().unwrap());
     assert!(msg.contains("out of range"), "{msg}");
     assert!(JsCatalogue::random_unit(5, 4, 0, 1, "f16").is_err());
     assert!(c.values_int8().is_err());

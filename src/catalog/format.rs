@@ -51,11 +51,7 @@ impl<'a> Reader<'a> {
     fn take(&mut self, section: &'static str, len: u64) -> Result<&'a [u8]> {
         let available = (self.bytes.len() - self.pos) as u64;
         if len > available {
-            return Err(Error::Truncated {
-                section,
-                needed: len,
-                available,
-            });
+            return Err(Error::Truncated { section, needed: len, available });
         }
         let out = &self.bytes[self.pos..self.pos + len as usize];
         self.pos += len as usize;
@@ -64,18 +60,12 @@ impl<'a> Reader<'a> {
 
     fn u32s(&mut self, section: &'static str, count: u64) -> Result<Vec<u32>> {
         let raw = self.take(section, count * 4)?;
-        Ok(raw
-            .chunks_exact(4)
-            .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-            .collect())
+        Ok(raw.chunks_exact(4).map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect())
     }
 
     fn f32s(&mut self, section: &'static str, count: u64) -> Result<Vec<f32>> {
         let raw = self.take(section, count * 4)?;
-        Ok(raw
-            .chunks_exact(4)
-            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-            .collect())
+        Ok(raw.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect())
     }
 }
 
@@ -87,22 +77,15 @@ impl Catalog {
     /// Decodes and validates a catalogue file. Never panics, whatever the bytes.
     pub fn decode(bytes: &[u8]) -> Result<Catalog> {
         let mut r = Reader { bytes, pos: 0 };
-        let magic = r.take("magic", 8).map_err(|_| Error::BadMagic {
-            found: bytes[..bytes.len().min(8)].to_vec(),
-        })?;
+        let magic = r.take("magic", 8).map_err(|_| Error::BadMagic { found: bytes[..bytes.len().min(8)].to_vec() })?;
         if magic != MAGIC {
-            return Err(Error::BadMagic {
-                found: magic.to_vec(),
-            });
+            return Err(Error::BadMagic { found: magic.to_vec() });
         }
         let h = r.take("header", (HEADER_LEN - 8) as u64)?;
         let u32_at = |o: usize| u32::from_le_bytes([h[o], h[o + 1], h[o + 2], h[o + 3]]);
         let version = u16::from_le_bytes([h[0], h[1]]);
         if version != VERSION {
-            return Err(Error::UnsupportedVersion {
-                found: version,
-                supported: VERSION,
-            });
+            return Err(Error::UnsupportedVersion { found: version, supported: VERSION });
         }
         let (elem, flags) = (h[2], h[3]);
         if elem != ELEM_F32 && elem != ELEM_INT8 {
@@ -116,10 +99,7 @@ impl Catalog {
             return Err(Error::InvalidDimension { dim, max: MAX_DIM });
         }
         if n > MAX_ROWS {
-            return Err(Error::TooManyRows {
-                count: n,
-                max: MAX_ROWS,
-            });
+            return Err(Error::TooManyRows { count: n, max: MAX_ROWS });
         }
         if reserved != 0 {
             return Err(Error::ReservedNotZero(reserved));
@@ -128,22 +108,12 @@ impl Catalog {
         // Check the total size before allocating anything proportional to the header's claims.
         let (n64, d64) = (n as u64, dim as u64);
         let pad = padding(HEADER_LEN + 4 * n as usize + blob_len as usize) as u64;
-        let cats = if flags & FLAG_CATEGORIES != 0 {
-            4 * n64
-        } else {
-            0
-        };
-        let vecs = if elem == ELEM_F32 {
-            4 * n64 * d64
-        } else {
-            4 * n64 + n64 * d64
-        };
+        let cats = if flags & FLAG_CATEGORIES != 0 { 4 * n64 } else { 0 };
+        let vecs = if elem == ELEM_F32 { 4 * n64 * d64 } else { 4 * n64 + n64 * d64 };
         let expected = HEADER_LEN as u64 + 4 * n64 + blob_len as u64 + pad + cats + vecs;
         let actual = bytes.len() as u64;
         if actual > expected {
-            return Err(Error::TrailingBytes {
-                extra: actual - expected,
-            });
+            return Err(Error::TrailingBytes { extra: actual - expected });
         }
 
         let id_ends = r.u32s("id offsets", n64)?;
@@ -151,16 +121,10 @@ impl Catalog {
         let mut prev = 0u32;
         for (row, &end) in id_ends.iter().enumerate() {
             if end < prev {
-                return Err(Error::BadIdOffsets {
-                    row: row as u32,
-                    reason: "offset decreases",
-                });
+                return Err(Error::BadIdOffsets { row: row as u32, reason: "offset decreases" });
             }
             if end > blob_len {
-                return Err(Error::BadIdOffsets {
-                    row: row as u32,
-                    reason: "offset past the end of the id blob",
-                });
+                return Err(Error::BadIdOffsets { row: row as u32, reason: "offset past the end of the id blob" });
             }
             prev = end;
         }
@@ -173,42 +137,27 @@ impl Catalog {
         let id_blob = String::from_utf8(blob.to_vec()).map_err(|e| {
             let at = e.utf8_error().valid_up_to() as u32;
             let row = id_ends.partition_point(|&end| end <= at) as u32;
-            Error::InvalidId {
-                row,
-                reason: "not valid UTF-8",
-            }
+            Error::InvalidId { row, reason: "not valid UTF-8" }
         })?;
         let mut start = 0usize;
         for (row, &end) in id_ends.iter().enumerate() {
             let Some(id) = id_blob.get(start..end as usize) else {
-                return Err(Error::InvalidId {
-                    row: row as u32,
-                    reason: "id boundary splits a UTF-8 character",
-                });
+                return Err(Error::InvalidId { row: row as u32, reason: "id boundary splits a UTF-8 character" });
             };
             check_id(row as u32, id)?;
             start = end as usize;
         }
         let pad_bytes = r.take("padding", pad)?;
         if pad_bytes.iter().any(|&b| b != 0) {
-            return Err(Error::ReservedNotZero(
-                pad_bytes.iter().fold(0u32, |a, &b| (a << 8) | b as u32),
-            ));
+            return Err(Error::ReservedNotZero(pad_bytes.iter().fold(0u32, |a, &b| (a << 8) | b as u32)));
         }
-        let categories = if cats > 0 || flags & FLAG_CATEGORIES != 0 {
-            Some(r.u32s("category codes", n64)?)
-        } else {
-            None
-        };
+        let categories =
+            if cats > 0 || flags & FLAG_CATEGORIES != 0 { Some(r.u32s("category codes", n64)?) } else { None };
         let vectors = if elem == ELEM_F32 {
             Vectors::F32(r.f32s("f32 vectors", n64 * d64)?)
         } else {
             let scales = r.f32s("int8 row scales", n64)?;
-            let values = r
-                .take("int8 vectors", n64 * d64)?
-                .iter()
-                .map(|&b| b as i8)
-                .collect();
+            let values = r.take("int8 vectors", n64 * d64)?.iter().map(|&b| b as i8).collect();
             Vectors::Int8 { values, scales }
         };
         debug_assert_eq!(r.pos, bytes.len());
@@ -226,30 +175,20 @@ impl Catalog {
             Vectors::F32(_) => ELEM_F32,
             Vectors::Int8 { .. } => ELEM_INT8,
         });
-        out.push(if self.categories().is_some() {
-            FLAG_CATEGORIES
-        } else {
-            0
-        });
+        out.push(if self.categories().is_some() { FLAG_CATEGORIES } else { 0 });
         for v in [d as u32, n as u32, blob.len() as u32, 0] {
             out.extend_from_slice(&v.to_le_bytes());
         }
-        ends.iter()
-            .for_each(|e| out.extend_from_slice(&e.to_le_bytes()));
+        ends.iter().for_each(|e| out.extend_from_slice(&e.to_le_bytes()));
         out.extend_from_slice(blob.as_bytes());
         out.resize(out.len() + padding(out.len()), 0);
         if let Some(c) = self.categories() {
-            c.iter()
-                .for_each(|c| out.extend_from_slice(&c.to_le_bytes()));
+            c.iter().for_each(|c| out.extend_from_slice(&c.to_le_bytes()));
         }
         match self.vectors() {
-            Vectors::F32(v) => v
-                .iter()
-                .for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
+            Vectors::F32(v) => v.iter().for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
             Vectors::Int8 { values, scales } => {
-                scales
-                    .iter()
-                    .for_each(|s| out.extend_from_slice(&s.to_le_bytes()));
+                scales.iter().for_each(|s| out.extend_from_slice(&s.to_le_bytes()));
                 out.extend(values.iter().map(|&q| q as u8));
             }
         }

@@ -80,13 +80,7 @@ impl Catalog {
         categories: Option<Vec<u32>>,
     ) -> Result<Catalog> {
         let (id_blob, id_ends) = build_id_blob(ids)?;
-        Catalog::assemble(
-            dim,
-            id_blob,
-            id_ends,
-            categories,
-            Vectors::Int8 { values, scales },
-        )
+        Catalog::assemble(dim, id_blob, id_ends, categories, Vectors::Int8 { values, scales })
     }
 
     /// Checks every invariant and builds the id index. All constructors end here.
@@ -98,49 +92,27 @@ impl Catalog {
         vectors: Vectors,
     ) -> Result<Catalog> {
         if dim == 0 || dim > MAX_DIM as usize {
-            return Err(Error::InvalidDimension {
-                dim: dim.min(u32::MAX as usize) as u32,
-                max: MAX_DIM,
-            });
+            return Err(Error::InvalidDimension { dim: dim.min(u32::MAX as usize) as u32, max: MAX_DIM });
         }
         let n = id_ends.len();
         if n > MAX_ROWS as usize {
-            return Err(Error::TooManyRows {
-                count: n.min(u32::MAX as usize) as u32,
-                max: MAX_ROWS,
-            });
+            return Err(Error::TooManyRows { count: n.min(u32::MAX as usize) as u32, max: MAX_ROWS });
         }
         if let Some(c) = &categories {
             if c.len() != n {
-                return Err(Error::LengthMismatch {
-                    what: "category codes",
-                    expected: n,
-                    got: c.len(),
-                });
+                return Err(Error::LengthMismatch { what: "category codes", expected: n, got: c.len() });
             }
             if let Some((row, &code)) = c.iter().enumerate().find(|(_, &c)| c > MAX_CATEGORY) {
-                return Err(Error::CategoryOutOfRange {
-                    row: row as u32,
-                    code,
-                    max: MAX_CATEGORY,
-                });
+                return Err(Error::CategoryOutOfRange { row: row as u32, code, max: MAX_CATEGORY });
             }
         }
         match &vectors {
             Vectors::F32(v) => {
                 if v.len() != n * dim {
-                    return Err(Error::LengthMismatch {
-                        what: "f32 vector values",
-                        expected: n * dim,
-                        got: v.len(),
-                    });
+                    return Err(Error::LengthMismatch { what: "f32 vector values", expected: n * dim, got: v.len() });
                 }
                 if let Some(i) = v.iter().position(|x| !x.is_finite()) {
-                    return Err(Error::NonFinite {
-                        row: (i / dim) as u32,
-                        col: (i % dim) as u32,
-                        value: v[i],
-                    });
+                    return Err(Error::NonFinite { row: (i / dim) as u32, col: (i % dim) as u32, value: v[i] });
                 }
             }
             Vectors::Int8 { values, scales } => {
@@ -152,28 +124,14 @@ impl Catalog {
                     });
                 }
                 if scales.len() != n {
-                    return Err(Error::LengthMismatch {
-                        what: "int8 row scales",
-                        expected: n,
-                        got: scales.len(),
-                    });
+                    return Err(Error::LengthMismatch { what: "int8 row scales", expected: n, got: scales.len() });
                 }
                 if let Some(row) = scales.iter().position(|s| !(s.is_finite() && *s >= 0.0)) {
-                    return Err(Error::InvalidScale {
-                        row: row as u32,
-                        value: scales[row],
-                    });
+                    return Err(Error::InvalidScale { row: row as u32, value: scales[row] });
                 }
             }
         }
-        let mut catalog = Catalog {
-            dim,
-            id_blob,
-            id_ends,
-            by_id: Vec::new(),
-            categories,
-            vectors,
-        };
+        let mut catalog = Catalog { dim, id_blob, id_ends, by_id: Vec::new(), categories, vectors };
         catalog.by_id = catalog.index_ids()?;
         Ok(catalog)
     }
@@ -183,11 +141,7 @@ impl Catalog {
         order.sort_unstable_by(|&a, &b| self.id(a).cmp(self.id(b)).then(a.cmp(&b)));
         for pair in order.windows(2) {
             if self.id(pair[0]) == self.id(pair[1]) {
-                return Err(Error::DuplicateId {
-                    id: self.id(pair[0]).to_owned(),
-                    first: pair[0],
-                    second: pair[1],
-                });
+                return Err(Error::DuplicateId { id: self.id(pair[0]).to_owned(), first: pair[0], second: pair[1] });
             }
         }
         Ok(order)
@@ -224,11 +178,7 @@ impl Catalog {
     /// The id of row `row`. Panics if `row >= len()`; see [`Catalog::get_id`].
     pub fn id(&self, row: u32) -> &str {
         let r = row as usize;
-        let start = if r == 0 {
-            0
-        } else {
-            self.id_ends[r - 1] as usize
-        };
+        let start = if r == 0 { 0 } else { self.id_ends[r - 1] as usize };
         &self.id_blob[start..self.id_ends[r] as usize]
     }
 
@@ -239,10 +189,7 @@ impl Catalog {
 
     /// The row of item `id`, if the catalogue has it (binary search, O(log n)).
     pub fn row_of(&self, id: &str) -> Option<u32> {
-        self.by_id
-            .binary_search_by(|&r| self.id(r).cmp(id))
-            .ok()
-            .map(|i| self.by_id[i])
+        self.by_id.binary_search_by(|&r| self.id(r).cmp(id)).ok().map(|i| self.by_id[i])
     }
 
     /// Iterates over ids in row order.
@@ -260,10 +207,9 @@ impl Catalog {
         let (d, r) = (self.dim, row as usize);
         match &self.vectors {
             Vectors::F32(v) => v[r * d..(r + 1) * d].to_vec(),
-            Vectors::Int8 { values, scales } => values[r * d..(r + 1) * d]
-                .iter()
-                .map(|&q| q as f32 * scales[r])
-                .collect(),
+            Vectors::Int8 { values, scales } => {
+                values[r * d..(r + 1) * d].iter().map(|&q| q as f32 * scales[r]).collect()
+            }
         }
     }
 
@@ -281,16 +227,10 @@ impl Catalog {
             let max = row.iter().fold(0f32, |m, x| m.max(x.abs()));
             let scale = max / 127.0;
             let inv = if scale > 0.0 { 1.0 / scale } else { 0.0 };
-            values.extend(
-                row.iter()
-                    .map(|x| (x * inv).round().clamp(-127.0, 127.0) as i8),
-            );
+            values.extend(row.iter().map(|x| (x * inv).round().clamp(-127.0, 127.0) as i8));
             scales.push(scale);
         }
-        Catalog {
-            vectors: Vectors::Int8 { values, scales },
-            ..self.clone_without_vectors()
-        }
+        Catalog { vectors: Vectors::Int8 { values, scales }, ..self.clone_without_vectors() }
     }
 
     fn clone_without_vectors(&self) -> Catalog {
@@ -312,10 +252,7 @@ impl Catalog {
 /// Concatenates ids into one blob with end offsets, rejecting empty or oversized ids.
 fn build_id_blob<S: AsRef<str>>(ids: &[S]) -> Result<(String, Vec<u32>)> {
     if ids.len() > MAX_ROWS as usize {
-        return Err(Error::TooManyRows {
-            count: ids.len().min(u32::MAX as usize) as u32,
-            max: MAX_ROWS,
-        });
+        return Err(Error::TooManyRows { count: ids.len().min(u32::MAX as usize) as u32, max: MAX_ROWS });
     }
     let mut blob = String::new();
     let mut ends = Vec::with_capacity(ids.len());
@@ -323,10 +260,8 @@ fn build_id_blob<S: AsRef<str>>(ids: &[S]) -> Result<(String, Vec<u32>)> {
         let id = id.as_ref();
         check_id(row as u32, id)?;
         blob.push_str(id);
-        let end = u32::try_from(blob.len()).map_err(|_| Error::InvalidId {
-            row: row as u32,
-            reason: "id blob exceeds 4 GiB",
-        })?;
+        let end = u32::try_from(blob.len())
+            .map_err(|_| Error::InvalidId { row: row as u32, reason: "id blob exceeds 4 GiB" })?;
         ends.push(end);
     }
     Ok((blob, ends))
@@ -334,16 +269,10 @@ fn build_id_blob<S: AsRef<str>>(ids: &[S]) -> Result<(String, Vec<u32>)> {
 
 pub(crate) fn check_id(row: u32, id: &str) -> Result<()> {
     if id.is_empty() {
-        return Err(Error::InvalidId {
-            row,
-            reason: "empty id",
-        });
+        return Err(Error::InvalidId { row, reason: "empty id" });
     }
     if id.len() > MAX_ID_BYTES {
-        return Err(Error::InvalidId {
-            row,
-            reason: "id longer than 1024 bytes",
-        });
+        return Err(Error::InvalidId { row, reason: "id longer than 1024 bytes" });
     }
     Ok(())
 }

@@ -4,30 +4,26 @@
 use super::Catalog;
 use crate::rng::Rng;
 
-/// `n` random unit vectors of dimension `dim` (isotropic Gaussian, normalised), ids `item-0`,
+/// `n` random unit vectors of dimension `dim` (near-Gaussian coordinates, normalised), ids `item-0`,
 /// `item-1`, ..., and category codes uniform in `0..categories` (none if `categories == 0`).
-/// The same arguments give the same catalogue on every platform.
+/// The same arguments give a bit-identical catalogue on every platform, native or wasm
+/// (see [`Rng::normal_approx`]).
 pub fn random_unit(n: usize, dim: usize, categories: u32, seed: u64) -> Catalog {
     let mut rng = Rng::new(seed);
     let mut vectors = Vec::with_capacity(n * dim);
     for _ in 0..n {
         let start = vectors.len();
-        vectors.extend((0..dim).map(|_| rng.gaussian()));
+        vectors.extend((0..dim).map(|_| rng.normal_approx()));
         normalize(&mut vectors[start..]);
     }
-    let cats = (categories > 0).then(|| {
-        (0..n)
-            .map(|_| rng.below(categories as u64) as u32)
-            .collect()
-    });
+    let cats = (categories > 0).then(|| (0..n).map(|_| rng.below(categories as u64) as u32).collect());
     let ids: Vec<String> = (0..n).map(|i| format!("item-{i}")).collect();
-    Catalog::from_f32(&ids, dim, vectors, cats)
-        .expect("generated catalogue is valid by construction")
+    Catalog::from_f32(&ids, dim, vectors, cats).expect("generated catalogue is valid by construction")
 }
 
 /// A random unit query vector of dimension `dim`.
 pub fn random_unit_vector(dim: usize, rng: &mut Rng) -> Vec<f32> {
-    let mut v: Vec<f32> = (0..dim).map(|_| rng.gaussian()).collect();
+    let mut v: Vec<f32> = (0..dim).map(|_| rng.normal_approx()).collect();
     normalize(&mut v);
     v
 }

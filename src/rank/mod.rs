@@ -54,12 +54,7 @@ pub struct Query<'a> {
 impl<'a> Query<'a> {
     /// Top `k` by inner product with `vector`, no filters.
     pub fn new(vector: &'a [f32], k: usize) -> Self {
-        Query {
-            vector,
-            k,
-            exclude: &[],
-            categories: None,
-        }
+        Query { vector, k, exclude: &[], categories: None }
     }
 
     /// Never return these rows.
@@ -98,9 +93,7 @@ impl BitSet {
     }
     #[inline]
     fn get(&self, i: usize) -> bool {
-        self.words
-            .get(i / 64)
-            .is_some_and(|w| w & (1 << (i % 64)) != 0)
+        self.words.get(i / 64).is_some_and(|w| w & (1 << (i % 64)) != 0)
     }
 }
 
@@ -160,16 +153,10 @@ impl TopK {
     pub fn search(&mut self, catalog: &Catalog, query: &Query) -> Result<&[Hit]> {
         let (n, dim) = (catalog.len(), catalog.dim());
         if query.vector.len() != dim {
-            return Err(Error::DimensionMismatch {
-                expected: dim,
-                got: query.vector.len(),
-            });
+            return Err(Error::DimensionMismatch { expected: dim, got: query.vector.len() });
         }
         if let Some(index) = query.vector.iter().position(|x| !x.is_finite()) {
-            return Err(Error::NonFiniteQuery {
-                index,
-                value: query.vector[index],
-            });
+            return Err(Error::NonFiniteQuery { index, value: query.vector[index] });
         }
         if let Some(&index) = query.exclude.iter().find(|&&r| r as usize >= n) {
             return Err(Error::IndexOutOfRange { index, len: n });
@@ -189,16 +176,10 @@ impl TopK {
         }
 
         self.excluded.ensure(n);
-        query
-            .exclude
-            .iter()
-            .for_each(|&r| self.excluded.set(r as usize));
+        query.exclude.iter().for_each(|&r| self.excluded.set(r as usize));
         if let Some((_, codes)) = cats {
             self.allowed.ensure(MAX_CATEGORY as usize + 1);
-            codes
-                .iter()
-                .filter(|&&c| c <= MAX_CATEGORY)
-                .for_each(|&c| self.allowed.set(c as usize));
+            codes.iter().filter(|&&c| c <= MAX_CATEGORY).for_each(|&c| self.allowed.set(c as usize));
         }
         let row_codes = cats.and_then(|(c, _)| c);
 
@@ -212,10 +193,7 @@ impl TopK {
             let end = (start + BLOCK_ROWS).min(n);
             let block = &mut self.block[..end - start];
             match catalog.vectors() {
-                Vectors::F32(v) => {
-                    self.kernel
-                        .scores_f32(query.vector, &v[start * dim..end * dim], block)
-                }
+                Vectors::F32(v) => self.kernel.scores_f32(query.vector, &v[start * dim..end * dim], block),
                 Vectors::Int8 { values, scales } => self.kernel.scores_i8(
                     &self.q16,
                     qscale,
@@ -224,29 +202,15 @@ impl TopK {
                     block,
                 ),
             }
-            select(
-                &mut self.heap,
-                k,
-                block,
-                start,
-                &self.excluded,
-                row_codes.map(|c| (c, &self.allowed)),
-            );
+            select(&mut self.heap, k, block, start, &self.excluded, row_codes.map(|c| (c, &self.allowed)));
             start = end;
         }
 
-        query
-            .exclude
-            .iter()
-            .for_each(|&r| self.excluded.unset(r as usize));
+        query.exclude.iter().for_each(|&r| self.excluded.unset(r as usize));
         if let Some((_, codes)) = cats {
-            codes
-                .iter()
-                .filter(|&&c| c <= MAX_CATEGORY)
-                .for_each(|&c| self.allowed.unset(c as usize));
+            codes.iter().filter(|&&c| c <= MAX_CATEGORY).for_each(|&c| self.allowed.unset(c as usize));
         }
-        self.heap
-            .sort_unstable_by(|a, b| b.score.total_cmp(&a.score).then(a.index.cmp(&b.index)));
+        self.heap.sort_unstable_by(|a, b| b.score.total_cmp(&a.score).then(a.index.cmp(&b.index)));
         Ok(&self.heap)
     }
 }
@@ -261,23 +225,15 @@ fn select(
     excluded: &BitSet,
     cats: Option<(&[u32], &BitSet)>,
 ) {
-    let eligible = |row: usize| {
-        !excluded.get(row) && cats.is_none_or(|(codes, allowed)| allowed.get(codes[row] as usize))
-    };
+    let eligible =
+        |row: usize| !excluded.get(row) && cats.is_none_or(|(codes, allowed)| allowed.get(codes[row] as usize));
     let mut i = 0;
     // Fill phase: take every eligible row until the heap holds k.
     while heap.len() < k && i < block.len() {
         let row = first + i;
         if eligible(row) {
-            let score = if block[i].is_nan() {
-                f32::NEG_INFINITY
-            } else {
-                block[i]
-            };
-            heap.push(Hit {
-                index: row as u32,
-                score,
-            });
+            let score = if block[i].is_nan() { f32::NEG_INFINITY } else { block[i] };
+            heap.push(Hit { index: row as u32, score });
             let last = heap.len() - 1;
             sift_up(heap, last);
         }
@@ -293,10 +249,7 @@ fn select(
         if score > threshold {
             let row = first + j;
             if eligible(row) {
-                heap[0] = Hit {
-                    index: row as u32,
-                    score,
-                };
+                heap[0] = Hit { index: row as u32, score };
                 sift_down(heap, 0);
                 threshold = heap[0].score;
             }

@@ -27,21 +27,13 @@ impl JsCatalogue {
     /// (bad magic, unsupported version, truncated, duplicate id, non-finite value, ...).
     #[wasm_bindgen(js_name = fromBytes)]
     pub fn from_bytes(bytes: &[u8]) -> JsResult<JsCatalogue> {
-        Ok(JsCatalogue {
-            inner: Rc::new(Catalog::decode(bytes).map_err(js_err)?),
-        })
+        Ok(JsCatalogue { inner: Rc::new(Catalog::decode(bytes).map_err(js_err)?) })
     }
 
     /// A seeded synthetic catalogue of `n` random unit vectors (ids `item-0`..), for demos and
     /// benchmarks. `elementType` is `"f32"` or `"int8"`.
     #[wasm_bindgen(js_name = randomUnit)]
-    pub fn random_unit(
-        n: u32,
-        dim: u32,
-        categories: u32,
-        seed: u32,
-        element_type: &str,
-    ) -> JsResult<JsCatalogue> {
+    pub fn random_unit(n: u32, dim: u32, categories: u32, seed: u32, element_type: &str) -> JsResult<JsCatalogue> {
         if dim == 0 || dim > crate::catalog::MAX_DIM || n > crate::catalog::MAX_ROWS {
             return Err(JsError::new(&format!(
                 "randomUnit: n must be <= {} and dim in 1..={}",
@@ -54,9 +46,7 @@ impl JsCatalogue {
             "f32" => c,
             "int8" => c.to_int8(),
             other => {
-                return Err(JsError::new(&format!(
-                    "unknown element type {other:?} (expected \"f32\" or \"int8\")"
-                )))
+                return Err(JsError::new(&format!("unknown element type {other:?} (expected \"f32\" or \"int8\")")))
             }
         };
         Ok(JsCatalogue { inner: Rc::new(c) })
@@ -71,9 +61,7 @@ impl JsCatalogue {
     /// A copy quantized to int8 with one scale per row.
     #[wasm_bindgen(js_name = toInt8)]
     pub fn to_int8(&self) -> JsCatalogue {
-        JsCatalogue {
-            inner: Rc::new(self.inner.to_int8()),
-        }
+        JsCatalogue { inner: Rc::new(self.inner.to_int8()) }
     }
 
     /// Number of items.
@@ -115,15 +103,12 @@ impl JsCatalogue {
 
     /// Category code of item `index`, or `undefined` (no codes, or past the end).
     pub fn category(&self, index: u32) -> Option<u32> {
-        self.inner
-            .categories()
-            .and_then(|c| c.get(index as usize).copied())
+        self.inner.categories().and_then(|c| c.get(index as usize).copied())
     }
 
     /// The item's vector as floats (dequantized for int8), or `undefined` past the end.
     pub fn vector(&self, index: u32) -> Option<Float32Array> {
-        ((index as usize) < self.inner.len())
-            .then(|| Float32Array::from(&self.inner.vector(index)[..]))
+        ((index as usize) < self.inner.len()).then(|| Float32Array::from(&self.inner.vector(index)[..]))
     }
 
     /// All f32 values, row-major (a copy). Throws for int8 catalogues.
@@ -166,10 +151,7 @@ impl JsRanker {
     /// A ranker over `catalogue` (shares its memory; the catalogue object may be freed afterwards).
     #[wasm_bindgen(constructor)]
     pub fn new(catalogue: &JsCatalogue) -> JsRanker {
-        JsRanker {
-            catalog: Rc::clone(&catalogue.inner),
-            topk: TopK::new(),
-        }
+        JsRanker { catalog: Rc::clone(&catalogue.inner), topk: TopK::new() }
     }
 
     /// The kernel in use: `"simd128"` in this build.
@@ -236,9 +218,6 @@ impl TopKResult {
     /// Item ids of the hits.
     #[wasm_bindgen(getter)]
     pub fn ids(&self) -> Vec<String> {
-        self.indices
-            .iter()
-            .map(|&i| self.catalog.id(i).to_owned())
-            .collect()
+        self.indices.iter().map(|&i| self.catalog.id(i).to_owned()).collect()
     }
 }

@@ -19,9 +19,7 @@ pub fn base_seed() -> u64 {
 /// Random f32 values that are multiples of 1/8 in [-1, 1]: their products and sums of up to
 /// thousands of them are exact in f32, so every kernel must give bit-identical scores (and ties).
 pub fn exact_values(rng: &mut Rng, len: usize) -> Vec<f32> {
-    (0..len)
-        .map(|_| (rng.below(17) as f32 - 8.0) / 8.0)
-        .collect()
+    (0..len).map(|_| (rng.below(17) as f32 - 8.0) / 8.0).collect()
 }
 
 /// Random Gaussian values.

@@ -105,10 +105,6 @@ pub fn quantize_query(query: &[f32], out: &mut Vec<i16>) -> f32 {
     let scale = max_abs / max_q;
     let inv = if scale > 0.0 { 1.0 / scale } else { 0.0 };
     out.clear();
-    out.extend(
-        query
-            .iter()
-            .map(|x| (x * inv).round().clamp(-max_q, max_q) as i16),
-    );
+    out.extend(query.iter().map(|x| (x * inv).round().clamp(-max_q, max_q) as i16));
     scale
 }

@@ -1,0 +1,108 @@
+// Browser half of the ranker benchmark: the release wasm (pkg/) against a plain-JS loop over the
+// very same data, in one page. Driven by bench/run.mjs; every sample is the mean of `reps`
+// back-to-back top-10 queries, with reps chosen so a sample lasts at least 1 ms (timer resolution).
+import init, { Catalogue, Ranker } from '../pkg/localrec.js';
+
+const CATALOG_SEED = 1;
+const QUERY_SEED = 2;
+const K = 10;
+const SAMPLES = 40;
+const WARMUP = 5;
+
+function stats(ms) {
+  ms.sort((a, b) => a - b);
+  return { median_ms: ms[Math.floor(ms.length / 2)], p95_ms: ms[Math.ceil(ms.length * 0.95) - 1] };
+}
+
+function timeQueries(queries, search) {
+  for (let i = 0; i < WARMUP; i++) search(queries[i % queries.length]);
+  const t0 = performance.now();
+  search(queries[0]);
+  const one = Math.max(performance.now() - t0, 0.001);
+  const reps = Math.min(1000, Math.max(1, Math.ceil(1 / one)));
+  const ms = [];
+  for (let s = 0; s < SAMPLES; s++) {
+    const t = performance.now();
+    for (let r = 0; r < reps; r++) search(queries[(s * reps + r) % queries.length]);
+    ms.push((performance.now() - t) / reps);
+  }
+  return { ...stats(ms), reps };
+}
+
+// Plain JavaScript top-k: the loop a web developer would write without wasm.
+function jsTopKF32(data, n, dim, q, k) {
+  const best = new Float32Array(k).fill(-Infinity);
+  const idx = new Int32Array(k).fill(-1);
+  for (let r = 0; r < n; r++) {
+    let s = 0;
+    const off = r * dim;
+    for (let c = 0; c < dim; c++) s += data[off + c] * q[c];
+    if (s > best[k - 1]) {
+      let j = k - 1;
+      while (j > 0 && best[j - 1] < s) { best[j] = best[j - 1]; idx[j] = idx[j - 1]; j--; }
+      best[j] = s; idx[j] = r;
+    }
+  }
+  return idx;
+}
+
+function jsTopKInt8(data, scales, n, dim, q, k) {
+  const best = new Float32Array(k).fill(-Infinity);
+  const idx = new Int32Array(k).fill(-1);
+  for (let r = 0; r < n; r++) {
+    let s = 0;
+    const off = r * dim;
+    for (let c = 0; c < dim; c++) s += data[off + c] * q[c];
+    s *= scales[r];
+    if (s > best[k - 1]) {
+      let j = k - 1;
+      while (j > 0 && best[j - 1] < s) { best[j] = best[j - 1]; idx[j] = idx[j - 1]; j--; }
+      best[j] = s; idx[j] = r;
+    }
+  }
+  return idx;
+}
+
+function overlap(a, b) {
+  const set = new Set(b);
+  let hit = 0;
+  for (const x of a) if (set.has(x)) hit++;
+  return hit;
+}
+
+export async function runBench(configs) {
+  await init();
+  const results = [];
+  for (const { n, dim } of configs) {
+    const f32 = Catalogue.randomUnit(n, dim, 0, CATALOG_SEED, 'f32');
+    const int8 = f32.toInt8();
+    const qc = Catalogue.randomUnit(50, dim, 0, QUERY_SEED, 'f32');
+    const qv = qc.valuesF32();
+    qc.free();
+    const queries = Array.from({ length: 50 }, (_, i) => qv.subarray(i * dim, (i + 1) * dim));
+    const rf = new Ranker(f32);
+    const ri = new Ranker(int8);
+    const wasmSearch = (ranker) => (q) => { const r = ranker.topK(q, K); const ids = r.indices; r.free(); return ids; };
+
+    // Quality: int8 recall@10 against the f32 result, and agreement of the JS loop with wasm.
+    let recall = 0, jsAgree = 0;
+    const dataF32 = f32.valuesF32();
+    for (const q of queries) {
+      const exact = wasmSearch(rf)(q);
+      recall += overlap(wasmSearch(ri)(q), exact);
+      jsAgree += overlap(jsTopKF32(dataF32, n, dim, q, K), exact);
+    }
+    const quality = { recall_int8_vs_f32: recall / (K * queries.length), js_f32_agreement: jsAgree / (K * queries.length) };
+
+    const wasmF32 = timeQueries(queries, wasmSearch(rf));
+    const jsF32 = timeQueries(queries, (q) => jsTopKF32(dataF32, n, dim, q, K));
+    const wasmInt8 = timeQueries(queries, wasmSearch(ri));
+    const dataI8 = int8.valuesInt8();
+    const scales = int8.scalesInt8();
+    const jsInt8 = timeQueries(queries, (q) => jsTopKInt8(dataI8, scales, n, dim, q, K));
+    results.push({ n, dim, type: 'f32', kernel: rf.kernel, wasm: wasmF32, js: jsF32, ...quality });
+    results.push({ n, dim, type: 'int8', kernel: ri.kernel, wasm: wasmInt8, js: jsInt8, ...quality });
+    rf.free(); ri.free(); f32.free(); int8.free();
+  }
+  return results;
+}
