@@ -7,7 +7,7 @@ use js_sys::{Float32Array, Int8Array, Uint32Array};
 use wasm_bindgen::prelude::*;
 
 use crate::catalog::{synthetic, Catalog, Vectors};
-use crate::rank::{Query, TopK};
+use crate::rank::{Kernel, Query, TopK};
 
 type JsResult<T> = Result<T, JsError>;
 
@@ -154,7 +154,18 @@ impl JsRanker {
         JsRanker { catalog: Rc::clone(&catalogue.inner), topk: TopK::new() }
     }
 
-    /// The kernel in use: `"simd128"` in this build.
+    /// A ranker using a named kernel (`"simd128"`, `"portable"` or `"scalar"`), for benchmarks and
+    /// for comparing kernels in a given engine. Throws for an unknown name.
+    #[wasm_bindgen(js_name = withKernel)]
+    pub fn with_kernel(catalogue: &JsCatalogue, kernel: &str) -> JsResult<JsRanker> {
+        let Some(&k) = Kernel::ALL.iter().find(|k| k.name() == kernel) else {
+            let names: Vec<&str> = Kernel::ALL.iter().map(|k| k.name()).collect();
+            return Err(JsError::new(&format!("unknown kernel {kernel:?} (this build has {names:?})")));
+        };
+        Ok(JsRanker { catalog: Rc::clone(&catalogue.inner), topk: TopK::with_kernel(k) })
+    }
+
+    /// The kernel in use: `"simd128"` unless chosen with `withKernel`.
     #[wasm_bindgen(getter)]
     pub fn kernel(&self) -> String {
         self.topk.kernel().name().to_owned()

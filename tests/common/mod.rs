@@ -7,13 +7,19 @@ use localrec::rng::Rng;
 
 /// The base seed: `LOCALREC_TEST_SEED` natively if set, else a fixed default (also in browsers).
 pub fn base_seed() -> u64 {
+    let default = 0x5EED_2026;
     #[cfg(not(target_arch = "wasm32"))]
-    if let Ok(s) = std::env::var("LOCALREC_TEST_SEED") {
-        let seed = s.parse().expect("LOCALREC_TEST_SEED must be a u64");
-        eprintln!("LOCALREC_TEST_SEED={seed}");
-        return seed;
+    {
+        let seed = std::env::var("LOCALREC_TEST_SEED")
+            .map_or(default, |s| s.parse().expect("LOCALREC_TEST_SEED must be a u64"));
+        eprintln!("property test seed: LOCALREC_TEST_SEED={seed}");
+        seed
     }
-    0x5EED_2026
+    #[cfg(target_arch = "wasm32")]
+    {
+        wasm_bindgen_test::console_log!("property test seed: {default}");
+        default
+    }
 }
 
 /// Random f32 values that are multiples of 1/8 in [-1, 1]: their products and sums of up to
