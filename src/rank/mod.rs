@@ -166,10 +166,7 @@ impl TopK {
         if k == 0 {
             return Ok(&self.heap);
         }
-        let cats = match query.categories {
-            Some(codes) => Some((catalog.categories(), codes)),
-            None => None,
-        };
+        let cats = query.categories.map(|codes| (catalog.categories(), codes));
         if let Some((None, _)) = cats {
             // No category codes in the catalogue: no row can match an allow-list.
             return Ok(&self.heap);
