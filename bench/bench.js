@@ -76,23 +76,27 @@ export async function runBench(configs) {
   for (const { n, dim } of configs) {
     const f32 = Catalogue.randomUnit(n, dim, 0, CATALOG_SEED, 'f32');
     const int8 = f32.toInt8();
+    const int8r = f32.toInt8Refined();
     const qc = Catalogue.randomUnit(50, dim, 0, QUERY_SEED, 'f32');
     const qv = qc.valuesF32();
     qc.free();
     const queries = Array.from({ length: 50 }, (_, i) => qv.subarray(i * dim, (i + 1) * dim));
     const rf = new Ranker(f32);
     const ri = new Ranker(int8);
+    const rr = new Ranker(int8r);
     const wasmSearch = (ranker) => (q) => { const r = ranker.topK(q, K); const ids = r.indices; r.free(); return ids; };
 
     // Quality: int8 recall@10 against the f32 result, and agreement of the JS loop with wasm.
-    let recall = 0, jsAgree = 0;
+    let recall = 0, recallRefined = 0, jsAgree = 0;
     const dataF32 = f32.valuesF32();
     for (const q of queries) {
       const exact = wasmSearch(rf)(q);
       recall += overlap(wasmSearch(ri)(q), exact);
+      recallRefined += overlap(wasmSearch(rr)(q), exact);
       jsAgree += overlap(jsTopKF32(dataF32, n, dim, q, K), exact);
     }
-    const quality = { recall_int8_vs_f32: recall / (K * queries.length), js_f32_agreement: jsAgree / (K * queries.length) };
+    const per = K * queries.length;
+    const quality = { js_f32_agreement: jsAgree / per };
 
     const wasmF32 = timeQueries(queries, wasmSearch(rf));
     const jsF32 = timeQueries(queries, (q) => jsTopKF32(dataF32, n, dim, q, K));
@@ -100,9 +104,11 @@ export async function runBench(configs) {
     const dataI8 = int8.valuesInt8();
     const scales = int8.scalesInt8();
     const jsInt8 = timeQueries(queries, (q) => jsTopKInt8(dataI8, scales, n, dim, q, K));
+    const wasmInt8r = timeQueries(queries, wasmSearch(rr));
     results.push({ n, dim, type: 'f32', kernel: rf.kernel, wasm: wasmF32, js: jsF32, ...quality });
-    results.push({ n, dim, type: 'int8', kernel: ri.kernel, wasm: wasmInt8, js: jsInt8, ...quality });
-    rf.free(); ri.free(); f32.free(); int8.free();
+    results.push({ n, dim, type: 'int8', kernel: ri.kernel, wasm: wasmInt8, js: jsInt8, recall: recall / per, ...quality });
+    results.push({ n, dim, type: 'int8+refine', kernel: rr.kernel, wasm: wasmInt8r, js: null, recall: recallRefined / per, ...quality });
+    rf.free(); ri.free(); rr.free(); f32.free(); int8.free(); int8r.free();
   }
   return results;
 }

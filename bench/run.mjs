@@ -41,12 +41,13 @@ for (const r of rows) {
   const nat = nativeRows.find((x) => x.n === r.n && x.dim === r.dim && x.type === r.type);
   const f32 = rows.find((x) => x.n === r.n && x.dim === r.dim && x.type === 'f32');
   r.native = nat;
-  lines.push(`| ${r.n.toLocaleString('en')} × ${r.dim} | ${r.type} | ${fmt(r.wasm.median_ms)} (${fmt(r.wasm.p95_ms)}) | ${fmt(nat.median_ms)} | ${fmt(r.js.median_ms)} | ${(r.wasm.median_ms / nat.median_ms).toFixed(2)} | ${(r.js.median_ms / r.wasm.median_ms).toFixed(1)} | ${r.type === 'int8' ? (r.wasm.median_ms / f32.wasm.median_ms).toFixed(2) : ''} | ${r.type === 'int8' ? r.recall_int8_vs_f32.toFixed(4) : ''} |`);
+  const int8 = r.type !== 'f32';
+  lines.push(`| ${r.n.toLocaleString('en')} × ${r.dim} | ${r.type} | ${fmt(r.wasm.median_ms)} (${fmt(r.wasm.p95_ms)}) | ${nat ? fmt(nat.median_ms) : ''} | ${r.js ? fmt(r.js.median_ms) : ''} | ${nat ? (r.wasm.median_ms / nat.median_ms).toFixed(2) : ''} | ${r.js ? (r.js.median_ms / r.wasm.median_ms).toFixed(1) : ''} | ${int8 ? (r.wasm.median_ms / f32.wasm.median_ms).toFixed(2) : ''} | ${int8 ? r.recall.toFixed(4) : ''} |`);
 }
 const summary = [
   `ranker wasm: ${wasmBytes.length} bytes, ${gzipSync(wasmBytes, { level: 9 }).length} bytes gzipped (pkg/localrec_bg.wasm)`,
   `browser: ${browserVersion}; wasm kernel: ${rows[0].kernel}; native kernel: ${nativeRows[0].kernel} (x86_64, SSE2 baseline)`,
-  `JS loop agreement with wasm f32 top-10: ${rows.map((r) => r.js_f32_agreement.toFixed(3)).filter((_, i) => i % 2 === 0).join(', ')}`,
+  `JS loop agreement with wasm f32 top-10: ${rows.filter((r) => r.type === 'f32').map((r) => r.js_f32_agreement.toFixed(3)).join(', ')}`,
   `each figure: median (p95) over 40 samples after 5 warm-up queries; a sample is the mean of back-to-back top-10 queries lasting >= 1 ms`,
 ];
 console.log(lines.join('\n'));

@@ -48,8 +48,9 @@ fn main() {
     for &(n, dim) in configs {
         let f32_catalog = random_unit(n, dim, 0, CATALOG_SEED);
         let int8_catalog = f32_catalog.to_int8();
+        let refined_catalog = f32_catalog.to_int8_refined();
         let queries = random_unit(50, dim, 0, QUERY_SEED);
-        for (name, c) in [("f32", &f32_catalog), ("int8", &int8_catalog)] {
+        for (name, c) in [("f32", &f32_catalog), ("int8", &int8_catalog), ("int8+refine", &refined_catalog)] {
             let (median, p95) = time_queries(c, &queries, 40);
             println!(
                 "{{\"side\":\"native\",\"kernel\":\"{}\",\"n\":{n},\"dim\":{dim},\"type\":\"{name}\",\"median_ms\":{median:.5},\"p95_ms\":{p95:.5}}}",

@@ -52,6 +52,9 @@ pub enum Error {
     /// An int8 row scale is negative, NaN or infinite.
     #[error("invalid int8 scale {value} at row {row} (must be finite and >= 0)")]
     InvalidScale { row: u32, value: f32 },
+    /// A refine plane was given for a catalogue that is not int8.
+    #[error("a refine plane is only valid with int8 vectors")]
+    RefineRequiresInt8,
     /// Lengths given to a constructor disagree (ids, categories, vectors, dimension).
     #[error("{what}: expected {expected}, got {got}")]
     LengthMismatch { what: &'static str, expected: usize, got: usize },

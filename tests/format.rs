@@ -47,11 +47,21 @@ fn round_trips_every_variant() {
         for categories in [false, true] {
             let (c, bytes) = sample(int8, categories);
             assert_eq!(Catalog::decode(&bytes).unwrap(), c);
+            let refined = c.to_int8_refined();
+            assert_eq!(Catalog::decode(&refined.encode()).unwrap(), refined);
             for &n in &[0usize, 1, 5, 333] {
                 let dim = 1 + rng.below(70) as usize;
                 let cats = categories.then(|| (0..n).map(|_| rng.below(1 << 20) as u32).collect());
                 let f = Catalog::from_f32(&ids(n), dim, gaussian_values(&mut rng, n * dim), cats).unwrap();
-                let f = if int8 { f.to_int8() } else { f };
+                let f = if int8 {
+                    if n % 2 == 1 {
+                        f.to_int8_refined()
+                    } else {
+                        f.to_int8()
+                    }
+                } else {
+                    f
+                };
                 let decoded = Catalog::decode(&f.encode()).unwrap();
                 assert_eq!(decoded, f, "n={n} dim={dim} int8={int8} seed={seed}");
                 assert_eq!(decoded.element_type(), if int8 { ElementType::Int8 } else { ElementType::F32 });
@@ -82,6 +92,44 @@ fn int8_quantization_is_within_half_a_step() {
         for (a, b) in c.vector(row).iter().zip(q.vector(row)) {
             assert!((a - b).abs() <= scales[row as usize] * 0.5 + 1e-7, "row {row}: {a} vs {b}");
         }
+    }
+}
+
+#[test]
+fn refine_plane_brings_values_within_a_fraction_of_a_step() {
+    let c = synthetic::random_unit(200, 33, 0, 5);
+    let plain = c.to_int8();
+    let refined = c.to_int8_refined();
+    let localrec::catalog::Vectors::Int8 { scales, .. } = plain.vectors() else { panic!("not int8") };
+    let (mut err_plain, mut err_refined) = (0f64, 0f64);
+    for row in 0..200u32 {
+        for ((a, b), r) in c.vector(row).iter().zip(plain.vector(row)).zip(refined.vector(row)) {
+            assert!((a - r).abs() <= scales[row as usize] * 0.01, "row {row}: {a} vs {r}");
+            err_plain += ((a - b) as f64).powi(2);
+            err_refined += ((a - r) as f64).powi(2);
+        }
+    }
+    assert!(err_refined < err_plain / 1000.0, "{err_refined} vs {err_plain}");
+    assert_eq!(refined.to_int8_refined(), refined);
+}
+
+#[test]
+fn rejects_bad_refine_planes() {
+    let (_, bytes) = sample(false, false);
+    let mut b = bytes.clone();
+    b[11] |= 2;
+    assert_eq!(Catalog::decode(&b).unwrap_err(), Error::RefineRequiresInt8);
+    let (c, _) = sample(true, false);
+    let mut b = c.to_int8_refined().encode();
+    let refine_scales = b.len() - 3 * 2 - 3 * 4;
+    b[refine_scales + 4..refine_scales + 8].copy_from_slice(&(-0.5f32).to_le_bytes());
+    assert!(matches!(Catalog::decode(&b), Err(Error::InvalidScale { row: 1, .. })));
+    let full = c.to_int8_refined().encode();
+    for len in 0..full.len() {
+        assert!(
+            matches!(Catalog::decode(&full[..len]), Err(Error::BadMagic { .. } | Error::Truncated { .. })),
+            "len {len}"
+        );
     }
 }
 

@@ -12,7 +12,7 @@ wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
 use common::{base_seed, exact_values, gaussian_values, ids};
 use localrec::catalog::{synthetic, Catalog, Vectors};
 use localrec::rank::kernels::{quantize_query, Kernel};
-use localrec::rank::{Hit, Query, TopK};
+use localrec::rank::{refined_score, Hit, Query, TopK};
 use localrec::rng::Rng;
 use localrec::Error;
 
@@ -24,7 +24,7 @@ fn all_scores(kernel: Kernel, catalog: &Catalog, query: &[f32]) -> Vec<f32> {
     let mut out = vec![0.0; catalog.len()];
     match catalog.vectors() {
         Vectors::F32(v) => kernel.scores_f32(query, v, &mut out),
-        Vectors::Int8 { values, scales } => {
+        Vectors::Int8 { values, scales, .. } => {
             let mut q16 = Vec::new();
             let qs = quantize_query(query, &mut q16);
             kernel.scores_i8(&q16, qs, values, scales, &mut out);
@@ -47,18 +47,27 @@ fn brute_force(kernel: Kernel, catalog: &Catalog, q: &Query) -> Vec<Hit> {
         .map(|(i, &s)| Hit { index: i as u32, score: if s.is_nan() { f32::NEG_INFINITY } else { s } })
         .collect();
     hits.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.index.cmp(&b.index)));
+    if let (Some(refine), Vectors::Int8 { values, scales }) = (catalog.refine(), catalog.vectors()) {
+        // Two stages: the best 2k + 32 by int8 score, re-scored with both planes.
+        hits.truncate(2 * q.k + 32);
+        for h in hits.iter_mut() {
+            h.score = refined_score(q.vector, h.index as usize, catalog.dim(), values, scales, refine);
+        }
+        hits.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.index.cmp(&b.index)));
+    }
     hits.truncate(q.k);
     hits
 }
 
-fn catalog_with(rng: &mut Rng, n: usize, dim: usize, exact: bool, int8: bool, cats: u32) -> Catalog {
+/// `int8`: 0 = f32, 1 = int8, 2 = int8 with a refine plane.
+fn catalog_with(rng: &mut Rng, n: usize, dim: usize, exact: bool, int8: u8, cats: u32) -> Catalog {
     let values = if exact { exact_values(rng, n * dim) } else { gaussian_values(rng, n * dim) };
     let codes = (cats > 0).then(|| (0..n).map(|_| rng.below(cats as u64) as u32).collect());
     let c = Catalog::from_f32(&ids(n), dim, values, codes).unwrap();
-    if int8 {
-        c.to_int8()
-    } else {
-        c
+    match int8 {
+        0 => c,
+        1 => c.to_int8(),
+        _ => c.to_int8_refined(),
     }
 }
 
@@ -70,7 +79,7 @@ fn every_kernel_matches_the_scalar_reference() {
         for &dim in DIMS {
             for &n in ROWS {
                 for int8 in [false, true] {
-                    let catalog = catalog_with(&mut rng, n, dim, false, int8, 0);
+                    let catalog = catalog_with(&mut rng, n, dim, false, int8 as u8, 0);
                     let query = gaussian_values(&mut rng, dim);
                     let got = all_scores(kernel, &catalog, &query);
                     let want = all_scores(Kernel::Scalar, &catalog, &query);
@@ -103,7 +112,7 @@ fn every_kernel_is_bit_identical_on_exactly_representable_data() {
     let mut rng = Rng::new(seed);
     for &kernel in Kernel::ALL {
         for &dim in DIMS {
-            let catalog = catalog_with(&mut rng, 300, dim, true, false, 0);
+            let catalog = catalog_with(&mut rng, 300, dim, true, 0, 0);
             let query = exact_values(&mut rng, dim);
             let got = all_scores(kernel, &catalog, &query);
             let want = all_scores(Kernel::Scalar, &catalog, &query);
@@ -122,7 +131,7 @@ fn top_k_equals_brute_force_for_random_queries_and_filters() {
             let n = [0, 1, 2, 9, 100, 513, 1500][case % 7];
             let dim = [1, 8, 17, 64][(case / 7) % 4];
             // Exact data makes many equal scores, so tie-breaking is exercised on every case.
-            let catalog = catalog_with(&mut rng, n, dim, case % 2 == 0, case % 3 == 0, 6);
+            let catalog = catalog_with(&mut rng, n, dim, case % 2 == 0, (case % 3) as u8, 6);
             let query = if case % 2 == 0 { exact_values(&mut rng, dim) } else { gaussian_values(&mut rng, dim) };
             let k = [0, 1, 5, 10, 64, n, n + 3][rng.below(7) as usize];
             let exclude: Vec<u32> = if n == 0 {
@@ -232,16 +241,21 @@ fn int8_recall_at_10_against_f32_is_at_least_0_98() {
     let seed = base_seed() ^ 3;
     let f32_catalog = synthetic::random_unit(20_000, 64, 0, seed);
     let int8_catalog = f32_catalog.to_int8();
+    let refined_catalog = f32_catalog.to_int8_refined();
     let mut rng = Rng::new(seed ^ 0xABCD);
     let (mut a, mut b) = (TopK::new(), TopK::new());
-    let mut found = 0;
+    let (mut found, mut found_refined) = (0, 0);
     let queries = 40;
     for _ in 0..queries {
         let q = synthetic::random_unit_vector(64, &mut rng);
         let exact: Vec<u32> = a.search(&f32_catalog, &Query::new(&q, 10)).unwrap().iter().map(|h| h.index).collect();
         let approx = b.search(&int8_catalog, &Query::new(&q, 10)).unwrap();
         found += approx.iter().filter(|h| exact.contains(&h.index)).count();
+        let refined = b.search(&refined_catalog, &Query::new(&q, 10)).unwrap();
+        found_refined += refined.iter().filter(|h| exact.contains(&h.index)).count();
     }
     let recall = found as f64 / (10 * queries) as f64;
+    let recall_refined = found_refined as f64 / (10 * queries) as f64;
     assert!(recall >= 0.98, "int8 recall@10 = {recall:.4} seed={seed}");
+    assert!(recall_refined >= 0.995, "refined int8 recall@10 = {recall_refined:.4} seed={seed}");
 }

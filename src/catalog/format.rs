@@ -9,7 +9,7 @@
 //! | 0 | 8 | bytes | magic `89 4C 52 43 0D 0A 1A 0A` (`\x89LRC\r\n\x1a\n`) |
 //! | 8 | 2 | u16 | format version, `1` |
 //! | 10 | 1 | u8 | element type: `1` = f32, `2` = int8 with a per-row f32 scale |
-//! | 11 | 1 | u8 | flags: bit 0 = per-item category codes present; other bits must be 0 |
+//! | 11 | 1 | u8 | flags: bit 0 = per-item category codes present; bit 1 = int8 refine plane present (int8 only); other bits must be 0 |
 //! | 12 | 4 | u32 | dimension `d`, 1..=4096 |
 //! | 16 | 4 | u32 | row count `n`, 0..=2^26 |
 //! | 20 | 4 | u32 | id blob length `L` in bytes |
@@ -20,6 +20,7 @@
 //! | | 4n | u32 × n | category codes, each <= 2^20 - 1 (only if flag bit 0) |
 //! | | 4nd | f32 × nd | f32: vectors, row-major |
 //! | | 4n + nd | f32 × n, i8 × nd | int8: row scales (finite, >= 0), then values, row-major; element = value × scale |
+//! | | 4n + nd | f32 × n, i8 × nd | refine plane (only if flag bit 1): residual scales, then residual values |
 //!
 //! The file ends exactly there: shorter is [`Error::Truncated`], longer is [`Error::TrailingBytes`].
 //! The magic follows PNG's design: a non-ASCII first byte, and CR LF / SUB / LF bytes that text-mode
@@ -27,7 +28,7 @@
 //! Integrity of the bytes (a flipped bit inside a vector) is the manifest's SHA-256's job, checked by
 //! the loader before decoding; decoding checks structure and values.
 
-use super::{check_id, Catalog, Vectors, MAX_DIM, MAX_ROWS};
+use super::{check_id, Catalog, Refine, Vectors, MAX_DIM, MAX_ROWS};
 use crate::error::{Error, Result};
 
 /// The first 8 bytes of every catalogue file.
@@ -40,6 +41,8 @@ pub const HEADER_LEN: usize = 28;
 const ELEM_F32: u8 = 1;
 const ELEM_INT8: u8 = 2;
 const FLAG_CATEGORIES: u8 = 1;
+const FLAG_REFINE: u8 = 2;
+const KNOWN_FLAGS: u8 = FLAG_CATEGORIES | FLAG_REFINE;
 
 /// Reads sections front to back, reporting truncation with the section's name.
 struct Reader<'a> {
@@ -91,8 +94,12 @@ impl Catalog {
         if elem != ELEM_F32 && elem != ELEM_INT8 {
             return Err(Error::UnknownElementType(elem));
         }
-        if flags & !FLAG_CATEGORIES != 0 {
-            return Err(Error::UnknownFlags(flags & !FLAG_CATEGORIES));
+        if flags & !KNOWN_FLAGS != 0 {
+            return Err(Error::UnknownFlags(flags & !KNOWN_FLAGS));
+        }
+        let has_refine = flags & FLAG_REFINE != 0;
+        if has_refine && elem != ELEM_INT8 {
+            return Err(Error::RefineRequiresInt8);
         }
         let (dim, n, blob_len, reserved) = (u32_at(4), u32_at(8), u32_at(12), u32_at(16));
         if dim == 0 || dim > MAX_DIM {
@@ -110,6 +117,7 @@ impl Catalog {
         let pad = padding(HEADER_LEN + 4 * n as usize + blob_len as usize) as u64;
         let cats = if flags & FLAG_CATEGORIES != 0 { 4 * n64 } else { 0 };
         let vecs = if elem == ELEM_F32 { 4 * n64 * d64 } else { 4 * n64 + n64 * d64 };
+        let vecs = if has_refine { vecs + 4 * n64 + n64 * d64 } else { vecs };
         let expected = HEADER_LEN as u64 + 4 * n64 + blob_len as u64 + pad + cats + vecs;
         let actual = bytes.len() as u64;
         if actual > expected {
@@ -160,8 +168,15 @@ impl Catalog {
             let values = r.take("int8 vectors", n64 * d64)?.iter().map(|&b| b as i8).collect();
             Vectors::Int8 { values, scales }
         };
+        let refine = if has_refine {
+            let scales = r.f32s("refine scales", n64)?;
+            let values = r.take("refine values", n64 * d64)?.iter().map(|&b| b as i8).collect();
+            Some(Refine { values, scales })
+        } else {
+            None
+        };
         debug_assert_eq!(r.pos, bytes.len());
-        Catalog::assemble(dim as usize, id_blob, id_ends, categories, vectors)
+        Catalog::assemble(dim as usize, id_blob, id_ends, categories, vectors, refine)
     }
 
     /// Encodes this catalogue in the current format version.
@@ -175,7 +190,11 @@ impl Catalog {
             Vectors::F32(_) => ELEM_F32,
             Vectors::Int8 { .. } => ELEM_INT8,
         });
-        out.push(if self.categories().is_some() { FLAG_CATEGORIES } else { 0 });
+        let mut flags = if self.categories().is_some() { FLAG_CATEGORIES } else { 0 };
+        if self.refine().is_some() {
+            flags |= FLAG_REFINE;
+        }
+        out.push(flags);
         for v in [d as u32, n as u32, blob.len() as u32, 0] {
             out.extend_from_slice(&v.to_le_bytes());
         }
@@ -191,6 +210,10 @@ impl Catalog {
                 scales.iter().for_each(|s| out.extend_from_slice(&s.to_le_bytes()));
                 out.extend(values.iter().map(|&q| q as u8));
             }
+        }
+        if let Some(r) = self.refine() {
+            r.scales.iter().for_each(|s| out.extend_from_slice(&s.to_le_bytes()));
+            out.extend(r.values.iter().map(|&q| q as u8));
         }
         out
     }

@@ -46,6 +46,18 @@ pub enum Vectors {
     Int8 { values: Vec<i8>, scales: Vec<f32> },
 }
 
+/// An optional second int8 plane for an int8 catalogue: the rounding residual of each row, quantized
+/// again with its own per-row scale (`x ≈ v1 * s1 + v2 * s2`). The scan never reads it; the ranker
+/// uses it only to re-score the best few dozen candidates, which brings int8 results back to f32
+/// quality (see [`crate::rank`]) at the cost of a second byte per value in the file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Refine {
+    /// `rows * dim` residual values, row-major.
+    pub values: Vec<i8>,
+    /// One residual scale per row (finite, >= 0).
+    pub scales: Vec<f32>,
+}
+
 /// A validated item-embedding table.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Catalog {
@@ -57,6 +69,7 @@ pub struct Catalog {
     by_id: Vec<u32>,
     categories: Option<Vec<u32>>,
     vectors: Vectors,
+    refine: Option<Refine>,
 }
 
 impl Catalog {
@@ -68,7 +81,7 @@ impl Catalog {
         categories: Option<Vec<u32>>,
     ) -> Result<Catalog> {
         let (id_blob, id_ends) = build_id_blob(ids)?;
-        Catalog::assemble(dim, id_blob, id_ends, categories, Vectors::F32(vectors))
+        Catalog::assemble(dim, id_blob, id_ends, categories, Vectors::F32(vectors), None)
     }
 
     /// Builds an `int8` catalogue from quantized values and per-row scales.
@@ -80,7 +93,7 @@ impl Catalog {
         categories: Option<Vec<u32>>,
     ) -> Result<Catalog> {
         let (id_blob, id_ends) = build_id_blob(ids)?;
-        Catalog::assemble(dim, id_blob, id_ends, categories, Vectors::Int8 { values, scales })
+        Catalog::assemble(dim, id_blob, id_ends, categories, Vectors::Int8 { values, scales }, None)
     }
 
     /// Checks every invariant and builds the id index. All constructors end here.
@@ -90,6 +103,7 @@ impl Catalog {
         id_ends: Vec<u32>,
         categories: Option<Vec<u32>>,
         vectors: Vectors,
+        refine: Option<Refine>,
     ) -> Result<Catalog> {
         if dim == 0 || dim > MAX_DIM as usize {
             return Err(Error::InvalidDimension { dim: dim.min(u32::MAX as usize) as u32, max: MAX_DIM });
@@ -131,7 +145,25 @@ impl Catalog {
                 }
             }
         }
-        let mut catalog = Catalog { dim, id_blob, id_ends, by_id: Vec::new(), categories, vectors };
+        if let Some(r) = &refine {
+            if !matches!(vectors, Vectors::Int8 { .. }) {
+                return Err(Error::RefineRequiresInt8);
+            }
+            if r.values.len() != n * dim {
+                return Err(Error::LengthMismatch {
+                    what: "int8 refine values",
+                    expected: n * dim,
+                    got: r.values.len(),
+                });
+            }
+            if r.scales.len() != n {
+                return Err(Error::LengthMismatch { what: "int8 refine scales", expected: n, got: r.scales.len() });
+            }
+            if let Some(row) = r.scales.iter().position(|s| !(s.is_finite() && *s >= 0.0)) {
+                return Err(Error::InvalidScale { row: row as u32, value: r.scales[row] });
+            }
+        }
+        let mut catalog = Catalog { dim, id_blob, id_ends, by_id: Vec::new(), categories, vectors, refine };
         catalog.by_id = catalog.index_ids()?;
         Ok(catalog)
     }
@@ -175,6 +207,11 @@ impl Catalog {
         &self.vectors
     }
 
+    /// The residual plane of an int8 catalogue made with [`Catalog::to_int8_refined`], if any.
+    pub fn refine(&self) -> Option<&Refine> {
+        self.refine.as_ref()
+    }
+
     /// The id of row `row`. Panics if `row >= len()`; see [`Catalog::get_id`].
     pub fn id(&self, row: u32) -> &str {
         let r = row as usize;
@@ -202,13 +239,18 @@ impl Catalog {
         self.categories.as_deref()
     }
 
-    /// Row `row` as `f32` (dequantized for int8). Panics if `row >= len()`.
+    /// Row `row` as `f32` (dequantized for int8, with the refine plane if present). Panics if `row >= len()`.
     pub fn vector(&self, row: u32) -> Vec<f32> {
         let (d, r) = (self.dim, row as usize);
         match &self.vectors {
             Vectors::F32(v) => v[r * d..(r + 1) * d].to_vec(),
             Vectors::Int8 { values, scales } => {
-                values[r * d..(r + 1) * d].iter().map(|&q| q as f32 * scales[r]).collect()
+                let mut v: Vec<f32> = values[r * d..(r + 1) * d].iter().map(|&q| q as f32 * scales[r]).collect();
+                if let Some(refine) = &self.refine {
+                    let residual = &refine.values[r * d..(r + 1) * d];
+                    v.iter_mut().zip(residual).for_each(|(x, &q)| *x += q as f32 * refine.scales[r]);
+                }
+                v
             }
         }
     }
@@ -217,20 +259,24 @@ impl Catalog {
     /// (`scale = max|x| / 127`, `q = round(x / scale)`), the usual per-channel scheme of int8 inference.
     /// An int8 catalogue is returned unchanged.
     pub fn to_int8(&self) -> Catalog {
-        let Vectors::F32(v) = &self.vectors else {
-            return self.clone();
-        };
-        let d = self.dim;
-        let mut values = Vec::with_capacity(v.len());
-        let mut scales = Vec::with_capacity(self.len());
-        for row in v.chunks_exact(d) {
-            let max = row.iter().fold(0f32, |m, x| m.max(x.abs()));
-            let scale = max / 127.0;
-            let inv = if scale > 0.0 { 1.0 / scale } else { 0.0 };
-            values.extend(row.iter().map(|x| (x * inv).round().clamp(-127.0, 127.0) as i8));
-            scales.push(scale);
-        }
+        let Vectors::F32(v) = &self.vectors else { return self.clone() };
+        let (values, scales) = quantize_rows(v, self.dim);
         Catalog { vectors: Vectors::Int8 { values, scales }, ..self.clone_without_vectors() }
+    }
+
+    /// Like [`Catalog::to_int8`], plus the [`Refine`] plane: the residual `x - v1 * s1` quantized the
+    /// same way. An int8 catalogue is returned unchanged.
+    pub fn to_int8_refined(&self) -> Catalog {
+        let Vectors::F32(v) = &self.vectors else { return self.clone() };
+        let (values, scales) = quantize_rows(v, self.dim);
+        let residual: Vec<f32> =
+            v.iter().zip(&values).enumerate().map(|(i, (x, &q))| x - q as f32 * scales[i / self.dim]).collect();
+        let (rv, rs) = quantize_rows(&residual, self.dim);
+        Catalog {
+            vectors: Vectors::Int8 { values, scales },
+            refine: Some(Refine { values: rv, scales: rs }),
+            ..self.clone_without_vectors()
+        }
     }
 
     fn clone_without_vectors(&self) -> Catalog {
@@ -241,12 +287,27 @@ impl Catalog {
             by_id: self.by_id.clone(),
             categories: self.categories.clone(),
             vectors: Vectors::F32(Vec::new()),
+            refine: None,
         }
     }
 
     pub(crate) fn id_parts(&self) -> (&str, &[u32]) {
         (&self.id_blob, &self.id_ends)
     }
+}
+
+/// Symmetric per-row int8 quantization: `scale = max|x| / 127`, `q = round(x / scale)`.
+fn quantize_rows(v: &[f32], dim: usize) -> (Vec<i8>, Vec<f32>) {
+    let mut values = Vec::with_capacity(v.len());
+    let mut scales = Vec::with_capacity(v.len() / dim);
+    for row in v.chunks_exact(dim) {
+        let max = row.iter().fold(0f32, |m, x| m.max(x.abs()));
+        let scale = max / 127.0;
+        let inv = if scale > 0.0 { 1.0 / scale } else { 0.0 };
+        values.extend(row.iter().map(|x| (x * inv).round().clamp(-127.0, 127.0) as i8));
+        scales.push(scale);
+    }
+    (values, scales)
 }
 
 /// Concatenates ids into one blob with end offsets, rejecting empty or oversized ids.

@@ -18,16 +18,22 @@
 //! would enter the heap, so they cost almost nothing and exactly `min(k, eligible rows)` hits return.
 //! Order is by score, descending; equal scores are ordered by row index, ascending, so results are
 //! deterministic. A NaN score (possible only if products overflow to inf - inf) ranks as -inf.
+//!
+//! An int8 catalogue with a [`Refine`] plane is searched in two stages: the int8 scan keeps the best
+//! `2k + 32` candidates, which are re-scored with both planes (close to f32 precision) before the best
+//! k are returned. Scores returned are then the refined ones.
 
 pub mod kernels;
 
 pub use kernels::Kernel;
 
-use crate::catalog::{Catalog, Vectors, MAX_CATEGORY};
+use crate::catalog::{Catalog, Refine, Vectors, MAX_CATEGORY};
 use crate::error::{Error, Result};
 
 /// Rows scored per kernel call: big enough to amortize the call, small enough to stay in L1.
 const BLOCK_ROWS: usize = 256;
+/// Candidates kept beyond `2k` for re-scoring when the catalogue has a refine plane.
+const REFINE_EXTRA: usize = 32;
 
 /// One result: a catalogue row and its score.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -180,7 +186,11 @@ impl TopK {
         }
         let row_codes = cats.and_then(|(c, _)| c);
 
-        self.heap.reserve(k);
+        // With a refine plane, the int8 scan keeps extra candidates, which are re-scored with both
+        // planes below: the true top k is then among them with near certainty.
+        let refine = catalog.refine();
+        let scan_k = if refine.is_some() { (2 * k + REFINE_EXTRA).min(n) } else { k };
+        self.heap.reserve(scan_k);
         let qscale = match catalog.vectors() {
             Vectors::Int8 { .. } => kernels::quantize_query(query.vector, &mut self.q16),
             Vectors::F32(_) => 0.0,
@@ -199,7 +209,7 @@ impl TopK {
                     block,
                 ),
             }
-            select(&mut self.heap, k, block, start, &self.excluded, row_codes.map(|c| (c, &self.allowed)));
+            select(&mut self.heap, scan_k, block, start, &self.excluded, row_codes.map(|c| (c, &self.allowed)));
             start = end;
         }
 
@@ -207,8 +217,30 @@ impl TopK {
         if let Some((_, codes)) = cats {
             codes.iter().filter(|&&c| c <= MAX_CATEGORY).for_each(|&c| self.allowed.unset(c as usize));
         }
+        if let (Some(refine), Vectors::Int8 { values, scales }) = (refine, catalog.vectors()) {
+            for hit in self.heap.iter_mut() {
+                hit.score = refined_score(query.vector, hit.index as usize, dim, values, scales, refine);
+            }
+        }
         self.heap.sort_unstable_by(|a, b| b.score.total_cmp(&a.score).then(a.index.cmp(&b.index)));
+        self.heap.truncate(k);
         Ok(&self.heap)
+    }
+}
+
+/// `query · (v1 * s1 + v2 * s2)` for one row of a refined int8 catalogue, in f32, left to right (the
+/// same in every kernel). NaN ranks as -inf, as in the scan.
+pub fn refined_score(query: &[f32], row: usize, dim: usize, values: &[i8], scales: &[f32], refine: &Refine) -> f32 {
+    let (v1, v2) = (&values[row * dim..(row + 1) * dim], &refine.values[row * dim..(row + 1) * dim]);
+    let (s1, s2) = (scales[row], refine.scales[row]);
+    let mut sum = 0.0f32;
+    for ((q, &a), &b) in query.iter().zip(v1).zip(v2) {
+        sum += q * (a as f32 * s1 + b as f32 * s2);
+    }
+    if sum.is_nan() {
+        f32::NEG_INFINITY
+    } else {
+        sum
     }
 }
 

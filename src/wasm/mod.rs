@@ -31,7 +31,7 @@ impl JsCatalogue {
     }
 
     /// A seeded synthetic catalogue of `n` random unit vectors (ids `item-0`..), for demos and
-    /// benchmarks. `elementType` is `"f32"` or `"int8"`.
+    /// benchmarks. `elementType` is `"f32"`, `"int8"` or `"int8+refine"`.
     #[wasm_bindgen(js_name = randomUnit)]
     pub fn random_unit(n: u32, dim: u32, categories: u32, seed: u32, element_type: &str) -> JsResult<JsCatalogue> {
         if dim == 0 || dim > crate::catalog::MAX_DIM || n > crate::catalog::MAX_ROWS {
@@ -62,6 +62,19 @@ impl JsCatalogue {
     #[wasm_bindgen(js_name = toInt8)]
     pub fn to_int8(&self) -> JsCatalogue {
         JsCatalogue { inner: Rc::new(self.inner.to_int8()) }
+    }
+
+    /// A copy quantized to int8 plus a residual int8 plane that the ranker uses to re-score its best
+    /// candidates (f32-like results at int8 scan speed; twice the int8 size).
+    #[wasm_bindgen(js_name = toInt8Refined)]
+    pub fn to_int8_refined(&self) -> JsCatalogue {
+        JsCatalogue { inner: Rc::new(self.inner.to_int8_refined()) }
+    }
+
+    /// True for an int8 catalogue with a refine plane.
+    #[wasm_bindgen(getter, js_name = hasRefine)]
+    pub fn has_refine(&self) -> bool {
+        self.inner.refine().is_some()
     }
 
     /// Number of items.
