@@ -30,6 +30,13 @@ function timeQueries(queries, search) {
 }
 
 // Plain JavaScript top-k: the loop a web developer would write without wasm.
+// Inserts (score s, row r) into the descending top list; called only when s beats the last entry.
+function insert(best, idx, s, r) {
+  let j = best.length - 1;
+  while (j > 0 && best[j - 1] < s) { best[j] = best[j - 1]; idx[j] = idx[j - 1]; j--; }
+  best[j] = s; idx[j] = r;
+}
+
 function jsTopKF32(data, n, dim, q, k) {
   const best = new Float32Array(k).fill(-Infinity);
   const idx = new Int32Array(k).fill(-1);
@@ -38,9 +45,7 @@ function jsTopKF32(data, n, dim, q, k) {
     const off = r * dim;
     for (let c = 0; c < dim; c++) s += data[off + c] * q[c];
     if (s > best[k - 1]) {
-      let j = k - 1;
-      while (j > 0 && best[j - 1] < s) { best[j] = best[j - 1]; idx[j] = idx[j - 1]; j--; }
-      best[j] = s; idx[j] = r;
+      insert(best, idx, s, r);
     }
   }
   return idx;
@@ -55,9 +60,7 @@ function jsTopKInt8(data, scales, n, dim, q, k) {
     for (let c = 0; c < dim; c++) s += data[off + c] * q[c];
     s *= scales[r];
     if (s > best[k - 1]) {
-      let j = k - 1;
-      while (j > 0 && best[j - 1] < s) { best[j] = best[j - 1]; idx[j] = idx[j - 1]; j--; }
-      best[j] = s; idx[j] = r;
+      insert(best, idx, s, r);
     }
   }
   return idx;

@@ -159,8 +159,7 @@ impl Catalog {
         if pad_bytes.iter().any(|&b| b != 0) {
             return Err(Error::ReservedNotZero(pad_bytes.iter().fold(0u32, |a, &b| (a << 8) | b as u32)));
         }
-        let categories =
-            if cats > 0 || flags & FLAG_CATEGORIES != 0 { Some(r.u32s("category codes", n64)?) } else { None };
+        let categories = if flags & FLAG_CATEGORIES != 0 { Some(r.u32s("category codes", n64)?) } else { None };
         let vectors = if elem == ELEM_F32 {
             Vectors::F32(r.f32s("f32 vectors", n64 * d64)?)
         } else {
