@@ -1,14 +1,23 @@
 #!/usr/bin/env bash
 # Builds the npm package into pkg/ (ES module for browsers and bundlers) and optimizes the wasm with
 # the npm `binaryen` wasm-opt (wasm-pack's own download is disabled in Cargo.toml; Debian's wasm-opt
-# 108 produced modules Chromium refused). Prints the sizes. Usage: scripts/build-pkg.sh [--dev]
+# 108 produced modules Chromium refused). Prints the sizes.
+# Usage: scripts/build-pkg.sh [--dev] [--out-dir DIR] [-- cargo args, e.g. --no-default-features --features flex]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
 profile=--release
-[ "${1:-}" = "--dev" ] && profile=--dev
-wasm-pack build $profile --target web --out-dir pkg --out-name localrec >/dev/null 2>/tmp/localrec-build.log || { cat /tmp/localrec-build.log; exit 1; }
-wasm=pkg/localrec_bg.wasm
+out=pkg
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --dev) profile=--dev; shift ;;
+    --out-dir) out=$2; shift 2 ;;
+    --) shift; break ;;
+    *) echo "unknown option $1" >&2; exit 2 ;;
+  esac
+done
+wasm-pack build $profile --target web --out-dir "$out" --out-name localrec -- "$@" >/dev/null 2>/tmp/localrec-build.log || { cat /tmp/localrec-build.log; exit 1; }
+wasm=$out/localrec_bg.wasm
 before=$(stat -c %s "$wasm")
 if [ "$profile" = --release ]; then
   # Features rustc 1.95 emits for wasm32-unknown-unknown, plus simd128 from .cargo/config.toml.
@@ -20,4 +29,4 @@ if [ "$profile" = --release ]; then
 fi
 after=$(stat -c %s "$wasm")
 gz=$(gzip -9 -c "$wasm" | wc -c)
-echo "pkg/localrec_bg.wasm: $after bytes ($before before wasm-opt), $gz bytes gzipped"
+echo "$wasm: $after bytes ($before before wasm-opt), $gz bytes gzipped"

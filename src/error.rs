@@ -69,6 +69,29 @@ pub enum Error {
     /// An item index is outside the catalogue.
     #[error("item index {index} out of range (catalogue has {len} items)")]
     IndexOutOfRange { index: u32, len: usize },
+
+    // ---- model and history -------------------------------------------------------------------
+    /// An interaction kind that is neither view, cart nor purchase.
+    #[error("unknown interaction kind {0:?} (expected view, cart or purchase; or 0, 1, 2)")]
+    UnknownKind(String),
+    /// An interaction time is NaN or infinite.
+    #[error("interaction time {0} is not finite")]
+    NonFiniteTime(f64),
+    /// The user tower needs at least one known item in the history.
+    #[error("the history holds no item of this catalogue: nothing to embed")]
+    EmptyHistory,
+    /// The tower's configuration JSON is malformed or describes an impossible model.
+    #[error("invalid user tower config: {0}")]
+    InvalidModelConfig(String),
+    /// The weights file does not decode into the architecture the config describes.
+    #[error("user tower weights do not match this architecture: {0}")]
+    InvalidWeights(String),
+    /// The tower and the catalogue disagree on the item vector dimension.
+    #[error("user tower expects item vectors of dimension {tower}, catalogue has {catalogue}")]
+    TowerCatalogMismatch { tower: usize, catalogue: usize },
+    /// A weight or an output of the tower is NaN or infinite.
+    #[error("user tower produced a non-finite value")]
+    NonFiniteEmbedding,
 }
 
 /// Crate-wide result alias.

@@ -5,17 +5,24 @@
 //!
 //! * [`catalog`]: the item-embedding table and its versioned binary [`catalog::format`];
 //! * [`rank`]: exact top-k by inner product with filters, over scalar, portable and wasm SIMD kernels;
+//! * [`model`]: the Burn user tower (and the trainer's item tower), and the history encoding they share;
 //! * [`error`]: the one error type every fallible call returns;
 //! * `wasm` (wasm32 only): the thin JavaScript binding that wasm-pack packages into `pkg/`.
 
 pub mod catalog;
 pub mod error;
+pub mod model;
 pub mod rank;
+pub mod recommender;
 pub mod rng;
+#[cfg(feature = "train")]
+pub mod train;
 
 #[cfg(target_arch = "wasm32")]
 pub mod wasm;
 
 pub use catalog::{Catalog, ElementType};
 pub use error::{Error, Result};
+pub use model::{Event, Kind, UserModel};
 pub use rank::{Hit, Query, TopK};
+pub use recommender::{RecommendOptions, Recommender};

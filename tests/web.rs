@@ -4,7 +4,7 @@
 
 use js_sys::Error as JsErrorObject;
 use localrec::rank::Kernel;
-use localrec::wasm::{JsCatalogue, JsRanker};
+use localrec::wasm::{JsCatalogue, JsRanker, JsRecommender, JsUserTower};
 use wasm_bindgen::JsValue;
 use wasm_bindgen_test::*;
 
@@ -68,4 +68,43 @@ fn bad_input_becomes_a_js_error_with_a_message() {
     assert!(msg.contains("out of range"), "{msg}");
     assert!(JsCatalogue::random_unit(5, 4, 0, 1, "f16").is_err());
     assert!(c.values_int8().is_err());
+}
+
+// The shipped synthetic export (what the demo loads), compiled into the test only.
+const TOWER_JSON: &[u8] = include_bytes!("../www/artifacts/synthetic/tower.json");
+const TOWER_BPK: &[u8] = include_bytes!("../www/artifacts/synthetic/tower.bpk");
+const ITEMS_F32: &[u8] = include_bytes!("../www/artifacts/synthetic/items.f32.lrc");
+const ITEMS_INT8: &[u8] = include_bytes!("../www/artifacts/synthetic/items.int8.lrc");
+
+#[wasm_bindgen_test]
+fn exported_tower_gives_the_native_embedding_in_the_browser() {
+    let mut tower = JsUserTower::from_bytes(TOWER_JSON, TOWER_BPK).unwrap();
+    let items = JsCatalogue::from_bytes(ITEMS_F32).unwrap();
+    let diff = tower.self_check(&items).unwrap().expect("the export carries a self-check");
+    assert!(diff <= 1e-5, "wasm embedding differs from the native one by {diff}");
+    assert!(tower.check_embedding().unwrap().length() == tower.dim());
+}
+
+#[wasm_bindgen_test]
+fn recommender_updates_after_each_interaction() {
+    let items = JsCatalogue::from_bytes(ITEMS_INT8).unwrap();
+    let tower = JsUserTower::from_bytes(TOWER_JSON, TOWER_BPK).unwrap();
+    let mut rec = JsRecommender::new(&items, tower).unwrap();
+    let msg = message(rec.recommend(10, true, None, None).err().unwrap());
+    assert!(msg.contains("history holds no item"), "{msg}");
+    let first = items.id(0).unwrap();
+    rec.record(&first, "view", Some(1000.0)).unwrap();
+    let a = rec.recommend(10, true, None, None).unwrap();
+    assert_eq!(a.length(), 10);
+    assert!(!a.indices().to_vec().contains(&0), "seen items are excluded");
+    let e1 = rec.embedding().unwrap().to_vec();
+    rec.record(&items.id(5).unwrap(), "purchase", Some(1010.0)).unwrap();
+    assert_ne!(e1, rec.embedding().unwrap().to_vec(), "the embedding follows the interaction");
+    assert_eq!(rec.history_length(), 2);
+    let msg = message(rec.record("no-such-item", "view", None).err().unwrap());
+    assert!(msg.contains("unknown item id"), "{msg}");
+    let msg = message(rec.record(&first, "like", None).err().unwrap());
+    assert!(msg.contains("unknown interaction kind"), "{msg}");
+    let msg = message(JsUserTower::from_bytes(TOWER_JSON, &TOWER_BPK[..100]).err().unwrap());
+    assert!(msg.contains("weights"), "{msg}");
 }

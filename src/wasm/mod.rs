@@ -245,3 +245,138 @@ impl TopKResult {
         self.indices.iter().map(|&i| self.catalog.id(i).to_owned()).collect()
     }
 }
+
+fn kind_from_js(kind: &str) -> JsResult<crate::model::Kind> {
+    crate::model::Kind::from_name(kind).map_err(js_err)
+}
+
+/// The user tower: a visitor's history in, a unit user vector out. Rebuilt from the export's
+/// `tower.json` and `tower.bpk`.
+#[wasm_bindgen(js_name = UserTower)]
+pub struct JsUserTower {
+    inner: crate::model::UserModel,
+}
+
+#[wasm_bindgen(js_class = UserTower)]
+impl JsUserTower {
+    /// Throws if the config is malformed, of another version, or the weights do not fit it.
+    #[wasm_bindgen(js_name = fromBytes)]
+    pub fn from_bytes(tower_json: &[u8], weights: &[u8]) -> JsResult<JsUserTower> {
+        Ok(JsUserTower { inner: crate::model::UserModel::from_bytes(tower_json, weights).map_err(js_err)? })
+    }
+
+    /// Item vector dimension the tower reads and writes.
+    #[wasm_bindgen(getter)]
+    pub fn dim(&self) -> u32 {
+        self.inner.config().dim as u32
+    }
+
+    /// History slots the tower reads.
+    #[wasm_bindgen(getter, js_name = maxLen)]
+    pub fn max_len(&self) -> u32 {
+        self.inner.config().max_len as u32
+    }
+
+    /// Embeds a history given as parallel arrays: catalogue indices, kinds (0 view, 1 cart,
+    /// 2 purchase) and times in seconds, oldest first.
+    pub fn embed(
+        &mut self,
+        catalogue: &JsCatalogue,
+        items: &[u32],
+        kinds: &[u8],
+        times: &[f64],
+    ) -> JsResult<Float32Array> {
+        if kinds.len() != items.len() || times.len() != items.len() {
+            return Err(JsError::new("embed: items, kinds and times must have the same length"));
+        }
+        let events = items
+            .iter()
+            .zip(kinds)
+            .zip(times)
+            .map(|((&item, &kind), &time)| Ok(crate::model::Event { item, kind: crate::model::Kind::from_code(kind)?, time }))
+            .collect::<crate::Result<Vec<_>>>()
+            .map_err(js_err)?;
+        let v = self.inner.embed(&catalogue.inner, &events).map_err(js_err)?;
+        Ok(Float32Array::from(&v[..]))
+    }
+
+    /// Runs the self-check shipped in `tower.json` against the f32 item table: the largest
+    /// difference from the trainer's native embedding, or `undefined` when there is no check.
+    #[wasm_bindgen(js_name = selfCheck)]
+    pub fn self_check(&mut self, catalogue: &JsCatalogue) -> JsResult<Option<f32>> {
+        self.inner.self_check(&catalogue.inner).map_err(js_err)
+    }
+
+    /// The embedding the trainer computed for the self-check history.
+    #[wasm_bindgen(js_name = checkEmbedding)]
+    pub fn check_embedding(&self) -> Option<Float32Array> {
+        self.inner.tower_file().check.as_ref().map(|c| Float32Array::from(&c.embedding[..]))
+    }
+}
+
+/// A catalogue, a user tower and the visitor's history: record interactions, get recommendations.
+#[wasm_bindgen(js_name = Recommender)]
+pub struct JsRecommender {
+    inner: crate::recommender::Recommender,
+}
+
+#[wasm_bindgen(js_class = Recommender)]
+impl JsRecommender {
+    /// Takes the tower (it is moved into the recommender); throws if the dimensions differ.
+    #[wasm_bindgen(constructor)]
+    pub fn new(catalogue: &JsCatalogue, tower: JsUserTower) -> JsResult<JsRecommender> {
+        let inner = crate::recommender::Recommender::new(catalogue.inner.clone(), tower.inner).map_err(js_err)?;
+        Ok(JsRecommender { inner })
+    }
+
+    /// Records an interaction and updates the user embedding at once. `kind` is `"view"`,
+    /// `"cart"` or `"purchase"`; `time` in seconds (default: now). Throws on an unknown item id.
+    pub fn record(&mut self, item_id: &str, kind: &str, time: Option<f64>) -> JsResult<()> {
+        let row = self
+            .inner
+            .catalog()
+            .row_of(item_id)
+            .ok_or_else(|| JsError::new(&format!("unknown item id {item_id:?}")))?;
+        let time = time.unwrap_or_else(|| js_sys::Date::now() / 1000.0);
+        self.inner.record(row, kind_from_js(kind)?, time).map_err(js_err)
+    }
+
+    /// Number of events kept.
+    #[wasm_bindgen(getter, js_name = historyLength)]
+    pub fn history_length(&self) -> u32 {
+        self.inner.events().len() as u32
+    }
+
+    /// The current user embedding, or `undefined` before the first interaction.
+    pub fn embedding(&self) -> Option<Float32Array> {
+        self.inner.embedding().map(Float32Array::from)
+    }
+
+    /// Forgets the history.
+    pub fn clear(&mut self) {
+        self.inner.clear();
+    }
+
+    /// Top `k` for the current history. `excludeSeen` leaves out every item in the history;
+    /// `exclude` (catalogue indices) and `categories` (allowed codes) are optional. Throws when
+    /// the history is empty (show a cold-start list instead).
+    pub fn recommend(
+        &mut self,
+        k: u32,
+        exclude_seen: bool,
+        exclude: Option<Vec<u32>>,
+        categories: Option<Vec<u32>>,
+    ) -> JsResult<TopKResult> {
+        let exclude = exclude.unwrap_or_default();
+        let options = crate::recommender::RecommendOptions {
+            k: k as usize,
+            exclude_seen,
+            exclude: &exclude,
+            categories: categories.as_deref(),
+        };
+        let hits = self.inner.recommend(&options).map_err(js_err)?;
+        let indices = hits.iter().map(|h| h.index).collect();
+        let scores = hits.iter().map(|h| h.score).collect();
+        Ok(TopKResult { indices, scores, catalog: self.inner.catalog().clone() })
+    }
+}

@@ -1,0 +1,44 @@
+// The user-tower benchmark: the release package built with burn-ndarray (pkg/) and with burn-flex
+// (bench/out/pkg-flex/) run side by side in one headless Chromium page on the shipped synthetic
+// tower. Prints a markdown table with latency and wasm sizes; writes bench/out/tower.json.
+// Usage: node bench/tower.mjs   (scripts/bench-tower.sh builds both packages first)
+import { mkdirSync, writeFileSync, readFileSync } from 'node:fs';
+import { gzipSync } from 'node:zlib';
+import { serve } from '../scripts/serve.mjs';
+import { launchChromium } from '../scripts/browser.mjs';
+
+const variants = [
+  { name: 'burn-ndarray (default)', pkg: '../pkg', file: 'pkg/localrec_bg.wasm' },
+  { name: 'burn-flex', pkg: '../bench/out/pkg-flex', file: 'bench/out/pkg-flex/localrec_bg.wasm' },
+];
+const server = await serve('.', 0);
+const url = `http://127.0.0.1:${server.address().port}/bench/tower.html`;
+const context = await launchChromium();
+const page = await context.newPage();
+page.on('console', (m) => console.error(`[page] ${m.text()}`));
+page.on('pageerror', (e) => console.error(`[page error] ${e.message}`));
+await page.goto(url);
+await page.waitForFunction(() => window.benchReady === true, null, { timeout: 60_000 });
+const browserVersion = context.browser()?.version() ?? (await page.evaluate(() => navigator.userAgent));
+const rows = await page.evaluate(([v, a]) => window.runTowerBench(v, a), [variants, '../www/artifacts/synthetic']);
+await context.close();
+server.close();
+
+const fmt = (x) => (x >= 10 ? x.toFixed(1) : x >= 1 ? x.toFixed(2) : x.toFixed(3));
+const lines = [
+  '| backend | wasm bytes (gzipped) | embed, 50 items: median (p95) ms | interaction → top-10 of 100k int8 | … of 100k f32 | self-check diff |',
+  '|---|---|---|---|---|---|',
+];
+for (const [i, r] of rows.entries()) {
+  const bytes = readFileSync(variants[i].file);
+  r.wasm_bytes = bytes.length;
+  r.wasm_gzip = gzipSync(bytes, { level: 9 }).length;
+  lines.push(`| ${r.variant} | ${r.wasm_bytes.toLocaleString('en')} (${r.wasm_gzip.toLocaleString('en')}) | ${fmt(r.embed.median_ms)} (${fmt(r.embed.p95_ms)}) | ${fmt(r.interaction_int8.median_ms)} (${fmt(r.interaction_int8.p95_ms)}) | ${fmt(r.interaction_f32.median_ms)} (${fmt(r.interaction_f32.p95_ms)}) | ${r.self_check_diff.toExponential(1)} |`);
+}
+const [a, b] = rows;
+console.log(lines.join('\n'));
+console.log();
+console.log(`browser: ${browserVersion}; flex / ndarray embed time: ${(b.embed.median_ms / a.embed.median_ms).toFixed(2)}; gzipped size: ${(b.wasm_gzip / a.wasm_gzip).toFixed(2)}`);
+console.log('each figure: median (p95) over 40 samples after 20 warm-up calls; a sample is the mean of back-to-back calls lasting >= 1 ms');
+mkdirSync('bench/out', { recursive: true });
+writeFileSync('bench/out/tower.json', JSON.stringify({ date: new Date().toISOString(), browserVersion, rows }, null, 2));

@@ -1,0 +1,145 @@
+//! `localrec-train`: train the towers, evaluate against the baselines, export for the browser.
+//!
+//! ```text
+//! cargo run --release --features train --bin localrec-train -- [options]
+//!   --data synthetic            the built-in synthetic shop (default)
+//!   --data DIR                  DIR/interactions.csv[.gz] and DIR/items.csv
+//!   --out DIR                   write the export there (default: no export)
+//!   --epochs N --batch N --lr X --temperature T --logq A --negatives M
+//!   --dim D --heads H --hidden H --max-len N --seed S --max-minutes M
+//!   --synthetic-users N --synthetic-items N
+//!   --quiet                     no progress bar
+//! ```
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use localrec::train::eval::{evaluate_item_knn, evaluate_model, evaluate_popularity, queries};
+use localrec::train::{export::export, synthetic_dataset, train, Metrics, Split, SyntheticConfig, TrainConfig};
+
+fn main() -> ExitCode {
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn parse<T: std::str::FromStr>(flag: &str, v: Option<String>) -> Result<T, String> {
+    let v = v.ok_or_else(|| format!("{flag} needs a value"))?;
+    v.parse().map_err(|_| format!("{flag}: cannot parse {v:?}"))
+}
+
+fn find(dir: &Path, stem: &str) -> Result<PathBuf, String> {
+    for name in [format!("{stem}.csv"), format!("{stem}.csv.gz")] {
+        let p = dir.join(name);
+        if p.exists() {
+            return Ok(p);
+        }
+    }
+    Err(format!("{}: no {stem}.csv or {stem}.csv.gz", dir.display()))
+}
+
+fn run() -> Result<(), String> {
+    let mut cfg = TrainConfig::default();
+    let mut syn = SyntheticConfig::default();
+    let mut data = String::from("synthetic");
+    let mut out: Option<PathBuf> = None;
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "--data" => data = parse(&a, args.next())?,
+            "--out" => out = Some(parse(&a, args.next())?),
+            "--epochs" => cfg.epochs = parse(&a, args.next())?,
+            "--batch" => cfg.batch = parse(&a, args.next())?,
+            "--lr" => cfg.lr = parse(&a, args.next())?,
+            "--temperature" => cfg.temperature = parse(&a, args.next())?,
+            "--logq" => cfg.logq = parse(&a, args.next())?,
+            "--negatives" => cfg.uniform_negatives = parse(&a, args.next())?,
+            "--dim" => cfg.dim = parse(&a, args.next())?,
+            "--heads" => cfg.heads = parse(&a, args.next())?,
+            "--hidden" => cfg.hidden = parse(&a, args.next())?,
+            "--max-len" => cfg.max_len = parse(&a, args.next())?,
+            "--seed" => cfg.seed = parse(&a, args.next())?,
+            "--max-minutes" => cfg.max_minutes = parse(&a, args.next())?,
+            "--patience" => cfg.patience = parse(&a, args.next())?,
+            "--synthetic-users" => syn.users = parse(&a, args.next())?,
+            "--synthetic-items" => syn.items = parse(&a, args.next())?,
+            "--quiet" => cfg.progress = false,
+            "-h" | "--help" => {
+                println!("{}", include_str!("localrec-train.rs").lines().take(13).map(|l| l.trim_start_matches("//!")).collect::<Vec<_>>().join("\n"));
+                return Ok(());
+            }
+            other => return Err(format!("unknown option {other:?} (see --help)")),
+        }
+    }
+    let t0 = std::time::Instant::now();
+    let ds = if data == "synthetic" {
+        synthetic_dataset(&syn)
+    } else {
+        let dir = PathBuf::from(&data);
+        localrec::train::read_csv_dataset(&data, &find(&dir, "interactions")?, &find(&dir, "items")?)?
+    };
+    let s = ds.stats();
+    eprintln!(
+        "data {}: {} users, {} items, {} user-item pairs, {} events after the 5-core filter ({:.1} s)",
+        ds.name,
+        s.users,
+        s.items,
+        s.pairs,
+        s.events,
+        t0.elapsed().as_secs_f64()
+    );
+    eprintln!(
+        "model: dim {}, {} heads, hidden {}, history {}; user tower {} parameters ({:.0} KB as f32)",
+        cfg.dim,
+        cfg.heads,
+        cfg.hidden,
+        cfg.max_len,
+        cfg.tower_config().num_params(),
+        cfg.tower_config().num_params() as f64 * 4.0 / 1024.0
+    );
+    let trained = train(&ds, &cfg);
+    eprintln!("trained in {:.0} s; best epoch {} of {}", trained.seconds, trained.best_epoch, trained.log.len());
+
+    let history = trained.tower_config.history();
+    let model = trained.user_model();
+    let f32_catalog = trained.catalog(&ds);
+    let int8_catalog = f32_catalog.to_int8();
+    let mut rows: Vec<(String, Metrics, Metrics)> = Vec::new();
+    let valid_q = queries(&ds, Split::Valid, &history);
+    let test_q = queries(&ds, Split::Test, &history);
+    rows.push((
+        "user tower (f32 items)".into(),
+        evaluate_model(&model, &f32_catalog, &valid_q),
+        evaluate_model(&model, &f32_catalog, &test_q),
+    ));
+    rows.push((
+        "user tower (int8 items)".into(),
+        evaluate_model(&model, &int8_catalog, &valid_q),
+        evaluate_model(&model, &int8_catalog, &test_q),
+    ));
+    rows.push(("popularity".into(), evaluate_popularity(&ds, &valid_q), evaluate_popularity(&ds, &test_q)));
+    if let (Some(v), Some(t)) = (evaluate_item_knn(&ds, &valid_q, 20_000), evaluate_item_knn(&ds, &test_q, 20_000)) {
+        rows.push(("item-kNN (co-occurrence cosine)".into(), v, t));
+    }
+    println!("\n{} ({} users; full ranking over {} items, training items excluded)\n", ds.name, s.users, s.items);
+    println!("| model | Recall@10 | NDCG@10 | Recall@50 | Coverage@10 | valid Recall@10 |");
+    println!("|---|---:|---:|---:|---:|---:|");
+    for (name, v, t) in &rows {
+        println!(
+            "| {name} | {:.4} | {:.4} | {:.4} | {:.4} | {:.4} |",
+            t.recall10, t.ndcg10, t.recall50, t.coverage10, v.recall10
+        );
+    }
+    if let Some(dir) = out {
+        let m = export(&ds, &trained, &dir)?;
+        println!("\nexported model {} to {}:", m.model_version, dir.display());
+        for f in &m.files {
+            println!("  {:<16} {:>10} bytes  sha256 {}", f.name, f.bytes, &f.sha256[..16]);
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,99 @@
+//! The item tower: what the trainer knows about an item, turned into the vector the catalogue
+//! ships. Only the trainer runs it; the browser downloads its output.
+//!
+//! ```text
+//! v_i = normalize(id[i] + mean over title tokens of token[t] + category[c_i])      [I, d]
+//! ```
+//!
+//! The id embedding carries what interactions taught about the item; the title tokens and the
+//! category give items with few interactions a useful vector from their words alone.
+
+use burn::config::Config;
+use burn::module::Module;
+use burn::nn::{Embedding, EmbeddingConfig};
+use burn::tensor::{Device, Int, Tensor, TensorData};
+
+use super::user_tower::l2_normalize;
+
+/// Hyper-parameters of [`ItemTower`].
+#[derive(Config, Debug, PartialEq)]
+pub struct ItemTowerConfig {
+    pub items: usize,
+    pub dim: usize,
+    /// Hashed title-token buckets (token ids `1..=token_buckets`, 0 is padding).
+    #[config(default = 16384)]
+    pub token_buckets: usize,
+    /// Distinct categories (codes `0..categories`); 0 when the data has none.
+    #[config(default = 0)]
+    pub categories: usize,
+    #[config(default = 8)]
+    pub max_tokens: usize,
+}
+
+impl ItemTowerConfig {
+    pub fn init(&self, device: &Device) -> ItemTower {
+        ItemTower {
+            id: EmbeddingConfig::new(self.items, self.dim).init(device),
+            token: EmbeddingConfig::new(self.token_buckets + 1, self.dim).init(device),
+            category: EmbeddingConfig::new(self.categories + 1, self.dim).init(device),
+        }
+    }
+}
+
+/// See the module docs.
+#[derive(Module, Debug)]
+pub struct ItemTower {
+    id: Embedding,
+    token: Embedding,
+    category: Embedding,
+}
+
+/// The item tower's inputs for the whole catalogue, built once.
+#[derive(Debug, Clone)]
+pub struct ItemFeatures {
+    pub items: usize,
+    pub max_tokens: usize,
+    /// `items × max_tokens` token ids, 0-padded.
+    pub tokens: Vec<i64>,
+    /// `items × max_tokens`: 1/count for a real token, 0 for padding (a mean as a weighted sum).
+    pub token_weights: Vec<f32>,
+    /// Category code + 1 per item (0 = none).
+    pub categories: Vec<i64>,
+}
+
+impl ItemFeatures {
+    pub fn new(tokens: &[Vec<u32>], categories: Option<&[u32]>, max_tokens: usize) -> ItemFeatures {
+        let items = tokens.len();
+        let mut f = ItemFeatures {
+            items,
+            max_tokens,
+            tokens: vec![0; items * max_tokens],
+            token_weights: vec![0.0; items * max_tokens],
+            categories: (0..items).map(|i| categories.map_or(0, |c| c[i] as i64 + 1)).collect(),
+        };
+        for (i, t) in tokens.iter().enumerate() {
+            let n = t.len().min(max_tokens);
+            for (j, &tok) in t.iter().take(n).enumerate() {
+                f.tokens[i * max_tokens + j] = tok as i64;
+                f.token_weights[i * max_tokens + j] = 1.0 / n as f32;
+            }
+        }
+        f
+    }
+}
+
+impl ItemTower {
+    /// Unit vectors for every item, `[I, d]`.
+    pub fn forward(&self, f: &ItemFeatures, device: &Device) -> Tensor<2> {
+        let (i, t) = (f.items, f.max_tokens);
+        let ids = Tensor::<1, Int>::arange(0..i as i64, device).reshape([i, 1]);
+        let id = self.id.forward(ids).reshape([i as i32, -1]);
+        let tokens = Tensor::<2, Int>::from_data(TensorData::new(f.tokens.clone(), [i, t]), device);
+        let weights = Tensor::<3>::from_data(TensorData::new(f.token_weights.clone(), [i, t, 1]), device);
+        // [I, T, d] weighted by 1/count -> mean over tokens [I, d]
+        let words = (self.token.forward(tokens) * weights).sum_dim(1).reshape([i as i32, -1]);
+        let cats = Tensor::<2, Int>::from_data(TensorData::new(f.categories.clone(), [i, 1]), device);
+        let category = self.category.forward(cats).reshape([i as i32, -1]);
+        l2_normalize(id + words + category)
+    }
+}

@@ -1,0 +1,206 @@
+//! The user tower: a visitor's recent items in, one unit vector out, in the item vectors' space.
+//!
+//! It reads the very item vectors the ranker scores (the downloaded catalogue), so the browser
+//! holds one table, and the tower itself stays small (about 70k parameters at the defaults).
+//!
+//! ```text
+//! slot s (newest first):  h_s = item_s + kind[k_s] + recency[r_s] + position[s]          [B, N, d]
+//! attention pooling:      a_s = W_out · tanh(W_in h_s + W_q h_0)     one score per head  [B, N, H]
+//!                         α   = softmax over the slots (padding masked out)
+//!                         z   = concat over heads of Σ_s α_s h_s                          [B, H·d]
+//! output:                 u   = normalize(W_2 gelu(W_1 z) + W_skip z)                     [B, d]
+//! ```
+//!
+//! The query `W_q h_0` lets the newest item decide which older ones matter (the rest of its
+//! basket, the items like it); the recency buckets let training learn how fast interest fades.
+
+use burn::config::Config;
+use burn::module::Module;
+use burn::nn::{Embedding, EmbeddingConfig, Linear, LinearConfig};
+use burn::tensor::activation::{gelu, softmax, tanh};
+use burn::tensor::{Device, Int, Tensor, TensorData};
+
+use super::features::{EncodedHistory, HistoryConfig, KINDS};
+
+/// Hyper-parameters of [`UserTower`]; saved beside the weights (`tower.json`).
+#[derive(Config, Debug, PartialEq)]
+pub struct UserTowerConfig {
+    /// Item vector dimension (the catalogue's).
+    pub dim: usize,
+    /// Attention pooling heads.
+    #[config(default = 4)]
+    pub heads: usize,
+    /// Width of the attention scorer.
+    #[config(default = 64)]
+    pub attention_hidden: usize,
+    /// Width of the output MLP.
+    #[config(default = 128)]
+    pub hidden: usize,
+    /// Slots read (newest items).
+    #[config(default = 50)]
+    pub max_len: usize,
+    /// Recency buckets (see [`super::features::recency_bucket`]).
+    #[config(default = 28)]
+    pub recency_buckets: usize,
+}
+
+impl UserTowerConfig {
+    /// The history encoding this tower was trained with.
+    pub fn history(&self) -> HistoryConfig {
+        HistoryConfig { max_len: self.max_len, recency_buckets: self.recency_buckets }
+    }
+
+    /// Parameter count of the tower this config builds.
+    pub fn num_params(&self) -> usize {
+        let (d, a, h, m) = (self.dim, self.attention_hidden, self.heads, self.hidden);
+        (KINDS + self.recency_buckets + self.max_len) * d
+            + (d * a + a)
+            + d * a
+            + (a * h + h)
+            + (h * d * m + m)
+            + (m * d + d)
+            + h * d * d
+    }
+
+    /// Checks that the sizes are usable (non-zero, within the limits of the encoding).
+    pub fn validate(&self) -> Result<(), String> {
+        let fields = [
+            ("dim", self.dim),
+            ("heads", self.heads),
+            ("attention_hidden", self.attention_hidden),
+            ("hidden", self.hidden),
+            ("max_len", self.max_len),
+            ("recency_buckets", self.recency_buckets),
+        ];
+        for (name, v) in fields {
+            if v == 0 {
+                return Err(format!("{name} must be at least 1"));
+            }
+        }
+        if self.dim > crate::catalog::MAX_DIM as usize {
+            return Err(format!("dim {} exceeds {}", self.dim, crate::catalog::MAX_DIM));
+        }
+        if self.recency_buckets > 256 || self.max_len > 4096 || self.heads > 64 || self.hidden > 8192 {
+            return Err("a size is beyond what this build supports".into());
+        }
+        if self.attention_hidden > 8192 {
+            return Err("attention_hidden is beyond what this build supports".into());
+        }
+        Ok(())
+    }
+
+    /// A freshly initialised tower (random weights from the device's seed).
+    pub fn init(&self, device: &Device) -> UserTower {
+        let (d, a, h, m) = (self.dim, self.attention_hidden, self.heads, self.hidden);
+        UserTower {
+            kind: EmbeddingConfig::new(KINDS, d).init(device),
+            recency: EmbeddingConfig::new(self.recency_buckets, d).init(device),
+            position: EmbeddingConfig::new(self.max_len, d).init(device),
+            att_in: LinearConfig::new(d, a).init(device),
+            att_query: LinearConfig::new(d, a).with_bias(false).init(device),
+            att_out: LinearConfig::new(a, h).init(device),
+            mlp_in: LinearConfig::new(h * d, m).init(device),
+            mlp_out: LinearConfig::new(m, d).init(device),
+            skip: LinearConfig::new(h * d, d).with_bias(false).init(device),
+            heads: h,
+        }
+    }
+}
+
+/// See the module docs. Built by [`UserTowerConfig::init`]; weights from [`super::load_user_tower`].
+#[derive(Module, Debug)]
+pub struct UserTower {
+    kind: Embedding,
+    recency: Embedding,
+    position: Embedding,
+    att_in: Linear,
+    att_query: Linear,
+    att_out: Linear,
+    mlp_in: Linear,
+    mlp_out: Linear,
+    skip: Linear,
+    heads: usize,
+}
+
+/// A batch of encoded histories as flat arrays, padded to the longest history in the batch.
+/// Built once per batch by [`HistoryBatch::new`], for training and inference alike.
+#[derive(Debug, Clone, Default)]
+pub struct HistoryBatch {
+    pub batch: usize,
+    pub slots: usize,
+    /// Catalogue rows, `batch × slots`, padding slots hold row 0 (masked).
+    pub rows: Vec<u32>,
+    pub kinds: Vec<i64>,
+    pub recency: Vec<i64>,
+    pub positions: Vec<i64>,
+    /// 0 for a real slot, a large negative number for padding: added to the attention scores.
+    pub mask: Vec<f32>,
+}
+
+/// Added to the attention score of a padding slot: `exp` of it underflows to exactly zero in f32,
+/// so padding changes nothing (the browser pads nothing, the trainer pads to the batch's longest).
+const PAD_SCORE: f32 = -1.0e9;
+
+impl HistoryBatch {
+    /// Pads `histories` (none empty) to the longest one.
+    pub fn new<'a>(histories: impl IntoIterator<Item = &'a EncodedHistory>) -> HistoryBatch {
+        let histories: Vec<&EncodedHistory> = histories.into_iter().collect();
+        let slots = histories.iter().map(|h| h.len()).max().unwrap_or(0).max(1);
+        let batch = histories.len();
+        let mut b = HistoryBatch {
+            batch,
+            slots,
+            rows: Vec::with_capacity(batch * slots),
+            kinds: Vec::with_capacity(batch * slots),
+            recency: Vec::with_capacity(batch * slots),
+            positions: Vec::with_capacity(batch * slots),
+            mask: Vec::with_capacity(batch * slots),
+        };
+        for h in histories {
+            for s in 0..slots {
+                let real = s < h.len();
+                b.rows.push(if real { h.items[s] } else { 0 });
+                b.kinds.push(if real { h.kinds[s] as i64 } else { 0 });
+                b.recency.push(if real { h.recency[s] as i64 } else { 0 });
+                b.positions.push(s as i64);
+                b.mask.push(if real { 0.0 } else { PAD_SCORE });
+            }
+        }
+        b
+    }
+
+    fn ints(&self, v: &[i64], device: &Device) -> Tensor<2, Int> {
+        Tensor::from_data(TensorData::new(v.to_vec(), [self.batch, self.slots]), device)
+    }
+}
+
+impl UserTower {
+    /// `items`: the item vectors of the batch's slots `[B, N, d]` (gathered by the caller from the
+    /// catalogue, or from the item tower while training). Returns unit vectors `[B, d]`.
+    pub fn forward(&self, items: Tensor<3>, batch: &HistoryBatch) -> Tensor<2> {
+        let device = items.device();
+        let [b, n, d] = items.dims();
+        // [B, N, d]
+        let h = items
+            + self.kind.forward(batch.ints(&batch.kinds, &device))
+            + self.recency.forward(batch.ints(&batch.recency, &device))
+            + self.position.forward(batch.ints(&batch.positions, &device));
+        // The newest slot is slot 0: [B, 1, a]
+        let newest = h.clone().slice([0..b, 0..1, 0..d]);
+        let query = self.att_query.forward(newest);
+        // [B, N, H]
+        let scores = self.att_out.forward(tanh(self.att_in.forward(h.clone()) + query));
+        let mask = Tensor::<3>::from_data(TensorData::new(batch.mask.clone(), [b, n, 1]), &device);
+        let weights = softmax(scores + mask, 1);
+        // [B, H, N] x [B, N, d] -> [B, H, d] -> [B, H·d]
+        let pooled = weights.swap_dims(1, 2).matmul(h).reshape([b, self.heads * d]);
+        let out = self.mlp_out.forward(gelu(self.mlp_in.forward(pooled.clone()))) + self.skip.forward(pooled);
+        l2_normalize(out)
+    }
+}
+
+/// Rows scaled to unit length (a zero row stays zero).
+pub fn l2_normalize(x: Tensor<2>) -> Tensor<2> {
+    let norm = x.clone().powi_scalar(2).sum_dim(1).sqrt().clamp_min(1e-12);
+    x / norm
+}

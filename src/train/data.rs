@@ -1,0 +1,366 @@
+//! Interaction data for training and evaluation: the CSV reader, the 5-core filter and the
+//! leave-last-out split.
+//!
+//! Protocol (the same for every model and baseline):
+//! * interactions are (user, item, time, kind); each user's events are ordered by time, and events
+//!   that share a time (the lines of one basket) by `splitmix64(splitmix64(user) ^ item)` on the
+//!   dataset's own ids, then by file row. The file's row order inside a basket is the order the
+//!   lines were typed, which a sequence model would otherwise learn to exploit;
+//! * user-item pairs are deduplicated (the first occurrence counts), then users and items with
+//!   fewer than 5 distinct partners are dropped, repeatedly, until none is left;
+//! * per user, the last pair is the test target, the second to last the validation target, the
+//!   rest are training targets. A target's history is every event before it (repeats included).
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Read};
+use std::path::Path;
+
+use crate::model::{Event, Kind};
+use crate::rng::splitmix64;
+
+/// One user's events, ordered (see the module docs).
+#[derive(Debug, Clone, Default)]
+pub struct UserEvents {
+    /// Items are dense indices into [`Dataset::item_ids`].
+    pub events: Vec<Event>,
+    /// Indices into `events` of each item's first occurrence, in order: the deduplicated sequence.
+    pub firsts: Vec<u32>,
+}
+
+impl UserEvents {
+    /// Raw index of the test target (the last first occurrence).
+    pub fn test_index(&self) -> usize {
+        self.firsts[self.firsts.len() - 1] as usize
+    }
+
+    /// Raw index of the validation target.
+    pub fn valid_index(&self) -> usize {
+        self.firsts[self.firsts.len() - 2] as usize
+    }
+
+    /// Training target indices (every first occurrence but the last two and the very first,
+    /// which has no history).
+    pub fn train_indices(&self) -> &[u32] {
+        &self.firsts[1..self.firsts.len() - 2]
+    }
+
+    /// Items whose first occurrence is before raw index `j`: what the user is known to have had.
+    pub fn known_before(&self, j: usize) -> Vec<u32> {
+        self.firsts.iter().take_while(|&&f| (f as usize) < j).map(|&f| self.events[f as usize].item).collect()
+    }
+}
+
+/// A filtered, split dataset.
+#[derive(Debug, Clone, Default)]
+pub struct Dataset {
+    pub name: String,
+    pub item_ids: Vec<String>,
+    pub titles: Vec<String>,
+    /// Category code per item, when the items file has categories.
+    pub categories: Option<Vec<u32>>,
+    pub category_names: Vec<String>,
+    pub user_ids: Vec<String>,
+    pub users: Vec<UserEvents>,
+}
+
+/// Counts, for the log and the README.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stats {
+    pub users: usize,
+    pub items: usize,
+    pub pairs: usize,
+    pub events: usize,
+}
+
+impl Dataset {
+    pub fn stats(&self) -> Stats {
+        Stats {
+            users: self.users.len(),
+            items: self.item_ids.len(),
+            pairs: self.users.iter().map(|u| u.firsts.len()).sum(),
+            events: self.users.iter().map(|u| u.events.len()).sum(),
+        }
+    }
+
+    /// How often each item is a training target (the popularity used by logQ and the baseline).
+    pub fn train_counts(&self) -> Vec<u32> {
+        let mut c = vec![0u32; self.item_ids.len()];
+        for u in &self.users {
+            for &f in &u.firsts[..u.firsts.len() - 2] {
+                c[u.events[f as usize].item as usize] += 1;
+            }
+        }
+        c
+    }
+}
+
+/// A raw interaction before filtering.
+#[derive(Debug, Clone)]
+pub struct RawInteraction {
+    pub user: String,
+    pub item: String,
+    pub time: f64,
+    pub kind: Kind,
+}
+
+/// An item row before filtering.
+#[derive(Debug, Clone)]
+pub struct RawItem {
+    pub id: String,
+    pub title: String,
+    pub category: Option<String>,
+}
+
+/// Minimum distinct partners for a user or an item to be kept.
+pub const MIN_INTERACTIONS: usize = 5;
+
+/// The dataset's own id as the number the tie-break hashes: the integer itself when the id is
+/// one, else a stable hash of its text.
+fn id_key(id: &str) -> u64 {
+    id.trim().parse::<u64>().unwrap_or_else(|_| crate::model::features::fnv1a(id))
+}
+
+/// The tie-break key of the protocol for events that share a timestamp.
+pub fn tie_key(user: &str, item: &str) -> u64 {
+    splitmix64(splitmix64(id_key(user)) ^ id_key(item))
+}
+
+/// Builds the filtered dataset from raw rows (in file order).
+pub fn build(name: &str, interactions: &[RawInteraction], items: &[RawItem]) -> Result<Dataset, String> {
+    let item_meta: HashMap<&str, &RawItem> = items.iter().map(|it| (it.id.as_str(), it)).collect();
+    // Group rows per user, keeping file order as the last tie-break.
+    let mut by_user: HashMap<&str, Vec<usize>> = HashMap::new();
+    for (row, it) in interactions.iter().enumerate() {
+        if !it.time.is_finite() {
+            return Err(format!("row {}: time is not finite", row + 2));
+        }
+        by_user.entry(it.user.as_str()).or_default().push(row);
+    }
+    // 5-core on deduplicated pairs, iterated to a fixed point.
+    let mut item_users: HashMap<&str, std::collections::HashSet<&str>> = HashMap::new();
+    for it in interactions {
+        item_users.entry(it.item.as_str()).or_default().insert(it.user.as_str());
+    }
+    let mut user_items: HashMap<&str, std::collections::HashSet<&str>> = HashMap::new();
+    for it in interactions {
+        user_items.entry(it.user.as_str()).or_default().insert(it.item.as_str());
+    }
+    loop {
+        let drop_items: Vec<&str> =
+            item_users.iter().filter(|(_, us)| us.len() < MIN_INTERACTIONS).map(|(i, _)| *i).collect();
+        for i in &drop_items {
+            for u in item_users.remove(i).unwrap_or_default() {
+                if let Some(s) = user_items.get_mut(u) {
+                    s.remove(i);
+                }
+            }
+        }
+        let drop_users: Vec<&str> =
+            user_items.iter().filter(|(_, is)| is.len() < MIN_INTERACTIONS).map(|(u, _)| *u).collect();
+        for u in &drop_users {
+            for i in user_items.remove(u).unwrap_or_default() {
+                if let Some(s) = item_users.get_mut(i) {
+                    s.remove(u);
+                }
+            }
+        }
+        if drop_items.is_empty() && drop_users.is_empty() {
+            break;
+        }
+    }
+    if user_items.is_empty() {
+        return Err(format!("no user has {MIN_INTERACTIONS} items with {MIN_INTERACTIONS} users each"));
+    }
+    // Dense ids, sorted for determinism (numeric ids numerically).
+    let sort_ids = |ids: &mut Vec<&str>| ids.sort_by_key(|s| (s.parse::<u64>().unwrap_or(u64::MAX), s.to_string()));
+    let mut item_list: Vec<&str> = item_users.keys().copied().collect();
+    sort_ids(&mut item_list);
+    let mut user_list: Vec<&str> = user_items.keys().copied().collect();
+    sort_ids(&mut user_list);
+    let item_index: HashMap<&str, u32> = item_list.iter().enumerate().map(|(i, s)| (*s, i as u32)).collect();
+
+    let mut category_index: HashMap<String, u32> = HashMap::new();
+    let mut category_names = Vec::new();
+    let has_categories = item_list.iter().any(|i| item_meta.get(i).is_some_and(|m| m.category.is_some()));
+    let mut categories = Vec::with_capacity(item_list.len());
+    let mut titles = Vec::with_capacity(item_list.len());
+    for id in &item_list {
+        let meta = item_meta.get(id);
+        titles.push(meta.map(|m| m.title.clone()).unwrap_or_default());
+        if has_categories {
+            let name = meta.and_then(|m| m.category.clone()).unwrap_or_else(|| "(none)".into());
+            let next = category_index.len() as u32;
+            let code = *category_index.entry(name.clone()).or_insert_with(|| {
+                category_names.push(name);
+                next
+            });
+            categories.push(code);
+        }
+    }
+
+    let mut users = Vec::with_capacity(user_list.len());
+    for u in &user_list {
+        let mut rows: Vec<usize> =
+            by_user[u].iter().copied().filter(|&r| item_index.contains_key(interactions[r].item.as_str())).collect();
+        rows.sort_by(|&a, &b| {
+            let (x, y) = (&interactions[a], &interactions[b]);
+            x.time
+                .total_cmp(&y.time)
+                .then_with(|| tie_key(&x.user, &x.item).cmp(&tie_key(&y.user, &y.item)))
+                .then(a.cmp(&b))
+        });
+        let mut seen = std::collections::HashSet::new();
+        let mut ue = UserEvents::default();
+        for r in rows {
+            let it = &interactions[r];
+            let item = item_index[it.item.as_str()];
+            if seen.insert(item) {
+                ue.firsts.push(ue.events.len() as u32);
+            }
+            ue.events.push(Event { item, kind: it.kind, time: it.time });
+        }
+        users.push(ue);
+    }
+    Ok(Dataset {
+        name: name.to_string(),
+        item_ids: item_list.iter().map(|s| s.to_string()).collect(),
+        titles,
+        categories: has_categories.then_some(categories),
+        category_names,
+        user_ids: user_list.iter().map(|s| s.to_string()).collect(),
+        users,
+    })
+}
+
+/// Splits one CSV line (RFC 4180 quoting).
+pub fn split_csv_line(line: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut field = String::new();
+    let mut quoted = false;
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        match (c, quoted) {
+            ('"', true) if chars.peek() == Some(&'"') => {
+                field.push('"');
+                chars.next();
+            }
+            ('"', true) => quoted = false,
+            ('"', false) if field.is_empty() => quoted = true,
+            (',', false) => out.push(std::mem::take(&mut field)),
+            (c, _) => field.push(c),
+        }
+    }
+    out.push(field);
+    out
+}
+
+fn open(path: &Path) -> Result<Box<dyn BufRead>, String> {
+    let file = std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let reader: Box<dyn Read> = if path.extension().is_some_and(|e| e == "gz") {
+        Box::new(flate2::read::GzDecoder::new(file))
+    } else {
+        Box::new(file)
+    };
+    Ok(Box::new(BufReader::with_capacity(1 << 20, reader)))
+}
+
+/// Reads a CSV with a header into (header, rows).
+fn read_csv(path: &Path) -> Result<(Vec<String>, Vec<Vec<String>>), String> {
+    let mut lines = open(path)?.lines();
+    let header = match lines.next() {
+        Some(h) => split_csv_line(h.map_err(|e| e.to_string())?.trim_end_matches('\r')),
+        None => return Err(format!("{}: empty file", path.display())),
+    };
+    let mut rows = Vec::new();
+    for (n, line) in lines.enumerate() {
+        let line = line.map_err(|e| format!("{}: line {}: {e}", path.display(), n + 2))?;
+        let line = line.trim_end_matches('\r');
+        if line.is_empty() {
+            continue;
+        }
+        let row = split_csv_line(line);
+        if row.len() != header.len() {
+            return Err(format!("{}: line {}: {} fields, header has {}", path.display(), n + 2, row.len(), header.len()));
+        }
+        rows.push(row);
+    }
+    Ok((header, rows))
+}
+
+fn column(header: &[String], name: &str) -> Option<usize> {
+    header.iter().position(|h| h.trim().eq_ignore_ascii_case(name))
+}
+
+/// Reads `interactions` (`user_id,item_id,timestamp`, optional `kind`) and `items`
+/// (`item_id,title`, optional `category`) and builds the dataset. A `.gz` file is decompressed.
+pub fn read_csv_dataset(name: &str, interactions: &Path, items: &Path) -> Result<Dataset, String> {
+    let (h, rows) = read_csv(interactions)?;
+    let need = |c: &str| column(&h, c).ok_or_else(|| format!("{}: no {c:?} column", interactions.display()));
+    let (cu, ci, ct) = (need("user_id")?, need("item_id")?, need("timestamp")?);
+    let ck = column(&h, "kind");
+    let mut raw = Vec::with_capacity(rows.len());
+    for (n, r) in rows.iter().enumerate() {
+        let time: f64 =
+            r[ct].trim().parse().map_err(|_| format!("{}: line {}: bad timestamp {:?}", interactions.display(), n + 2, r[ct]))?;
+        let kind = match ck {
+            Some(k) => Kind::from_name(&r[k]).map_err(|e| format!("{}: line {}: {e}", interactions.display(), n + 2))?,
+            None => Kind::Purchase,
+        };
+        raw.push(RawInteraction { user: r[cu].trim().to_string(), item: r[ci].trim().to_string(), time, kind });
+    }
+    let (h, rows) = read_csv(items)?;
+    let ci = column(&h, "item_id").ok_or_else(|| format!("{}: no \"item_id\" column", items.display()))?;
+    let ct = column(&h, "title");
+    let cc = column(&h, "category");
+    let raw_items: Vec<RawItem> = rows
+        .iter()
+        .map(|r| RawItem {
+            id: r[ci].trim().to_string(),
+            title: ct.map(|c| r[c].clone()).unwrap_or_default(),
+            category: cc.map(|c| r[c].clone()).filter(|c| !c.is_empty()),
+        })
+        .collect();
+    build(name, &raw, &raw_items)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn raw(user: &str, item: &str, time: f64) -> RawInteraction {
+        RawInteraction { user: user.into(), item: item.into(), time, kind: Kind::Purchase }
+    }
+
+    #[test]
+    fn csv_quoting() {
+        assert_eq!(split_csv_line(r#"1,"A, ""B""",c"#), vec!["1", "A, \"B\"", "c"]);
+        assert_eq!(split_csv_line("a,,b"), vec!["a", "", "b"]);
+    }
+
+    #[test]
+    fn five_core_dedup_and_basket_tie_break() {
+        // 6 users x 6 items, all pairs; item 9 has only one user and must go.
+        let mut rows = Vec::new();
+        for u in 0..6 {
+            for i in 0..6 {
+                rows.push(raw(&u.to_string(), &i.to_string(), (i / 3) as f64));
+            }
+            rows.push(raw(&u.to_string(), "0", 5.0)); // a repeat: an event, not a pair
+        }
+        rows.push(raw("0", "9", 9.0));
+        let d = build("t", &rows, &[]).unwrap();
+        assert_eq!(d.item_ids, vec!["0", "1", "2", "3", "4", "5"]);
+        let s = d.stats();
+        assert_eq!((s.users, s.items, s.pairs, s.events), (6, 6, 36, 42));
+        for (u, ue) in d.users.iter().enumerate() {
+            assert_eq!(ue.firsts.len(), 6);
+            // Within a basket (same time), order is by the hash of the dataset's ids, not by row.
+            let basket: Vec<u32> = ue.events[..3].iter().map(|e| e.item).collect();
+            let mut by_key = vec![0u32, 1, 2];
+            by_key.sort_by_key(|&i| tie_key(&u.to_string(), &i.to_string()));
+            assert_eq!(basket, by_key);
+            assert_eq!(ue.events.last().unwrap().item, 0);
+            assert_eq!(ue.train_indices().len(), 3);
+        }
+    }
+}

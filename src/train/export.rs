@@ -1,0 +1,143 @@
+//! Export: everything the browser downloads, with a manifest of sizes and SHA-256 digests.
+//!
+//! ```text
+//! manifest.json     format, versions, dimensions, and every file below with bytes + sha256
+//! tower.json        UserTowerConfig + a self-check history and its native embedding
+//! tower.bpk         the user tower's weights (Burn burnpack)
+//! items.f32.lrc     the item table, catalogue format v1, f32
+//! items.int8.lrc    the same, int8 with a per-row scale
+//! items.json        item metadata: id, title, category; category names; the most popular ids
+//! ```
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::data::Dataset;
+use super::trainer::Trained;
+use crate::model::{tower_weights, TowerCheck, TowerFile, UserModel, TOWER_FORMAT, TOWER_VERSION};
+
+pub const MANIFEST_FORMAT: &str = "localrec-manifest";
+pub const MANIFEST_VERSION: u32 = 1;
+
+/// `manifest.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    pub format: String,
+    pub format_version: u32,
+    /// A digest of the weights and the item table: changes whenever the model does.
+    pub model_version: String,
+    pub dataset: String,
+    pub dim: usize,
+    pub items: usize,
+    pub files: Vec<FileEntry>,
+}
+
+/// One file of an export.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileEntry {
+    pub name: String,
+    /// `tower-config`, `tower-weights`, `items-f32`, `items-int8` or `item-metadata`.
+    pub role: String,
+    pub bytes: u64,
+    pub sha256: String,
+}
+
+/// `items.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ItemMetadata {
+    pub items: Vec<ItemEntry>,
+    pub categories: Vec<String>,
+    /// Ids of the most popular items (training targets), most popular first: the cold-start answer.
+    pub popular: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ItemEntry {
+    pub id: String,
+    pub title: String,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub category: Option<String>,
+}
+
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Writes the export into `dir` (created if missing) and returns its manifest.
+pub fn export(ds: &Dataset, trained: &Trained, dir: &Path) -> Result<Manifest, String> {
+    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let catalog = trained.catalog(ds);
+    let f32_bytes = catalog.encode();
+    let int8_bytes = catalog.to_int8().encode();
+    let weights = tower_weights(trained.user.clone()).map_err(|e| e.to_string())?;
+
+    // Self-check: the first user's test-time history, embedded natively against the f32 table.
+    let user = ds.users.iter().find(|u| u.events.len() >= 3).ok_or("no user with 3 events")?;
+    let j = user.test_index();
+    let events = &user.events[j.saturating_sub(trained.tower_config.max_len)..j];
+    let mut model = trained.user_model();
+    let embedding = model.embed(&catalog, events).map_err(|e| e.to_string())?;
+    let check = TowerCheck {
+        items: events.iter().map(|e| e.item).collect(),
+        kinds: events.iter().map(|e| e.kind as u8).collect(),
+        times: events.iter().map(|e| e.time).collect(),
+        embedding,
+    };
+    let tower = TowerFile {
+        format: TOWER_FORMAT.into(),
+        version: TOWER_VERSION,
+        config: trained.tower_config.clone(),
+        check: Some(check),
+    };
+    // The check must pass on the weights as written, decoded the way a browser decodes them.
+    let mut reloaded = UserModel::from_bytes(tower.to_json().as_bytes(), &weights).map_err(|e| e.to_string())?;
+    let diff = reloaded.self_check(&catalog).map_err(|e| e.to_string())?.unwrap_or(f32::INFINITY);
+    if diff > 1e-6 {
+        return Err(format!("reloaded tower differs from the trained one by {diff}"));
+    }
+
+    let counts = ds.train_counts();
+    let mut order: Vec<usize> = (0..ds.item_ids.len()).collect();
+    order.sort_by(|&a, &b| counts[b].cmp(&counts[a]).then(a.cmp(&b)));
+    let meta = ItemMetadata {
+        items: (0..ds.item_ids.len())
+            .map(|i| ItemEntry {
+                id: ds.item_ids[i].clone(),
+                title: ds.titles[i].clone(),
+                category: ds.categories.as_ref().map(|c| ds.category_names[c[i] as usize].clone()),
+            })
+            .collect(),
+        categories: ds.category_names.clone(),
+        popular: order.iter().take(100).map(|&i| ds.item_ids[i].clone()).collect(),
+    };
+    let meta_bytes = serde_json::to_vec(&meta).map_err(|e| e.to_string())?;
+    let tower_bytes = tower.to_json().into_bytes();
+
+    let files: [(&str, &str, &[u8]); 5] = [
+        ("tower.json", "tower-config", &tower_bytes),
+        ("tower.bpk", "tower-weights", &weights),
+        ("items.f32.lrc", "items-f32", &f32_bytes),
+        ("items.int8.lrc", "items-int8", &int8_bytes),
+        ("items.json", "item-metadata", &meta_bytes),
+    ];
+    let mut entries = Vec::new();
+    for (name, role, bytes) in files {
+        std::fs::write(dir.join(name), bytes).map_err(|e| format!("{name}: {e}"))?;
+        entries.push(FileEntry { name: name.into(), role: role.into(), bytes: bytes.len() as u64, sha256: sha256_hex(bytes) });
+    }
+    let version_input = format!("{}{}", entries[1].sha256, entries[2].sha256);
+    let manifest = Manifest {
+        format: MANIFEST_FORMAT.into(),
+        format_version: MANIFEST_VERSION,
+        model_version: sha256_hex(version_input.as_bytes())[..16].to_string(),
+        dataset: ds.name.clone(),
+        dim: trained.tower_config.dim,
+        items: ds.item_ids.len(),
+        files: entries,
+    };
+    let text = serde_json::to_string_pretty(&manifest).map_err(|e| e.to_string())?;
+    std::fs::write(dir.join("manifest.json"), text + "\n").map_err(|e| format!("manifest.json: {e}"))?;
+    Ok(manifest)
+}

@@ -1,0 +1,19 @@
+//! The native trainer (feature `train`): data, training, evaluation and export. Never compiled
+//! into the wasm build.
+
+pub mod data;
+pub mod eval;
+pub mod export;
+pub mod synthetic;
+pub mod trainer;
+
+pub use data::{read_csv_dataset, Dataset};
+pub use eval::{Metrics, Split};
+pub use synthetic::SyntheticConfig;
+pub use trainer::{train, TrainConfig, Trained};
+
+/// The synthetic shop as a filtered, split dataset.
+pub fn synthetic_dataset(cfg: &SyntheticConfig) -> Dataset {
+    let (interactions, items) = synthetic::generate(cfg);
+    data::build("synthetic", &interactions, &items).expect("the synthetic shop passes the 5-core filter")
+}

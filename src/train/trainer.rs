@@ -1,0 +1,345 @@
+//! Training: both towers together, in-batch sampled softmax with popularity (logQ) correction,
+//! Adam, early stopping on validation Recall@10.
+//!
+//! Each training example is one target (a first occurrence) and the history before it, encoded by
+//! [`crate::model::encode_history`], exactly as the browser will. The item table is recomputed by
+//! the item tower for every batch, so the user tower always reads the vectors it will read once
+//! exported.
+//!
+//! Loss, for a batch of B (user, target) pairs: logits `s_ij = <u_i, v_j> / τ − α·log q_j` over the
+//! batch's targets j (plus optional uniformly sampled items), where `q_j` is the target's share
+//! of training targets (an item seen more often as an in-batch negative is corrected for it,
+//! Yi et al. 2019, "Sampling-bias-corrected neural modeling"); cross-entropy on the diagonal;
+//! other columns holding the same item as row i's target are masked out.
+
+use std::io::{IsTerminal, Write};
+use std::time::Instant;
+
+use burn::module::Module;
+use burn::optim::{AdamConfig, GradientsParams};
+use burn::tensor::activation::log_softmax;
+use burn::tensor::{Device, Int, Tensor, TensorData};
+
+use super::data::Dataset;
+use super::eval::{evaluate_model, history_window, queries, EvalQuery, Metrics, Split};
+use crate::catalog::Catalog;
+use crate::model::features::title_tokens;
+use crate::model::item_tower::ItemFeatures;
+use crate::model::{
+    encode_history, tensor_to_vec, HistoryBatch, ItemTower, ItemTowerConfig, TowerFile, UserModel, UserTower,
+    UserTowerConfig, TOWER_FORMAT, TOWER_VERSION,
+};
+use crate::rng::Rng;
+
+/// Everything that decides a training run.
+#[derive(Debug, Clone)]
+pub struct TrainConfig {
+    pub dim: usize,
+    pub heads: usize,
+    pub attention_hidden: usize,
+    pub hidden: usize,
+    pub max_len: usize,
+    pub token_buckets: usize,
+    pub max_tokens: usize,
+    pub batch: usize,
+    pub lr: f64,
+    pub epochs: usize,
+    pub patience: usize,
+    pub temperature: f32,
+    /// Strength α of the logQ correction (1 = the full correction).
+    pub logq: f32,
+    /// Extra negatives per batch drawn uniformly from the catalogue (0 = in-batch only).
+    pub uniform_negatives: usize,
+    pub seed: u64,
+    /// Stop after the epoch that crosses this budget.
+    pub max_minutes: f64,
+    /// Show the progress bar on stderr (the per-epoch summary is always printed).
+    pub progress: bool,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        TrainConfig {
+            dim: 64,
+            heads: 4,
+            attention_hidden: 64,
+            hidden: 128,
+            max_len: 50,
+            token_buckets: 16384,
+            max_tokens: 8,
+            batch: 512,
+            lr: 2e-3,
+            epochs: 30,
+            patience: 3,
+            temperature: 0.07,
+            logq: 1.0,
+            uniform_negatives: 0,
+            seed: 7,
+            max_minutes: 18.0,
+            progress: true,
+        }
+    }
+}
+
+impl TrainConfig {
+    pub fn tower_config(&self) -> UserTowerConfig {
+        UserTowerConfig::new(self.dim)
+            .with_heads(self.heads)
+            .with_attention_hidden(self.attention_hidden)
+            .with_hidden(self.hidden)
+            .with_max_len(self.max_len)
+    }
+}
+
+/// Both towers, trained together.
+#[derive(Module, Debug)]
+pub struct TwoTower {
+    pub item: ItemTower,
+    pub user: UserTower,
+}
+
+/// One epoch's log line.
+#[derive(Debug, Clone)]
+pub struct EpochLog {
+    pub epoch: usize,
+    pub loss: f64,
+    pub valid: Metrics,
+    pub seconds: f64,
+}
+
+/// A trained model: the best epoch on validation.
+pub struct Trained {
+    pub tower_config: UserTowerConfig,
+    pub user: UserTower,
+    /// `items × dim` unit item vectors, row i = dataset item i.
+    pub item_table: Vec<f32>,
+    pub best_epoch: usize,
+    pub log: Vec<EpochLog>,
+    pub seconds: f64,
+}
+
+impl Trained {
+    /// The f32 item catalogue (ids and categories of the dataset).
+    pub fn catalog(&self, ds: &Dataset) -> Catalog {
+        Catalog::from_f32(&ds.item_ids, self.tower_config.dim, self.item_table.clone(), ds.categories.clone())
+            .expect("trained item table is a valid catalogue")
+    }
+
+    /// An inference model over the trained tower (no self-check).
+    pub fn user_model(&self) -> UserModel {
+        let file = TowerFile {
+            format: TOWER_FORMAT.into(),
+            version: TOWER_VERSION,
+            config: self.tower_config.clone(),
+            check: None,
+        };
+        UserModel::from_tower(file, self.user.clone(), crate::model::inference_device())
+    }
+}
+
+/// The item tower's inputs for a dataset.
+pub fn item_features(ds: &Dataset, cfg: &TrainConfig) -> ItemFeatures {
+    let tokens: Vec<Vec<u32>> =
+        ds.titles.iter().map(|t| title_tokens(t, cfg.token_buckets as u32, cfg.max_tokens)).collect();
+    ItemFeatures::new(&tokens, ds.categories.as_deref(), cfg.max_tokens)
+}
+
+fn item_tower_config(ds: &Dataset, cfg: &TrainConfig) -> ItemTowerConfig {
+    ItemTowerConfig::new(ds.item_ids.len(), cfg.dim)
+        .with_token_buckets(cfg.token_buckets)
+        .with_categories(ds.category_names.len())
+        .with_max_tokens(cfg.max_tokens)
+}
+
+struct Progress {
+    enabled: bool,
+    tty: bool,
+    last_pct: usize,
+}
+
+impl Progress {
+    fn update(&mut self, epoch: usize, epochs: usize, done: usize, total: usize, loss: f64, rate: f64, best: f64) {
+        if !self.enabled {
+            return;
+        }
+        let pct = done * 100 / total.max(1);
+        if !self.tty && pct / 10 == self.last_pct / 10 && done != total {
+            return;
+        }
+        self.last_pct = pct;
+        let bar: String = (0..30).map(|i| if i * 100 < pct * 30 { '#' } else { '.' }).collect();
+        let line = format!(
+            "epoch {epoch:>2}/{epochs} [{bar}] {pct:>3}%  loss {loss:.4}  {rate:>6.0} ex/s  best valid R@10 {best:.4}"
+        );
+        if self.tty {
+            eprint!("\r{line}");
+            let _ = std::io::stderr().flush();
+        } else {
+            eprintln!("{line}");
+        }
+    }
+}
+
+/// Trains on `ds` (see the module docs).
+pub fn train(ds: &Dataset, cfg: &TrainConfig) -> Trained {
+    let started = Instant::now();
+    let device = Device::default().autodiff();
+    device.seed(cfg.seed);
+    let tower_config = cfg.tower_config();
+    let history_config = tower_config.history();
+    let window = history_window(&history_config);
+    let features = item_features(ds, cfg);
+    let mut model = TwoTower { item: item_tower_config(ds, cfg).init(&device), user: tower_config.init(&device) };
+    let mut optim = AdamConfig::new().init();
+
+    let counts = ds.train_counts();
+    let total: f64 = counts.iter().map(|&c| c as f64).sum();
+    let log_q: Vec<f32> = counts.iter().map(|&c| ((c.max(1) as f64) / total).ln() as f32).collect();
+    let mut examples: Vec<(u32, u32)> = Vec::new();
+    for (u, ue) in ds.users.iter().enumerate() {
+        examples.extend(ue.train_indices().iter().map(|&j| (u as u32, j)));
+    }
+    let valid_queries = queries(ds, Split::Valid, &history_config);
+    let n_items = ds.item_ids.len();
+    let mut rng = Rng::new(cfg.seed ^ 0x5eed);
+    let mut progress = Progress { enabled: cfg.progress, tty: std::io::stderr().is_terminal(), last_pct: 0 };
+
+    let mut best: Option<(f64, usize, UserTower, Vec<f32>)> = None;
+    let mut log = Vec::new();
+    let mut since_best = 0;
+    for epoch in 1..=cfg.epochs {
+        let epoch_start = Instant::now();
+        for i in (1..examples.len()).rev() {
+            examples.swap(i, rng.below(i as u64 + 1) as usize);
+        }
+        let (mut loss_sum, mut loss_n) = (0.0f64, 0usize);
+        progress.last_pct = 0;
+        let steps = examples.len().div_ceil(cfg.batch);
+        for (step, chunk) in examples.chunks(cfg.batch).enumerate() {
+            let histories: Vec<_> = chunk
+                .iter()
+                .map(|&(u, j)| {
+                    let ue = &ds.users[u as usize];
+                    let j = j as usize;
+                    encode_history(&ue.events[j.saturating_sub(window)..j], &history_config).expect("finite times")
+                })
+                .collect();
+            let targets: Vec<u32> = chunk.iter().map(|&(u, j)| ds.users[u as usize].events[j as usize].item).collect();
+            let negatives: Vec<u32> = (0..cfg.uniform_negatives).map(|_| rng.below(n_items as u64) as u32).collect();
+            let loss = batch_loss(&model, &features, &histories, &targets, &negatives, &log_q, cfg, &device);
+            let value = tensor_to_vec(loss.clone().inner())[0] as f64;
+            let grads = GradientsParams::from_grads(loss.backward(), &model);
+            model = optim.step(cfg.lr, model, grads);
+            loss_sum += value;
+            loss_n += 1;
+            let rate = ((step + 1) * cfg.batch) as f64 / epoch_start.elapsed().as_secs_f64();
+            let best_r = best.as_ref().map_or(0.0, |b| b.0);
+            progress.update(epoch, cfg.epochs, step + 1, steps, loss_sum / loss_n as f64, rate, best_r);
+        }
+        // Validation with the inference path.
+        let valid = model.valid();
+        let (user, table) = (valid.user.clone(), item_table(&valid.item, &features));
+        let trained = Trained {
+            tower_config: tower_config.clone(),
+            user,
+            item_table: table,
+            best_epoch: epoch,
+            log: Vec::new(),
+            seconds: 0.0,
+        };
+        let metrics = evaluate_model(&trained.user_model(), &trained.catalog(ds), &valid_queries);
+        let entry = EpochLog {
+            epoch,
+            loss: loss_sum / loss_n.max(1) as f64,
+            valid: metrics,
+            seconds: epoch_start.elapsed().as_secs_f64(),
+        };
+        if cfg.progress && progress.tty {
+            eprintln!();
+        }
+        {
+            eprintln!(
+                "epoch {epoch:>2}: loss {:.4}  valid R@10 {:.4}  NDCG@10 {:.4}  R@50 {:.4}  ({:.0} s)",
+                entry.loss, metrics.recall10, metrics.ndcg10, metrics.recall50, entry.seconds
+            );
+        }
+        log.push(entry);
+        if best.as_ref().is_none_or(|b| metrics.recall10 > b.0) {
+            best = Some((metrics.recall10, epoch, trained.user, trained.item_table));
+            since_best = 0;
+        } else {
+            since_best += 1;
+        }
+        if since_best >= cfg.patience {
+            eprintln!("early stop: no better valid R@10 for {} epochs", cfg.patience);
+            break;
+        }
+        if started.elapsed().as_secs_f64() / 60.0 > cfg.max_minutes {
+            eprintln!("time budget of {} min reached", cfg.max_minutes);
+            break;
+        }
+    }
+    let (_, best_epoch, user, item_table) = best.expect("at least one epoch");
+    Trained { tower_config, user, item_table, best_epoch, log, seconds: started.elapsed().as_secs_f64() }
+}
+
+/// The item tower's output for every item, on the inference device.
+pub fn item_table(item: &ItemTower, features: &ItemFeatures) -> Vec<f32> {
+    let device = crate::model::inference_device();
+    tensor_to_vec(item.clone().to_device(&device).forward(features, &device))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn batch_loss(
+    model: &TwoTower,
+    features: &ItemFeatures,
+    histories: &[crate::model::EncodedHistory],
+    targets: &[u32],
+    negatives: &[u32],
+    log_q: &[f32],
+    cfg: &TrainConfig,
+    device: &Device,
+) -> Tensor<1> {
+    let b = targets.len();
+    let items = model.item.forward(features, device); // [I, d]
+    let batch = HistoryBatch::new(histories);
+    let d = cfg.dim;
+    let ints = |v: Vec<i64>| Tensor::<1, Int>::from_data(TensorData::new(v.clone(), [v.len()]), device);
+    let hist = items.clone().select(0, ints(batch.rows.iter().map(|&r| r as i64).collect())).reshape([
+        b,
+        batch.slots,
+        d,
+    ]);
+    let users = model.user.forward(hist, &batch); // [B, d]
+    let columns: Vec<u32> = targets.iter().chain(negatives).copied().collect();
+    let c = columns.len();
+    let cands = items.select(0, ints(columns.iter().map(|&r| r as i64).collect())); // [C, d]
+    // Correction and accidental-hit mask, built on the CPU: [B, C].
+    let n_items = log_q.len() as f32;
+    let mut offset = vec![0f32; b * c];
+    for i in 0..b {
+        for (j, &col) in columns.iter().enumerate() {
+            let correction = if j < b {
+                cfg.logq * (log_q[col as usize] + (b as f32).ln())
+            } else {
+                cfg.logq * ((negatives.len() as f32) / n_items).ln()
+            };
+            let hit = j != i && col == targets[i];
+            offset[i * c + j] = if hit { -1.0e9 } else { -correction };
+        }
+    }
+    let offset = Tensor::<2>::from_data(TensorData::new(offset, [b, c]), device);
+    let logits = users.matmul(cands.transpose()).div_scalar(cfg.temperature) + offset;
+    let logp = log_softmax(logits, 1);
+    let mut eye = vec![0f32; b * c];
+    for i in 0..b {
+        eye[i * c + i] = 1.0;
+    }
+    let eye = Tensor::<2>::from_data(TensorData::new(eye, [b, c]), device);
+    (logp * eye).sum().neg().div_scalar(b as f32)
+}
+
+/// The evaluation queries of the test split, for callers that report test metrics.
+pub fn test_queries(ds: &Dataset, config: &UserTowerConfig) -> Vec<EvalQuery> {
+    queries(ds, Split::Test, &config.history())
+}
