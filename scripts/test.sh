@@ -15,9 +15,9 @@ count_passed() { # sums "N passed" over cargo/wasm-bindgen-test "test result:" l
   awk '/^test result: ok\. [0-9]+ passed/ { n += $4 } END { print n + 0 }' "$1"
 }
 
-echo "== native: cargo test"
-cargo test --all-targets 2>&1 | tee /tmp/localrec-native.log
-cargo test --doc 2>&1 | tee -a /tmp/localrec-native.log
+echo "== native: cargo test (with the trainer: it trains a small model on the synthetic shop)"
+cargo test --all-targets --features train 2>&1 | tee /tmp/localrec-native.log
+cargo test --doc --features train 2>&1 | tee -a /tmp/localrec-native.log
 n=$(count_passed /tmp/localrec-native.log); summary+=("native: $n passed"); total_passed=$((total_passed + n))
 
 run_browser() { # run_browser <name> <wasm-pack args...>
@@ -27,11 +27,11 @@ run_browser() { # run_browser <name> <wasm-pack args...>
   if ! wasm-pack test --headless "$@" 2>&1 | tee "$log"; then
     echo "FAILED: $name browser tests" >&2; exit 1
   fi
-  # Each browser-run suite (format, ranker, web) must report at least one passed test.
+  # Each browser-run suite (format, ranker, tower, web) must report at least one passed test.
   local suites; suites=$(grep -cE "^Running headless tests in" "$log" || true)
   local ok; ok=$(grep -cE '^test result: ok\. [1-9][0-9]* passed' "$log" || true)
-  if [ "$suites" -lt 3 ] || [ "$ok" -lt 3 ]; then
-    echo "FAILED: $name ran $suites browser suites with $ok passing results (expected >= 3 each)" >&2; exit 1
+  if [ "$suites" -lt 4 ] || [ "$ok" -lt 4 ]; then
+    echo "FAILED: $name ran $suites browser suites with $ok passing results (expected >= 4 each)" >&2; exit 1
   fi
   local n; n=$(count_passed "$log")
   summary+=("$name: $n passed in $suites browser suites"); total_passed=$((total_passed + n))
