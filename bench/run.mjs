@@ -4,8 +4,7 @@
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync, readFileSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
-import { serve } from '../scripts/serve.mjs';
-import { launchChromium } from '../scripts/browser.mjs';
+import { openReadyPage } from '../scripts/browser.mjs';
 
 const quick = process.argv.includes('--quick');
 const configs = quick
@@ -18,18 +17,9 @@ if (native.status !== 0) { console.error(native.stderr); process.exit(1); }
 const nativeRows = native.stdout.trim().split('\n').map((l) => JSON.parse(l));
 
 console.error('browser: headless Chromium, pkg/ release build');
-const server = await serve('.', 0);
-const url = `http://127.0.0.1:${server.address().port}/bench/index.html`;
-const context = await launchChromium();
-const page = await context.newPage();
-page.on('console', (m) => console.error(`[page] ${m.text()}`));
-page.on('pageerror', (e) => console.error(`[page error] ${e.message}`));
-await page.goto(url);
-await page.waitForFunction(() => window.benchReady === true, null, { timeout: 60_000 });
-const browserVersion = context.browser()?.version() ?? (await page.evaluate(() => navigator.userAgent));
+const { page, browserVersion, close } = await openReadyPage('.', 'bench/index.html');
 const rows = await page.evaluate((c) => window.runBench(c), configs, { timeout: 0 });
-await context.close();
-server.close();
+await close();
 
 const wasmBytes = readFileSync('pkg/localrec_bg.wasm');
 const fmt = (x) => (x >= 10 ? x.toFixed(1) : x >= 1 ? x.toFixed(2) : x.toFixed(3));

@@ -4,25 +4,15 @@
 // Usage: node bench/tower.mjs   (scripts/bench-tower.sh builds both packages first)
 import { mkdirSync, writeFileSync, readFileSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
-import { serve } from '../scripts/serve.mjs';
-import { launchChromium } from '../scripts/browser.mjs';
+import { openReadyPage } from '../scripts/browser.mjs';
 
 const variants = [
   { name: 'burn-ndarray (default)', pkg: '../pkg', file: 'pkg/localrec_bg.wasm' },
   { name: 'burn-flex', pkg: '../bench/out/pkg-flex', file: 'bench/out/pkg-flex/localrec_bg.wasm' },
 ];
-const server = await serve('.', 0);
-const url = `http://127.0.0.1:${server.address().port}/bench/tower.html`;
-const context = await launchChromium();
-const page = await context.newPage();
-page.on('console', (m) => console.error(`[page] ${m.text()}`));
-page.on('pageerror', (e) => console.error(`[page error] ${e.message}`));
-await page.goto(url);
-await page.waitForFunction(() => window.benchReady === true, null, { timeout: 60_000 });
-const browserVersion = context.browser()?.version() ?? (await page.evaluate(() => navigator.userAgent));
+const { page, browserVersion, close } = await openReadyPage('.', 'bench/tower.html');
 const rows = await page.evaluate(([v, a]) => window.runTowerBench(v, a), [variants, '../www/artifacts/synthetic']);
-await context.close();
-server.close();
+await close();
 
 const fmt = (x) => (x >= 10 ? x.toFixed(1) : x >= 1 ? x.toFixed(2) : x.toFixed(3));
 const lines = [

@@ -14,3 +14,19 @@ export async function launchChromium(extraArgs = []) {
       '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage', ...extraArgs],
   });
 }
+
+// Serves `root` on a free port and opens `path` in a fresh headless Chromium, forwarding the page's
+// console and errors to stderr; waits until the page sets `window.benchReady`. Used by the benchmarks.
+export async function openReadyPage(root, path) {
+  const { serve } = await import('./serve.mjs');
+  const server = await serve(root, 0);
+  const context = await launchChromium();
+  const page = await context.newPage();
+  page.on('console', (m) => console.error(`[page] ${m.text()}`));
+  page.on('pageerror', (e) => console.error(`[page error] ${e.message}`));
+  await page.goto(`http://127.0.0.1:${server.address().port}/${path}`);
+  await page.waitForFunction(() => window.benchReady === true, null, { timeout: 60_000 });
+  const browserVersion = context.browser()?.version() ?? (await page.evaluate(() => navigator.userAgent));
+  const close = async () => { await context.close(); server.close(); };
+  return { page, browserVersion, close };
+}

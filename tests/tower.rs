@@ -107,10 +107,16 @@ fn bad_inputs_are_typed_errors() {
         json.replace("\"version\": 1", "\"version\": 99"),
         json.replace("\"heads\": 4", "\"heads\": 0"),
     ] {
-        assert!(matches!(UserModel::from_bytes(bad.as_bytes(), &weights).unwrap_err(), Error::InvalidModelConfig(_)), "{bad}");
+        assert!(
+            matches!(UserModel::from_bytes(bad.as_bytes(), &weights).unwrap_err(), Error::InvalidModelConfig(_)),
+            "{bad}"
+        );
     }
     // Weights: truncated, garbage, or trained for another architecture.
-    assert!(matches!(UserModel::from_bytes(json.as_bytes(), &weights[..weights.len() / 2]).unwrap_err(), Error::InvalidWeights(_)));
+    assert!(matches!(
+        UserModel::from_bytes(json.as_bytes(), &weights[..weights.len() / 2]).unwrap_err(),
+        Error::InvalidWeights(_)
+    ));
     assert!(matches!(UserModel::from_bytes(json.as_bytes(), b"not a burnpack").unwrap_err(), Error::InvalidWeights(_)));
     let (_, other_weights) = random_model(16, 9, seed);
     assert!(matches!(UserModel::from_bytes(json.as_bytes(), &other_weights).unwrap_err(), Error::InvalidWeights(_)));

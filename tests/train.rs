@@ -17,12 +17,20 @@ fn synthetic_model_beats_popularity_widely_and_int8_keeps_recall() {
     let tower = evaluate_model(&model, &f32_items, &test);
     let int8 = evaluate_model(&model, &f32_items.to_int8(), &test);
     let popularity = evaluate_popularity(&ds, &test);
-    eprintln!("synthetic test R@10: tower {:.4}, int8 {:.4}, popularity {:.4}", tower.recall10, int8.recall10, popularity.recall10);
+    eprintln!(
+        "synthetic test R@10: tower {:.4}, int8 {:.4}, popularity {:.4}",
+        tower.recall10, int8.recall10, popularity.recall10
+    );
     assert!(
         tower.recall10 >= 2.0 * popularity.recall10 && tower.recall10 >= popularity.recall10 + 0.1,
         "tower R@10 {:.4} vs popularity {:.4}",
         tower.recall10,
         popularity.recall10
     );
-    assert!((tower.recall10 - int8.recall10).abs() <= 0.01 * tower.recall10.max(0.05), "int8 {:.4} vs f32 {:.4}", int8.recall10, tower.recall10);
+    assert!(
+        (tower.recall10 - int8.recall10).abs() <= 0.01 * tower.recall10.max(0.05),
+        "int8 {:.4} vs f32 {:.4}",
+        int8.recall10,
+        tower.recall10
+    );
 }

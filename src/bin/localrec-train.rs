@@ -69,7 +69,15 @@ fn run() -> Result<(), String> {
             "--synthetic-items" => syn.items = parse(&a, args.next())?,
             "--quiet" => cfg.progress = false,
             "-h" | "--help" => {
-                println!("{}", include_str!("localrec-train.rs").lines().take(13).map(|l| l.trim_start_matches("//!")).collect::<Vec<_>>().join("\n"));
+                println!(
+                    "{}",
+                    include_str!("localrec-train.rs")
+                        .lines()
+                        .take(13)
+                        .map(|l| l.trim_start_matches("//!"))
+                        .collect::<Vec<_>>()
+                        .join("\n")
+                );
                 return Ok(());
             }
             other => return Err(format!("unknown option {other:?} (see --help)")),

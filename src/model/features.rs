@@ -209,12 +209,8 @@ mod tests {
 
     #[test]
     fn newest_first_deduplicated_with_strongest_kind() {
-        let h = [
-            ev(7, Kind::Purchase, 10.0),
-            ev(3, Kind::View, 20.0),
-            ev(7, Kind::View, 30.0),
-            ev(5, Kind::Cart, 30.0),
-        ];
+        let h =
+            [ev(7, Kind::Purchase, 10.0), ev(3, Kind::View, 20.0), ev(7, Kind::View, 30.0), ev(5, Kind::Cart, 30.0)];
         let e = encode_history(&h, &HistoryConfig::default()).unwrap();
         assert_eq!(e.items, vec![5, 7, 3]);
         assert_eq!(e.kinds, vec![1, 2, 0]);

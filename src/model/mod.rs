@@ -109,7 +109,8 @@ impl UserModel {
         let device = inference_device();
         let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(weights.to_vec()))
             .map_err(|e| Error::InvalidWeights(e.to_string()))?;
-        let tower = file.config.init(&device).try_load_record(record).map_err(|e| Error::InvalidWeights(e.to_string()))?;
+        let tower =
+            file.config.init(&device).try_load_record(record).map_err(|e| Error::InvalidWeights(e.to_string()))?;
         Ok(Self::from_tower(file, tower, device))
     }
 
@@ -154,8 +155,7 @@ impl UserModel {
             self.gathered.extend(catalog.vector(row));
         }
         let batch = HistoryBatch::new([&self.encoded]);
-        let items =
-            Tensor::<3>::from_data(TensorData::new(self.gathered.clone(), [1, batch.slots, dim]), &self.device);
+        let items = Tensor::<3>::from_data(TensorData::new(self.gathered.clone(), [1, batch.slots, dim]), &self.device);
         let out = tensor_to_vec(self.tower.forward(items, &batch));
         if out.iter().any(|v| !v.is_finite()) {
             return Err(Error::NonFiniteEmbedding);
@@ -191,7 +191,11 @@ impl UserModel {
         let Some(check) = self.file.check.clone() else { return Ok(None) };
         let got = self.embed(catalog, &check.events()?)?;
         if got.len() != check.embedding.len() {
-            return Err(Error::LengthMismatch { what: "check embedding", expected: check.embedding.len(), got: got.len() });
+            return Err(Error::LengthMismatch {
+                what: "check embedding",
+                expected: check.embedding.len(),
+                got: got.len(),
+            });
         }
         Ok(Some(got.iter().zip(&check.embedding).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max)))
     }

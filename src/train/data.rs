@@ -11,7 +11,7 @@
 //! * per user, the last pair is the test target, the second to last the validation target, the
 //!   rest are training targets. A target's history is every event before it (repeats included).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 
@@ -125,6 +125,20 @@ pub fn tie_key(user: &str, item: &str) -> u64 {
     splitmix64(splitmix64(id_key(user)) ^ id_key(item))
 }
 
+/// Drops the keys of `side` with fewer than [`MIN_INTERACTIONS`] partners, and drops them from
+/// their partners' sets in `other`. Returns whether anything was dropped.
+fn prune<'a>(side: &mut HashMap<&'a str, HashSet<&'a str>>, other: &mut HashMap<&'a str, HashSet<&'a str>>) -> bool {
+    let drop: Vec<&str> = side.iter().filter(|(_, p)| p.len() < MIN_INTERACTIONS).map(|(k, _)| *k).collect();
+    for k in &drop {
+        for partner in side.remove(k).unwrap_or_default() {
+            if let Some(set) = other.get_mut(partner) {
+                set.remove(k);
+            }
+        }
+    }
+    !drop.is_empty()
+}
+
 /// Builds the filtered dataset from raw rows (in file order).
 pub fn build(name: &str, interactions: &[RawInteraction], items: &[RawItem]) -> Result<Dataset, String> {
     let item_meta: HashMap<&str, &RawItem> = items.iter().map(|it| (it.id.as_str(), it)).collect();
@@ -137,37 +151,14 @@ pub fn build(name: &str, interactions: &[RawInteraction], items: &[RawItem]) -> 
         by_user.entry(it.user.as_str()).or_default().push(row);
     }
     // 5-core on deduplicated pairs, iterated to a fixed point.
-    let mut item_users: HashMap<&str, std::collections::HashSet<&str>> = HashMap::new();
+    let mut item_users: HashMap<&str, HashSet<&str>> = HashMap::new();
+    let mut user_items: HashMap<&str, HashSet<&str>> = HashMap::new();
     for it in interactions {
         item_users.entry(it.item.as_str()).or_default().insert(it.user.as_str());
-    }
-    let mut user_items: HashMap<&str, std::collections::HashSet<&str>> = HashMap::new();
-    for it in interactions {
         user_items.entry(it.user.as_str()).or_default().insert(it.item.as_str());
     }
-    loop {
-        let drop_items: Vec<&str> =
-            item_users.iter().filter(|(_, us)| us.len() < MIN_INTERACTIONS).map(|(i, _)| *i).collect();
-        for i in &drop_items {
-            for u in item_users.remove(i).unwrap_or_default() {
-                if let Some(s) = user_items.get_mut(u) {
-                    s.remove(i);
-                }
-            }
-        }
-        let drop_users: Vec<&str> =
-            user_items.iter().filter(|(_, is)| is.len() < MIN_INTERACTIONS).map(|(u, _)| *u).collect();
-        for u in &drop_users {
-            for i in user_items.remove(u).unwrap_or_default() {
-                if let Some(s) = item_users.get_mut(i) {
-                    s.remove(u);
-                }
-            }
-        }
-        if drop_items.is_empty() && drop_users.is_empty() {
-            break;
-        }
-    }
+    // Each side's removals can push the other side below the minimum: repeat until neither moves.
+    while prune(&mut item_users, &mut user_items) | prune(&mut user_items, &mut item_users) {}
     if user_items.is_empty() {
         return Err(format!("no user has {MIN_INTERACTIONS} items with {MIN_INTERACTIONS} users each"));
     }
@@ -209,7 +200,7 @@ pub fn build(name: &str, interactions: &[RawInteraction], items: &[RawItem]) -> 
                 .then_with(|| tie_key(&x.user, &x.item).cmp(&tie_key(&y.user, &y.item)))
                 .then(a.cmp(&b))
         });
-        let mut seen = std::collections::HashSet::new();
+        let mut seen = HashSet::new();
         let mut ue = UserEvents::default();
         for r in rows {
             let it = &interactions[r];
@@ -280,7 +271,13 @@ fn read_csv(path: &Path) -> Result<(Vec<String>, Vec<Vec<String>>), String> {
         }
         let row = split_csv_line(line);
         if row.len() != header.len() {
-            return Err(format!("{}: line {}: {} fields, header has {}", path.display(), n + 2, row.len(), header.len()));
+            return Err(format!(
+                "{}: line {}: {} fields, header has {}",
+                path.display(),
+                n + 2,
+                row.len(),
+                header.len()
+            ));
         }
         rows.push(row);
     }
@@ -300,10 +297,14 @@ pub fn read_csv_dataset(name: &str, interactions: &Path, items: &Path) -> Result
     let ck = column(&h, "kind");
     let mut raw = Vec::with_capacity(rows.len());
     for (n, r) in rows.iter().enumerate() {
-        let time: f64 =
-            r[ct].trim().parse().map_err(|_| format!("{}: line {}: bad timestamp {:?}", interactions.display(), n + 2, r[ct]))?;
+        let time: f64 = r[ct]
+            .trim()
+            .parse()
+            .map_err(|_| format!("{}: line {}: bad timestamp {:?}", interactions.display(), n + 2, r[ct]))?;
         let kind = match ck {
-            Some(k) => Kind::from_name(&r[k]).map_err(|e| format!("{}: line {}: {e}", interactions.display(), n + 2))?,
+            Some(k) => {
+                Kind::from_name(&r[k]).map_err(|e| format!("{}: line {}: {e}", interactions.display(), n + 2))?
+            }
             None => Kind::Purchase,
         };
         raw.push(RawInteraction { user: r[cu].trim().to_string(), item: r[ci].trim().to_string(), time, kind });

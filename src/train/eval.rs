@@ -183,7 +183,9 @@ pub fn evaluate_item_knn(ds: &Dataset, queries: &[EvalQuery], max_items: usize) 
         order.extend((0..n as u32).filter(|i| q.exclude.binary_search(i).is_err()));
         let k = order.len().min(50);
         if k > 0 && k < order.len() {
-            order.select_nth_unstable_by(k - 1, |&a, &b| scores[b as usize].total_cmp(&scores[a as usize]).then(a.cmp(&b)));
+            order.select_nth_unstable_by(k - 1, |&a, &b| {
+                scores[b as usize].total_cmp(&scores[a as usize]).then(a.cmp(&b))
+            });
         }
         order.truncate(k);
         order.sort_by(|&a, &b| scores[b as usize].total_cmp(&scores[a as usize]).then(a.cmp(&b)));

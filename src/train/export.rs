@@ -125,7 +125,12 @@ pub fn export(ds: &Dataset, trained: &Trained, dir: &Path) -> Result<Manifest, S
     let mut entries = Vec::new();
     for (name, role, bytes) in files {
         std::fs::write(dir.join(name), bytes).map_err(|e| format!("{name}: {e}"))?;
-        entries.push(FileEntry { name: name.into(), role: role.into(), bytes: bytes.len() as u64, sha256: sha256_hex(bytes) });
+        entries.push(FileEntry {
+            name: name.into(),
+            role: role.into(),
+            bytes: bytes.len() as u64,
+            sha256: sha256_hex(bytes),
+        });
     }
     let version_input = format!("{}{}", entries[1].sha256, entries[2].sha256);
     let manifest = Manifest {

@@ -94,7 +94,8 @@ pub fn generate(cfg: &SyntheticConfig) -> (Vec<RawInteraction>, Vec<RawItem>) {
         // Long-tailed popularity.
         weight.push(1.0 / (1.0 + rng.below(cfg.items as u64) as f32).powf(0.7));
     }
-    let by_category: Vec<Vec<usize>> = (0..n_cat).map(|c| (0..cfg.items).filter(|&i| category[i] == c).collect()).collect();
+    let by_category: Vec<Vec<usize>> =
+        (0..n_cat).map(|c| (0..cfg.items).filter(|&i| category[i] == c).collect()).collect();
 
     let mut out = Vec::new();
     let start = 1_700_000_000.0f64;
@@ -113,7 +114,8 @@ pub fn generate(cfg: &SyntheticConfig) -> (Vec<RawInteraction>, Vec<RawItem>) {
                 *x += 0.35 * n;
             }
             normalize(&mut taste);
-            let c = if rng.next_f32() < 0.8 { favourites[rng.below(2) as usize] } else { rng.below(n_cat as u64) as usize };
+            let c =
+                if rng.next_f32() < 0.8 { favourites[rng.below(2) as usize] } else { rng.below(n_cat as u64) as usize };
             let pool = &by_category[c];
             let scores: Vec<f32> = pool.iter().map(|&i| weight[i] * (5.0 * dot(&style[i], &taste)).exp()).collect();
             let total: f32 = scores.iter().sum();

@@ -158,6 +158,7 @@ struct Progress {
 }
 
 impl Progress {
+    #[allow(clippy::too_many_arguments)] // one progress line's fields
     fn update(&mut self, epoch: usize, epochs: usize, done: usize, total: usize, loss: f64, rate: f64, best: f64) {
         if !self.enabled {
             return;
@@ -305,16 +306,13 @@ fn batch_loss(
     let batch = HistoryBatch::new(histories);
     let d = cfg.dim;
     let ints = |v: Vec<i64>| Tensor::<1, Int>::from_data(TensorData::new(v.clone(), [v.len()]), device);
-    let hist = items.clone().select(0, ints(batch.rows.iter().map(|&r| r as i64).collect())).reshape([
-        b,
-        batch.slots,
-        d,
-    ]);
+    let hist =
+        items.clone().select(0, ints(batch.rows.iter().map(|&r| r as i64).collect())).reshape([b, batch.slots, d]);
     let users = model.user.forward(hist, &batch); // [B, d]
     let columns: Vec<u32> = targets.iter().chain(negatives).copied().collect();
     let c = columns.len();
     let cands = items.select(0, ints(columns.iter().map(|&r| r as i64).collect())); // [C, d]
-    // Correction and accidental-hit mask, built on the CPU: [B, C].
+                                                                                    // Correction and accidental-hit mask, built on the CPU: [B, C].
     let n_items = log_q.len() as f32;
     let mut offset = vec![0f32; b * c];
     for i in 0..b {

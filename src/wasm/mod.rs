@@ -293,7 +293,9 @@ impl JsUserTower {
             .iter()
             .zip(kinds)
             .zip(times)
-            .map(|((&item, &kind), &time)| Ok(crate::model::Event { item, kind: crate::model::Kind::from_code(kind)?, time }))
+            .map(|((&item, &kind), &time)| {
+                Ok(crate::model::Event { item, kind: crate::model::Kind::from_code(kind)?, time })
+            })
             .collect::<crate::Result<Vec<_>>>()
             .map_err(js_err)?;
         let v = self.inner.embed(&catalogue.inner, &events).map_err(js_err)?;
