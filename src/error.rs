@@ -92,6 +92,40 @@ pub enum Error {
     /// A weight or an output of the tower is NaN or infinite.
     #[error("user tower produced a non-finite value")]
     NonFiniteEmbedding,
+    /// An item id the catalogue does not have.
+    #[error("unknown item id {0:?}: not in this catalogue")]
+    UnknownItem(String),
+
+    // ---- catalogue deltas ----------------------------------------------------------------------
+    /// A delta file is malformed, or does not fit the catalogue it is applied to.
+    #[error("invalid catalogue delta: {0}")]
+    InvalidDelta(String),
+    /// A delta made for another version of the catalogue.
+    #[error("catalogue delta expects a base of {expected} rows, this catalogue has {got}")]
+    DeltaBaseMismatch { expected: u32, got: u32 },
+}
+
+impl Error {
+    /// A stable machine-readable code for the error's family, which the JavaScript binding puts on
+    /// the thrown error (`err.code`): `corrupt-file`, `invalid-query`, `unknown-item`, `invalid-model`,
+    /// `invalid-delta` or `empty-history`.
+    pub fn code(&self) -> &'static str {
+        use Error::*;
+        match self {
+            DimensionMismatch { .. }
+            | NonFiniteQuery { .. }
+            | IndexOutOfRange { .. }
+            | UnknownKind(_)
+            | NonFiniteTime(_) => "invalid-query",
+            UnknownItem(_) => "unknown-item",
+            EmptyHistory => "empty-history",
+            InvalidModelConfig(_) | InvalidWeights(_) | TowerCatalogMismatch { .. } | NonFiniteEmbedding => {
+                "invalid-model"
+            }
+            InvalidDelta(_) | DeltaBaseMismatch { .. } => "invalid-delta",
+            _ => "corrupt-file",
+        }
+    }
 }
 
 /// Crate-wide result alias.

@@ -10,7 +10,7 @@ use std::rc::Rc;
 use crate::catalog::Catalog;
 use crate::error::{Error, Result};
 use crate::model::{Event, Kind, UserModel};
-use crate::rank::{Hit, Query, TopK};
+use crate::rank::{Query, TopK};
 
 /// How many raw events the recommender keeps in memory (oldest dropped first). The tower reads
 /// only the newest `max_len` distinct items; the rest is for "exclude what was seen".
@@ -26,7 +26,33 @@ pub struct RecommendOptions<'a> {
     pub exclude: &'a [u32],
     /// Only these category codes, when given.
     pub categories: Option<&'a [u32]>,
+    /// Diversity: at most this many results from one category (`None` or 0: no limit). If the
+    /// catalogue cannot fill `k` slots under the cap, the best remaining items fill the rest.
+    pub max_per_category: Option<usize>,
 }
+
+/// Why an item was recommended.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Reason {
+    /// The history item (catalogue row) closest to the recommended one, and what the visitor did
+    /// with it: "because you viewed X".
+    Because { item: u32, kind: Kind },
+    /// A cold-start answer: one of the catalogue's popular items.
+    Popular,
+}
+
+/// One recommended item.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Recommendation {
+    /// Catalogue row.
+    pub index: u32,
+    /// Inner product with the user embedding (0 for cold-start answers).
+    pub score: f32,
+    pub reason: Reason,
+}
+
+/// How many candidates the diversity re-ranking looks at, per requested slot.
+const DIVERSITY_POOL: usize = 8;
 
 /// See the module docs.
 #[derive(Debug)]
@@ -38,6 +64,7 @@ pub struct Recommender {
     seen: Vec<u32>,
     embedding: Option<Vec<f32>>,
     exclude: Vec<u32>,
+    popular: Vec<u32>,
 }
 
 impl Recommender {
@@ -54,6 +81,7 @@ impl Recommender {
             seen: Vec::new(),
             embedding: None,
             exclude: Vec::new(),
+            popular: Vec::new(),
         })
     }
 
@@ -73,6 +101,16 @@ impl Recommender {
     /// The current user embedding (`None` before the first interaction).
     pub fn embedding(&self) -> Option<&[f32]> {
         self.embedding.as_deref()
+    }
+
+    /// The cold-start list (catalogue rows, best first) that [`Recommender::recommend`] answers
+    /// with while the history is empty. Rows outside the catalogue are an error.
+    pub fn set_popular(&mut self, rows: &[u32]) -> Result<()> {
+        if let Some(&r) = rows.iter().find(|&&r| r as usize >= self.catalog.len()) {
+            return Err(Error::IndexOutOfRange { index: r, len: self.catalog.len() });
+        }
+        self.popular = rows.to_vec();
+        Ok(())
     }
 
     /// Records an interaction with catalogue row `item` and updates the embedding at once.
@@ -123,19 +161,90 @@ impl Recommender {
         Ok(())
     }
 
-    /// The top `k` items for the current embedding. With no history there is nothing to embed:
-    /// [`Error::EmptyHistory`] (the caller shows its cold-start list).
-    pub fn recommend(&mut self, options: &RecommendOptions<'_>) -> Result<&[Hit]> {
-        let Some(embedding) = self.embedding.as_deref() else { return Err(Error::EmptyHistory) };
+    /// The top `k` items for the current embedding, each with its [`Reason`], after the filters and
+    /// the diversity cap of `options`. With no history: the popular list set by
+    /// [`Recommender::set_popular`] (same filters), or [`Error::EmptyHistory`] if there is none.
+    pub fn recommend(&mut self, options: &RecommendOptions<'_>) -> Result<Vec<Recommendation>> {
         self.exclude.clear();
         if options.exclude_seen {
             self.exclude.extend_from_slice(&self.seen);
         }
         self.exclude.extend_from_slice(options.exclude);
-        let mut query = Query::new(embedding, options.k).exclude(&self.exclude);
+        self.exclude.sort_unstable();
+        let cap = options.max_per_category.filter(|&c| c > 0 && self.catalog.categories().is_some());
+        let Some(embedding) = self.embedding.as_deref() else {
+            if self.popular.is_empty() {
+                return Err(Error::EmptyHistory);
+            }
+            let cats = self.catalog.categories();
+            let allowed = |r: &u32| {
+                self.exclude.binary_search(r).is_err()
+                    && options.categories.is_none_or(|want| cats.is_some_and(|c| want.contains(&c[*r as usize])))
+            };
+            let pool: Vec<(u32, f32)> = self.popular.iter().filter(|r| allowed(r)).map(|&r| (r, 0.0)).collect();
+            return Ok(diversify(&pool, options.k, cap, cats)
+                .into_iter()
+                .map(|(index, score)| Recommendation { index, score, reason: Reason::Popular })
+                .collect());
+        };
+        let want = if cap.is_some() { options.k.saturating_mul(DIVERSITY_POOL) } else { options.k };
+        let mut query = Query::new(embedding, want).exclude(&self.exclude);
         if let Some(c) = options.categories {
             query = query.categories(c);
         }
-        self.topk.search(&self.catalog, &query)
+        let hits: Vec<(u32, f32)> =
+            self.topk.search(&self.catalog, &query)?.iter().map(|h| (h.index, h.score)).collect();
+        let chosen = diversify(&hits, options.k, cap, self.catalog.categories());
+        Ok(chosen
+            .into_iter()
+            .map(|(index, score)| Recommendation { index, score, reason: self.reason(index) })
+            .collect())
     }
+
+    /// The newest distinct history items the tower reads, and the one most similar to `row`.
+    fn reason(&self, row: u32) -> Reason {
+        let target = self.catalog.vector(row);
+        let window = self.model.config().max_len;
+        let mut best: Option<(f32, u32, Kind)> = None;
+        let mut looked = Vec::with_capacity(window);
+        for e in self.events.iter().rev() {
+            if looked.len() >= window {
+                break;
+            }
+            if looked.contains(&e.item) {
+                continue;
+            }
+            looked.push(e.item);
+            let v = self.catalog.vector(e.item);
+            let s: f32 = v.iter().zip(&target).map(|(a, b)| a * b).sum();
+            if best.is_none_or(|(b, _, _)| s > b) {
+                best = Some((s, e.item, e.kind));
+            }
+        }
+        best.map_or(Reason::Popular, |(_, item, kind)| Reason::Because { item, kind })
+    }
+}
+
+/// Keeps the order of `ranked` but takes at most `cap` items per category; if that leaves fewer than
+/// `k`, the best skipped items fill the remaining slots (a soft cap, so the answer is never short).
+fn diversify(ranked: &[(u32, f32)], k: usize, cap: Option<usize>, cats: Option<&[u32]>) -> Vec<(u32, f32)> {
+    let (Some(cap), Some(cats)) = (cap, cats) else { return ranked.iter().take(k).copied().collect() };
+    let mut per: std::collections::HashMap<u32, usize> = std::collections::HashMap::new();
+    let mut out = Vec::with_capacity(k);
+    let mut skipped = Vec::new();
+    for &(r, s) in ranked {
+        if out.len() == k {
+            break;
+        }
+        let n = per.entry(cats[r as usize]).or_insert(0);
+        if *n < cap {
+            *n += 1;
+            out.push((r, s));
+        } else {
+            skipped.push((r, s));
+        }
+    }
+    let missing = k.saturating_sub(out.len());
+    out.extend(skipped.into_iter().take(missing));
+    out
 }

@@ -2,18 +2,26 @@
 //! back as typed arrays and ids, and bad input becomes a JS `Error` with a readable message, not a trap.
 #![cfg(target_arch = "wasm32")]
 
+mod common;
+
 use js_sys::Error as JsErrorObject;
 use localrec::rank::Kernel;
 use localrec::wasm::{JsCatalogue, JsRanker, JsRecommender, JsUserTower};
-use wasm_bindgen::JsValue;
+use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_test::*;
 
 wasm_bindgen_test_configure!(run_in_browser);
 
-fn message(e: wasm_bindgen::JsError) -> String {
-    let v: JsValue = e.into();
+fn message(v: JsValue) -> String {
     let err: JsErrorObject = v.into();
     err.message().into()
+}
+
+/// The error's `name` and machine-readable `code`.
+fn name_and_code(v: &JsValue) -> (String, String) {
+    let err: &JsErrorObject = v.unchecked_ref();
+    let code = js_sys::Reflect::get(v, &JsValue::from_str("code")).unwrap().as_string().unwrap_or_default();
+    (err.name().into(), code)
 }
 
 #[wasm_bindgen_test]
@@ -90,21 +98,48 @@ fn recommender_updates_after_each_interaction() {
     let items = JsCatalogue::from_bytes(ITEMS_INT8).unwrap();
     let tower = JsUserTower::from_bytes(TOWER_JSON, TOWER_BPK).unwrap();
     let mut rec = JsRecommender::new(&items, tower).unwrap();
-    let msg = message(rec.recommend(10, true, None, None).err().unwrap());
-    assert!(msg.contains("history holds no item"), "{msg}");
+    let err = rec.recommend(10, true, None, None, None).err().unwrap();
+    assert_eq!(name_and_code(&err), ("LocalRecError".into(), "empty-history".into()));
+    assert!(message(err).contains("history holds no item"));
+    // Cold start: the popular list, with the filters applied and "popular" as the reason.
+    let popular: Vec<String> = (0..20).map(|r| items.id(r).unwrap()).collect();
+    assert_eq!(rec.set_popular(popular.iter().cloned().chain(["gone".to_string()]).collect()).unwrap(), 20);
+    let cold = rec.recommend(5, true, Some(vec![popular[0].clone()]), None, None).unwrap();
+    assert_eq!(cold.ids(), popular[1..6].to_vec());
+    assert!(cold.reason_kinds().iter().all(|k| k == "popular"));
     let first = items.id(0).unwrap();
     rec.record(&first, "view", Some(1000.0)).unwrap();
-    let a = rec.recommend(10, true, None, None).unwrap();
+    let a = rec.recommend(10, true, None, None, None).unwrap();
     assert_eq!(a.length(), 10);
     assert!(!a.indices().to_vec().contains(&0), "seen items are excluded");
+    assert!(a.reason_ids().iter().all(|id| *id == first) && a.reason_kinds().iter().all(|k| k == "view"));
     let e1 = rec.embedding().unwrap().to_vec();
     rec.record(&items.id(5).unwrap(), "purchase", Some(1010.0)).unwrap();
     assert_ne!(e1, rec.embedding().unwrap().to_vec(), "the embedding follows the interaction");
     assert_eq!(rec.history_length(), 2);
-    let msg = message(rec.record("no-such-item", "view", None).err().unwrap());
-    assert!(msg.contains("unknown item id"), "{msg}");
+    let err = rec.record("no-such-item", "view", None).err().unwrap();
+    assert_eq!(name_and_code(&err).1, "unknown-item");
+    assert!(message(err).contains("unknown item id"));
+    // A stored history with an item that left the catalogue: that event is skipped, the rest used.
+    let ids = vec![items.id(3).unwrap(), "retired-sku".to_string(), items.id(4).unwrap()];
+    assert_eq!(rec.set_history(ids, &[0, 1, 2], &[1.0, 2.0, 3.0]).unwrap(), 2);
+    assert_eq!(rec.history_length(), 2);
     let msg = message(rec.record(&first, "like", None).err().unwrap());
     assert!(msg.contains("unknown interaction kind"), "{msg}");
     let msg = message(JsUserTower::from_bytes(TOWER_JSON, &TOWER_BPK[..100]).err().unwrap());
     assert!(msg.contains("weights"), "{msg}");
+}
+
+#[wasm_bindgen_test]
+fn catalogue_delta_applies_in_the_browser() {
+    let all = localrec::catalog::synthetic::random_unit(60, 8, 3, 7);
+    let old = common::subset(&all, &(0..50).collect::<Vec<_>>(), &[]).to_int8();
+    // item-0..4 removed, item-10 changed, item-50..59 added.
+    let new = common::subset(&all, &(5..60).collect::<Vec<_>>(), &[10]).to_int8();
+    let delta = old.diff(&new).unwrap().encode();
+    assert!(delta.len() < new.encode().len() / 3, "the delta carries only the changed rows");
+    let out = localrec::wasm::apply_catalogue_delta(&old.encode(), &delta).unwrap();
+    assert_eq!(out, new.encode());
+    let err = localrec::wasm::apply_catalogue_delta(&new.encode(), &delta).err().unwrap();
+    assert_eq!(name_and_code(&err).1, "invalid-delta");
 }

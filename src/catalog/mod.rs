@@ -4,6 +4,7 @@
 //! A [`Catalog`] is immutable once built and always valid: every constructor (from vectors, from
 //! bytes) checks ids, dimensions, category codes and finiteness, so the ranker never meets bad data.
 
+pub mod delta;
 pub mod format;
 pub mod synthetic;
 

@@ -9,10 +9,24 @@ use wasm_bindgen::prelude::*;
 use crate::catalog::{synthetic, Catalog, Vectors};
 use crate::rank::{Kernel, Query, TopK};
 
-type JsResult<T> = Result<T, JsError>;
+type JsResult<T> = Result<T, JsValue>;
 
-fn js_err(e: crate::Error) -> JsError {
-    JsError::new(&e.to_string())
+/// A JS `Error` named `LocalRecError` with a machine-readable `code` (see [`crate::Error::code`]).
+fn error_with_code(code: &str, message: &str) -> JsValue {
+    let err = js_sys::Error::new(message);
+    err.set_name("LocalRecError");
+    // Setting a property on a fresh Error object cannot fail.
+    let _ = js_sys::Reflect::set(&err, &JsValue::from_str("code"), &JsValue::from_str(code));
+    err.into()
+}
+
+fn js_err(e: crate::Error) -> JsValue {
+    error_with_code(e.code(), &e.to_string())
+}
+
+/// Bad arguments from JavaScript (wrong lengths, unknown names): code `invalid-argument`.
+fn bad_input(message: &str) -> JsValue {
+    error_with_code("invalid-argument", message)
 }
 
 /// An item-embedding table, decoded and validated.
@@ -35,7 +49,7 @@ impl JsCatalogue {
     #[wasm_bindgen(js_name = randomUnit)]
     pub fn random_unit(n: u32, dim: u32, categories: u32, seed: u32, element_type: &str) -> JsResult<JsCatalogue> {
         if dim == 0 || dim > crate::catalog::MAX_DIM || n > crate::catalog::MAX_ROWS {
-            return Err(JsError::new(&format!(
+            return Err(bad_input(&format!(
                 "randomUnit: n must be <= {} and dim in 1..={}",
                 crate::catalog::MAX_ROWS,
                 crate::catalog::MAX_DIM
@@ -45,9 +59,7 @@ impl JsCatalogue {
         let c = match element_type {
             "f32" => c,
             "int8" => c.to_int8(),
-            other => {
-                return Err(JsError::new(&format!("unknown element type {other:?} (expected \"f32\" or \"int8\")")))
-            }
+            other => return Err(bad_input(&format!("unknown element type {other:?} (expected \"f32\" or \"int8\")"))),
         };
         Ok(JsCatalogue { inner: Rc::new(c) })
     }
@@ -129,7 +141,7 @@ impl JsCatalogue {
     pub fn values_f32(&self) -> JsResult<Float32Array> {
         match self.inner.vectors() {
             Vectors::F32(v) => Ok(Float32Array::from(&v[..])),
-            Vectors::Int8 { .. } => Err(JsError::new("valuesF32: catalogue is int8")),
+            Vectors::Int8 { .. } => Err(bad_input("valuesF32: catalogue is int8")),
         }
     }
 
@@ -138,7 +150,7 @@ impl JsCatalogue {
     pub fn values_int8(&self) -> JsResult<Int8Array> {
         match self.inner.vectors() {
             Vectors::Int8 { values, .. } => Ok(Int8Array::from(&values[..])),
-            Vectors::F32(_) => Err(JsError::new("valuesInt8: catalogue is f32")),
+            Vectors::F32(_) => Err(bad_input("valuesInt8: catalogue is f32")),
         }
     }
 
@@ -147,7 +159,7 @@ impl JsCatalogue {
     pub fn scales_int8(&self) -> JsResult<Float32Array> {
         match self.inner.vectors() {
             Vectors::Int8 { scales, .. } => Ok(Float32Array::from(&scales[..])),
-            Vectors::F32(_) => Err(JsError::new("scalesInt8: catalogue is f32")),
+            Vectors::F32(_) => Err(bad_input("scalesInt8: catalogue is f32")),
         }
     }
 }
@@ -173,7 +185,7 @@ impl JsRanker {
     pub fn with_kernel(catalogue: &JsCatalogue, kernel: &str) -> JsResult<JsRanker> {
         let Some(&k) = Kernel::ALL.iter().find(|k| k.name() == kernel) else {
             let names: Vec<&str> = Kernel::ALL.iter().map(|k| k.name()).collect();
-            return Err(JsError::new(&format!("unknown kernel {kernel:?} (this build has {names:?})")));
+            return Err(bad_input(&format!("unknown kernel {kernel:?} (this build has {names:?})")));
         };
         Ok(JsRanker { catalog: Rc::clone(&catalogue.inner), topk: TopK::with_kernel(k) })
     }
@@ -287,7 +299,7 @@ impl JsUserTower {
         times: &[f64],
     ) -> JsResult<Float32Array> {
         if kinds.len() != items.len() || times.len() != items.len() {
-            return Err(JsError::new("embed: items, kinds and times must have the same length"));
+            return Err(bad_input("embed: items, kinds and times must have the same length"));
         }
         let events = items
             .iter()
@@ -338,7 +350,7 @@ impl JsRecommender {
             .inner
             .catalog()
             .row_of(item_id)
-            .ok_or_else(|| JsError::new(&format!("unknown item id {item_id:?}")))?;
+            .ok_or_else(|| js_err(crate::Error::UnknownItem(item_id.to_owned())))?;
         let time = time.unwrap_or_else(|| js_sys::Date::now() / 1000.0);
         self.inner.record(row, kind_from_js(kind)?, time).map_err(js_err)
     }
@@ -359,26 +371,125 @@ impl JsRecommender {
         self.inner.clear();
     }
 
-    /// Top `k` for the current history. `excludeSeen` leaves out every item in the history;
-    /// `exclude` (catalogue indices) and `categories` (allowed codes) are optional. Throws when
-    /// the history is empty (show a cold-start list instead).
+    /// Sets the cold-start list (item ids, best first) used while the history is empty. Ids the
+    /// catalogue lacks are skipped; returns how many were kept.
+    #[wasm_bindgen(js_name = setPopular)]
+    pub fn set_popular(&mut self, ids: Vec<String>) -> JsResult<u32> {
+        let rows: Vec<u32> = ids.iter().filter_map(|id| self.inner.catalog().row_of(id)).collect();
+        self.inner.set_popular(&rows).map_err(js_err)?;
+        Ok(rows.len() as u32)
+    }
+
+    /// Replaces the history with stored events (parallel arrays, oldest first: item ids, kinds
+    /// 0 view / 1 cart / 2 purchase, times in seconds) and recomputes the embedding once. Events
+    /// whose item left the catalogue are skipped (the caller's stored history is not touched);
+    /// returns how many were used.
+    #[wasm_bindgen(js_name = setHistory)]
+    pub fn set_history(&mut self, ids: Vec<String>, kinds: &[u8], times: &[f64]) -> JsResult<u32> {
+        if kinds.len() != ids.len() || times.len() != ids.len() {
+            return Err(bad_input("setHistory: ids, kinds and times must have the same length"));
+        }
+        let mut events = Vec::with_capacity(ids.len());
+        for ((id, &kind), &time) in ids.iter().zip(kinds).zip(times) {
+            let kind = crate::model::Kind::from_code(kind).map_err(js_err)?;
+            if let Some(item) = self.inner.catalog().row_of(id) {
+                events.push(crate::model::Event { item, kind, time });
+            }
+        }
+        self.inner.set_history(&events).map_err(js_err)?;
+        Ok(events.len() as u32)
+    }
+
+    /// Top `k` for the current history, each with a reason. `excludeSeen` leaves out every item in
+    /// the history; `exclude` (item ids; unknown ones are ignored), `categories` (allowed category
+    /// codes) and `maxPerCategory` (diversity cap, 0 = none) are optional. With no history the
+    /// answer is the popular list (see `setPopular`); with neither, throws `empty-history`.
     pub fn recommend(
         &mut self,
         k: u32,
         exclude_seen: bool,
-        exclude: Option<Vec<u32>>,
+        exclude: Option<Vec<String>>,
         categories: Option<Vec<u32>>,
-    ) -> JsResult<TopKResult> {
-        let exclude = exclude.unwrap_or_default();
+        max_per_category: Option<u32>,
+    ) -> JsResult<Recommendations> {
+        let catalog = self.inner.catalog().clone();
+        let exclude: Vec<u32> = exclude.unwrap_or_default().iter().filter_map(|id| catalog.row_of(id)).collect();
         let options = crate::recommender::RecommendOptions {
             k: k as usize,
             exclude_seen,
             exclude: &exclude,
             categories: categories.as_deref(),
+            max_per_category: max_per_category.map(|c| c as usize),
         };
-        let hits = self.inner.recommend(&options).map_err(js_err)?;
-        let indices = hits.iter().map(|h| h.index).collect();
-        let scores = hits.iter().map(|h| h.score).collect();
-        Ok(TopKResult { indices, scores, catalog: self.inner.catalog().clone() })
+        let recs = self.inner.recommend(&options).map_err(js_err)?;
+        Ok(Recommendations { recs, catalog })
     }
+}
+
+/// The answer of `Recommender.recommend`: parallel arrays, best first.
+#[wasm_bindgen]
+pub struct Recommendations {
+    recs: Vec<crate::recommender::Recommendation>,
+    catalog: Rc<Catalog>,
+}
+
+#[wasm_bindgen]
+impl Recommendations {
+    #[wasm_bindgen(getter)]
+    pub fn length(&self) -> u32 {
+        self.recs.len() as u32
+    }
+
+    /// Item ids.
+    #[wasm_bindgen(getter)]
+    pub fn ids(&self) -> Vec<String> {
+        self.recs.iter().map(|r| self.catalog.id(r.index).to_owned()).collect()
+    }
+
+    /// Catalogue indices.
+    #[wasm_bindgen(getter)]
+    pub fn indices(&self) -> Uint32Array {
+        Uint32Array::from(&self.recs.iter().map(|r| r.index).collect::<Vec<_>>()[..])
+    }
+
+    /// Inner products with the user embedding (0 for popular answers).
+    #[wasm_bindgen(getter)]
+    pub fn scores(&self) -> Float32Array {
+        Float32Array::from(&self.recs.iter().map(|r| r.score).collect::<Vec<_>>()[..])
+    }
+
+    /// Per result: `"view"`, `"cart"` or `"purchase"` (what the visitor did with the history item
+    /// in `reasonIds`), or `"popular"` for a cold-start answer.
+    #[wasm_bindgen(getter, js_name = reasonKinds)]
+    pub fn reason_kinds(&self) -> Vec<String> {
+        use crate::recommender::Reason;
+        self.recs
+            .iter()
+            .map(|r| match r.reason {
+                Reason::Because { kind, .. } => kind.name().to_owned(),
+                Reason::Popular => "popular".to_owned(),
+            })
+            .collect()
+    }
+
+    /// Per result: the history item it is closest to ("because you viewed X"), or `""` for popular.
+    #[wasm_bindgen(getter, js_name = reasonIds)]
+    pub fn reason_ids(&self) -> Vec<String> {
+        use crate::recommender::Reason;
+        self.recs
+            .iter()
+            .map(|r| match r.reason {
+                Reason::Because { item, .. } => self.catalog.id(item).to_owned(),
+                Reason::Popular => String::new(),
+            })
+            .collect()
+    }
+}
+
+/// Applies a catalogue delta file to the cached catalogue file and returns the new catalogue's bytes
+/// (the caller checks them against the manifest's SHA-256 before storing). Throws `invalid-delta`
+/// or `corrupt-file`.
+#[wasm_bindgen(js_name = applyCatalogueDelta)]
+pub fn apply_catalogue_delta(base: &[u8], delta: &[u8]) -> JsResult<Vec<u8>> {
+    crate::catalog::delta::apply_delta_bytes(base, delta).map_err(js_err)
 }

@@ -36,3 +36,19 @@ pub fn gaussian_values(rng: &mut Rng, len: usize) -> Vec<f32> {
 pub fn ids(n: usize) -> Vec<String> {
     (0..n).map(|i| format!("sku-{i:05}")).collect()
 }
+
+/// An f32 catalogue made of the given rows of `c` (same ids, categories and vectors); rows listed in
+/// `perturb` get their first coordinate changed (a "changed row" for delta tests).
+pub fn subset(c: &localrec::Catalog, rows: &[u32], perturb: &[u32]) -> localrec::Catalog {
+    let ids: Vec<&str> = rows.iter().map(|&r| c.id(r)).collect();
+    let mut values = Vec::with_capacity(rows.len() * c.dim());
+    for &r in rows {
+        let mut v = c.vector(r);
+        if perturb.contains(&r) {
+            v[0] += 0.25;
+        }
+        values.extend(v);
+    }
+    let cats = c.categories().map(|cats| rows.iter().map(|&r| cats[r as usize]).collect());
+    localrec::Catalog::from_f32(&ids, c.dim(), values, cats).expect("rows of a valid catalogue")
+}
