@@ -27,6 +27,10 @@ if [ "$profile" = --release ]; then
     "$wasm" -o "$wasm.opt"
   mv "$wasm.opt" "$wasm"
 fi
+# The JS API (js/: loader, IndexedDB cache, worker, types) wraps the generated low-level module.
+cp js/*.js js/index.d.ts "$out/"
+cp js/README.md "$out/README.md"
+node scripts/package-json.mjs "$out/package.json"
 after=$(stat -c %s "$wasm")
 gz=$(gzip -9 -c "$wasm" | wc -c)
 echo "$wasm: $after bytes ($before before wasm-opt), $gz bytes gzipped"

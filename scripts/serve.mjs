@@ -9,13 +9,15 @@ const TYPES = {
   '.html': 'text/html; charset=utf-8', '.js': 'text/javascript', '.mjs': 'text/javascript',
   '.wasm': 'application/wasm', '.json': 'application/json', '.css': 'text/css', '.png': 'image/png',
   '.svg': 'image/svg+xml', '.webmanifest': 'application/manifest+json', '.bin': 'application/octet-stream',
-  '.ts': 'text/plain',
+  '.ts': 'text/plain', '.lrc': 'application/octet-stream', '.delta': 'application/octet-stream', '.bpk': 'application/octet-stream',
 };
 
-export function serve(root, port = 0, host = '127.0.0.1') {
+// `hook(req, res, pathname)`, if given, sees every request first and returns true when it answered.
+export function serve(root, port = 0, host = '127.0.0.1', hook = null) {
   const base = resolve(root);
   const server = createServer(async (req, res) => {
     try {
+      if (hook && (await hook(req, res, new URL(req.url, 'http://x').pathname))) return;
       const path = normalize(decodeURIComponent(new URL(req.url, 'http://x').pathname));
       let file = join(base, path);
       if (!file.startsWith(base)) throw Object.assign(new Error('forbidden'), { code: 'EACCES' });

@@ -5,6 +5,7 @@
 //!   --data synthetic            the built-in synthetic shop (default)
 //!   --data DIR                  DIR/interactions.csv[.gz] and DIR/items.csv
 //!   --out DIR                   write the export there (default: no export)
+//!   --delta-from OLD_DIR        also write catalogue deltas from the export in OLD_DIR
 //!   --epochs N --batch N --lr X --temperature T --logq A --negatives M
 //!   --dim D --heads H --hidden H --max-len N --seed S --max-minutes M
 //!   --synthetic-users N --synthetic-items N
@@ -47,11 +48,13 @@ fn run() -> Result<(), String> {
     let mut syn = SyntheticConfig::default();
     let mut data = String::from("synthetic");
     let mut out: Option<PathBuf> = None;
+    let mut delta_from: Option<PathBuf> = None;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
             "--data" => data = parse(&a, args.next())?,
             "--out" => out = Some(parse(&a, args.next())?),
+            "--delta-from" => delta_from = Some(parse(&a, args.next())?),
             "--epochs" => cfg.epochs = parse(&a, args.next())?,
             "--batch" => cfg.batch = parse(&a, args.next())?,
             "--lr" => cfg.lr = parse(&a, args.next())?,
@@ -147,6 +150,11 @@ fn run() -> Result<(), String> {
         println!("\nexported model {} to {}:", m.model_version, dir.display());
         for f in &m.files {
             println!("  {:<16} {:>10} bytes  sha256 {}", f.name, f.bytes, &f.sha256[..16]);
+        }
+        if let Some(old) = delta_from {
+            for d in localrec::train::export::write_deltas(&old, &dir)? {
+                println!("  {:<16} {:>10} bytes  (delta from {})", d.name, d.bytes, &d.from_sha256[..12]);
+            }
         }
     }
     Ok(())

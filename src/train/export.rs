@@ -42,6 +42,20 @@ pub struct FileEntry {
     pub role: String,
     pub bytes: u64,
     pub sha256: String,
+    /// Deltas that rebuild this file from earlier versions (catalogue files only): a returning
+    /// visitor whose cache holds `from_sha256` downloads the delta instead of the whole file.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub deltas: Vec<DeltaEntry>,
+}
+
+/// A catalogue delta file (see [`crate::catalog::delta`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeltaEntry {
+    /// SHA-256 of the file version the delta applies to.
+    pub from_sha256: String,
+    pub name: String,
+    pub bytes: u64,
+    pub sha256: String,
 }
 
 /// `items.json`.
@@ -130,6 +144,7 @@ pub fn export(ds: &Dataset, trained: &Trained, dir: &Path) -> Result<Manifest, S
             role: role.into(),
             bytes: bytes.len() as u64,
             sha256: sha256_hex(bytes),
+            deltas: Vec::new(),
         });
     }
     let version_input = format!("{}{}", entries[1].sha256, entries[2].sha256);
@@ -145,4 +160,57 @@ pub fn export(ds: &Dataset, trained: &Trained, dir: &Path) -> Result<Manifest, S
     let text = serde_json::to_string_pretty(&manifest).map_err(|e| e.to_string())?;
     std::fs::write(dir.join("manifest.json"), text + "\n").map_err(|e| format!("manifest.json: {e}"))?;
     Ok(manifest)
+}
+
+fn read_manifest(dir: &Path) -> Result<Manifest, String> {
+    let path = dir.join("manifest.json");
+    let text = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    serde_json::from_slice(&text).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// Writes the manifest of an export directory.
+pub fn write_manifest(dir: &Path, manifest: &Manifest) -> Result<(), String> {
+    let text = serde_json::to_string_pretty(manifest).map_err(|e| e.to_string())?;
+    std::fs::write(dir.join("manifest.json"), text + "\n").map_err(|e| format!("manifest.json: {e}"))
+}
+
+/// Writes catalogue deltas from the export in `old_dir` to the export in `new_dir` (for each
+/// catalogue file whose bytes changed) and lists them in `new_dir`'s manifest. A pair that cannot be
+/// expressed as a delta (rows reordered, other shape) is skipped with a message: visitors then
+/// download that file whole. Returns the delta entries written.
+pub fn write_deltas(old_dir: &Path, new_dir: &Path) -> Result<Vec<DeltaEntry>, String> {
+    let old = read_manifest(old_dir)?;
+    let mut new = read_manifest(new_dir)?;
+    let mut written = Vec::new();
+    for entry in new.files.iter_mut().filter(|f| f.role.starts_with("items-")) {
+        let Some(prev) = old.files.iter().find(|f| f.role == entry.role) else { continue };
+        if prev.sha256 == entry.sha256 || entry.deltas.iter().any(|d| d.from_sha256 == prev.sha256) {
+            continue;
+        }
+        let read = |dir: &Path, name: &str| std::fs::read(dir.join(name)).map_err(|e| format!("{name}: {e}"));
+        let (a, b) = (read(old_dir, &prev.name)?, read(new_dir, &entry.name)?);
+        if sha256_hex(&a) != prev.sha256 {
+            return Err(format!("{}: bytes do not match {}'s manifest", prev.name, old_dir.display()));
+        }
+        let (a, b) = (
+            crate::Catalog::decode(&a).map_err(|e| e.to_string())?,
+            crate::Catalog::decode(&b).map_err(|e| e.to_string())?,
+        );
+        let delta = match a.diff(&b) {
+            Ok(d) => d,
+            Err(e) => {
+                eprintln!("no delta for {}: {e}", entry.name);
+                continue;
+            }
+        };
+        let bytes = delta.encode();
+        debug_assert_eq!(delta.apply(&a).map(|c| c.encode()).ok(), Some(b.encode()));
+        let name = format!("{}.from-{}.delta", entry.name, &prev.sha256[..12]);
+        std::fs::write(new_dir.join(&name), &bytes).map_err(|e| format!("{name}: {e}"))?;
+        let d = DeltaEntry { from_sha256: prev.sha256.clone(), name, bytes: bytes.len() as u64, sha256: sha256_hex(&bytes) };
+        entry.deltas.push(d.clone());
+        written.push(d);
+    }
+    write_manifest(new_dir, &new)?;
+    Ok(written)
 }

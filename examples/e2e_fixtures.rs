@@ -1,0 +1,79 @@
+//! Writes the two catalogue versions the end-to-end sync tests serve: `OUT/v1` (the shipped synthetic
+//! export, unchanged) and `OUT/v2` (5 items retired, 2 changed, 20 added; same tower), with the
+//! deltas from v1 to v2 written by the exporter's `write_deltas`.
+//!
+//! `cargo run --features train --example e2e_fixtures -- OUT`
+
+use std::path::{Path, PathBuf};
+
+use localrec::catalog::synthetic::normalize;
+use localrec::train::export::{sha256_hex, write_deltas, write_manifest, ItemEntry, ItemMetadata, Manifest};
+use localrec::Catalog;
+
+fn main() -> Result<(), String> {
+    let out = PathBuf::from(std::env::args().nth(1).ok_or("usage: e2e_fixtures OUT")?);
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("www/artifacts/synthetic");
+    let (v1, v2) = (out.join("v1"), out.join("v2"));
+    for d in [&v1, &v2] {
+        std::fs::create_dir_all(d).map_err(|e| e.to_string())?;
+    }
+    let read = |name: &str| std::fs::read(src.join(name)).map_err(|e| format!("{name}: {e}"));
+    for name in ["manifest.json", "tower.json", "tower.bpk", "items.f32.lrc", "items.int8.lrc", "items.json"] {
+        std::fs::write(v1.join(name), read(name)?).map_err(|e| e.to_string())?;
+    }
+
+    let f32 = Catalog::decode(&read("items.f32.lrc")?).map_err(|e| e.to_string())?;
+    let meta: ItemMetadata = serde_json::from_slice(&read("items.json")?).map_err(|e| e.to_string())?;
+    let n = f32.len() as u32;
+    let retired: Vec<u32> = (n - 10..n - 5).collect();
+    let changed = [10u32, 11];
+    let mut ids: Vec<String> = Vec::new();
+    let mut values = Vec::new();
+    let mut cats = Vec::new();
+    let mut items: Vec<ItemEntry> = Vec::new();
+    let src_cats = f32.categories().ok_or("synthetic export has categories")?;
+    for r in (0..n).filter(|r| !retired.contains(r)) {
+        let mut v = f32.vector(r);
+        if changed.contains(&r) {
+            v.iter_mut().zip(f32.vector(r + 100)).for_each(|(a, b)| *a += 0.5 * b);
+            normalize(&mut v);
+        }
+        ids.push(f32.id(r).to_owned());
+        values.extend(v);
+        cats.push(src_cats[r as usize]);
+        items.push(meta.items[r as usize].clone());
+    }
+    for j in 0..20u32 {
+        let base = j * 7;
+        ids.push(format!("sku-new-{j:03}"));
+        values.extend(f32.vector(base));
+        cats.push(src_cats[base as usize]);
+        let b = &meta.items[base as usize];
+        items.push(ItemEntry { id: format!("sku-new-{j:03}"), title: format!("New {}", b.title), category: b.category.clone() });
+    }
+    let new_f32 = Catalog::from_f32(&ids, f32.dim(), values, Some(cats)).map_err(|e| e.to_string())?;
+    let meta2 = ItemMetadata { items, categories: meta.categories.clone(), popular: meta.popular.clone() };
+    let files: [(&str, Vec<u8>); 5] = [
+        ("tower.json", read("tower.json")?),
+        ("tower.bpk", read("tower.bpk")?),
+        ("items.f32.lrc", new_f32.encode()),
+        ("items.int8.lrc", new_f32.to_int8().encode()),
+        ("items.json", serde_json::to_vec(&meta2).map_err(|e| e.to_string())?),
+    ];
+    let mut manifest: Manifest = serde_json::from_slice(&read("manifest.json")?).map_err(|e| e.to_string())?;
+    for (name, bytes) in &files {
+        std::fs::write(v2.join(name), bytes).map_err(|e| e.to_string())?;
+        let entry = manifest.files.iter_mut().find(|f| f.name == *name).ok_or(format!("{name} not in manifest"))?;
+        entry.bytes = bytes.len() as u64;
+        entry.sha256 = sha256_hex(bytes);
+        entry.deltas.clear();
+    }
+    manifest.model_version = format!("{}-v2", manifest.model_version);
+    manifest.items = new_f32.len();
+    write_manifest(&v2, &manifest)?;
+    for d in write_deltas(&v1, &v2)? {
+        println!("{}: {} bytes", d.name, d.bytes);
+    }
+    println!("wrote {} and {}", v1.display(), v2.display());
+    Ok(())
+}

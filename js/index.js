@@ -1,0 +1,213 @@
+// localrec: personal recommendations computed in the visitor's browser.
+//
+//   import { open } from 'localrec';
+//   const rec = await open('/models/shop/manifest.json', { onProgress: (p) => bar(p.bytesDone / p.bytesTotal) });
+//   await rec.record('sku-123', 'view');
+//   const { items } = await rec.recommend({ k: 10 });
+//
+// Everything runs on the device: the history lives in IndexedDB, the user tower and the ranker run in
+// WebAssembly, and no request ever carries the history. `openInWorker` gives the same API backed by a
+// Web Worker.
+
+import init, { Catalogue, UserTower, Recommender, applyCatalogueDelta } from './localrec.js';
+import { LocalRecError, fromWasm } from './errors.js';
+import { openIndexedDbStore, MemoryStore, isQuotaError } from './store.js';
+import { syncArtifacts } from './sync.js';
+
+export { LocalRecError } from './errors.js';
+export { MemoryStore } from './store.js';
+export { openInWorker } from './worker-client.js';
+/** The low-level wasm classes, for apps that manage files themselves. */
+export { Catalogue, Ranker, UserTower, Recommender as CoreRecommender, applyCatalogueDelta } from './localrec.js';
+
+export const KINDS = ['view', 'cart', 'purchase'];
+const KIND_CODE = { view: 0, cart: 1, purchase: 2 };
+const REASON_VERB = { view: 'viewed', cart: 'added to your cart', purchase: 'bought' };
+const DEFAULTS = { maxEvents: 500, maxAgeDays: 90, precision: 'int8', storage: 'indexeddb', dbName: 'localrec' };
+
+let wasmReady = null;
+function initWasm(wasmUrl) {
+  wasmReady ??= init(wasmUrl ? { module_or_path: wasmUrl } : undefined);
+  return wasmReady;
+}
+
+/** Fetches and compiles the wasm module ahead of `open` (optional; `open` does it too). */
+export async function preload(wasmUrl) { await initWasm(wasmUrl); }
+
+function now() { return (globalThis.performance?.timeOrigin ?? 0) + (globalThis.performance?.now() ?? 0) || Date.now(); }
+
+/**
+ * Opens a recommender from a manifest URL: cached version when current (no download), else a
+ * verified download (or delta); offline, the cached version. See the README for every option.
+ */
+export async function open(manifestUrl, options = {}) {
+  const opts = { ...DEFAULTS, ...options };
+  const emit = (ev) => { try { opts.onEvent?.(ev); if (ev.type === 'degraded') opts.onDegraded?.(ev); } catch (e) { console.error(e); } };
+  const wasm = initWasm(opts.wasmUrl);
+
+  // Storage: IndexedDB unless told otherwise; memory (and a 'degraded' event) if it is unusable.
+  let store = opts.store ?? null;
+  let persisted = false;
+  if (!store && opts.storage === 'memory') store = new MemoryStore();
+  if (!store) {
+    try {
+      store = await openIndexedDbStore(opts.dbName);
+    } catch (e) {
+      store = new MemoryStore();
+      emit({ type: 'degraded', reason: 'indexeddb-unavailable', message: `IndexedDB unavailable (${e.message}): working from memory, nothing is kept after this page` });
+    }
+  }
+  if (store.kind === 'indexeddb' && opts.persist !== false) {
+    persisted = await globalThis.navigator?.storage?.persist?.().catch(() => false) ?? false;
+  }
+
+  const roles = ['tower-config', 'tower-weights', opts.precision === 'f32' ? 'items-f32' : 'items-int8', 'item-metadata'];
+  await wasm;
+  const synced = await syncArtifacts(manifestUrl, roles, {
+    store, fetch: opts.fetch, signal: opts.signal, onEvent: emit,
+    onProgress: (p) => { try { opts.onProgress?.(p); } catch (e) { console.error(e); } },
+    applyDelta: (base, delta) => { try { return applyCatalogueDelta(base, delta); } catch (e) { throw fromWasm(e); } },
+  });
+  let degraded = store.kind === 'memory' || synced.cached === false;
+  const rec = new LocalRecommender(synced, store, opts, emit, { persisted, degraded });
+  await rec._restore();
+  return rec;
+}
+
+/** The recommender returned by `open`. Every method is async, as in worker mode. */
+export class LocalRecommender {
+  constructor(synced, store, opts, emit, storage) {
+    const { files, manifest } = synced;
+    try {
+      this._catalogue = Catalogue.fromBytes(files[opts.precision === 'f32' ? 'items-f32' : 'items-int8']);
+      const tower = UserTower.fromBytes(files['tower-config'], files['tower-weights']);
+      this._core = new Recommender(this._catalogue, tower);
+    } catch (e) { throw fromWasm(e); }
+    let meta;
+    try { meta = JSON.parse(new TextDecoder().decode(files['item-metadata'])); } catch (e) {
+      throw new LocalRecError('corrupt-file', `item metadata is not JSON: ${e.message}`);
+    }
+    this._meta = new Map((meta.items ?? []).map((it) => [it.id, it]));
+    this._categoryNames = meta.categories ?? [];
+    this._popular = meta.popular ?? [];
+    this._core.setPopular(this._popular);
+    this._manifest = manifest;
+    this._store = store;
+    this._opts = opts;
+    this._emit = emit;
+    this._scope = opts.historyScope ?? 'default';
+    this._events = [];
+    this._closed = false;
+    this.info = {
+      modelVersion: manifest.model_version, dataset: manifest.dataset, items: this._catalogue.length, dim: this._catalogue.dim,
+      source: synced.source, updateError: synced.updateError ? String(synced.updateError.message ?? synced.updateError) : null,
+      storage: store.kind, persisted: storage.persisted, degraded: storage.degraded,
+    };
+  }
+
+  _check() { if (this._closed) throw new LocalRecError('closed', 'this recommender was closed'); }
+
+  _prune(events) {
+    const cutoff = Date.now() / 1000 - this._opts.maxAgeDays * 86400;
+    const kept = events.filter((e) => e.time >= cutoff && KIND_CODE[e.kind] !== undefined && typeof e.id === 'string');
+    return kept.slice(Math.max(0, kept.length - this._opts.maxEvents));
+  }
+
+  async _restore() {
+    let events = [];
+    try { events = await this._store.getHistory(this._scope); } catch (e) {
+      this._emit({ type: 'degraded', reason: 'history-unreadable', message: `stored history unreadable: ${e.message}` });
+    }
+    this._events = this._prune(Array.isArray(events) ? events : []);
+    this._applyHistory();
+  }
+
+  _applyHistory() {
+    const ev = this._events;
+    try {
+      this._core.setHistory(ev.map((e) => e.id), Uint8Array.from(ev, (e) => KIND_CODE[e.kind]), Float64Array.from(ev, (e) => e.time));
+    } catch (e) { throw fromWasm(e); }
+  }
+
+  async _persist() {
+    try { await this._store.putHistory(this._scope, this._events); } catch (e) {
+      this.info.degraded = true;
+      this._emit({ type: 'degraded', reason: isQuotaError(e) ? 'quota' : 'store-failed', message: `history kept in memory only: ${e.message}` });
+    }
+  }
+
+  /** Records an interaction: kind 'view' | 'cart' | 'purchase', time in seconds (default now). */
+  async record(itemId, kind = 'view', time = Date.now() / 1000) {
+    this._check();
+    if (KIND_CODE[kind] === undefined) throw new LocalRecError('invalid-argument', `unknown interaction kind ${JSON.stringify(kind)} (expected view, cart or purchase)`);
+    if (!Number.isFinite(time)) throw new LocalRecError('invalid-argument', `interaction time ${time} is not finite`);
+    try { this._core.record(String(itemId), kind, time); } catch (e) { throw fromWasm(e); }
+    this._events.push({ id: String(itemId), kind, time });
+    if (this._events.length > this._opts.maxEvents) this._events.splice(0, this._events.length - this._opts.maxEvents);
+    await this._persist();
+  }
+
+  /**
+   * Top k with reasons. Options: k (default 10), excludeSeen (default true), exclude (ids),
+   * categories (names), maxPerCategory (diversity cap). With no history: the popular list.
+   */
+  async recommend({ k = 10, excludeSeen = true, exclude = [], categories, maxPerCategory } = {}) {
+    this._check();
+    if (!Number.isInteger(k) || k < 1 || k > 1000) throw new LocalRecError('invalid-argument', `k must be an integer in 1..=1000, got ${k}`);
+    let codes;
+    if (categories !== undefined) {
+      codes = Uint32Array.from(categories.map((c) => this._categoryNames.indexOf(c)).filter((c) => c >= 0));
+    }
+    const t0 = now();
+    let r;
+    try { r = this._core.recommend(k, excludeSeen, exclude.map(String), codes, maxPerCategory ?? undefined); } catch (e) { throw fromWasm(e); }
+    const ids = r.ids, scores = r.scores, kinds = r.reasonKinds, because = r.reasonIds;
+    r.free();
+    const ms = now() - t0;
+    const items = ids.map((id, i) => {
+      const m = this._meta.get(id) ?? { id };
+      const reason = kinds[i] === 'popular'
+        ? { kind: 'popular', itemId: null, text: 'popular right now' }
+        : { kind: kinds[i], itemId: because[i], text: `because you ${REASON_VERB[kinds[i]]} ${this._meta.get(because[i])?.title ?? because[i]}` };
+      return { id, title: m.title ?? id, category: m.category ?? null, score: scores[i], reason };
+    });
+    return { items, coldStart: kinds.length > 0 && kinds.every((x) => x === 'popular'), tookMs: ms };
+  }
+
+  /** Item metadata by id (`null` if unknown). */
+  async item(id) { this._check(); return this._meta.get(id) ?? null; }
+
+  /** All items' metadata (id, title, category), in catalogue order. */
+  async items() { this._check(); return [...this._meta.values()]; }
+
+  /** Category names. */
+  async categories() { this._check(); return [...this._categoryNames]; }
+
+  /** The visitor's history, oldest first: [{ id, kind, time }]. */
+  async history() { this._check(); return this._events.map((e) => ({ ...e })); }
+
+  /** The history as a JSON string (for a "download my data" button). */
+  async exportHistory() {
+    this._check();
+    return JSON.stringify({ format: 'localrec-history', version: 1, exportedAt: new Date().toISOString(), events: this._events }, null, 2);
+  }
+
+  /** Deletes the history, here and in IndexedDB. */
+  async clearHistory() {
+    this._check();
+    this._events = [];
+    this._core.clear();
+    try { await this._store.deleteHistory(this._scope); } catch (e) {
+      this._emit({ type: 'degraded', reason: 'store-failed', message: `could not delete the stored history: ${e.message}` });
+    }
+  }
+
+  /** Frees the wasm memory and closes the database connection. */
+  async close() {
+    if (this._closed) return;
+    this._closed = true;
+    this._core.free();
+    this._catalogue.free();
+    this._store.close();
+  }
+}

@@ -1,0 +1,141 @@
+// Where downloaded artifacts and the visitor's history live: IndexedDB, or memory when IndexedDB is
+// missing, blocked or full. Both stores have the same interface, so the loader and the tests treat
+// them alike.
+//
+// Layout (one database per app, default name "localrec"):
+//   files    key = SHA-256 hex of the bytes  -> { sha256, name, bytes: ArrayBuffer }
+//            Content-addressed: a file shared by two versions is stored and downloaded once.
+//   versions key = manifest URL              -> { manifestUrl, manifest, files: { role: sha256 }, storedAt }
+//            The version a page starts from. It is switched in the same transaction that writes the
+//            new files and drops the files no version references, so the cache never points at a
+//            half-written or unverified version.
+//   history  key = history scope             -> { scope, events: [{ id, kind, time }] }
+
+const FILES = 'files', VERSIONS = 'versions', HISTORY = 'history';
+
+function request(req) {
+  return new Promise((resolve, reject) => {
+    req.onsuccess = () => resolve(req.result);
+    req.onerror = () => reject(req.error);
+  });
+}
+
+function done(tx) {
+  return new Promise((resolve, reject) => {
+    tx.oncomplete = () => resolve();
+    tx.onerror = () => reject(tx.error);
+    tx.onabort = () => reject(tx.error ?? new DOMException('transaction aborted', 'AbortError'));
+  });
+}
+
+/** Opens (or creates) the IndexedDB store. Rejects if IndexedDB is missing, blocked or refuses. */
+export async function openIndexedDbStore(name = 'localrec', { timeoutMs = 5000 } = {}) {
+  if (typeof indexedDB === 'undefined' || indexedDB === null) throw new Error('IndexedDB is not available in this context');
+  const db = await new Promise((resolve, reject) => {
+    let req;
+    try { req = indexedDB.open(name, 1); } catch (e) { reject(e); return; }
+    const timer = setTimeout(() => reject(new Error(`opening IndexedDB "${name}" timed out (blocked by another tab?)`)), timeoutMs);
+    req.onupgradeneeded = () => {
+      const db = req.result;
+      for (const [store, keyPath] of [[FILES, 'sha256'], [VERSIONS, 'manifestUrl'], [HISTORY, 'scope']]) {
+        if (!db.objectStoreNames.contains(store)) db.createObjectStore(store, { keyPath });
+      }
+    };
+    req.onsuccess = () => { clearTimeout(timer); resolve(req.result); };
+    req.onerror = () => { clearTimeout(timer); reject(req.error ?? new Error('IndexedDB open failed')); };
+    req.onblocked = () => { /* wait: the other connection closes on versionchange */ };
+  });
+  // Another tab upgrading the schema: step aside instead of blocking it.
+  db.onversionchange = () => db.close();
+  return new IndexedDbStore(db, name);
+}
+
+export class IndexedDbStore {
+  constructor(db, name) { this.db = db; this.name = name; this.kind = 'indexeddb'; }
+
+  async getVersion(manifestUrl) {
+    const tx = this.db.transaction(VERSIONS, 'readonly');
+    return (await request(tx.objectStore(VERSIONS).get(manifestUrl))) ?? null;
+  }
+
+  async getFile(sha256) {
+    const tx = this.db.transaction(FILES, 'readonly');
+    const rec = await request(tx.objectStore(FILES).get(sha256));
+    return rec ? new Uint8Array(rec.bytes) : null;
+  }
+
+  async hasFile(sha256) {
+    const tx = this.db.transaction(FILES, 'readonly');
+    return (await request(tx.objectStore(FILES).count(sha256))) > 0;
+  }
+
+  async deleteFile(sha256) {
+    const tx = this.db.transaction(FILES, 'readwrite');
+    tx.objectStore(FILES).delete(sha256);
+    await done(tx);
+  }
+
+  /**
+   * Atomically: writes `files` (sha256 -> {name, bytes}), points `version.manifestUrl` at `version`,
+   * and deletes every stored file that no version references any more. All or nothing.
+   */
+  async commitVersion(version, files) {
+    const tx = this.db.transaction([FILES, VERSIONS], 'readwrite');
+    const fstore = tx.objectStore(FILES), vstore = tx.objectStore(VERSIONS);
+    for (const [sha256, f] of files) {
+      const bytes = f.bytes.byteOffset === 0 && f.bytes.byteLength === f.bytes.buffer.byteLength
+        ? f.bytes.buffer : f.bytes.slice().buffer;
+      fstore.put({ sha256, name: f.name, bytes });
+    }
+    vstore.put(version);
+    const all = request(vstore.getAll());
+    const keys = request(fstore.getAllKeys());
+    const [versions, stored] = await Promise.all([all, keys]);
+    const live = new Set(versions.flatMap((v) => Object.values(v.files)));
+    for (const sha of stored) if (!live.has(sha)) fstore.delete(sha);
+    await done(tx);
+  }
+
+  async getHistory(scope) {
+    const tx = this.db.transaction(HISTORY, 'readonly');
+    return (await request(tx.objectStore(HISTORY).get(scope)))?.events ?? [];
+  }
+
+  async putHistory(scope, events) {
+    const tx = this.db.transaction(HISTORY, 'readwrite');
+    tx.objectStore(HISTORY).put({ scope, events });
+    await done(tx);
+  }
+
+  async deleteHistory(scope) {
+    const tx = this.db.transaction(HISTORY, 'readwrite');
+    tx.objectStore(HISTORY).delete(scope);
+    await done(tx);
+  }
+
+  close() { this.db.close(); }
+}
+
+/** The same interface in memory: the fallback when IndexedDB is unusable, and a test double. */
+export class MemoryStore {
+  constructor() { this.kind = 'memory'; this.files = new Map(); this.versions = new Map(); this.histories = new Map(); }
+  async getVersion(url) { return structuredClone(this.versions.get(url) ?? null); }
+  async getFile(sha) { const b = this.files.get(sha); return b ? b.slice() : null; }
+  async hasFile(sha) { return this.files.has(sha); }
+  async deleteFile(sha) { this.files.delete(sha); }
+  async commitVersion(version, files) {
+    for (const [sha, f] of files) this.files.set(sha, f.bytes.slice());
+    this.versions.set(version.manifestUrl, structuredClone(version));
+    const live = new Set([...this.versions.values()].flatMap((v) => Object.values(v.files)));
+    for (const sha of [...this.files.keys()]) if (!live.has(sha)) this.files.delete(sha);
+  }
+  async getHistory(scope) { return structuredClone(this.histories.get(scope) ?? []); }
+  async putHistory(scope, events) { this.histories.set(scope, structuredClone(events)); }
+  async deleteHistory(scope) { this.histories.delete(scope); }
+  close() {}
+}
+
+/** True for the DOMException browsers throw when a write would exceed the origin's quota. */
+export function isQuotaError(e) {
+  return e?.name === 'QuotaExceededError' || e?.code === 22 || /quota/i.test(e?.message ?? '');
+}

@@ -1,0 +1,44 @@
+// `openInWorker`: the same API as `open`, with the catalogue, the tower and the ranker in a Web
+// Worker so that a large catalogue never blocks the page.
+import { LocalRecError } from './errors.js';
+
+export async function openInWorker(manifestUrl, options = {}) {
+  const { onProgress, onEvent, onDegraded, fetch: _fetch, store: _store, signal: _signal, ...plain } = options;
+  if (_fetch || _store || _signal) throw new LocalRecError('invalid-argument', 'fetch, store and signal cannot cross into a worker');
+  const worker = new Worker(options.workerUrl ?? new URL('./worker.js', import.meta.url), { type: 'module' });
+  const pending = new Map();
+  let next = 1;
+  worker.onmessage = ({ data }) => {
+    if (data.event === 'progress') { onProgress?.(data.payload); return; }
+    if (data.event === 'event') { onEvent?.(data.payload); if (data.payload.type === 'degraded') onDegraded?.(data.payload); return; }
+    const p = pending.get(data.id);
+    if (!p) return;
+    pending.delete(data.id);
+    if (data.error) p.reject(new LocalRecError(data.error.code, data.error.message));
+    else p.resolve(data.result);
+  };
+  worker.onerror = (e) => {
+    for (const p of pending.values()) p.reject(new LocalRecError('internal', `worker failed: ${e.message}`));
+    pending.clear();
+  };
+  const call = (method, ...args) => new Promise((resolve, reject) => {
+    const id = next++;
+    pending.set(id, { resolve, reject });
+    worker.postMessage({ id, method, args });
+  });
+  const info = await call('open', String(new URL(manifestUrl, globalThis.location?.href)), plain);
+  let closed = false;
+  const live = (method) => (...args) => closed ? Promise.reject(new LocalRecError('closed', 'this recommender was closed')) : call(method, ...args);
+  return {
+    info,
+    worker,
+    record: live('record'),
+    async recommend(opts) {
+      const r = await live('recommend')(opts);
+      return { ...r, items: r.items.map((it, i) => ({ ...it, score: r.scores[i] })) };
+    },
+    item: live('item'), items: live('items'), categories: live('categories'),
+    history: live('history'), exportHistory: live('exportHistory'), clearHistory: live('clearHistory'),
+    async close() { if (closed) return; await call('close'); closed = true; worker.terminate(); },
+  };
+}

@@ -1,0 +1,36 @@
+// The worker side of `openInWorker`: runs `open` here and answers the page's calls. Results travel
+// back with their typed arrays transferred (moved, not copied).
+import { open } from './index.js';
+
+let rec = null;
+
+self.onmessage = async ({ data }) => {
+  const { id, method, args } = data;
+  try {
+    let result;
+    if (method === 'open') {
+      const [manifestUrl, options] = args;
+      rec = await open(manifestUrl, {
+        ...options,
+        onProgress: (p) => self.postMessage({ event: 'progress', payload: p }),
+        onEvent: (e) => self.postMessage({ event: 'event', payload: { ...e, error: undefined } }),
+      });
+      result = rec.info;
+    } else if (!rec) {
+      throw Object.assign(new Error('the recommender is not open'), { code: 'closed' });
+    } else {
+      result = await rec[method](...args);
+    }
+    const transfer = [];
+    if (method === 'recommend') {
+      // Scores as one Float32Array, moved to the page instead of copied number by number.
+      const scores = Float32Array.from(result.items, (it) => it.score);
+      result = { ...result, scores, items: result.items.map(({ score, ...rest }) => rest) };
+      transfer.push(scores.buffer);
+    }
+    self.postMessage({ id, result }, transfer);
+    if (method === 'close') self.close();
+  } catch (e) {
+    self.postMessage({ id, error: { message: e?.message ?? String(e), code: e?.code ?? 'internal' } });
+  }
+};

@@ -1,0 +1,304 @@
+// End-to-end tests of the loader and the cache (issue: catalogue sync and the IndexedDB cache), in
+// Debian's Chromium through Playwright, against a real local server that counts and can damage what
+// it serves. Fixtures: target/e2e-fixtures/{v1,v2} (scripts/test.sh writes them with
+// `cargo run --features train --example e2e_fixtures`). The same cases run against the IndexedDB
+// store and the in-memory store; the cases that only make sense for IndexedDB (reload, quota,
+// IndexedDB missing, two tabs) run for it alone.
+import { test, describe, before, after, beforeEach } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { serve } from '../../scripts/serve.mjs';
+import { launchChromium } from '../../scripts/browser.mjs';
+
+const FIX = 'target/e2e-fixtures';
+const state = { version: 'v1', deltas: true, requests: [], fault: null };
+let server, base;
+
+function manifestBytes() {
+  const m = JSON.parse(readFileSync(`${FIX}/${state.version}/manifest.json`, 'utf8'));
+  if (!state.deltas) for (const f of m.files) delete f.deltas;
+  return Buffer.from(JSON.stringify(m));
+}
+
+// Serves /model/* from the current fixture version; `state.fault(name, bytes, res)` may take over.
+async function hook(req, res, path) {
+  if (!path.startsWith('/model/')) return false;
+  const name = path.slice('/model/'.length);
+  state.requests.push(name);
+  let body;
+  try { body = name === 'manifest.json' ? manifestBytes() : readFileSync(`${FIX}/${state.version}/${name}`); } catch {
+    res.writeHead(404); res.end('not found'); return true;
+  }
+  if (state.fault && (await state.fault(name, body, res))) return true;
+  res.writeHead(200, { 'Content-Type': 'application/octet-stream', 'Content-Length': body.length, 'Cache-Control': 'no-cache' });
+  res.end(body);
+  return true;
+}
+
+const sizes = (v, names) => names.reduce((n, f) => n + readFileSync(`${FIX}/${v}/${f}`).length, 0);
+const V1_FILES = ['tower.json', 'tower.bpk', 'items.int8.lrc', 'items.json'];
+
+before(async () => {
+  server = await serve('.', 0, '127.0.0.1', hook);
+  base = `http://127.0.0.1:${server.address().port}`;
+});
+after(() => server?.close());
+
+async function newPage(context) {
+  const page = await context.newPage();
+  page.on('pageerror', (e) => console.error(`[page error] ${e.message}`));
+  await page.goto(`${base}/tests/e2e/pages/sync.html`);
+  await page.waitForFunction(() => window.pageReady === true, null, { timeout: 60_000 });
+  return page;
+}
+
+function reset(version = 'v1', deltas = true) {
+  Object.assign(state, { version, deltas, requests: [], fault: null });
+}
+
+for (const storage of ['indexeddb', 'memory']) {
+  describe(`sync with the ${storage} store`, () => {
+    let context, page;
+    const visit = (opts = {}) => page.evaluate(([s, o]) => window.visit(s, o), [storage, opts]);
+    beforeEach(async () => {
+      await context?.close();
+      context = await launchChromium();
+      page = await newPage(context);
+      reset();
+    });
+    after(async () => context?.close());
+
+    test('first visit downloads, verifies and reports progress', async () => {
+      const r = await visit({ record: [['sku-00010', 'view']] });
+      assert.equal(r.error, undefined, JSON.stringify(r.error));
+      assert.equal(r.info.source, 'network');
+      assert.equal(r.info.storage, storage);
+      assert.equal(r.info.items, 2000);
+      assert.deepEqual(state.requests.sort(), ['manifest.json', ...V1_FILES].sort());
+      const last = r.progress.at(-1);
+      assert.equal(last.bytesTotal, sizes('v1', V1_FILES));
+      assert.equal(last.bytesDone, last.bytesTotal);
+      assert.ok(r.progress.length >= 5, 'progress events while streaming');
+      assert.equal(r.ids.length, 5);
+      assert.equal(r.coldStart, false);
+    });
+
+    test('second visit with the network blocked starts from the cache: no request reaches the server', async () => {
+      await visit({ record: [['sku-00010', 'view']] });
+      state.requests = [];
+      await context.setOffline(true);
+      const r = await visit();
+      await context.setOffline(false);
+      assert.equal(r.error, undefined, JSON.stringify(r.error));
+      assert.deepEqual(state.requests, []);
+      assert.equal(r.info.source, 'cache');
+      assert.ok(r.events.some((e) => e.type === 'offline'));
+      assert.equal(r.ids.length, 5);
+      assert.deepEqual(r.history.map((e) => e.id), ['sku-00010'], 'the history survived');
+    });
+
+    test('nothing cached and no network: a typed error', async () => {
+      await context.setOffline(true);
+      const r = await visit();
+      await context.setOffline(false);
+      assert.equal(r.error?.name, 'LocalRecError');
+      assert.equal(r.error?.code, 'offline-no-cache');
+    });
+
+    test('version upgrade downloads only the changed files; the next visit is cached', async () => {
+      await visit();
+      reset('v2', false);
+      const r = await visit();
+      assert.equal(r.error, undefined, JSON.stringify(r.error));
+      assert.equal(r.info.source, 'network');
+      assert.match(r.info.modelVersion, /-v2$/);
+      assert.equal(r.info.items, 2015);
+      assert.deepEqual(state.requests.sort(), ['items.int8.lrc', 'items.json', 'manifest.json'], 'the tower is reused by digest');
+      state.requests = [];
+      const again = await visit();
+      assert.equal(again.info.source, 'cache');
+      assert.deepEqual(state.requests, ['manifest.json']);
+    });
+
+    test('delta upgrade downloads only the changed rows', async () => {
+      await visit();
+      reset('v2', true);
+      const r = await visit();
+      assert.equal(r.error, undefined, JSON.stringify(r.error));
+      assert.equal(r.info.source, 'delta');
+      assert.equal(r.info.items, 2015);
+      assert.ok(state.requests.includes('items.int8.lrc.from-7d96e443fb4a.delta'));
+      assert.ok(!state.requests.includes('items.int8.lrc'), 'the whole table is not downloaded');
+      const delta = readFileSync(`${FIX}/v2/items.int8.lrc.from-7d96e443fb4a.delta`).length;
+      assert.ok(delta * 20 < readFileSync(`${FIX}/v2/items.int8.lrc`).length);
+      state.requests = [];
+      assert.equal((await visit()).info.source, 'cache', 'the rebuilt table was verified and stored');
+    });
+
+    test('a download interrupted midway keeps the old version; the next visit upgrades', async () => {
+      await visit({ record: [['sku-00020', 'cart']] });
+      reset('v2', false);
+      state.fault = async (name, body, res) => {
+        if (name !== 'items.int8.lrc') return false;
+        res.writeHead(200, { 'Content-Type': 'application/octet-stream', 'Content-Length': body.length });
+        res.write(body.subarray(0, body.length >> 1));
+        setTimeout(() => res.destroy(), 50); // connection lost after half the file
+        return true;
+      };
+      const r = await visit();
+      assert.equal(r.error, undefined, JSON.stringify(r.error));
+      assert.equal(r.info.source, 'cache');
+      assert.equal(r.info.items, 2000, 'still v1');
+      assert.match(r.info.updateError, /interrupted|bytes/);
+      assert.ok(r.events.some((e) => e.type === 'update-failed'));
+      assert.deepEqual(r.history.map((e) => e.id), ['sku-00020'], 'the history is kept');
+      state.fault = null;
+      const next = await visit();
+      assert.equal(next.info.items, 2015);
+      assert.equal(next.info.source, 'network');
+    });
+
+    test('a checksum mismatch on download is a typed error and caches nothing', async () => {
+      state.fault = async (name, body, res) => {
+        if (name !== 'tower.bpk') return false;
+        const bad = Buffer.from(body); bad[bad.length - 7] ^= 0x40;
+        res.writeHead(200, { 'Content-Length': bad.length }); res.end(bad);
+        return true;
+      };
+      const r = await visit();
+      assert.equal(r.error?.code, 'checksum-mismatch');
+      assert.match(r.error.message, /tower\.bpk/);
+      state.fault = null; state.requests = [];
+      const ok = await visit();
+      assert.equal(ok.info.source, 'network');
+      assert.ok(state.requests.includes('tower.bpk'));
+    });
+
+    test('a corrupted cached file is discarded and fetched again', async () => {
+      await visit();
+      const sha = JSON.parse(readFileSync(`${FIX}/v1/manifest.json`, 'utf8')).files.find((f) => f.name === 'items.int8.lrc').sha256;
+      await page.evaluate(async ([s, sha]) => {
+        if (s === 'memory') { window.memoryStore.files.get(sha)[100] ^= 0xff; return; }
+        const db = await new Promise((ok, err) => { const r = indexedDB.open('e2e'); r.onsuccess = () => ok(r.result); r.onerror = () => err(r.error); });
+        const tx = db.transaction('files', 'readwrite');
+        const store = tx.objectStore('files');
+        const rec = await new Promise((ok) => { const r = store.get(sha); r.onsuccess = () => ok(r.result); });
+        new Uint8Array(rec.bytes)[100] ^= 0xff;
+        store.put(rec);
+        await new Promise((ok) => { tx.oncomplete = ok; });
+        db.close();
+      }, [storage, sha]);
+      state.requests = [];
+      const r = await visit();
+      assert.equal(r.error, undefined, JSON.stringify(r.error));
+      assert.ok(r.events.some((e) => e.type === 'corrupt-cache'));
+      assert.deepEqual(state.requests.sort(), ['items.int8.lrc', 'manifest.json']);
+      state.requests = [];
+      assert.equal((await visit()).info.source, 'cache');
+    });
+
+    test('history: bounded, exported as JSON, deleted, and kept across upgrades', async () => {
+      const r = await page.evaluate(async (s) => {
+        const open = () => window.L.open('/model/manifest.json', { dbName: 'e2e', store: s === 'memory' ? window.memoryStore : undefined, maxEvents: 3 });
+        let rec = await open();
+        const old = Date.now() / 1000 - 200 * 86400; // older than the 90-day default
+        await rec.record('sku-00001', 'view', old);
+        for (const id of ['sku-00002', 'sku-00003', 'sku-00004', 'sku-00005']) await rec.record(id, 'view');
+        const kept = (await rec.history()).map((e) => e.id);
+        let bad = null;
+        try { await rec.record('no-such-sku', 'view'); } catch (e) { bad = e.code; }
+        await rec.close();
+        rec = await open();
+        const reopened = (await rec.history()).map((e) => e.id);
+        const exported = JSON.parse(await rec.exportHistory());
+        await rec.clearHistory();
+        await rec.close();
+        rec = await open();
+        const cleared = (await rec.history()).length;
+        const cold = (await rec.recommend({ k: 3 })).coldStart;
+        await rec.close();
+        return { kept, bad, reopened, exported, cleared, cold };
+      }, storage);
+      assert.deepEqual(r.kept, ['sku-00003', 'sku-00004', 'sku-00005']);
+      assert.equal(r.bad, 'unknown-item');
+      assert.deepEqual(r.reopened, r.kept);
+      assert.equal(r.exported.format, 'localrec-history');
+      assert.deepEqual(r.exported.events.map((e) => e.id), r.kept);
+      assert.equal(r.cleared, 0);
+      assert.equal(r.cold, true);
+    });
+  });
+}
+
+describe('IndexedDB only', () => {
+  let context;
+  beforeEach(async () => { await context?.close(); context = await launchChromium(); reset(); });
+  after(async () => context?.close());
+
+  test('a reload after going offline starts from IndexedDB', async () => {
+    const page = await newPage(context);
+    await page.evaluate(() => window.visit('indexeddb', { record: [['sku-00030', 'purchase']] }));
+    await page.reload();
+    await page.waitForFunction(() => window.pageReady === true);
+    state.requests = [];
+    await context.setOffline(true);
+    const r = await page.evaluate(() => window.visit('indexeddb'));
+    await context.setOffline(false);
+    assert.equal(r.info.source, 'cache');
+    assert.deepEqual(state.requests, []);
+    assert.deepEqual(r.history.map((e) => e.id), ['sku-00030']);
+    assert.equal(r.info.storage, 'indexeddb');
+  });
+
+  test('quota exceeded: works from memory and reports it', async () => {
+    const page = await newPage(context);
+    const cdp = await context.newCDPSession(page);
+    await cdp.send('Storage.overrideQuotaForOrigin', { origin: base, quotaSize: 50_000 });
+    const r = await page.evaluate(() => window.visit('indexeddb', { record: [['sku-00040', 'view']] }));
+    assert.equal(r.error, undefined, JSON.stringify(r.error));
+    assert.equal(r.info.source, 'network');
+    assert.equal(r.info.degraded, true);
+    assert.ok(r.events.some((e) => e.type === 'degraded' && e.reason === 'quota'), JSON.stringify(r.events));
+    assert.equal(r.ids.length, 5);
+    // The real QuotaExceededError path too: hide the estimate so the write itself fails.
+    const r2 = await page.evaluate(() => {
+      navigator.storage.estimate = () => Promise.resolve({});
+      return window.visit('indexeddb');
+    });
+    assert.equal(r2.error, undefined, JSON.stringify(r2.error));
+    assert.ok(r2.events.some((e) => e.type === 'degraded' && e.reason === 'quota'), JSON.stringify(r2.events));
+    await cdp.send('Storage.overrideQuotaForOrigin', { origin: base });
+  });
+
+  test('IndexedDB unavailable (private mode, blocked): works from memory and reports it', async () => {
+    await context.addInitScript(() => Object.defineProperty(window, 'indexedDB', { get() { throw new DOMException('blocked', 'SecurityError'); } }));
+    const page = await newPage(context);
+    const r = await page.evaluate(() => window.visit('indexeddb', { record: [['sku-00050', 'view']] }));
+    assert.equal(r.error, undefined, JSON.stringify(r.error));
+    assert.equal(r.info.storage, 'memory');
+    assert.ok(r.events.some((e) => e.type === 'degraded' && e.reason === 'indexeddb-unavailable'));
+    assert.equal(r.ids.length, 5);
+  });
+
+  test('two tabs upgrading at once both end on the new version, stored once', async () => {
+    const a = await newPage(context);
+    await a.evaluate(() => window.visit('indexeddb'));
+    const b = await newPage(context);
+    reset('v2', false);
+    const [ra, rb] = await Promise.all([a.evaluate(() => window.visit('indexeddb')), b.evaluate(() => window.visit('indexeddb'))]);
+    for (const r of [ra, rb]) {
+      assert.equal(r.error, undefined, JSON.stringify(r.error));
+      assert.equal(r.info.items, 2015);
+    }
+    state.requests = [];
+    const c = await a.evaluate(() => window.visit('indexeddb'));
+    assert.equal(c.info.source, 'cache');
+    const count = await a.evaluate(async () => {
+      const db = await new Promise((ok) => { const r = indexedDB.open('e2e'); r.onsuccess = () => ok(r.result); });
+      const n = await new Promise((ok) => { const r = db.transaction('files').objectStore('files').count(); r.onsuccess = () => ok(r.result); });
+      db.close();
+      return n;
+    });
+    assert.equal(count, 4, 'only the current version\'s four files remain');
+  });
+});
