@@ -49,7 +49,11 @@ fn main() -> Result<(), String> {
         values.extend(f32.vector(base));
         cats.push(src_cats[base as usize]);
         let b = &meta.items[base as usize];
-        items.push(ItemEntry { id: format!("sku-new-{j:03}"), title: format!("New {}", b.title), category: b.category.clone() });
+        items.push(ItemEntry {
+            id: format!("sku-new-{j:03}"),
+            title: format!("New {}", b.title),
+            category: b.category.clone(),
+        });
     }
     let new_f32 = Catalog::from_f32(&ids, f32.dim(), values, Some(cats)).map_err(|e| e.to_string())?;
     let meta2 = ItemMetadata { items, categories: meta.categories.clone(), popular: meta.popular.clone() };

@@ -183,22 +183,31 @@ impl Recommender {
             };
             let pool: Vec<(u32, f32)> = self.popular.iter().filter(|r| allowed(r)).map(|&r| (r, 0.0)).collect();
             return Ok(diversify(&pool, options.k, cap, cats)
+                .0
                 .into_iter()
                 .map(|(index, score)| Recommendation { index, score, reason: Reason::Popular })
                 .collect());
         };
-        let want = if cap.is_some() { options.k.saturating_mul(DIVERSITY_POOL) } else { options.k };
-        let mut query = Query::new(embedding, want).exclude(&self.exclude);
-        if let Some(c) = options.categories {
-            query = query.categories(c);
+        // With a diversity cap, rank a pool of candidates and widen it (x4) until the cap can be met
+        // or the pool holds every candidate: a visitor deep in one category may need a wide pool.
+        let mut want = if cap.is_some() { options.k.saturating_mul(DIVERSITY_POOL) } else { options.k };
+        loop {
+            let mut query = Query::new(embedding, want).exclude(&self.exclude);
+            if let Some(c) = options.categories {
+                query = query.categories(c);
+            }
+            let hits: Vec<(u32, f32)> =
+                self.topk.search(&self.catalog, &query)?.iter().map(|h| (h.index, h.score)).collect();
+            let exhausted = hits.len() < want;
+            let (chosen, capped_full) = diversify(&hits, options.k, cap, self.catalog.categories());
+            if capped_full || exhausted || cap.is_none() {
+                return Ok(chosen
+                    .into_iter()
+                    .map(|(index, score)| Recommendation { index, score, reason: self.reason(index) })
+                    .collect());
+            }
+            want = want.saturating_mul(4);
         }
-        let hits: Vec<(u32, f32)> =
-            self.topk.search(&self.catalog, &query)?.iter().map(|h| (h.index, h.score)).collect();
-        let chosen = diversify(&hits, options.k, cap, self.catalog.categories());
-        Ok(chosen
-            .into_iter()
-            .map(|(index, score)| Recommendation { index, score, reason: self.reason(index) })
-            .collect())
     }
 
     /// The newest distinct history items the tower reads, and the one most similar to `row`.
@@ -225,10 +234,11 @@ impl Recommender {
     }
 }
 
-/// Keeps the order of `ranked` but takes at most `cap` items per category; if that leaves fewer than
-/// `k`, the best skipped items fill the remaining slots (a soft cap, so the answer is never short).
-fn diversify(ranked: &[(u32, f32)], k: usize, cap: Option<usize>, cats: Option<&[u32]>) -> Vec<(u32, f32)> {
-    let (Some(cap), Some(cats)) = (cap, cats) else { return ranked.iter().take(k).copied().collect() };
+/// Keeps the order of `ranked` but takes at most `cap` items per category. Returns the choice and
+/// whether the cap alone filled `k` slots; if not, the best skipped items fill the remaining slots
+/// (a soft cap, so the answer is never short when the catalogue has enough items).
+fn diversify(ranked: &[(u32, f32)], k: usize, cap: Option<usize>, cats: Option<&[u32]>) -> (Vec<(u32, f32)>, bool) {
+    let (Some(cap), Some(cats)) = (cap, cats) else { return (ranked.iter().take(k).copied().collect(), true) };
     let mut per: std::collections::HashMap<u32, usize> = std::collections::HashMap::new();
     let mut out = Vec::with_capacity(k);
     let mut skipped = Vec::new();
@@ -244,7 +254,8 @@ fn diversify(ranked: &[(u32, f32)], k: usize, cap: Option<usize>, cats: Option<&
             skipped.push((r, s));
         }
     }
+    let full = out.len() == k;
     let missing = k.saturating_sub(out.len());
     out.extend(skipped.into_iter().take(missing));
-    out
+    (out, full)
 }

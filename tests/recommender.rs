@@ -71,6 +71,17 @@ fn diversity_caps_each_category() {
     assert!(per.values().all(|&n| n <= 2), "{per:?}");
     // The capped list keeps the best allowed item of the dominant category first.
     assert_eq!(capped[0].index, plain[0].index);
+
+    // A visitor whose whole top 80 is one category (one strong signal): the pool widens until the
+    // cap can be met.
+    let mut rec = recommender();
+    rec.record(4, Kind::Cart, 0.0).unwrap();
+    let one = cats[4];
+    let plain = rec.recommend(&RecommendOptions { k: 80, ..opts(80) }).unwrap();
+    assert!(plain.iter().all(|r| cats[r.index as usize] == one), "the test needs a single-category top 80");
+    let capped = rec.recommend(&RecommendOptions { max_per_category: Some(2), ..opts(10) }).unwrap();
+    assert_eq!(capped.len(), 10);
+    assert_eq!(capped.iter().filter(|r| cats[r.index as usize] == one).count(), 2);
 }
 
 #[test]

@@ -1,77 +1,134 @@
-// Demo: rank a seeded synthetic catalogue (or a catalogue file you load) in the browser. Clicking an
-// item "views" it: the query becomes the mean of the viewed items' vectors and they are excluded.
-import init, { Catalogue, Ranker } from '../pkg/localrec.js';
+// The shop demo: the npm package as an app uses it. Browse and search the catalogue, view / add to
+// cart / buy; recommendations are recomputed on this device after every click, each with its reason
+// and the measured latency. Works offline after the first visit (service worker for the page,
+// IndexedDB for the model and the catalogue). Query parameters:
+//   ?manifest=URL   another export (default: the bundled synthetic shop)
+//   ?worker=1       run the recommender in a Web Worker
+//   ?sw=0           do not register the service worker
+import { open, openInWorker } from '../pkg/index.js';
 
 const $ = (id) => document.getElementById(id);
-const CATEGORIES = 12;
-let catalogue = null, ranker = null, seen = [];
+const params = new URLSearchParams(location.search);
+const manifestUrl = params.get('manifest') ?? './artifacts/synthetic/manifest.json';
+const KIND_LABEL = { view: 'viewed', cart: 'cart', purchase: 'bought' };
+const demo = { latencies: [], firstRecMs: null, mode: params.get('worker') === '1' ? 'worker' : 'page' };
+window.demo = demo;
 
-function setError(message) { $('error').textContent = message ? `Error: ${message}` : ''; }
+let rec = null, items = [], byId = new Map();
 
-function use(newCatalogue, label) {
-  ranker?.free(); catalogue?.free();
-  catalogue = newCatalogue;
-  ranker = new Ranker(catalogue);
-  seen = [];
-  const cats = new Set();
-  for (let i = 0; i < Math.min(catalogue.length, 5000); i++) { const c = catalogue.category(i); if (c !== undefined) cats.add(c); }
-  $('category').innerHTML = '<option value="">all categories</option>' +
-    [...cats].sort((a, b) => a - b).map((c) => `<option value="${c}">category ${c}</option>`).join('');
-  $('stats').dataset.label = label;
-  render();
+const escape = (s) => String(s).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+function showError(e) { $('error').textContent = e ? `${e.name === 'LocalRecError' ? `[${e.code}] ` : ''}${e.message ?? e}` : ''; }
+function notice(text) { $('notice').hidden = !text; $('notice').textContent = text ?? ''; }
+
+function updateNet() {
+  const on = navigator.onLine;
+  $('net').textContent = on ? 'online' : 'offline';
+  $('net').className = `badge ${on ? 'online' : 'offline'}`;
+}
+addEventListener('online', updateNet);
+addEventListener('offline', updateNet);
+updateNet();
+
+if ('serviceWorker' in navigator && params.get('sw') !== '0') {
+  navigator.serviceWorker.register('./sw.js').catch((e) => console.warn('service worker not registered:', e.message));
 }
 
-function query() {
-  const q = new Float32Array(catalogue.dim);
-  if (seen.length === 0) { q[0] = 1; return q; }
-  for (const i of seen) { const v = catalogue.vector(i); for (let d = 0; d < q.length; d++) q[d] += v[d]; }
-  return q;
+function itemRow(it) {
+  return `<li data-id="${escape(it.id)}"><span class="t"><span class="name">${escape(it.title)}</span>${it.category ? `<span class="cat">${escape(it.category)}</span>` : ''}</span>` +
+    `<button data-act="view">View</button><button data-act="cart">Cart</button><button data-act="purchase">Buy</button></li>`;
 }
 
-function render() {
+function renderShop() {
+  const q = $('search').value.trim().toLowerCase();
   const cat = $('category').value;
-  const t0 = performance.now();
-  const result = ranker.topK(query(), 10, Uint32Array.from(seen), cat === '' ? undefined : Uint32Array.of(Number(cat)));
-  const ms = performance.now() - t0;
-  const ids = result.ids, scores = result.scores, indices = result.indices;
-  result.free();
-  $('results').innerHTML = ids.map((id, j) => {
-    const c = catalogue.category(indices[j]);
-    return `<li data-index="${indices[j]}">${id}${c === undefined ? '' : `<span class="cat">cat ${c}</span>`}<span class="score">${scores[j].toFixed(4)}</span></li>`;
-  }).join('');
-  $('title').textContent = seen.length ? `Because you viewed ${catalogue.id(seen[seen.length - 1])}` : 'Recommended';
-  $('seen').innerHTML = seen.length ? seen.map((i) => `<span>${catalogue.id(i)}</span>`).join('') : '<em>click an item to "view" it</em>';
-  $('stats').textContent = `${$('stats').dataset.label}: ${catalogue.length.toLocaleString('en')} items × ${catalogue.dim} (${catalogue.elementType}), kernel ${ranker.kernel}; last top-10 in ${ms.toFixed(2)} ms`;
-  $('stats').dataset.lastMs = String(ms);
+  const hits = items.filter((it) => (!cat || it.category === cat) && (!q || it.title.toLowerCase().includes(q) || it.id.toLowerCase().includes(q)));
+  $('shop-count').textContent = `${hits.length.toLocaleString('en')} of ${items.length.toLocaleString('en')} items${hits.length > 40 ? ', showing 40' : ''}`;
+  $('items').innerHTML = hits.slice(0, 40).map(itemRow).join('');
 }
 
-function generate() {
-  setError('');
-  const n = Number($('size').value);
-  const c = Catalogue.randomUnit(n, 64, CATEGORIES, 1, $('etype').value);
-  use(c, 'synthetic');
-}
-
-$('results').addEventListener('click', (e) => {
-  const li = e.target.closest('li');
-  if (!li) return;
-  seen.push(Number(li.dataset.index));
-  render();
-});
-$('category').addEventListener('change', render);
-$('size').addEventListener('change', generate);
-$('etype').addEventListener('change', generate);
-$('file').addEventListener('change', async () => {
-  const file = $('file').files[0];
-  if (!file) return;
-  try {
-    use(Catalogue.fromBytes(new Uint8Array(await file.arrayBuffer())), file.name);
-    setError('');
-  } catch (e) {
-    setError(e.message); // a malformed file is a readable JS Error; the current catalogue stays in use
+async function renderRecs(t0) {
+  const r = await rec.recommend({ k: 10, maxPerCategory: $('diverse').checked ? 2 : undefined });
+  $('rec-title').textContent = r.coldStart ? 'Popular right now' : 'For you';
+  $('recs').innerHTML = r.items.map((it) =>
+    `<li data-id="${escape(it.id)}" class="fresh"><span class="t"><span class="name">${escape(it.title)}</span>` +
+    `${it.category ? `<span class="cat">${escape(it.category)}</span> ` : ''}<span class="why">${escape(it.reason.text)}</span></span>` +
+    `<span class="score">${r.coldStart ? '' : it.score.toFixed(3)}</span><button data-act="view">View</button><button data-act="cart">Cart</button></li>`).join('');
+  const t1 = performance.now();
+  if (t0 !== undefined) {
+    demo.latencies.push(t1 - t0);
+    const sorted = [...demo.latencies].sort((a, b) => a - b);
+    $('latency').textContent = `click → new recommendations in ${(t1 - t0).toFixed(1)} ms (ranking ${r.tookMs.toFixed(2)} ms; median ${sorted[sorted.length >> 1].toFixed(1)} ms over ${sorted.length} clicks; ${rec.info.items.toLocaleString('en')} items, ${demo.mode})`;
+  } else {
+    $('latency').textContent = `first recommendations ${t1.toFixed(0)} ms after the page started loading`;
   }
-});
+  return r;
+}
 
-await init();
-generate();
-window.demoReady = true;
+async function renderHistory() {
+  const h = await rec.history();
+  $('history').innerHTML = h.length
+    ? h.slice().reverse().slice(0, 100).map((e) => `<li><span class="kind ${e.kind}">${KIND_LABEL[e.kind]}</span>${escape(byId.get(e.id)?.title ?? e.id)}</li>`).join('')
+    : '<li class="muted">Nothing yet: view, add to cart or buy something.</li>';
+}
+
+async function act(id, kind, t0) {
+  try {
+    showError(null);
+    await rec.record(id, kind);
+    await renderRecs(t0);
+    renderHistory();
+  } catch (e) { showError(e); }
+}
+
+function onClick(ev) {
+  const button = ev.target.closest('button[data-act]');
+  const li = ev.target.closest('li[data-id]');
+  if (!button || !li) return;
+  act(li.dataset.id, button.dataset.act, ev.timeStamp);
+}
+
+async function main() {
+  const started = performance.now();
+  const onProgress = (p) => {
+    if (!p.bytesTotal) return;
+    $('progress').hidden = false;
+    $('progress-bar').style.width = `${(100 * p.bytesDone / p.bytesTotal).toFixed(1)}%`;
+    $('progress-text').textContent = `downloading ${p.file ?? ''} ${(p.bytesDone / 1024).toFixed(0)} / ${(p.bytesTotal / 1024).toFixed(0)} KB`;
+  };
+  const onEvent = (e) => { if (e.type !== 'corrupt-cache') notice(e.message); };
+  rec = await (demo.mode === 'worker' ? openInWorker : open)(manifestUrl, { onProgress, onEvent });
+  $('progress').hidden = true;
+  const info = rec.info;
+  $('store').textContent = `${info.storage === 'indexeddb' ? 'IndexedDB' : 'memory only'}${info.persisted ? ' · persisted' : ''}${info.degraded ? ' · degraded' : ''}`;
+  $('model').textContent = `${info.dataset} · ${info.items.toLocaleString('en')} items · ${info.source === 'cache' ? 'from cache' : info.source === 'delta' ? 'delta update' : 'downloaded'}`;
+  $('model').title = `model ${info.modelVersion}`;
+  items = await rec.items();
+  byId = new Map(items.map((it) => [it.id, it]));
+  const cats = await rec.categories();
+  $('category').innerHTML = '<option value="">All categories</option>' + cats.map((c) => `<option>${escape(c)}</option>`).join('');
+  renderShop();
+  await renderRecs();
+  demo.firstRecMs = performance.now();
+  demo.openMs = demo.firstRecMs - started;
+  await renderHistory();
+
+  $('search').addEventListener('input', renderShop);
+  $('category').addEventListener('change', renderShop);
+  $('diverse').addEventListener('change', () => renderRecs().catch(showError));
+  $('items').addEventListener('click', onClick);
+  $('recs').addEventListener('click', onClick);
+  $('export').addEventListener('click', async () => {
+    const url = URL.createObjectURL(new Blob([await rec.exportHistory()], { type: 'application/json' }));
+    const a = Object.assign(document.createElement('a'), { href: url, download: 'localrec-history.json' });
+    a.click();
+    setTimeout(() => URL.revokeObjectURL(url), 1000);
+  });
+  $('delete').addEventListener('click', async () => {
+    await rec.clearHistory();
+    await renderRecs();
+    await renderHistory();
+  });
+  window.demoReady = true;
+}
+
+main().catch((e) => { $('progress').hidden = true; showError(e); window.demoError = { code: e.code, message: e.message }; window.demoReady = true; });

@@ -207,7 +207,12 @@ pub fn write_deltas(old_dir: &Path, new_dir: &Path) -> Result<Vec<DeltaEntry>, S
         debug_assert_eq!(delta.apply(&a).map(|c| c.encode()).ok(), Some(b.encode()));
         let name = format!("{}.from-{}.delta", entry.name, &prev.sha256[..12]);
         std::fs::write(new_dir.join(&name), &bytes).map_err(|e| format!("{name}: {e}"))?;
-        let d = DeltaEntry { from_sha256: prev.sha256.clone(), name, bytes: bytes.len() as u64, sha256: sha256_hex(&bytes) };
+        let d = DeltaEntry {
+            from_sha256: prev.sha256.clone(),
+            name,
+            bytes: bytes.len() as u64,
+            sha256: sha256_hex(&bytes),
+        };
         entry.deltas.push(d.clone());
         written.push(d);
     }

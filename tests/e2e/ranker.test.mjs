@@ -1,4 +1,4 @@
-// End-to-end: the built npm package (pkg/, release) loaded by a plain <script type="module"> page
+// End-to-end: the built npm package's low-level classes (pkg/localrec.js) in a plain module page
 // (www/), driven by Playwright in Debian's Chromium. Run by scripts/test.sh after scripts/build-pkg.sh.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -14,7 +14,7 @@ before(async () => {
   context = await launchChromium();
   page = await context.newPage();
   page.on('pageerror', (e) => pageErrors.push(e.message));
-  await page.goto(`${base}/www/index.html`);
+  await page.goto(`${base}/www/ranker.html`);
   await page.waitForFunction(() => window.demoReady === true, null, { timeout: 60_000 });
 });
 

@@ -1,0 +1,32 @@
+// Type-checked with `tsc -p tests/types` in the test command: the package's public API as an app
+// written in strict TypeScript uses it. A wrong or missing declaration in js/index.d.ts fails here.
+import { open, openInWorker, LocalRecError, type Recommendations, type SyncEvent, type HistoryEvent } from 'localrec';
+
+export async function quickStart(): Promise<string[]> {
+  const rec = await open('/models/shop/manifest.json', {
+    onProgress: (p) => console.log(p.file, p.bytesDone / p.bytesTotal),
+    onDegraded: (e: SyncEvent) => console.warn(e.reason, e.message),
+  });
+  await rec.record('sku-1', 'view');
+  await rec.record('sku-2', 'purchase', Date.now() / 1000);
+  const recs: Recommendations = await rec.recommend({ k: 10, excludeSeen: true, categories: ['Kitchen'], maxPerCategory: 3 });
+  const lines = recs.items.map((it) => `${it.title} (${it.score.toFixed(3)}): ${it.reason.text}`);
+  const history: HistoryEvent[] = await rec.history();
+  const json: string = await rec.exportHistory();
+  await rec.clearHistory();
+  console.log(rec.info.modelVersion, rec.info.source, history.length, json.length, recs.coldStart, recs.tookMs);
+  await rec.close();
+  return lines;
+}
+
+export async function inWorker(): Promise<void> {
+  const rec = await openInWorker(new URL('/models/shop/manifest.json', location.href), { precision: 'f32' });
+  try {
+    const { items } = await rec.recommend();
+    console.log(items[0]?.reason.kind, rec.worker);
+  } catch (e) {
+    if (e instanceof LocalRecError && e.code === 'empty-history') console.log('cold start');
+  } finally {
+    await rec.close();
+  }
+}
