@@ -5,7 +5,10 @@ import { LocalRecError } from './errors.js';
 export async function openInWorker(manifestUrl, options = {}) {
   const { onProgress, onEvent, onDegraded, fetch: _fetch, store: _store, signal: _signal, ...plain } = options;
   if (_fetch || _store || _signal) throw new LocalRecError('invalid-argument', 'fetch, store and signal cannot cross into a worker');
-  const worker = new Worker(options.workerUrl ?? new URL('./worker.js', import.meta.url), { type: 'module' });
+  // The literal `new Worker(new URL(...), ...)` form is what bundlers (Vite, webpack 5) recognise.
+  const worker = options.workerUrl
+    ? new Worker(options.workerUrl, { type: 'module' })
+    : new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
   const pending = new Map();
   let next = 1;
   worker.onmessage = ({ data }) => {
@@ -18,7 +21,9 @@ export async function openInWorker(manifestUrl, options = {}) {
     else p.resolve(data.result);
   };
   worker.onerror = (e) => {
-    for (const p of pending.values()) p.reject(new LocalRecError('internal', `worker failed: ${e.message}`));
+    e.preventDefault?.();
+    const why = e.message || `could not load or run ${options.workerUrl ?? 'worker.js'}`;
+    for (const p of pending.values()) p.reject(new LocalRecError('internal', `worker failed: ${why}`));
     pending.clear();
   };
   const call = (method, ...args) => new Promise((resolve, reject) => {

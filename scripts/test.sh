@@ -27,11 +27,11 @@ run_browser() { # run_browser <name> <wasm-pack args...>
   if ! wasm-pack test --headless "$@" 2>&1 | tee "$log"; then
     echo "FAILED: $name browser tests" >&2; exit 1
   fi
-  # Each browser-run suite (format, ranker, tower, web) must report at least one passed test.
+  # Each browser-run suite (delta, format, ranker, recommender, tower, web) must report a passed test.
   local suites; suites=$(grep -cE "^Running headless tests in" "$log" || true)
   local ok; ok=$(grep -cE '^test result: ok\. [1-9][0-9]* passed' "$log" || true)
-  if [ "$suites" -lt 4 ] || [ "$ok" -lt 4 ]; then
-    echo "FAILED: $name ran $suites browser suites with $ok passing results (expected >= 4 each)" >&2; exit 1
+  if [ "$suites" -lt 6 ] || [ "$ok" -lt 6 ]; then
+    echo "FAILED: $name ran $suites browser suites with $ok passing results (expected >= 6 each)" >&2; exit 1
   fi
   local n; n=$(count_passed "$log")
   summary+=("$name: $n passed in $suites browser suites"); total_passed=$((total_passed + n))
@@ -39,8 +39,14 @@ run_browser() { # run_browser <name> <wasm-pack args...>
 run_browser chrome --chrome --chromedriver /usr/bin/chromedriver
 run_browser firefox --firefox --geckodriver "$(command -v geckodriver)"
 
-echo "== e2e: the release package in a real page (Playwright + Debian's Chromium)"
+echo "== e2e: the release package in real pages (Playwright + Debian's Chromium)"
 bash scripts/build-pkg.sh
+echo "== types: the package's TypeScript declarations, checked by tsc --strict on a usage file"
+node node_modules/typescript/bin/tsc -p tests/types
+summary+=("types: tsc --strict passed")
+# Two catalogue versions (v2 = v1 with rows retired, changed, added) and the deltas between them.
+cargo run -q --features train --example e2e_fixtures -- target/e2e-fixtures
+set -o pipefail
 node --test --test-reporter=spec tests/e2e/ 2>&1 | tee /tmp/localrec-e2e.log
 n=$(grep -oE 'pass [0-9]+$' /tmp/localrec-e2e.log | tail -n1 | cut -d' ' -f2)
 [ "${n:-0}" -gt 0 ] || { echo "FAILED: no end-to-end test ran" >&2; exit 1; }

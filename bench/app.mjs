@@ -1,0 +1,67 @@
+// App-level benchmarks in headless Chromium (Debian's, through playwright-core), 100k items x 64 int8:
+//   loader:  raw download of the files vs first visit (`open` to first recommendation), and warm start
+//            from IndexedDB to the first recommendation (targets: +10% at most; 100 ms at most)
+//   demo:    click -> updated recommendations in the DOM (target 16 ms median), in page and worker
+//            mode; page load -> first recommendation on a warm cache (target 300 ms)
+// Run: bash scripts/bench-app.sh (builds pkg/ and the export first). Prints a Markdown table.
+import { openReadyPage, launchChromium } from '../scripts/browser.mjs';
+import { serve } from '../scripts/serve.mjs';
+
+const manifest = '/target/bench-100k/manifest.json';
+const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2; };
+const fmt = (x) => x.toFixed(1);
+const rows = [];
+
+{
+  const { page, browserVersion, close } = await openReadyPage('.', `bench/app.html?manifest=${manifest}`);
+  console.error(`browser: Chromium ${browserVersion}`);
+  const raw = [], first = [], warm = [];
+  for (let i = 0; i < 5; i++) {
+    raw.push(await page.evaluate(() => window.raw()));
+    const f = await page.evaluate((i) => window.openToFirst(`bench-first-${i}`, i === 0), i);
+    if (f.source !== 'network') throw new Error(`first visit came from ${f.source}`);
+    first.push(f.ms);
+  }
+  for (let i = 0; i < 7; i++) {
+    const w = await page.evaluate(() => window.openToFirst('bench-first-0', false));
+    if (w.source !== 'cache' || w.coldStart) throw new Error(`warm start: ${JSON.stringify(w)}`);
+    warm.push(w.ms);
+  }
+  rows.push(['raw download of the files (fetch, no cache)', median(raw), '']);
+  rows.push(['first visit: open → first recommendation', median(first), `+${fmt(100 * (median(first) / median(raw) - 1))}% over raw (target ≤ +10%)`]);
+  rows.push(['warm start from IndexedDB → first recommendation (history of 20)', median(warm), 'target ≤ 100 ms']);
+  await close();
+}
+
+{
+  const server = await serve('.', 0);
+  const base = `http://127.0.0.1:${server.address().port}`;
+  for (const mode of ['page', 'worker']) {
+    const context = await launchChromium();
+    const page = await context.newPage();
+    page.on('pageerror', (e) => console.error(`[page error] ${e.message}`));
+    const url = `${base}/www/?manifest=${manifest}&sw=0${mode === 'worker' ? '&worker=1' : ''}`;
+    await page.goto(url);
+    await page.waitForFunction(() => window.demoReady === true, null, { timeout: 120_000 });
+    const loads = [];
+    for (let i = 0; i < 5; i++) {
+      await page.reload();
+      await page.waitForFunction(() => window.demoReady === true, null, { timeout: 60_000 });
+      loads.push(await page.evaluate(() => window.demo.firstRecMs));
+    }
+    const kinds = ['view', 'cart', 'purchase'];
+    for (let i = 0; i < 40; i++) {
+      const n = await page.evaluate(() => window.demo.latencies.length);
+      await page.click(`#items li:nth-child(${1 + (i % 40)}) button[data-act=${kinds[i % 3]}]`);
+      await page.waitForFunction((n) => window.demo.latencies.length > n, n);
+    }
+    const lat = await page.evaluate(() => window.demo.latencies);
+    rows.push([`demo (${mode}): click → recommendations in the DOM, 40 clicks`, median(lat), `p90 ${fmt([...lat].sort((a, b) => a - b)[Math.floor(lat.length * 0.9)])} ms (target ≤ 16 ms median)`]);
+    rows.push([`demo (${mode}): page load → first recommendation, warm cache, 5 reloads`, median(loads), 'target ≤ 300 ms']);
+    await context.close();
+  }
+  server.close();
+}
+
+console.log('| 100,000 items × 64, int8 | median ms | note |\n|---|---:|---|');
+for (const [name, ms, note] of rows) console.log(`| ${name} | ${fmt(ms)} | ${note} |`);

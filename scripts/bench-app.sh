@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# App benchmarks (loader, warm start, demo click latency) at 100k items in headless Chromium.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh >/dev/null
+bash scripts/build-pkg.sh
+node bench/make-export.mjs 100000 target/bench-100k
+node bench/app.mjs

@@ -1,0 +1,190 @@
+// End-to-end tests of the product as web developers and visitors meet it: the shop demo (www/) and
+// the npm package imported by a plain module page and by a Vite build, in Debian's Chromium through
+// Playwright. Every request the browser makes is recorded to check that none carries the history.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { serve } from '../../scripts/serve.mjs';
+import { launchChromium } from '../../scripts/browser.mjs';
+
+let server, base, context, page;
+const requests = [];
+const pageErrors = [];
+const SHOTS = 'target/screenshots';
+
+before(async () => {
+  server = await serve('.', 0);
+  base = `http://127.0.0.1:${server.address().port}`;
+  context = await launchChromium();
+  context.on('request', (r) => requests.push({ url: r.url(), method: r.method(), body: r.postData(), headers: r.headers() }));
+  page = await context.newPage();
+  page.on('pageerror', (e) => pageErrors.push(e.message));
+  mkdirSync(SHOTS, { recursive: true });
+});
+after(async () => { await context?.close(); server?.close(); });
+
+const ready = (p = page) => p.waitForFunction(() => window.demoReady === true, null, { timeout: 60_000 });
+const recTitles = (p = page) => p.$$eval('#recs li .name', (els) => els.map((e) => e.textContent));
+const reasons = (p = page) => p.$$eval('#recs li .why', (els) => els.map((e) => e.textContent));
+const clicks = (p = page) => p.evaluate(() => window.demo.latencies.length);
+
+async function clickAndWait(selector, p = page) {
+  const n = await clicks(p);
+  await p.click(selector);
+  await p.waitForFunction((n) => window.demo.latencies.length > n, n);
+}
+
+test('cold start shows popular items; a click updates recommendations at once, with reasons', async () => {
+  await page.goto(`${base}/www/`);
+  await ready();
+  assert.equal(await page.evaluate(() => window.demoError ?? null), null);
+  assert.equal(await page.textContent('#rec-title'), 'Popular right now');
+  assert.equal((await recTitles()).length, 10);
+  assert.ok((await reasons()).every((r) => r === 'popular right now'));
+  const popular = await recTitles();
+  const viewed = await page.textContent('#items li:nth-child(5) .name');
+  await clickAndWait('#items li:nth-child(5) button[data-act=view]');
+  assert.equal(await page.textContent('#rec-title'), 'For you');
+  const after = await recTitles();
+  assert.equal(after.length, 10);
+  assert.notDeepEqual(after, popular);
+  assert.ok((await reasons()).every((r) => r === `because you viewed ${viewed}`), (await reasons()).join('|'));
+  assert.match(await page.textContent('#history'), new RegExp(viewed));
+  // Buying something else changes them again, and reasons name what was done with which item.
+  const bought = await page.textContent('#recs li:nth-child(4) .name');
+  await clickAndWait('#recs li:nth-child(4) button[data-act=cart]');
+  assert.notDeepEqual(await recTitles(), after);
+  assert.ok((await reasons()).some((r) => r === `because you added to your cart ${bought}`), (await reasons()).join('|'));
+  assert.match(await page.textContent('#latency'), /click → new recommendations in [0-9.]+ ms/);
+  await page.setViewportSize({ width: 1280, height: 900 });
+  await page.waitForTimeout(800); // let the "fresh" highlight fade
+  await page.screenshot({ path: `${SHOTS}/demo.png` });
+  assert.deepEqual(pageErrors, []);
+});
+
+test('search and category filter the catalogue', async () => {
+  await page.fill('#search', 'lamp');
+  const names = await page.$$eval('#items li .name', (els) => els.map((e) => e.textContent));
+  assert.ok(names.length > 0 && names.every((n) => /lamp/i.test(n)), names.join(','));
+  await page.fill('#search', '');
+  await page.selectOption('#category', 'Books');
+  const cats = await page.$$eval('#items li .cat', (els) => els.map((e) => e.textContent));
+  assert.ok(cats.length > 0 && cats.every((c) => c === 'Books'));
+  await page.selectOption('#category', '');
+});
+
+test('offline: reload, interact, still get recommendations (service worker + IndexedDB)', async () => {
+  await page.waitForFunction(() => navigator.serviceWorker.controller !== null || navigator.serviceWorker.ready.then(() => true), null, { timeout: 30_000 });
+  await page.evaluate(() => navigator.serviceWorker.ready);
+  await context.setOffline(true);
+  try {
+    await page.reload();
+    await ready();
+    assert.equal(await page.evaluate(() => window.demoError ?? null), null);
+    assert.equal(await page.textContent('#net'), 'offline');
+    assert.match(await page.textContent('#model'), /from cache/);
+    assert.equal(await page.textContent('#rec-title'), 'For you', 'the history came back from IndexedDB');
+    const before = await recTitles();
+    await clickAndWait('#items li:nth-child(9) button[data-act=purchase]');
+    assert.notDeepEqual(await recTitles(), before);
+    assert.equal((await recTitles()).length, 10);
+  } finally {
+    await context.setOffline(false);
+  }
+});
+
+test('history export and delete', async () => {
+  const download = page.waitForEvent('download');
+  await page.click('#export');
+  const file = await (await download).path();
+  const json = JSON.parse(readFileSync(file, 'utf8'));
+  assert.equal(json.format, 'localrec-history');
+  assert.deepEqual(json.events.map((e) => e.kind), ['view', 'cart', 'purchase']);
+  await page.click('#delete');
+  await page.waitForFunction(() => document.getElementById('rec-title').textContent === 'Popular right now');
+  assert.match(await page.textContent('#history'), /Nothing yet/);
+  await page.reload();
+  await ready();
+  assert.equal(await page.textContent('#rec-title'), 'Popular right now', 'deleted for good');
+});
+
+test('no request ever carries the history', async () => {
+  // Everything the page did so far: loads, clicks, offline, export. Interact once more, then inspect.
+  await clickAndWait('#items li:nth-child(2) button[data-act=view]');
+  const history = await page.evaluate(() => [...document.querySelectorAll('#history li')].map((li) => li.textContent));
+  assert.ok(requests.length > 10, `${requests.length} requests recorded`);
+  const ids = JSON.parse(readFileSync('www/artifacts/synthetic/items.json', 'utf8')).items.map((i) => i.id);
+  for (const r of requests) {
+    assert.ok(['GET', 'HEAD'].includes(r.method), `${r.method} ${r.url}`);
+    assert.equal(r.body ?? null, null, `request with a body: ${r.url}`);
+    assert.ok(!ids.some((id) => r.url.includes(id)), `item id in ${r.url}`);
+    assert.ok(!/history|event/i.test(new URL(r.url).search), r.url);
+  }
+  assert.ok(history.length > 0);
+});
+
+test('the PWA is installable: valid web app manifest, icons, active service worker', async () => {
+  const manifest = await (await fetch(`${base}/www/manifest.webmanifest`)).json();
+  assert.equal(manifest.display, 'standalone');
+  assert.ok(manifest.name && manifest.short_name && manifest.start_url);
+  for (const size of [192, 512]) {
+    const icon = manifest.icons.find((i) => i.sizes === `${size}x${size}`);
+    assert.ok(icon, `${size} icon`);
+    const png = Buffer.from(await (await fetch(new URL(icon.src, `${base}/www/`))).arrayBuffer());
+    assert.equal(png.readUInt32BE(16), size, 'PNG width');
+    assert.equal(png.readUInt32BE(20), size, 'PNG height');
+  }
+  const sw = await page.evaluate(async () => {
+    const reg = await navigator.serviceWorker.ready;
+    return { active: reg.active?.state, scope: reg.scope, controlled: navigator.serviceWorker.controller !== null };
+  });
+  assert.equal(sw.active, 'activated');
+  assert.equal(sw.controlled, true);
+  assert.equal(sw.scope, `${base}/www/`);
+  const cdp = await context.newCDPSession(page);
+  const { installabilityErrors } = await cdp.send('Page.getInstallabilityErrors');
+  assert.deepEqual(installabilityErrors, []);
+  const { url, errors } = await cdp.send('Page.getAppManifest');
+  assert.equal(url, `${base}/www/manifest.webmanifest`);
+  assert.deepEqual(errors, []);
+});
+
+test('worker mode: the same demo with the recommender in a Web Worker', async () => {
+  const p = await context.newPage();
+  await p.goto(`${base}/www/?worker=1&sw=0`);
+  await ready(p);
+  assert.equal(await p.evaluate(() => window.demoError ?? null), null);
+  assert.equal(await p.evaluate(() => window.demo.mode), 'worker');
+  assert.ok(p.workers().length >= 1, 'a worker runs');
+  const before = await recTitles(p);
+  await clickAndWait('#items li:nth-child(7) button[data-act=cart]', p);
+  assert.notDeepEqual(await recTitles(p), before);
+  assert.match((await reasons(p))[0], /^because you added to your cart /);
+  await p.close();
+});
+
+test('worker mode: a worker that cannot load is a typed error, not a hang', async () => {
+  const r = await page.evaluate(async () => {
+    const { openInWorker } = await import('/pkg/index.js');
+    try {
+      await openInWorker('/www/artifacts/synthetic/manifest.json', { workerUrl: '/no-such-worker.js' });
+      return 'opened';
+    } catch (e) { return `${e.name} ${e.code}`; }
+  });
+  assert.equal(r, 'LocalRecError internal');
+});
+
+test('a Vite build imports the package and gets recommendations, in page and worker mode', async () => {
+  execFileSync(process.execPath, ['node_modules/vite/bin/vite.js', 'build', '--config', 'tests/e2e/vite-app/vite.config.mjs'], { stdio: 'inherit' });
+  for (const mode of ['page', 'worker']) {
+    const p = await context.newPage();
+    const errors = [];
+    p.on('pageerror', (e) => errors.push(e.message));
+    await p.goto(`${base}/target/vite-app/?mode=${mode}`);
+    await p.waitForFunction(() => document.getElementById('status').textContent !== 'loading', null, { timeout: 60_000 });
+    assert.equal(await p.textContent('#status'), `ok ${mode} 5`, errors.join('\n'));
+    assert.equal(await p.$$eval('#recs li', (l) => l.length), 5);
+    await p.close();
+  }
+});
