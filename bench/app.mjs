@@ -40,9 +40,10 @@ const rows = [];
     const context = await launchChromium();
     const page = await context.newPage();
     page.on('pageerror', (e) => console.error(`[page error] ${e.message}`));
-    const url = `${base}/www/?manifest=${manifest}&sw=0${mode === 'worker' ? '&worker=1' : ''}`;
+    const url = `${base}/www/?manifest=${manifest}${mode === "worker" ? "&worker=1" : ""}`;
     await page.goto(url);
     await page.waitForFunction(() => window.demoReady === true, null, { timeout: 120_000 });
+    await page.evaluate(() => navigator.serviceWorker.ready); // warm loads come from the service worker
     const loads = [];
     for (let i = 0; i < 5; i++) {
       await page.reload();

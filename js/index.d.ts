@@ -132,6 +132,9 @@ export interface HistoryEvent {
 
 export interface LocalRecommenderApi {
   readonly info: RecommenderInfo;
+  /** Settles once a newly downloaded version is cached (true) or could not be stored (false). */
+  readonly stored: Promise<boolean>;
+  /** Updates the user vector at once; the history is written to storage in the background. */
   record(itemId: string, kind?: InteractionKind, time?: number): Promise<void>;
   recommend(options?: RecommendOptions): Promise<Recommendations>;
   item(id: string): Promise<ItemInfo | null>;
@@ -140,12 +143,21 @@ export interface LocalRecommenderApi {
   history(): Promise<HistoryEvent[]>;
   exportHistory(): Promise<string>;
   clearHistory(): Promise<void>;
+  /** Resolves once the history recorded so far is in storage. */
+  flush(): Promise<void>;
   close(): Promise<void>;
 }
 
 export class LocalRecommender implements LocalRecommenderApi {
   private constructor();
   readonly info: RecommenderInfo;
+  /**
+   * Settles once a newly downloaded version is in the cache (true), or could not be stored (false,
+   * with a 'degraded' event). `open` resolves before that: recommendations come from the verified
+   * bytes while they are written.
+   */
+  readonly stored: Promise<boolean>;
+  /** Updates the user vector at once; the history is written to storage in the background. */
   record(itemId: string, kind?: InteractionKind, time?: number): Promise<void>;
   recommend(options?: RecommendOptions): Promise<Recommendations>;
   item(id: string): Promise<ItemInfo | null>;
@@ -154,6 +166,8 @@ export class LocalRecommender implements LocalRecommenderApi {
   history(): Promise<HistoryEvent[]>;
   exportHistory(): Promise<string>;
   clearHistory(): Promise<void>;
+  /** Resolves once the history recorded so far is in storage. */
+  flush(): Promise<void>;
   close(): Promise<void>;
 }
 

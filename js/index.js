@@ -47,7 +47,6 @@ export async function open(manifestUrl, options = {}) {
 
   // Storage: IndexedDB unless told otherwise; memory (and a 'degraded' event) if it is unusable.
   let store = opts.store ?? null;
-  let persisted = false;
   if (!store && opts.storage === 'memory') store = new MemoryStore();
   if (!store) {
     try {
@@ -57,40 +56,58 @@ export async function open(manifestUrl, options = {}) {
       emit({ type: 'degraded', reason: 'indexeddb-unavailable', message: `IndexedDB unavailable (${e.message}): working from memory, nothing is kept after this page` });
     }
   }
-  if (store.kind === 'indexeddb' && opts.persist !== false) {
-    persisted = await globalThis.navigator?.storage?.persist?.().catch(() => false) ?? false;
-  }
-
-  const roles = ['tower-config', 'tower-weights', opts.precision === 'f32' ? 'items-f32' : 'items-int8', 'item-metadata'];
+  // Ask for persistent storage (not evicted under pressure) without delaying the first answer.
+  const persisting = store.kind === 'indexeddb' && opts.persist !== false
+    ? (async () => (await globalThis.navigator?.storage?.persist?.()) === true)().catch(() => false)
+    : Promise.resolve(false);
+  const itemsRole = opts.precision === 'f32' ? 'items-f32' : 'items-int8';
+  const roles = ['tower-config', 'tower-weights', itemsRole, 'item-metadata'];
   await wasm;
   const synced = await syncArtifacts(manifestUrl, roles, {
     store, fetch: opts.fetch, signal: opts.signal, onEvent: emit,
     onProgress: (p) => { try { opts.onProgress?.(p); } catch (e) { console.error(e); } },
     applyDelta: (base, delta) => { try { return applyCatalogueDelta(base, delta); } catch (e) { throw fromWasm(e); } },
+    prepare: (files) => prepareModel(files, itemsRole),
   });
-  let degraded = store.kind === 'memory' || synced.cached === false;
-  const rec = new LocalRecommender(synced, store, opts, emit, { persisted, degraded });
+  const rec = new LocalRecommender(synced, store, opts, emit, { persisted: false, degraded: store.kind === 'memory' });
+  persisting.then((p) => { rec.info.persisted = p; });
   await rec._restore();
   return rec;
+}
+
+/** Decodes the verified files into the wasm objects and the metadata index (freed if unused). */
+function prepareModel(files, itemsRole) {
+  let catalogue = null, core = null;
+  try {
+    catalogue = Catalogue.fromBytes(files[itemsRole]);
+    core = new Recommender(catalogue, UserTower.fromBytes(files['tower-config'], files['tower-weights']));
+    let meta;
+    try { meta = JSON.parse(new TextDecoder().decode(files['item-metadata'])); } catch (e) {
+      throw new LocalRecError('corrupt-file', `item metadata is not JSON: ${e.message}`);
+    }
+    const popular = meta.popular ?? [];
+    core.setPopular(popular);
+    return {
+      catalogue, core, popular,
+      meta: new Map((meta.items ?? []).map((it) => [it.id, it])),
+      categoryNames: meta.categories ?? [],
+      free() { core.free(); catalogue.free(); },
+    };
+  } catch (e) {
+    core?.free(); catalogue?.free();
+    throw fromWasm(e);
+  }
 }
 
 /** The recommender returned by `open`. Every method is async, as in worker mode. */
 export class LocalRecommender {
   constructor(synced, store, opts, emit, storage) {
-    const { files, manifest } = synced;
-    try {
-      this._catalogue = Catalogue.fromBytes(files[opts.precision === 'f32' ? 'items-f32' : 'items-int8']);
-      const tower = UserTower.fromBytes(files['tower-config'], files['tower-weights']);
-      this._core = new Recommender(this._catalogue, tower);
-    } catch (e) { throw fromWasm(e); }
-    let meta;
-    try { meta = JSON.parse(new TextDecoder().decode(files['item-metadata'])); } catch (e) {
-      throw new LocalRecError('corrupt-file', `item metadata is not JSON: ${e.message}`);
-    }
-    this._meta = new Map((meta.items ?? []).map((it) => [it.id, it]));
-    this._categoryNames = meta.categories ?? [];
-    this._popular = meta.popular ?? [];
-    this._core.setPopular(this._popular);
+    const { prepared, manifest } = synced;
+    this._catalogue = prepared.catalogue;
+    this._core = prepared.core;
+    this._meta = prepared.meta;
+    this._categoryNames = prepared.categoryNames;
+    this._popular = prepared.popular;
     this._manifest = manifest;
     this._store = store;
     this._opts = opts;
@@ -103,6 +120,8 @@ export class LocalRecommender {
       source: synced.source, updateError: synced.updateError ? String(synced.updateError.message ?? synced.updateError) : null,
       storage: store.kind, persisted: storage.persisted, degraded: storage.degraded,
     };
+    /** Settles when a newly downloaded version is in the cache (true) or could not be stored (false). */
+    this.stored = synced.stored.then((ok) => { if (!ok) this.info.degraded = true; return ok; });
   }
 
   _check() { if (this._closed) throw new LocalRecError('closed', 'this recommender was closed'); }
@@ -129,14 +148,32 @@ export class LocalRecommender {
     } catch (e) { throw fromWasm(e); }
   }
 
-  async _persist() {
-    try { await this._store.putHistory(this._scope, this._events); } catch (e) {
-      this.info.degraded = true;
-      this._emit({ type: 'degraded', reason: isQuotaError(e) ? 'quota' : 'store-failed', message: `history kept in memory only: ${e.message}` });
-    }
+  /**
+   * Writes the history in the background: at most one write in flight, the latest events win. A click
+   * never waits for IndexedDB; `flush()` (and `close()`) wait for the last write.
+   */
+  _persist() {
+    this._dirty = true;
+    this._writing ??= (async () => {
+      while (this._dirty) {
+        this._dirty = false;
+        try { await this._store.putHistory(this._scope, this._events.slice()); } catch (e) {
+          this.info.degraded = true;
+          this._emit({ type: 'degraded', reason: isQuotaError(e) ? 'quota' : 'store-failed', message: `history kept in memory only: ${e.message}` });
+        }
+      }
+      this._writing = null;
+    })();
+    return this._writing;
   }
 
-  /** Records an interaction: kind 'view' | 'cart' | 'purchase', time in seconds (default now). */
+  /** Resolves once the history recorded so far is in storage. */
+  async flush() { await this._writing; }
+
+  /**
+   * Records an interaction: kind 'view' | 'cart' | 'purchase', time in seconds (default now). The user
+   * vector is updated before this resolves; the history is written to IndexedDB in the background.
+   */
   async record(itemId, kind = 'view', time = Date.now() / 1000) {
     this._check();
     if (KIND_CODE[kind] === undefined) throw new LocalRecError('invalid-argument', `unknown interaction kind ${JSON.stringify(kind)} (expected view, cart or purchase)`);
@@ -144,7 +181,7 @@ export class LocalRecommender {
     try { this._core.record(String(itemId), kind, time); } catch (e) { throw fromWasm(e); }
     this._events.push({ id: String(itemId), kind, time });
     if (this._events.length > this._opts.maxEvents) this._events.splice(0, this._events.length - this._opts.maxEvents);
-    await this._persist();
+    this._persist();
   }
 
   /**
@@ -197,6 +234,7 @@ export class LocalRecommender {
     this._check();
     this._events = [];
     this._core.clear();
+    await this._writing; // a write of the old events must not land after the delete
     try { await this._store.deleteHistory(this._scope); } catch (e) {
       this._emit({ type: 'degraded', reason: 'store-failed', message: `could not delete the stored history: ${e.message}` });
     }
@@ -206,6 +244,8 @@ export class LocalRecommender {
   async close() {
     if (this._closed) return;
     this._closed = true;
+    await this.stored;
+    await this._writing;
     this._core.free();
     this._catalogue.free();
     this._store.close();

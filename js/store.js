@@ -64,6 +64,14 @@ export class IndexedDbStore {
     return rec ? new Uint8Array(rec.bytes) : null;
   }
 
+  /** Several files in one transaction (null for each one missing). */
+  async getFiles(shas) {
+    const tx = this.db.transaction(FILES, 'readonly');
+    const store = tx.objectStore(FILES);
+    const recs = await Promise.all(shas.map((sha) => request(store.get(sha))));
+    return recs.map((rec) => (rec ? new Uint8Array(rec.bytes) : null));
+  }
+
   async hasFile(sha256) {
     const tx = this.db.transaction(FILES, 'readonly');
     return (await request(tx.objectStore(FILES).count(sha256))) > 0;
@@ -121,6 +129,7 @@ export class MemoryStore {
   constructor() { this.kind = 'memory'; this.files = new Map(); this.versions = new Map(); this.histories = new Map(); }
   async getVersion(url) { return structuredClone(this.versions.get(url) ?? null); }
   async getFile(sha) { const b = this.files.get(sha); return b ? b.slice() : null; }
+  async getFiles(shas) { return shas.map((sha) => this.files.get(sha)?.slice() ?? null); }
   async hasFile(sha) { return this.files.has(sha); }
   async deleteFile(sha) { this.files.delete(sha); }
   async commitVersion(version, files) {

@@ -56,7 +56,7 @@ async function fetchManifest(url, fetchImpl, signal) {
   return { manifest };
 }
 
-/** Streams one file, reporting progress; checks its size and digest. */
+/** Streams one file, reporting progress; checks its size (the digest is checked by the caller). */
 async function download(url, expect, fetchImpl, signal, onChunk) {
   let res;
   try { res = await fetchImpl(url, { signal }); } catch (e) {
@@ -94,50 +94,65 @@ async function download(url, expect, fetchImpl, signal, onChunk) {
   if (at !== expect.bytes) {
     throw new LocalRecError('size-mismatch', `${expect.name}: got ${at} bytes, the manifest says ${expect.bytes} (interrupted download?)`);
   }
-  const digest = await sha256Hex(out);
-  if (digest !== expect.sha256) {
-    throw new LocalRecError('checksum-mismatch', `${expect.name}: SHA-256 ${digest} does not match the manifest's ${expect.sha256}`);
-  }
   return out;
 }
 
-/** Reads cached files and re-verifies their digests; a damaged file is deleted and reported missing. */
-async function readCached(store, entries, onEvent) {
-  const out = {};
-  const missing = [];
-  for (const [role, f] of Object.entries(entries)) {
-    let bytes = null;
-    try { bytes = await store.getFile(f.sha256); } catch { bytes = null; }
-    if (bytes && bytes.byteLength === f.bytes && (await sha256Hex(bytes)) === f.sha256) {
-      out[role] = bytes;
-    } else {
-      if (bytes) {
-        onEvent({ type: 'corrupt-cache', file: f.name, message: `cached ${f.name} failed its checksum: discarded, fetching it again` });
-        try { await store.deleteFile(f.sha256); } catch { /* the store is failing; nothing to clean */ }
-      }
-      missing.push(role);
-    }
+/**
+ * Hashes every file (WebCrypto, off the main thread) while `prepare` decodes them on the main thread;
+ * returns the prepared value only if every digest matches. Otherwise frees it and returns the roles
+ * whose bytes are wrong, so nothing unverified is ever used.
+ */
+async function verifyAndPrepare(entries, bytes, prepare) {
+  const roles = Object.keys(entries);
+  const digests = Promise.all(roles.map((r) => (bytes[r]?.byteLength === entries[r].bytes ? sha256Hex(bytes[r]) : null)));
+  let prepared = null, prepError = null;
+  await null; // let the digests start before the decode takes the main thread
+  try { prepared = prepare(bytes); } catch (e) { prepError = e; }
+  const d = await digests;
+  const bad = roles.filter((r, i) => d[i] !== entries[r].sha256);
+  if (bad.length) {
+    try { prepared?.free(); } catch { /* already unusable */ }
+    return { bad };
   }
-  return { files: out, missing };
+  if (prepError) throw prepError;
+  return { prepared, bad: [] };
 }
 
 /**
- * Returns `{ manifest, files: { role: Uint8Array }, source, updateError }`.
- *   source: 'cache' (nothing downloaded), 'network' (files fetched), 'delta' (some catalogue rows fetched)
+ * Returns `{ manifest, prepared, source, updateError, stored }`, where `prepared` is what `prepare(bytes
+ * by role)` built from verified files, and `stored` a promise that settles once a new version is in
+ * the cache (true) or could not be stored (false; a 'degraded' event says why).
+ *   source: 'cache' (nothing downloaded), 'network' (files fetched), 'delta' (catalogue rows fetched)
  *   updateError: set when a newer version could not be installed and the cached one is used instead.
  * Throws LocalRecError 'offline-no-cache' when neither network nor cache can provide a version.
  */
-export async function syncArtifacts(manifestUrl, roles, { store, fetch: fetchImpl = globalThis.fetch.bind(globalThis), onProgress = () => {}, onEvent = () => {}, applyDelta, signal } = {}) {
+export async function syncArtifacts(manifestUrl, roles, { store, fetch: fetchImpl = globalThis.fetch.bind(globalThis), onProgress = () => {}, onEvent = () => {}, applyDelta, prepare, signal } = {}) {
   const url = new URL(manifestUrl, globalThis.location?.href).href;
-  const cached = await store.getVersion(url).catch(() => null);
+  // The manifest request and the read of the cached version run at the same time.
+  const cachedRead = (async () => {
+    const version = await store.getVersion(url).catch(() => null);
+    if (!version) return null;
+    let entries;
+    try { entries = checkManifest(version.manifest, roles); } catch { return null; }
+    const list = await store.getFiles(roles.map((r) => entries[r].sha256)).catch(() => roles.map(() => null));
+    return { version, entries, bytes: Object.fromEntries(roles.map((r, i) => [r, list[i]])) };
+  })();
   const fetched = await fetchManifest(url, fetchImpl, signal);
+  const cached = await cachedRead;
 
-  const fromCache = async (reason) => {
+  const fromCache = async (updateError) => {
     if (!cached) return null;
-    const entries = checkManifest(cached.manifest, roles);
-    const { files, missing } = await readCached(store, entries, onEvent);
-    if (missing.length) return null;
-    return { manifest: cached.manifest, files, source: 'cache', updateError: reason ?? null };
+    const { prepared, bad } = await verifyAndPrepare(cached.entries, cached.bytes, prepare);
+    for (const role of bad) {
+      const f = cached.entries[role];
+      if (cached.bytes[role]) {
+        onEvent({ type: 'corrupt-cache', file: f.name, message: `cached ${f.name} failed its checksum: discarded, fetching it again` });
+        await store.deleteFile(f.sha256).catch(() => {});
+      }
+      cached.bytes[role] = null;
+    }
+    if (bad.length) return null;
+    return { manifest: cached.version.manifest, prepared, source: 'cache', updateError: updateError ?? null, stored: Promise.resolve(true) };
   };
 
   if (fetched.offline) {
@@ -148,80 +163,103 @@ export async function syncArtifacts(manifestUrl, roles, { store, fetch: fetchImp
 
   const manifest = fetched.manifest;
   const entries = checkManifest(manifest, roles);
-  if (cached && cached.manifest.model_version === manifest.model_version &&
-      roles.every((r) => cached.files[r] === entries[r].sha256)) {
+  if (cached && cached.version.manifest.model_version === manifest.model_version &&
+      roles.every((r) => cached.entries[r].sha256 === entries[r].sha256)) {
     const r = await fromCache(null);
     if (r) return r;
-    // A cached file was damaged and discarded: fall through and fetch what is missing.
+    // A cached file was damaged and discarded: fetch what is missing below.
   }
 
   try {
-    // Plan: reuse cached files by digest, apply a delta where the cache holds its base, else download.
-    const plan = [];
-    for (const role of roles) {
-      const f = entries[role];
-      if (await store.hasFile(f.sha256).catch(() => false)) { plan.push({ role, f, how: 'cache' }); continue; }
-      let delta = null;
-      for (const d of f.deltas ?? []) {
-        if (await store.hasFile(d.from_sha256).catch(() => false)) { delta = d; break; }
-      }
-      plan.push(delta ? { role, f, how: 'delta', delta } : { role, f, how: 'full' });
-    }
-    const total = plan.reduce((n, p) => n + (p.how === 'full' ? p.f.bytes : p.how === 'delta' ? p.delta.bytes : 0), 0);
-    let doneBytes = 0;
-    onProgress({ file: null, bytesDone: 0, bytesTotal: total });
-    const files = {};
-    const fresh = new Map();
-    let usedDelta = false;
-    for (const p of plan) {
-      const fileUrl = (name) => new URL(name, url).href;
-      const tick = (name) => (n) => { doneBytes += n; onProgress({ file: name, bytesDone: doneBytes, bytesTotal: total }); };
-      if (p.how === 'cache') {
-        const bytes = await store.getFile(p.f.sha256);
-        if (bytes && (await sha256Hex(bytes)) === p.f.sha256) { files[p.role] = bytes; continue; }
-        if (bytes) onEvent({ type: 'corrupt-cache', file: p.f.name, message: `cached ${p.f.name} failed its checksum: fetching it again` });
-        await store.deleteFile(p.f.sha256).catch(() => {});
-        p.how = 'full';
-      }
-      if (p.how === 'delta') {
-        try {
-          const base = await store.getFile(p.delta.from_sha256);
-          if (!base || (await sha256Hex(base)) !== p.delta.from_sha256) throw new Error('delta base missing or damaged');
-          const delta = await download(fileUrl(p.delta.name), { name: p.delta.name, bytes: p.delta.bytes, sha256: p.delta.sha256 }, fetchImpl, signal, tick(p.delta.name));
-          const bytes = applyDelta(base, delta);
-          if (bytes.byteLength !== p.f.bytes || (await sha256Hex(bytes)) !== p.f.sha256) {
-            throw new LocalRecError('checksum-mismatch', `${p.f.name} rebuilt from ${p.delta.name} does not match the manifest's SHA-256`);
-          }
-          files[p.role] = bytes; fresh.set(p.f.sha256, { name: p.f.name, bytes }); usedDelta = true;
-          continue;
-        } catch (e) {
-          if (signal?.aborted) throw e;
-          onEvent({ type: 'delta-failed', file: p.f.name, message: `${e.message}: downloading the whole file` });
-        }
-      }
-      const bytes = await download(fileUrl(p.f.name), p.f, fetchImpl, signal, tick(p.f.name));
-      files[p.role] = bytes; fresh.set(p.f.sha256, { name: p.f.name, bytes });
-    }
-    const version = { manifestUrl: url, manifest, files: Object.fromEntries(roles.map((r) => [r, entries[r].sha256])), storedAt: Date.now() };
-    let storeError = null;
-    try {
-      const need = [...fresh.values()].reduce((n, f) => n + f.bytes.byteLength, 0);
-      const est = await globalThis.navigator?.storage?.estimate?.().catch(() => null);
-      if (est && est.quota !== undefined && est.usage !== undefined && est.quota - est.usage < need) {
-        const e = new DOMException(`need ${need} bytes, ${est.quota - est.usage} available`, 'QuotaExceededError');
-        throw e;
-      }
-      await store.commitVersion(version, fresh);
-    } catch (e) {
-      storeError = e;
-      onEvent({ type: 'degraded', reason: isQuotaError(e) ? 'quota' : 'store-failed', message: `could not cache version ${manifest.model_version}: ${e.message}; working from memory` });
-    }
-    return { manifest, files, source: usedDelta ? 'delta' : fresh.size ? 'network' : 'cache', updateError: null, cached: !storeError };
+    return await install(url, manifest, entries, roles, { store, fetchImpl, onProgress, onEvent, applyDelta, prepare, signal, cached });
   } catch (e) {
     if (signal?.aborted) throw e;
     // The new version could not be installed: keep the previous one if there is one.
     const r = await fromCache(e);
     if (r) { onEvent({ type: 'update-failed', message: `update to ${manifest.model_version} failed (${e.message}): using the cached version`, error: e }); return r; }
     throw e;
+  }
+}
+
+/** Gets every file of a new version (cache by digest, delta, or download, in parallel), verifies, prepares. */
+async function install(url, manifest, entries, roles, { store, fetchImpl, onProgress, onEvent, applyDelta, prepare, signal, cached }) {
+  for (let attempt = 0; ; attempt++) {
+    // Files already cached under the same digest (shared with the cached version) are reused.
+    const have = await store.getFiles(roles.map((r) => entries[r].sha256)).catch(() => roles.map(() => null));
+    const plan = [];
+    for (const [i, role] of roles.entries()) {
+      const f = entries[role];
+      if (have[i]) { plan.push({ role, f, how: 'cache', bytes: have[i] }); continue; }
+      const fromCachedVersion = Object.values(cached?.bytes ?? {}).length ? cached : null;
+      let delta = null, base = null;
+      for (const d of f.deltas ?? []) {
+        const role0 = fromCachedVersion && Object.keys(fromCachedVersion.entries).find((r) => fromCachedVersion.entries[r].sha256 === d.from_sha256);
+        base = role0 ? fromCachedVersion.bytes[role0] : (await store.getFiles([d.from_sha256]).catch(() => [null]))[0];
+        if (base) { delta = d; break; }
+      }
+      plan.push(delta ? { role, f, how: 'delta', delta, base } : { role, f, how: 'full' });
+    }
+    const total = plan.reduce((n, p) => n + (p.how === 'full' ? p.f.bytes : p.how === 'delta' ? p.delta.bytes : 0), 0);
+    let doneBytes = 0;
+    onProgress({ file: null, bytesDone: 0, bytesTotal: total });
+    const tick = (name) => (n) => { doneBytes += n; onProgress({ file: name, bytesDone: doneBytes, bytesTotal: total }); };
+    const fileUrl = (name) => new URL(name, url).href;
+    let usedDelta = false;
+    const fetchOne = async (p) => {
+      if (p.how === 'delta') {
+        try {
+          if ((await sha256Hex(p.base)) !== p.delta.from_sha256) throw new Error('the delta\'s base in the cache is damaged');
+          const d = await download(fileUrl(p.delta.name), { name: p.delta.name, bytes: p.delta.bytes }, fetchImpl, signal, tick(p.delta.name));
+          if ((await sha256Hex(d)) !== p.delta.sha256) throw new LocalRecError('checksum-mismatch', `${p.delta.name}: SHA-256 does not match the manifest`);
+          const bytes = applyDelta(p.base, d);
+          if (bytes.byteLength !== p.f.bytes || (await sha256Hex(bytes)) !== p.f.sha256) {
+            throw new LocalRecError('checksum-mismatch', `${p.f.name} rebuilt from ${p.delta.name} does not match the manifest's SHA-256`);
+          }
+          usedDelta = true;
+          return bytes;
+        } catch (e) {
+          if (signal?.aborted) throw e;
+          onEvent({ type: 'delta-failed', file: p.f.name, message: `${e.message}: downloading the whole file` });
+          p.how = 'full';
+        }
+      }
+      if (p.how === 'full') return download(fileUrl(p.f.name), p.f, fetchImpl, signal, tick(p.f.name));
+      return p.bytes;
+    };
+    const list = await Promise.all(plan.map(fetchOne));
+    const bytes = Object.fromEntries(plan.map((p, i) => [p.role, list[i]]));
+    const { prepared, bad } = await verifyAndPrepare(entries, bytes, prepare);
+    if (bad.length) {
+      const fromCache = bad.filter((r) => plan.find((p) => p.role === r).how === 'cache');
+      for (const role of fromCache) {
+        onEvent({ type: 'corrupt-cache', file: entries[role].name, message: `cached ${entries[role].name} failed its checksum: fetching it again` });
+        await store.deleteFile(entries[role].sha256).catch(() => {});
+      }
+      const downloaded = bad.filter((r) => !fromCache.includes(r));
+      if (downloaded.length) {
+        const f = entries[downloaded[0]];
+        throw new LocalRecError('checksum-mismatch', `${f.name}: SHA-256 does not match the manifest's ${f.sha256}`);
+      }
+      if (attempt < 1) continue;
+      throw new LocalRecError('checksum-mismatch', `cached files keep failing their checksum: ${bad.join(', ')}`);
+    }
+    const fresh = new Map(plan.filter((p) => p.how !== 'cache').map((p) => [p.f.sha256, { name: p.f.name, bytes: bytes[p.role] }]));
+    const version = { manifestUrl: url, manifest, files: Object.fromEntries(roles.map((r) => [r, entries[r].sha256])), storedAt: Date.now() };
+    // Stored in the background: the visitor gets recommendations from the verified bytes meanwhile.
+    const stored = (async () => {
+      try {
+        const need = [...fresh.values()].reduce((n, f) => n + f.bytes.byteLength, 0);
+        const est = await globalThis.navigator?.storage?.estimate?.().catch(() => null);
+        if (est && est.quota !== undefined && est.usage !== undefined && est.quota - est.usage < need) {
+          throw new DOMException(`need ${need} bytes, ${est.quota - est.usage} available`, 'QuotaExceededError');
+        }
+        await store.commitVersion(version, fresh);
+        return true;
+      } catch (e) {
+        onEvent({ type: 'degraded', reason: isQuotaError(e) ? 'quota' : 'store-failed', message: `could not cache version ${manifest.model_version}: ${e.message}; working from memory` });
+        return false;
+      }
+    })();
+    return { manifest, prepared, source: usedDelta ? 'delta' : fresh.size ? 'network' : 'cache', updateError: null, stored };
   }
 }

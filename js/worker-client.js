@@ -37,13 +37,14 @@ export async function openInWorker(manifestUrl, options = {}) {
   return {
     info,
     worker,
+    stored: call('stored'),
     record: live('record'),
     async recommend(opts) {
       const r = await live('recommend')(opts);
       return { ...r, items: r.items.map((it, i) => ({ ...it, score: r.scores[i] })) };
     },
     item: live('item'), items: live('items'), categories: live('categories'),
-    history: live('history'), exportHistory: live('exportHistory'), clearHistory: live('clearHistory'),
+    history: live('history'), exportHistory: live('exportHistory'), clearHistory: live('clearHistory'), flush: live('flush'),
     async close() { if (closed) return; await call('close'); closed = true; worker.terminate(); },
   };
 }

@@ -18,6 +18,8 @@ self.onmessage = async ({ data }) => {
       result = rec.info;
     } else if (!rec) {
       throw Object.assign(new Error('the recommender is not open'), { code: 'closed' });
+    } else if (method === 'stored') {
+      result = await rec.stored;
     } else {
       result = await rec[method](...args);
     }

@@ -74,8 +74,11 @@ async function renderHistory() {
 async function act(id, kind, t0) {
   try {
     showError(null);
+    const t1 = performance.now();
     await rec.record(id, kind);
+    const t2 = performance.now();
     await renderRecs(t0);
+    demo.lastClick = { queued: t1 - t0, record: t2 - t1, recommendAndRender: performance.now() - t2 };
     renderHistory();
   } catch (e) { showError(e); }
 }
@@ -96,13 +99,16 @@ async function main() {
     $('progress-text').textContent = `downloading ${p.file ?? ''} ${(p.bytesDone / 1024).toFixed(0)} / ${(p.bytesTotal / 1024).toFixed(0)} KB`;
   };
   const onEvent = (e) => { if (e.type !== 'corrupt-cache') notice(e.message); };
+  demo.marks = { start: started };
   rec = await (demo.mode === 'worker' ? openInWorker : open)(manifestUrl, { onProgress, onEvent });
+  demo.marks.opened = performance.now();
   $('progress').hidden = true;
   const info = rec.info;
   $('store').textContent = `${info.storage === 'indexeddb' ? 'IndexedDB' : 'memory only'}${info.persisted ? ' · persisted' : ''}${info.degraded ? ' · degraded' : ''}`;
   $('model').textContent = `${info.dataset} · ${info.items.toLocaleString('en')} items · ${info.source === 'cache' ? 'from cache' : info.source === 'delta' ? 'delta update' : 'downloaded'}`;
   $('model').title = `model ${info.modelVersion}`;
   items = await rec.items();
+  demo.marks.items = performance.now();
   byId = new Map(items.map((it) => [it.id, it]));
   const cats = await rec.categories();
   $('category').innerHTML = '<option value="">All categories</option>' + cats.map((c) => `<option>${escape(c)}</option>`).join('');

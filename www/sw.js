@@ -1,6 +1,6 @@
 // The demo's service worker: keeps the page and the package (JS + wasm) available offline.
-// Network first (so a rebuilt package is picked up at once when online), the cached copy when the
-// network fails. Model and catalogue files are not handled here: the library caches them in
+// Stale-while-revalidate: answer from the cache at once (a warm load does not wait for the network),
+// refresh the cached copy in the background, so a rebuilt package is used from the next load on. Model and catalogue files are not handled here: the library caches them in
 // IndexedDB with versions and checksums, and must see its manifest request fail when offline.
 const CACHE = 'localrec-demo-shell-v1';
 const SHELL = [
@@ -27,14 +27,15 @@ self.addEventListener('fetch', (event) => {
   if (event.request.method !== 'GET' || !SHELL_URLS.has(url.href)) return;
   event.respondWith((async () => {
     const cache = await caches.open(CACHE);
-    try {
-      const res = await fetch(event.request);
+    const hit = await cache.match(url.href);
+    const refresh = fetch(event.request).then(async (res) => {
       if (res.ok) await cache.put(url.href, res.clone());
       return res;
-    } catch (e) {
-      const hit = await cache.match(url.href);
-      if (hit) return hit;
-      throw e;
+    });
+    if (hit) {
+      event.waitUntil(refresh.catch(() => {}));
+      return hit;
     }
+    return refresh;
   })());
 });

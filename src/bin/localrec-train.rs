@@ -6,6 +6,8 @@
 //!   --data DIR                  DIR/interactions.csv[.gz] and DIR/items.csv
 //!   --out DIR                   write the export there (default: no export)
 //!   --delta-from OLD_DIR        also write catalogue deltas from the export in OLD_DIR
+//!   --dedupe first|last         which occurrence of a repeated pair counts (default first)
+//!   --baselines-only            evaluate popularity and item-kNN only, no training
 //!   --epochs N --batch N --lr X --temperature T --logq A --negatives M
 //!   --dim D --heads H --hidden H --max-len N --seed S --max-minutes M
 //!   --synthetic-users N --synthetic-items N
@@ -49,12 +51,16 @@ fn run() -> Result<(), String> {
     let mut data = String::from("synthetic");
     let mut out: Option<PathBuf> = None;
     let mut delta_from: Option<PathBuf> = None;
+    let mut dedupe = localrec::train::data::Dedupe::default();
+    let mut baselines_only = false;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
             "--data" => data = parse(&a, args.next())?,
             "--out" => out = Some(parse(&a, args.next())?),
             "--delta-from" => delta_from = Some(parse(&a, args.next())?),
+            "--dedupe" => dedupe = parse(&a, args.next())?,
+            "--baselines-only" => baselines_only = true,
             "--epochs" => cfg.epochs = parse(&a, args.next())?,
             "--batch" => cfg.batch = parse(&a, args.next())?,
             "--lr" => cfg.lr = parse(&a, args.next())?,
@@ -91,7 +97,7 @@ fn run() -> Result<(), String> {
         synthetic_dataset(&syn)
     } else {
         let dir = PathBuf::from(&data);
-        localrec::train::read_csv_dataset(&data, &find(&dir, "interactions")?, &find(&dir, "items")?)?
+        localrec::train::read_csv_dataset(&data, &find(&dir, "interactions")?, &find(&dir, "items")?, dedupe)?
     };
     let s = ds.stats();
     eprintln!(
@@ -112,40 +118,69 @@ fn run() -> Result<(), String> {
         cfg.tower_config().num_params(),
         cfg.tower_config().num_params() as f64 * 4.0 / 1024.0
     );
-    let trained = train(&ds, &cfg);
-    eprintln!("trained in {:.0} s; best epoch {} of {}", trained.seconds, trained.best_epoch, trained.log.len());
-
-    let history = trained.tower_config.history();
-    let model = trained.user_model();
-    let f32_catalog = trained.catalog(&ds);
-    let int8_catalog = f32_catalog.to_int8();
-    let mut rows: Vec<(String, Metrics, Metrics)> = Vec::new();
+    let history = cfg.tower_config().history();
     let valid_q = queries(&ds, Split::Valid, &history);
     let test_q = queries(&ds, Split::Test, &history);
-    rows.push((
-        "user tower (f32 items)".into(),
-        evaluate_model(&model, &f32_catalog, &valid_q),
-        evaluate_model(&model, &f32_catalog, &test_q),
-    ));
-    rows.push((
-        "user tower (int8 items)".into(),
-        evaluate_model(&model, &int8_catalog, &valid_q),
-        evaluate_model(&model, &int8_catalog, &test_q),
-    ));
-    rows.push(("popularity".into(), evaluate_popularity(&ds, &valid_q), evaluate_popularity(&ds, &test_q)));
-    if let (Some(v), Some(t)) = (evaluate_item_knn(&ds, &valid_q, 20_000), evaluate_item_knn(&ds, &test_q, 20_000)) {
-        rows.push(("item-kNN (co-occurrence cosine)".into(), v, t));
+    let repeats = ds
+        .users
+        .iter()
+        .filter(|u| {
+            let j = u.test_index();
+            u.events[..j].iter().any(|e| e.item == u.events[j].item)
+        })
+        .count();
+    eprintln!(
+        "dedupe {dedupe:?}: {repeats} of {} test targets ({:.1}%) were in the user's history before",
+        ds.users.len(),
+        100.0 * repeats as f64 / ds.users.len().max(1) as f64
+    );
+    // Test metrics over all users, and over new-item and repeat targets separately.
+    let (test_new, test_rep): (Vec<_>, Vec<_>) = test_q.iter().cloned().partition(|q| !q.repeat);
+    let split = |f: &dyn Fn(&[localrec::train::eval::EvalQuery]) -> Metrics| {
+        let rep = if test_rep.is_empty() { Metrics::default() } else { f(&test_rep) };
+        (f(&valid_q), f(&test_q), f(&test_new), rep)
+    };
+    let mut rows: Vec<(String, (Metrics, Metrics, Metrics, Metrics))> = Vec::new();
+    let trained = if baselines_only {
+        None
+    } else {
+        let trained = train(&ds, &cfg);
+        eprintln!("trained in {:.0} s; best epoch {} of {}", trained.seconds, trained.best_epoch, trained.log.len());
+        let model = trained.user_model();
+        let f32_catalog = trained.catalog(&ds);
+        let int8_catalog = f32_catalog.to_int8();
+        rows.push(("user tower (f32 items)".into(), split(&|q| evaluate_model(&model, &f32_catalog, q))));
+        rows.push(("user tower (int8 items)".into(), split(&|q| evaluate_model(&model, &int8_catalog, q))));
+        Some(trained)
+    };
+    rows.push(("popularity".into(), split(&|q| evaluate_popularity(&ds, q))));
+    if ds.item_ids.len() <= 20_000 {
+        rows.push((
+            "item-kNN (co-occurrence cosine)".into(),
+            split(&|q| evaluate_item_knn(&ds, q, 20_000).expect("small")),
+        ));
     }
     println!("\n{} ({} users; full ranking over {} items, training items excluded)\n", ds.name, s.users, s.items);
-    println!("| model | Recall@10 | NDCG@10 | Recall@50 | Coverage@10 | valid Recall@10 |");
-    println!("|---|---:|---:|---:|---:|---:|");
-    for (name, v, t) in &rows {
+    println!(
+        "| model | Recall@10 | NDCG@10 | Recall@50 | Coverage@10 | valid Recall@10 | R@10 new items ({}) | R@10 repeats ({}) |",
+        test_new.len(),
+        test_rep.len()
+    );
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|");
+    for (name, (v, t, n, r)) in &rows {
         println!(
-            "| {name} | {:.4} | {:.4} | {:.4} | {:.4} | {:.4} |",
-            t.recall10, t.ndcg10, t.recall50, t.coverage10, v.recall10
+            "| {name} | {:.4} | {:.4} | {:.4} | {:.4} | {:.4} | {:.4} | {} |",
+            t.recall10,
+            t.ndcg10,
+            t.recall50,
+            t.coverage10,
+            v.recall10,
+            n.recall10,
+            if test_rep.is_empty() { "-".to_string() } else { format!("{:.4}", r.recall10) }
         );
     }
     if let Some(dir) = out {
+        let trained = trained.ok_or("--out needs a trained model (drop --baselines-only)")?;
         let m = export(&ds, &trained, &dir)?;
         println!("\nexported model {} to {}:", m.model_version, dir.display());
         for f in &m.files {

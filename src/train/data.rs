@@ -6,7 +6,7 @@
 //!   that share a time (the lines of one basket) by `splitmix64(splitmix64(user) ^ item)` on the
 //!   dataset's own ids, then by file row. The file's row order inside a basket is the order the
 //!   lines were typed, which a sequence model would otherwise learn to exploit;
-//! * user-item pairs are deduplicated (the first occurrence counts), then users and items with
+//! * user-item pairs are deduplicated (the first occurrence counts, or the last: [`Dedupe`]), then users and items with
 //!   fewer than 5 distinct partners are dropped, repeatedly, until none is left;
 //! * per user, the last pair is the test target, the second to last the validation target, the
 //!   rest are training targets. A target's history is every event before it (repeats included).
@@ -23,7 +23,8 @@ use crate::rng::splitmix64;
 pub struct UserEvents {
     /// Items are dense indices into [`Dataset::item_ids`].
     pub events: Vec<Event>,
-    /// Indices into `events` of each item's first occurrence, in order: the deduplicated sequence.
+    /// Indices into `events` of each item's counted occurrence (first or last, see [`Dedupe`]), in
+    /// order: the deduplicated sequence.
     pub firsts: Vec<u32>,
 }
 
@@ -140,7 +141,38 @@ fn prune<'a>(side: &mut HashMap<&'a str, HashSet<&'a str>>, other: &mut HashMap<
 }
 
 /// Builds the filtered dataset from raw rows (in file order).
+/// Which occurrence of a repeated user-item pair places the pair in the user's sequence.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Dedupe {
+    /// The first occurrence: a target is always an item new to the user.
+    #[default]
+    First,
+    /// The last occurrence: a target may be an item the user had before (a repeat purchase).
+    Last,
+}
+
+impl std::str::FromStr for Dedupe {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "first" => Ok(Dedupe::First),
+            "last" => Ok(Dedupe::Last),
+            other => Err(format!("unknown dedupe mode {other:?} (first or last)")),
+        }
+    }
+}
+
 pub fn build(name: &str, interactions: &[RawInteraction], items: &[RawItem]) -> Result<Dataset, String> {
+    build_with(name, interactions, items, Dedupe::default())
+}
+
+/// [`build`] with a choice of [`Dedupe`].
+pub fn build_with(
+    name: &str,
+    interactions: &[RawInteraction],
+    items: &[RawItem],
+    dedupe: Dedupe,
+) -> Result<Dataset, String> {
     let item_meta: HashMap<&str, &RawItem> = items.iter().map(|it| (it.id.as_str(), it)).collect();
     // Group rows per user, keeping file order as the last tie-break.
     let mut by_user: HashMap<&str, Vec<usize>> = HashMap::new();
@@ -200,16 +232,23 @@ pub fn build(name: &str, interactions: &[RawInteraction], items: &[RawItem]) -> 
                 .then_with(|| tie_key(&x.user, &x.item).cmp(&tie_key(&y.user, &y.item)))
                 .then(a.cmp(&b))
         });
-        let mut seen = HashSet::new();
         let mut ue = UserEvents::default();
         for r in rows {
             let it = &interactions[r];
-            let item = item_index[it.item.as_str()];
-            if seen.insert(item) {
-                ue.firsts.push(ue.events.len() as u32);
-            }
-            ue.events.push(Event { item, kind: it.kind, time: it.time });
+            ue.events.push(Event { item: item_index[it.item.as_str()], kind: it.kind, time: it.time });
         }
+        let mut seen = HashSet::new();
+        ue.firsts = match dedupe {
+            Dedupe::First => {
+                (0..ue.events.len()).filter(|&k| seen.insert(ue.events[k].item)).map(|k| k as u32).collect()
+            }
+            Dedupe::Last => {
+                let mut v: Vec<u32> =
+                    (0..ue.events.len()).rev().filter(|&k| seen.insert(ue.events[k].item)).map(|k| k as u32).collect();
+                v.reverse();
+                v
+            }
+        };
         users.push(ue);
     }
     Ok(Dataset {
@@ -290,7 +329,7 @@ fn column(header: &[String], name: &str) -> Option<usize> {
 
 /// Reads `interactions` (`user_id,item_id,timestamp`, optional `kind`) and `items`
 /// (`item_id,title`, optional `category`) and builds the dataset. A `.gz` file is decompressed.
-pub fn read_csv_dataset(name: &str, interactions: &Path, items: &Path) -> Result<Dataset, String> {
+pub fn read_csv_dataset(name: &str, interactions: &Path, items: &Path, dedupe: Dedupe) -> Result<Dataset, String> {
     let (h, rows) = read_csv(interactions)?;
     let need = |c: &str| column(&h, c).ok_or_else(|| format!("{}: no {c:?} column", interactions.display()));
     let (cu, ci, ct) = (need("user_id")?, need("item_id")?, need("timestamp")?);
@@ -321,7 +360,7 @@ pub fn read_csv_dataset(name: &str, interactions: &Path, items: &Path) -> Result
             category: cc.map(|c| r[c].clone()).filter(|c| !c.is_empty()),
         })
         .collect();
-    build(name, &raw, &raw_items)
+    build_with(name, &raw, &raw_items, dedupe)
 }
 
 #[cfg(test)]

@@ -23,6 +23,8 @@ pub struct EvalQuery {
     /// Items known before the target, sorted (never recommended).
     pub exclude: Vec<u32>,
     pub history: EncodedHistory,
+    /// The target item occurs earlier in the user's events (a repeat; only with `Dedupe::Last`).
+    pub repeat: bool,
 }
 
 /// Events the trainer reads before a target: enough for `max_len` distinct items when the
@@ -48,6 +50,7 @@ pub fn queries(ds: &Dataset, split: Split, history: &HistoryConfig) -> Vec<EvalQ
             EvalQuery {
                 user,
                 target: ue.events[j].item,
+                repeat: ue.events[..j].iter().any(|e| e.item == ue.events[j].item),
                 exclude,
                 history: encode_history(events, history).expect("dataset times are finite"),
             }

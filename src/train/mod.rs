@@ -7,7 +7,7 @@ pub mod export;
 pub mod synthetic;
 pub mod trainer;
 
-pub use data::{read_csv_dataset, Dataset};
+pub use data::{read_csv_dataset, Dataset, Dedupe};
 pub use eval::{Metrics, Split};
 pub use synthetic::SyntheticConfig;
 pub use trainer::{train, TrainConfig, Trained};
