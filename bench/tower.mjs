@@ -2,14 +2,15 @@
 // (bench/out/pkg-flex/) run side by side in one headless Chromium page on the shipped synthetic
 // tower. Prints a markdown table with latency and wasm sizes; writes bench/out/tower.json.
 // Usage: node bench/tower.mjs   (scripts/bench-tower.sh builds both packages first)
-import { mkdirSync, writeFileSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync, readFileSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
 import { openReadyPage } from '../scripts/browser.mjs';
 
-const variants = [
-  { name: 'burn-ndarray (default)', pkg: '../pkg', file: 'pkg/localrec_bg.wasm' },
-  { name: 'burn-flex', pkg: '../bench/out/pkg-flex', file: 'bench/out/pkg-flex/localrec_bg.wasm' },
-];
+// `node bench/tower.mjs [variant dirs...]` compares other builds (default: pkg/ and bench/out/pkg-flex/).
+const names = { pkg: 'burn-ndarray, release (pkg/)', 'bench/out/pkg-flex': 'burn-flex', 'bench/out/pkg-o3': 'burn-ndarray, dependencies at opt-level 3' };
+const dirs = process.argv.length > 2 ? process.argv.slice(2) : ['pkg', 'bench/out/pkg-flex'];
+const variants = dirs.filter((d) => existsSync(`${d}/localrec_bg.wasm`))
+  .map((d) => ({ name: names[d] ?? d, pkg: `../${d}`, file: `${d}/localrec_bg.wasm` }));
 const { page, browserVersion, close } = await openReadyPage('.', 'bench/tower.html');
 const rows = await page.evaluate(([v, a]) => window.runTowerBench(v, a), [variants, '../www/artifacts/synthetic']);
 await close();
@@ -28,7 +29,7 @@ for (const [i, r] of rows.entries()) {
 const [a, b] = rows;
 console.log(lines.join('\n'));
 console.log();
-console.log(`browser: ${browserVersion}; flex / ndarray embed time: ${(b.embed.median_ms / a.embed.median_ms).toFixed(2)}; gzipped size: ${(b.wasm_gzip / a.wasm_gzip).toFixed(2)}`);
+if (b) console.log(`browser: ${browserVersion}; ${b.variant} / ${a.variant}: embed time ${(b.embed.median_ms / a.embed.median_ms).toFixed(2)}, gzipped size ${(b.wasm_gzip / a.wasm_gzip).toFixed(2)}`);
 console.log('each figure: median (p95) over 40 samples after 20 warm-up calls; a sample is the mean of back-to-back calls lasting >= 1 ms');
 mkdirSync('bench/out', { recursive: true });
 writeFileSync('bench/out/tower.json', JSON.stringify({ date: new Date().toISOString(), browserVersion, rows }, null, 2));

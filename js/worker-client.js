@@ -31,6 +31,8 @@ export async function openInWorker(manifestUrl, options = {}) {
     pending.set(id, { resolve, reject });
     worker.postMessage({ id, method, args });
   });
+  if (plain.wasmUrl !== undefined) plain.wasmUrl = String(new URL(plain.wasmUrl, globalThis.location?.href));
+  delete plain.workerUrl;
   const info = await call('open', String(new URL(manifestUrl, globalThis.location?.href)), plain);
   let closed = false;
   const live = (method) => (...args) => closed ? Promise.reject(new LocalRecError('closed', 'this recommender was closed')) : call(method, ...args);
