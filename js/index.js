@@ -27,7 +27,10 @@ const DEFAULTS = { maxEvents: 500, maxAgeDays: 90, precision: 'int8', storage: '
 
 let wasmReady = null;
 function initWasm(wasmUrl) {
-  wasmReady ??= init(wasmUrl ? { module_or_path: wasmUrl } : undefined);
+  wasmReady ??= init(wasmUrl ? { module_or_path: wasmUrl } : undefined).catch((e) => {
+    wasmReady = null; // let a later call retry (e.g. after going back online)
+    throw new LocalRecError('network', `could not load the WebAssembly module: ${e.message}`, { cause: e });
+  });
   return wasmReady;
 }
 
@@ -44,6 +47,7 @@ export async function open(manifestUrl, options = {}) {
   const opts = { ...DEFAULTS, ...options };
   const emit = (ev) => { try { opts.onEvent?.(ev); if (ev.type === 'degraded') opts.onDegraded?.(ev); } catch (e) { console.error(e); } };
   const wasm = initWasm(opts.wasmUrl);
+  wasm.catch(() => {}); // awaited below; avoid an unhandled rejection if another step fails first
 
   // Storage: IndexedDB unless told otherwise; memory (and a 'degraded' event) if it is unusable.
   let store = opts.store ?? null;
@@ -62,13 +66,19 @@ export async function open(manifestUrl, options = {}) {
     : Promise.resolve(false);
   const itemsRole = opts.precision === 'f32' ? 'items-f32' : 'items-int8';
   const roles = ['tower-config', 'tower-weights', itemsRole, 'item-metadata'];
-  await wasm;
-  const synced = await syncArtifacts(manifestUrl, roles, {
-    store, fetch: opts.fetch, signal: opts.signal, onEvent: emit,
-    onProgress: (p) => { try { opts.onProgress?.(p); } catch (e) { console.error(e); } },
-    applyDelta: (base, delta) => { try { return applyCatalogueDelta(base, delta); } catch (e) { throw fromWasm(e); } },
-    prepare: (files) => prepareModel(files, itemsRole),
-  });
+  let synced;
+  try {
+    // The wasm compiles while the manifest is fetched and the cache is read; decoding waits for it.
+    synced = await syncArtifacts(manifestUrl, roles, {
+      store, fetch: opts.fetch, signal: opts.signal, onEvent: emit, ready: wasm,
+      onProgress: (p) => { try { opts.onProgress?.(p); } catch (e) { console.error(e); } },
+      applyDelta: (base, delta) => { try { return applyCatalogueDelta(base, delta); } catch (e) { throw fromWasm(e); } },
+      prepare: (files) => prepareModel(files, itemsRole),
+    });
+  } catch (e) {
+    if (!opts.store) store.close();
+    throw e;
+  }
   const rec = new LocalRecommender(synced, store, opts, emit, { persisted: false, degraded: store.kind === 'memory' });
   persisting.then((p) => { rec.info.persisted = p; });
   await rec._restore();

@@ -102,11 +102,11 @@ async function download(url, expect, fetchImpl, signal, onChunk) {
  * returns the prepared value only if every digest matches. Otherwise frees it and returns the roles
  * whose bytes are wrong, so nothing unverified is ever used.
  */
-async function verifyAndPrepare(entries, bytes, prepare) {
+async function verifyAndPrepare(entries, bytes, prepare, ready) {
   const roles = Object.keys(entries);
   const digests = Promise.all(roles.map((r) => (bytes[r]?.byteLength === entries[r].bytes ? sha256Hex(bytes[r]) : null)));
   let prepared = null, prepError = null;
-  await null; // let the digests start before the decode takes the main thread
+  await ready; // the wasm module; also lets the digests start before the decode takes the main thread
   try { prepared = prepare(bytes); } catch (e) { prepError = e; }
   const d = await digests;
   const bad = roles.filter((r, i) => d[i] !== entries[r].sha256);
@@ -126,7 +126,7 @@ async function verifyAndPrepare(entries, bytes, prepare) {
  *   updateError: set when a newer version could not be installed and the cached one is used instead.
  * Throws LocalRecError 'offline-no-cache' when neither network nor cache can provide a version.
  */
-export async function syncArtifacts(manifestUrl, roles, { store, fetch: fetchImpl = globalThis.fetch.bind(globalThis), onProgress = () => {}, onEvent = () => {}, applyDelta, prepare, signal } = {}) {
+export async function syncArtifacts(manifestUrl, roles, { store, fetch: fetchImpl = globalThis.fetch.bind(globalThis), onProgress = () => {}, onEvent = () => {}, applyDelta, prepare, ready = null, signal } = {}) {
   const url = new URL(manifestUrl, globalThis.location?.href).href;
   // The manifest request and the read of the cached version run at the same time.
   const cachedRead = (async () => {
@@ -142,7 +142,7 @@ export async function syncArtifacts(manifestUrl, roles, { store, fetch: fetchImp
 
   const fromCache = async (updateError) => {
     if (!cached) return null;
-    const { prepared, bad } = await verifyAndPrepare(cached.entries, cached.bytes, prepare);
+    const { prepared, bad } = await verifyAndPrepare(cached.entries, cached.bytes, prepare, ready);
     for (const role of bad) {
       const f = cached.entries[role];
       if (cached.bytes[role]) {
@@ -171,7 +171,7 @@ export async function syncArtifacts(manifestUrl, roles, { store, fetch: fetchImp
   }
 
   try {
-    return await install(url, manifest, entries, roles, { store, fetchImpl, onProgress, onEvent, applyDelta, prepare, signal, cached });
+    return await install(url, manifest, entries, roles, { store, fetchImpl, onProgress, onEvent, applyDelta, prepare, ready, signal, cached });
   } catch (e) {
     if (signal?.aborted) throw e;
     // The new version could not be installed: keep the previous one if there is one.
@@ -182,7 +182,7 @@ export async function syncArtifacts(manifestUrl, roles, { store, fetch: fetchImp
 }
 
 /** Gets every file of a new version (cache by digest, delta, or download, in parallel), verifies, prepares. */
-async function install(url, manifest, entries, roles, { store, fetchImpl, onProgress, onEvent, applyDelta, prepare, signal, cached }) {
+async function install(url, manifest, entries, roles, { store, fetchImpl, onProgress, onEvent, applyDelta, prepare, ready, signal, cached }) {
   for (let attempt = 0; ; attempt++) {
     // Files already cached under the same digest (shared with the cached version) are reused.
     const have = await store.getFiles(roles.map((r) => entries[r].sha256)).catch(() => roles.map(() => null));
@@ -211,6 +211,7 @@ async function install(url, manifest, entries, roles, { store, fetchImpl, onProg
           if ((await sha256Hex(p.base)) !== p.delta.from_sha256) throw new Error('the delta\'s base in the cache is damaged');
           const d = await download(fileUrl(p.delta.name), { name: p.delta.name, bytes: p.delta.bytes }, fetchImpl, signal, tick(p.delta.name));
           if ((await sha256Hex(d)) !== p.delta.sha256) throw new LocalRecError('checksum-mismatch', `${p.delta.name}: SHA-256 does not match the manifest`);
+          await ready;
           const bytes = applyDelta(p.base, d);
           if (bytes.byteLength !== p.f.bytes || (await sha256Hex(bytes)) !== p.f.sha256) {
             throw new LocalRecError('checksum-mismatch', `${p.f.name} rebuilt from ${p.delta.name} does not match the manifest's SHA-256`);
@@ -228,7 +229,7 @@ async function install(url, manifest, entries, roles, { store, fetchImpl, onProg
     };
     const list = await Promise.all(plan.map(fetchOne));
     const bytes = Object.fromEntries(plan.map((p, i) => [p.role, list[i]]));
-    const { prepared, bad } = await verifyAndPrepare(entries, bytes, prepare);
+    const { prepared, bad } = await verifyAndPrepare(entries, bytes, prepare, ready);
     if (bad.length) {
       const fromCache = bad.filter((r) => plan.find((p) => p.role === r).how === 'cache');
       for (const role of fromCache) {
