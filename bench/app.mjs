@@ -4,6 +4,7 @@
 //   demo:    click -> updated recommendations in the DOM (target 16 ms median), in page and worker
 //            mode; page load -> first recommendation on a warm cache (target 300 ms)
 // Run: bash scripts/bench-app.sh (builds pkg/ and the export first). Prints a Markdown table.
+// `node bench/app.mjs loader` or `... demo` runs one half.
 import { openReadyPage, launchChromium } from '../scripts/browser.mjs';
 import { serve } from '../scripts/serve.mjs';
 
@@ -14,7 +15,7 @@ const rows = [];
 
 // Loader: on loopback (the download is nearly free, so fixed costs show), then on an emulated
 // 100 Mbit/s link with 20 ms latency (Chromium's network emulation), a typical broadband visit.
-for (const link of ['loopback', '100 Mbit/s']) {
+for (const link of process.argv[2] === 'demo' ? [] : ['loopback', '100 Mbit/s']) {
   const { page, browserVersion, close } = await openReadyPage('.', `bench/app.html?manifest=${manifest}`);
   if (link !== 'loopback') {
     const cdp = await page.context().newCDPSession(page);
@@ -40,7 +41,7 @@ for (const link of ['loopback', '100 Mbit/s']) {
   await close();
 }
 
-{
+if (process.argv[2] !== 'loader') {
   const server = await serve('.', 0);
   const base = `http://127.0.0.1:${server.address().port}`;
   for (const mode of ['page', 'worker']) {

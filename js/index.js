@@ -85,6 +85,25 @@ export async function open(manifestUrl, options = {}) {
   return rec;
 }
 
+/**
+ * Item metadata by id. The exporter writes items.json in catalogue row order, so a lookup is the
+ * catalogue's own id search plus an array access; a Map is built only if the order differs.
+ */
+class ItemIndex {
+  constructor(items, catalogue) { this.items = items; this.catalogue = catalogue; this.map = null; }
+  get(id) {
+    if (!this.map) {
+      const row = this.catalogue.indexOf(id);
+      const it = row === undefined ? undefined : this.items[row];
+      if (it?.id === id) return it;
+      if (row === undefined && this.items.length === this.catalogue.length) return undefined;
+      this.map = new Map(this.items.map((x) => [x.id, x]));
+    }
+    return this.map.get(id);
+  }
+  values() { return this.items; }
+}
+
 /** Decodes the verified files into the wasm objects and the metadata index (freed if unused). */
 function prepareModel(files, itemsRole) {
   let catalogue = null, core = null;
@@ -99,7 +118,7 @@ function prepareModel(files, itemsRole) {
     core.setPopular(popular);
     return {
       catalogue, core, popular,
-      meta: new Map((meta.items ?? []).map((it) => [it.id, it])),
+      meta: new ItemIndex(meta.items ?? [], catalogue),
       categoryNames: meta.categories ?? [],
       free() { core.free(); catalogue.free(); },
     };
@@ -225,7 +244,7 @@ export class LocalRecommender {
   async item(id) { this._check(); return this._meta.get(id) ?? null; }
 
   /** All items' metadata (id, title, category), in catalogue order. */
-  async items() { this._check(); return [...this._meta.values()]; }
+  async items() { this._check(); return this._meta.values().slice(); }
 
   /** Category names. */
   async categories() { this._check(); return [...this._categoryNames]; }

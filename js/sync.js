@@ -59,7 +59,8 @@ async function fetchManifest(url, fetchImpl, signal) {
 /** Streams one file, reporting progress; checks its size (the digest is checked by the caller). */
 async function download(url, expect, fetchImpl, signal, onChunk) {
   let res;
-  try { res = await fetchImpl(url, { signal }); } catch (e) {
+  // no-store: the verified bytes go to IndexedDB; a second copy in the HTTP cache would only cost time and disk.
+  try { res = await fetchImpl(url, { signal, cache: 'no-store' }); } catch (e) {
     if (signal?.aborted) throw e;
     throw new LocalRecError('network', `download of ${expect.name} failed: ${e.message}`, { cause: e });
   }

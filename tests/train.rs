@@ -34,3 +34,15 @@ fn synthetic_model_beats_popularity_widely_and_int8_keeps_recall() {
         tower.recall10
     );
 }
+
+#[test]
+fn training_is_seeded_and_reproducible() {
+    let ds = synthetic_dataset(&SyntheticConfig { items: 150, users: 300, ..SyntheticConfig::default() });
+    let cfg = TrainConfig { dim: 16, epochs: 2, batch: 128, progress: false, ..TrainConfig::default() };
+    let (a, b) = (train(&ds, &cfg), train(&ds, &cfg));
+    assert_eq!(a.item_table, b.item_table, "same seed, same item table (bit for bit)");
+    let valid = |t: &localrec::train::Trained| t.log.iter().map(|e| (e.loss, e.valid.recall10)).collect::<Vec<_>>();
+    assert_eq!(valid(&a), valid(&b));
+    let other = train(&ds, &TrainConfig { seed: cfg.seed + 1, ..cfg.clone() });
+    assert_ne!(a.item_table, other.item_table, "another seed gives another model");
+}

@@ -75,10 +75,11 @@ async function act(id, kind, t0) {
   try {
     showError(null);
     const t1 = performance.now();
-    await rec.record(id, kind);
-    const t2 = performance.now();
-    await renderRecs(t0);
-    demo.lastClick = { queued: t1 - t0, record: t2 - t1, recommendAndRender: performance.now() - t2 };
+    // Calls are applied in order (in the page, and in the worker's message queue), so the
+    // recommendation can be requested without waiting for the record's acknowledgement: in worker
+    // mode that saves a round trip, which Chromium delivers after the next frame.
+    await Promise.all([rec.record(id, kind), renderRecs(t0)]);
+    demo.lastClick = { queued: t1 - t0, recordRecommendRender: performance.now() - t1 };
     renderHistory();
   } catch (e) { showError(e); }
 }

@@ -6,7 +6,7 @@
 //!   --data DIR                  DIR/interactions.csv[.gz] and DIR/items.csv
 //!   --out DIR                   write the export there (default: no export)
 //!   --delta-from OLD_DIR        also write catalogue deltas from the export in OLD_DIR
-//!   --dedupe first|last         which occurrence of a repeated pair counts (default first)
+//!   --dedupe last|first         which occurrence of a repeated pair counts (default last)
 //!   --baselines-only            evaluate popularity and item-kNN only, no training
 //!   --epochs N --batch N --lr X --temperature T --logq A --negatives M
 //!   --dim D --heads H --hidden H --max-len N --seed S --max-minutes M

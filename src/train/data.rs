@@ -6,7 +6,8 @@
 //!   that share a time (the lines of one basket) by `splitmix64(splitmix64(user) ^ item)` on the
 //!   dataset's own ids, then by file row. The file's row order inside a basket is the order the
 //!   lines were typed, which a sequence model would otherwise learn to exploit;
-//! * user-item pairs are deduplicated (the first occurrence counts, or the last: [`Dedupe`]), then users and items with
+//! * user-item pairs are deduplicated (the last occurrence counts by default, or the first:
+//!   [`Dedupe`]), then users and items with
 //!   fewer than 5 distinct partners are dropped, repeatedly, until none is left;
 //! * per user, the last pair is the test target, the second to last the validation target, the
 //!   rest are training targets. A target's history is every event before it (repeats included).
@@ -142,12 +143,18 @@ fn prune<'a>(side: &mut HashMap<&'a str, HashSet<&'a str>>, other: &mut HashMap<
 
 /// Builds the filtered dataset from raw rows (in file order).
 /// Which occurrence of a repeated user-item pair places the pair in the user's sequence.
+///
+/// `Last` is the default: on Online Retail II it reproduces the reference figures of our issue
+/// tracker (popularity Recall@10 0.0459 / NDCG@10 0.0245 against the reference 0.048 / 0.024;
+/// `First` gives 0.0318 / 0.0156), and it matches the history encoder, which also keeps each item's
+/// most recent occurrence.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Dedupe {
     /// The first occurrence: a target is always an item new to the user.
-    #[default]
     First,
-    /// The last occurrence: a target may be an item the user had before (a repeat purchase).
+    /// The last occurrence: a target may be an item the user had before (a repeat purchase, 28.8%
+    /// of Online Retail II's test targets); only the user's other items are excluded from ranking.
+    #[default]
     Last,
 }
 
