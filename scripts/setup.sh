@@ -48,8 +48,11 @@ cargo_tool geckodriver geckodriver "" "geckodriver --version"
 
 # 4. Node packages for the browser benchmark and end-to-end tests (lockfile, no browser downloads)
 if [ ! -f node_modules/.package-lock.json ] || ! cmp -s package-lock.json node_modules/.setup-stamp; then
-  log "npm ci"
-  PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error
+  # `npm install` with the committed lockfile installs exactly the locked versions. Not `npm ci`: this
+  # npm (11.x) writes lockfiles without other platforms' optional packages (rollup's, via vite) and
+  # its `npm ci` then refuses them as "out of sync" (seen on a clean clone).
+  log "npm install (from package-lock.json)"
+  PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm install --no-audit --no-fund --loglevel=error
   cp package-lock.json node_modules/.setup-stamp
 fi
 
