@@ -6,7 +6,7 @@
 #   wasm32-unknown-unknown target (rustup)
 #   wasm-pack, wasm-bindgen-cli (= the wasm-bindgen version pinned in Cargo.lock), geckodriver (crates.io)
 #   chromium, chromium-driver, firefox-esr (Debian)
-#   playwright-core and binaryen's wasm-opt (npm, see package.json)
+#   playwright-core, binaryen (wasm-opt), typescript and vite (npm, see package.json)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
