@@ -49,11 +49,9 @@ async function fetchManifest(url, fetchImpl, signal) {
     return { offline: true, error: e };
   }
   if (!res.ok) return { offline: true, error: new Error(`HTTP ${res.status} for ${url}`) };
-  let manifest;
-  try { manifest = await res.json(); } catch (e) {
-    throw new LocalRecError('invalid-manifest', `manifest at ${url} is not JSON: ${e.message}`);
+  try { return { manifest: await res.json() }; } catch (e) {
+    return { invalid: new LocalRecError('invalid-manifest', `manifest at ${url} is not JSON: ${e.message}`) };
   }
-  return { manifest };
 }
 
 /** Streams one file, reporting progress; checks its size (the digest is checked by the caller). */
@@ -162,8 +160,17 @@ export async function syncArtifacts(manifestUrl, roles, { store, fetch: fetchImp
     throw new LocalRecError('offline-no-cache', `cannot fetch ${url} (${fetched.error.message}) and no complete version is cached`, { cause: fetched.error });
   }
 
-  const manifest = fetched.manifest;
-  const entries = checkManifest(manifest, roles);
+  // A broken manifest on the server must not break returning visitors: keep the cached version.
+  let manifest, entries;
+  try {
+    if (fetched.invalid) throw fetched.invalid;
+    manifest = fetched.manifest;
+    entries = checkManifest(manifest, roles);
+  } catch (e) {
+    const r = await fromCache(e);
+    if (r) { onEvent({ type: 'update-failed', message: `${e.message}: using the cached version`, error: e }); return r; }
+    throw e;
+  }
   if (cached && cached.version.manifest.model_version === manifest.model_version &&
       roles.every((r) => cached.entries[r].sha256 === entries[r].sha256)) {
     const r = await fromCache(null);

@@ -174,6 +174,25 @@ for (const storage of ['indexeddb', 'memory']) {
       assert.ok(state.requests.includes('tower.bpk'));
     });
 
+    test('a broken manifest keeps the cached version; with nothing cached it is a typed error', async () => {
+      const broken = async (name, body, res) => {
+        if (name !== 'manifest.json') return false;
+        res.writeHead(200, { 'Content-Type': 'application/json' }); res.end('{"format": "something-else"');
+        return true;
+      };
+      state.fault = broken;
+      const none = await visit();
+      assert.equal(none.error?.code, 'invalid-manifest');
+      state.fault = null;
+      await visit();
+      state.fault = broken;
+      const r = await visit();
+      assert.equal(r.error, undefined, JSON.stringify(r.error));
+      assert.equal(r.info.source, 'cache');
+      assert.match(r.info.updateError, /not JSON/);
+      assert.ok(r.events.some((e) => e.type === 'update-failed'));
+    });
+
     test('a corrupted cached file is discarded and fetched again', async () => {
       await visit();
       const sha = JSON.parse(readFileSync(`${FIX}/v1/manifest.json`, 'utf8')).files.find((f) => f.name === 'items.int8.lrc').sha256;
