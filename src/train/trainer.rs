@@ -64,7 +64,8 @@ impl Default for TrainConfig {
             heads: 4,
             attention_hidden: 64,
             hidden: 128,
-            max_len: 50,
+            // 20 newest items: epochs twice as fast as with 50, better validation Recall@10 in the budget.
+            max_len: 20,
             token_buckets: 16384,
             max_tokens: 8,
             batch: 512,
