@@ -148,27 +148,10 @@ export interface LocalRecommenderApi {
   close(): Promise<void>;
 }
 
-export class LocalRecommender implements LocalRecommenderApi {
+/** The recommender `open` returns (the class merges the interface's members). */
+export interface LocalRecommender extends LocalRecommenderApi {}
+export class LocalRecommender {
   private constructor();
-  readonly info: RecommenderInfo;
-  /**
-   * Settles once a newly downloaded version is in the cache (true), or could not be stored (false,
-   * with a 'degraded' event). `open` resolves before that: recommendations come from the verified
-   * bytes while they are written.
-   */
-  readonly stored: Promise<boolean>;
-  /** Updates the user vector at once; the history is written to storage in the background. */
-  record(itemId: string, kind?: InteractionKind, time?: number): Promise<void>;
-  recommend(options?: RecommendOptions): Promise<Recommendations>;
-  item(id: string): Promise<ItemInfo | null>;
-  items(): Promise<ItemInfo[]>;
-  categories(): Promise<string[]>;
-  history(): Promise<HistoryEvent[]>;
-  exportHistory(): Promise<string>;
-  clearHistory(): Promise<void>;
-  /** Resolves once the history recorded so far is in storage. */
-  flush(): Promise<void>;
-  close(): Promise<void>;
 }
 
 export interface WorkerRecommender extends LocalRecommenderApi {

@@ -58,23 +58,12 @@ export class IndexedDbStore {
     return (await request(tx.objectStore(VERSIONS).get(manifestUrl))) ?? null;
   }
 
-  async getFile(sha256) {
-    const tx = this.db.transaction(FILES, 'readonly');
-    const rec = await request(tx.objectStore(FILES).get(sha256));
-    return rec ? new Uint8Array(rec.bytes) : null;
-  }
-
   /** Several files in one transaction (null for each one missing). */
   async getFiles(shas) {
     const tx = this.db.transaction(FILES, 'readonly');
     const store = tx.objectStore(FILES);
     const recs = await Promise.all(shas.map((sha) => request(store.get(sha))));
     return recs.map((rec) => (rec ? new Uint8Array(rec.bytes) : null));
-  }
-
-  async hasFile(sha256) {
-    const tx = this.db.transaction(FILES, 'readonly');
-    return (await request(tx.objectStore(FILES).count(sha256))) > 0;
   }
 
   async deleteFile(sha256) {
@@ -128,9 +117,7 @@ export class IndexedDbStore {
 export class MemoryStore {
   constructor() { this.kind = 'memory'; this.files = new Map(); this.versions = new Map(); this.histories = new Map(); }
   async getVersion(url) { return structuredClone(this.versions.get(url) ?? null); }
-  async getFile(sha) { const b = this.files.get(sha); return b ? b.slice() : null; }
   async getFiles(shas) { return shas.map((sha) => this.files.get(sha)?.slice() ?? null); }
-  async hasFile(sha) { return this.files.has(sha); }
   async deleteFile(sha) { this.files.delete(sha); }
   async commitVersion(version, files) {
     for (const [sha, f] of files) this.files.set(sha, f.bytes.slice());

@@ -201,37 +201,48 @@ impl Recommender {
             let exhausted = hits.len() < want;
             let (chosen, capped_full) = diversify(&hits, options.k, cap, self.catalog.categories());
             if capped_full || exhausted || cap.is_none() {
+                let candidates = self.reason_candidates();
                 return Ok(chosen
                     .into_iter()
-                    .map(|(index, score)| Recommendation { index, score, reason: self.reason(index) })
+                    .map(|(index, score)| Recommendation {
+                        index,
+                        score,
+                        reason: reason_for(&self.catalog, &candidates, index),
+                    })
                     .collect());
             }
             want = want.saturating_mul(4);
         }
     }
 
-    /// The newest distinct history items the tower reads, and the one most similar to `row`.
-    fn reason(&self, row: u32) -> Reason {
-        let target = self.catalog.vector(row);
+    /// The newest distinct history items the tower reads, newest first, with their kind and vector:
+    /// the candidates for "because you ...", decoded once per `recommend`.
+    fn reason_candidates(&self) -> Vec<(u32, Kind, Vec<f32>)> {
         let window = self.model.config().max_len;
-        let mut best: Option<(f32, u32, Kind)> = None;
-        let mut looked = Vec::with_capacity(window);
+        let mut out: Vec<(u32, Kind, Vec<f32>)> = Vec::with_capacity(window);
         for e in self.events.iter().rev() {
-            if looked.len() >= window {
+            if out.len() >= window {
                 break;
             }
-            if looked.contains(&e.item) {
-                continue;
-            }
-            looked.push(e.item);
-            let v = self.catalog.vector(e.item);
-            let s: f32 = v.iter().zip(&target).map(|(a, b)| a * b).sum();
-            if best.is_none_or(|(b, _, _)| s > b) {
-                best = Some((s, e.item, e.kind));
+            if !out.iter().any(|c| c.0 == e.item) {
+                out.push((e.item, e.kind, self.catalog.vector(e.item)));
             }
         }
-        best.map_or(Reason::Popular, |(_, item, kind)| Reason::Because { item, kind })
+        out
     }
+}
+
+/// The candidate most similar to catalogue row `row` (the newest one on ties).
+fn reason_for(catalog: &Catalog, candidates: &[(u32, Kind, Vec<f32>)], row: u32) -> Reason {
+    let target = catalog.vector(row);
+    let mut best: Option<(f32, u32, Kind)> = None;
+    for (item, kind, v) in candidates {
+        let s: f32 = v.iter().zip(&target).map(|(a, b)| a * b).sum();
+        if best.is_none_or(|(b, _, _)| s > b) {
+            best = Some((s, *item, *kind));
+        }
+    }
+    best.map_or(Reason::Popular, |(_, item, kind)| Reason::Because { item, kind })
 }
 
 /// Keeps the order of `ranked` but takes at most `cap` items per category. Returns the choice and
