@@ -7,4 +7,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
 cargo run -q --profile trainer --features train --bin localrec-train -- \
-  --data synthetic --dedupe first --lr 0.002 --logq 1.0 --max-len 50 --out www/artifacts/synthetic "$@"
+  --data synthetic --dedupe first --lr 0.002 --logq 1.0 --max-len 50 \
+  --dim 64 --heads 4 --attention-hidden 64 --hidden 128 --dense-skip \
+  --out www/artifacts/synthetic "$@"

@@ -23,9 +23,12 @@ fn tower_file(config: UserTowerConfig) -> TowerFile {
 
 /// A randomly initialised tower, round-tripped through its files as a browser would load it.
 fn random_model(dim: usize, max_len: usize, seed: u64) -> (TowerFile, Vec<u8>) {
+    random_model_with(UserTowerConfig::new(dim).with_max_len(max_len), seed)
+}
+
+fn random_model_with(config: UserTowerConfig, seed: u64) -> (TowerFile, Vec<u8>) {
     let device = localrec::model::inference_device();
     device.seed(seed);
-    let config = UserTowerConfig::new(dim).with_max_len(max_len);
     let tower = config.init(&device);
     (tower_file(config), tower_weights(tower).unwrap())
 }
@@ -49,22 +52,53 @@ fn batch_path_and_single_history_path_agree() {
     let seed = common::base_seed();
     let mut rng = Rng::new(seed);
     let catalog = random_unit(300, 16, 0, seed);
-    let (file, weights) = random_model(16, 12, seed);
-    let mut model = UserModel::from_bytes(file.to_json().as_bytes(), &weights).unwrap();
     let table: Vec<f32> = (0..catalog.len() as u32).flat_map(|r| catalog.vector(r)).collect();
     let cfg = HistoryConfig { max_len: 12, recency_buckets: 28 };
     // Histories of very different lengths: the batch pads the short ones.
     let histories: Vec<Vec<Event>> = [1usize, 3, 12, 40, 7].iter().map(|&n| random_history(&mut rng, n, 300)).collect();
     let encoded: Vec<_> = histories.iter().map(|h| encode_history(h, &cfg).unwrap()).collect();
-    let batch = model.embed_batch(&table, &encoded);
-    for (i, h) in histories.iter().enumerate() {
-        let single = model.embed(&catalog, h).unwrap();
-        let norm: f32 = single.iter().map(|v| v * v).sum::<f32>().sqrt();
-        assert!((norm - 1.0).abs() < 1e-4, "seed {seed}: embedding not unit: {norm}");
-        for (a, b) in single.iter().zip(&batch[i * 16..(i + 1) * 16]) {
-            assert!((a - b).abs() <= 1e-5, "seed {seed} history {i}: single {a} vs batch {b}");
+    // Both skip variants: the dense matrix and the per-head gates.
+    for diagonal in [false, true] {
+        let config = UserTowerConfig::new(16).with_max_len(12).with_heads(2).with_diagonal_skip(diagonal);
+        let (file, weights) = random_model_with(config, seed);
+        let mut model = UserModel::from_bytes(file.to_json().as_bytes(), &weights).unwrap();
+        let batch = model.embed_batch(&table, &encoded);
+        for (i, h) in histories.iter().enumerate() {
+            let single = model.embed(&catalog, h).unwrap();
+            let norm: f32 = single.iter().map(|v| v * v).sum::<f32>().sqrt();
+            assert!((norm - 1.0).abs() < 1e-4, "seed {seed}: embedding not unit: {norm}");
+            for (a, b) in single.iter().zip(&batch[i * 16..(i + 1) * 16]) {
+                assert!((a - b).abs() <= 1e-5, "seed {seed} diagonal {diagonal} history {i}: single {a} vs batch {b}");
+            }
         }
     }
+}
+
+#[test]
+fn parameter_counts_and_skip_variants() {
+    use burn::module::Module;
+    let device = localrec::model::inference_device();
+    for diagonal in [false, true] {
+        let config = UserTowerConfig::new(24).with_heads(3).with_max_len(10).with_diagonal_skip(diagonal);
+        assert_eq!(config.num_params(), config.init(&device).num_params(), "diagonal {diagonal}");
+    }
+    // The default Online Retail II tower stays within the 300 KB weight budget.
+    let wide = UserTowerConfig::new(256)
+        .with_heads(2)
+        .with_attention_hidden(32)
+        .with_hidden(32)
+        .with_max_len(20)
+        .with_diagonal_skip(true);
+    assert!(wide.num_params() * 4 <= 300 * 1024, "{} parameters", wide.num_params());
+    // A tower.json written before the gates existed reads as the dense skip.
+    let (file, weights) = random_model(16, 8, 3);
+    let old = file.to_json().replace(",\n    \"diagonal_skip\": false", "");
+    assert!(!old.contains("diagonal_skip"), "{old}");
+    assert!(!TowerFile::from_json(old.as_bytes()).unwrap().config.diagonal_skip);
+    UserModel::from_bytes(old.as_bytes(), &weights).unwrap();
+    // Weights of one variant do not load into the other.
+    let gated = file.to_json().replace("\"diagonal_skip\": false", "\"diagonal_skip\": true");
+    assert!(matches!(UserModel::from_bytes(gated.as_bytes(), &weights).unwrap_err(), Error::InvalidWeights(_)));
 }
 
 #[test]

@@ -9,7 +9,8 @@
 //!   --dedupe last|first         which occurrence of a repeated pair counts (default last)
 //!   --baselines-only            evaluate popularity and item-kNN only, no training
 //!   --epochs N --batch N --lr X --temperature T --logq A --negatives M
-//!   --dim D --heads H --hidden H --max-len N --seed S --max-minutes M
+//!   --dim D --heads H --hidden H --attention-hidden A --diagonal-skip|--dense-skip
+//!   --max-len N --token-buckets N --seed S --max-minutes M --patience N --plateau-decay F
 //!   --synthetic-users N --synthetic-items N
 //!   --quiet                     no progress bar
 //! ```
@@ -70,10 +71,15 @@ fn run() -> Result<(), String> {
             "--dim" => cfg.dim = parse(&a, args.next())?,
             "--heads" => cfg.heads = parse(&a, args.next())?,
             "--hidden" => cfg.hidden = parse(&a, args.next())?,
+            "--attention-hidden" => cfg.attention_hidden = parse(&a, args.next())?,
+            "--token-buckets" => cfg.token_buckets = parse(&a, args.next())?,
+            "--diagonal-skip" => cfg.diagonal_skip = true,
+            "--dense-skip" => cfg.diagonal_skip = false,
             "--max-len" => cfg.max_len = parse(&a, args.next())?,
             "--seed" => cfg.seed = parse(&a, args.next())?,
             "--max-minutes" => cfg.max_minutes = parse(&a, args.next())?,
             "--patience" => cfg.patience = parse(&a, args.next())?,
+            "--plateau-decay" => cfg.plateau_decay = parse(&a, args.next())?,
             "--synthetic-users" => syn.users = parse(&a, args.next())?,
             "--synthetic-items" => syn.items = parse(&a, args.next())?,
             "--quiet" => cfg.progress = false,
@@ -82,7 +88,7 @@ fn run() -> Result<(), String> {
                     "{}",
                     include_str!("localrec-train.rs")
                         .lines()
-                        .take(13)
+                        .take(14)
                         .map(|l| l.trim_start_matches("//!"))
                         .collect::<Vec<_>>()
                         .join("\n")

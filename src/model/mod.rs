@@ -66,7 +66,13 @@ impl TowerCheck {
 impl TowerFile {
     /// Parses and validates `tower.json`.
     pub fn from_json(bytes: &[u8]) -> Result<TowerFile> {
-        let file: TowerFile = serde_json::from_slice(bytes).map_err(|e| Error::InvalidModelConfig(e.to_string()))?;
+        let bad = |e: serde_json::Error| Error::InvalidModelConfig(e.to_string());
+        let mut value: serde_json::Value = serde_json::from_slice(bytes).map_err(bad)?;
+        // Files written before the gated skip existed lack its flag: they hold a dense skip.
+        if let Some(config) = value.get_mut("config").and_then(|c| c.as_object_mut()) {
+            config.entry("diagonal_skip").or_insert(serde_json::Value::Bool(false));
+        }
+        let file: TowerFile = serde_json::from_value(value).map_err(bad)?;
         if file.format != TOWER_FORMAT {
             return Err(Error::InvalidModelConfig(format!("format is {:?}, expected {TOWER_FORMAT:?}", file.format)));
         }

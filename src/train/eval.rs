@@ -46,13 +46,13 @@ pub fn queries(ds: &Dataset, split: Split, history: &HistoryConfig) -> Vec<EvalQ
             };
             let mut exclude = ue.known_before(j);
             exclude.sort_unstable();
-            let events = &ue.events[j.saturating_sub(window)..j];
+            let events = ue.visible_before(j, window);
             EvalQuery {
                 user,
                 target: ue.events[j].item,
                 repeat: ue.events[..j].iter().any(|e| e.item == ue.events[j].item),
                 exclude,
-                history: encode_history(events, history).expect("dataset times are finite"),
+                history: encode_history(&events, history).expect("dataset times are finite"),
             }
         })
         .collect()

@@ -90,7 +90,7 @@ pub fn export(ds: &Dataset, trained: &Trained, dir: &Path) -> Result<Manifest, S
     // Self-check: the first user's test-time history, embedded natively against the f32 table.
     let user = ds.users.iter().find(|u| u.events.len() >= 3).ok_or("no user with 3 events")?;
     let j = user.test_index();
-    let events = &user.events[j.saturating_sub(trained.tower_config.max_len)..j];
+    let events = &user.visible_before(j, trained.tower_config.max_len);
     let mut model = trained.user_model();
     let embedding = model.embed(&catalog, events).map_err(|e| e.to_string())?;
     let check = TowerCheck {

@@ -1,5 +1,6 @@
 //! Training: both towers together, in-batch sampled softmax with popularity (logQ) correction,
-//! Adam, early stopping on validation Recall@10.
+//! Adam, the learning rate halved after each epoch that does not improve validation Recall@10,
+//! early stopping on it.
 //!
 //! Each training example is one target (a first occurrence) and the history before it, encoded by
 //! [`crate::model::encode_history`], exactly as the browser will. The item table is recomputed by
@@ -38,13 +39,19 @@ pub struct TrainConfig {
     pub heads: usize,
     pub attention_hidden: usize,
     pub hidden: usize,
+    /// Per-head gates instead of the dense skip matrix (for wide item vectors).
+    pub diagonal_skip: bool,
     pub max_len: usize,
     pub token_buckets: usize,
     pub max_tokens: usize,
     pub batch: usize,
     pub lr: f64,
     pub epochs: usize,
+    /// Epochs without a better validation Recall@10 before stopping.
     pub patience: usize,
+    /// The learning rate is multiplied by this after every epoch that does not improve validation
+    /// Recall@10 (1 = constant).
+    pub plateau_decay: f64,
     pub temperature: f32,
     /// Strength α of the logQ correction (1 = the full correction).
     pub logq: f32,
@@ -60,10 +67,14 @@ pub struct TrainConfig {
 impl Default for TrainConfig {
     fn default() -> Self {
         TrainConfig {
-            dim: 64,
-            heads: 4,
-            attention_hidden: 64,
-            hidden: 128,
+            // 256 dimensions: on Online Retail II, a rank-64 item space caps Recall@10 well below
+            // the target (README, "What each change bought"). Two heads, narrow attention and MLP,
+            // and gates instead of a dense skip keep the tower at 55k parameters (215 KB).
+            dim: 256,
+            heads: 2,
+            attention_hidden: 32,
+            hidden: 32,
+            diagonal_skip: true,
             // 20 newest items: epochs twice as fast as with 50, better validation Recall@10 in the budget.
             max_len: 20,
             token_buckets: 16384,
@@ -73,6 +84,7 @@ impl Default for TrainConfig {
             lr: 1e-2,
             epochs: 30,
             patience: 3,
+            plateau_decay: 0.5,
             temperature: 0.07,
             logq: 0.5,
             uniform_negatives: 0,
@@ -90,6 +102,7 @@ impl TrainConfig {
             .with_attention_hidden(self.attention_hidden)
             .with_hidden(self.hidden)
             .with_max_len(self.max_len)
+            .with_diagonal_skip(self.diagonal_skip)
     }
 }
 
@@ -210,6 +223,7 @@ pub fn train(ds: &Dataset, cfg: &TrainConfig) -> Trained {
     let mut best: Option<(f64, usize, UserTower, Vec<f32>)> = None;
     let mut log = Vec::new();
     let mut since_best = 0;
+    let mut lr = cfg.lr;
     for epoch in 1..=cfg.epochs {
         let epoch_start = Instant::now();
         for i in (1..examples.len()).rev() {
@@ -223,8 +237,7 @@ pub fn train(ds: &Dataset, cfg: &TrainConfig) -> Trained {
                 .iter()
                 .map(|&(u, j)| {
                     let ue = &ds.users[u as usize];
-                    let j = j as usize;
-                    encode_history(&ue.events[j.saturating_sub(window)..j], &history_config).expect("finite times")
+                    encode_history(&ue.visible_before(j as usize, window), &history_config).expect("finite times")
                 })
                 .collect();
             let targets: Vec<u32> = chunk.iter().map(|&(u, j)| ds.users[u as usize].events[j as usize].item).collect();
@@ -232,7 +245,7 @@ pub fn train(ds: &Dataset, cfg: &TrainConfig) -> Trained {
             let loss = batch_loss(&model, &features, &histories, &targets, &negatives, &log_q, cfg, &device);
             let value = tensor_to_vec(loss.clone().inner())[0] as f64;
             let grads = GradientsParams::from_grads(loss.backward(), &model);
-            model = optim.step(cfg.lr, model, grads);
+            model = optim.step(lr, model, grads);
             loss_sum += value;
             loss_n += 1;
             let rate = ((step + 1) * cfg.batch) as f64 / epoch_start.elapsed().as_secs_f64();
@@ -262,7 +275,7 @@ pub fn train(ds: &Dataset, cfg: &TrainConfig) -> Trained {
         }
         {
             eprintln!(
-                "epoch {epoch:>2}: loss {:.4}  valid R@10 {:.4}  NDCG@10 {:.4}  R@50 {:.4}  ({:.0} s)",
+                "epoch {epoch:>2}: loss {:.4}  valid R@10 {:.4}  NDCG@10 {:.4}  R@50 {:.4}  lr {lr:.2e}  ({:.0} s)",
                 entry.loss, metrics.recall10, metrics.ndcg10, metrics.recall50, entry.seconds
             );
         }
@@ -272,6 +285,7 @@ pub fn train(ds: &Dataset, cfg: &TrainConfig) -> Trained {
             since_best = 0;
         } else {
             since_best += 1;
+            lr *= cfg.plateau_decay;
         }
         if since_best >= cfg.patience {
             eprintln!("early stop: no better valid R@10 for {} epochs", cfg.patience);
