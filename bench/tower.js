@@ -52,7 +52,7 @@ export async function runTowerBench(variants, artifacts) {
     const rows = new Uint32Array(n), kinds = new Uint8Array(n), times = new Float64Array(n);
     for (let i = 0; i < n; i++) { rows[i] = (i * 37) % items.length; kinds[i] = i % 3; times[i] = 1e9 + i * 5; }
     const embed = time(() => tower.embed(items, rows, kinds, times));
-    const row = { variant: v.name, self_check_diff: selfCheck, embed };
+    const row = { variant: v.name, self_check_diff: selfCheck, embed, dim: tower.dim, max_len: JSON.parse(new TextDecoder().decode(towerJson)).config.max_len };
     for (const type of ['int8', 'f32']) {
       const big = Catalogue.randomUnit(100_000, tower.dim, 0, 7, type);
       const rec = new Recommender(big, UserTower.fromBytes(towerJson, towerBpk));

@@ -2,6 +2,8 @@
 // (bench/out/pkg-flex/) run side by side in one headless Chromium page on the shipped synthetic
 // tower. Prints a markdown table with latency and wasm sizes; writes bench/out/tower.json.
 // Usage: node bench/tower.mjs   (scripts/bench-tower.sh builds both packages first)
+// ARTIFACTS=www/artifacts/online-retail-ii node bench/tower.mjs pkg   times another export's tower
+// (any directory under the repository with tower.json, tower.bpk and items.f32.lrc).
 import { existsSync, mkdirSync, writeFileSync, readFileSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
 import { openReadyPage } from '../scripts/browser.mjs';
@@ -12,7 +14,8 @@ const dirs = process.argv.length > 2 ? process.argv.slice(2) : ['pkg', 'bench/ou
 const variants = dirs.filter((d) => existsSync(`${d}/localrec_bg.wasm`))
   .map((d) => ({ name: names[d] ?? d, pkg: `../${d}`, file: `${d}/localrec_bg.wasm` }));
 const { page, browserVersion, close } = await openReadyPage('.', 'bench/tower.html');
-const rows = await page.evaluate(([v, a]) => window.runTowerBench(v, a), [variants, '../www/artifacts/synthetic']);
+const artifacts = process.env.ARTIFACTS ?? 'www/artifacts/synthetic';
+const rows = await page.evaluate(([v, a]) => window.runTowerBench(v, a), [variants, `../${artifacts}`]);
 await close();
 
 const fmt = (x) => (x >= 10 ? x.toFixed(1) : x >= 1 ? x.toFixed(2) : x.toFixed(3));
@@ -30,6 +33,7 @@ const [a, b] = rows;
 console.log(lines.join('\n'));
 console.log();
 if (b) console.log(`browser: ${browserVersion}; ${b.variant} / ${a.variant}: embed time ${(b.embed.median_ms / a.embed.median_ms).toFixed(2)}, gzipped size ${(b.wasm_gzip / a.wasm_gzip).toFixed(2)}`);
+console.log(`tower: ${artifacts} (dim ${rows[0]?.dim}, reads ${rows[0]?.max_len} slots)`);
 console.log('each figure: median (p95) over 40 samples after 20 warm-up calls; a sample is the mean of back-to-back calls lasting >= 1 ms');
 mkdirSync('bench/out', { recursive: true });
 writeFileSync('bench/out/tower.json', JSON.stringify({ date: new Date().toISOString(), browserVersion, rows }, null, 2));
