@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use localrec::train::eval::{evaluate_item_knn, evaluate_model, evaluate_popularity, queries};
-use localrec::train::{export::export, synthetic_dataset, train, Metrics, Split, SyntheticConfig, TrainConfig};
+use localrec::train::{export::export, synthetic_dataset_with, train, Metrics, Split, SyntheticConfig, TrainConfig};
 
 fn main() -> ExitCode {
     match run() {
@@ -100,7 +100,7 @@ fn run() -> Result<(), String> {
     }
     let t0 = std::time::Instant::now();
     let ds = if data == "synthetic" {
-        synthetic_dataset(&syn)
+        synthetic_dataset_with(&syn, dedupe)
     } else {
         let dir = PathBuf::from(&data);
         localrec::train::read_csv_dataset(&data, &find(&dir, "interactions")?, &find(&dir, "items")?, dedupe)?

@@ -12,8 +12,13 @@ pub use eval::{Metrics, Split};
 pub use synthetic::SyntheticConfig;
 pub use trainer::{train, TrainConfig, Trained};
 
-/// The synthetic shop as a filtered, split dataset.
+/// The synthetic shop as a filtered, split dataset (pairs at their last occurrence).
 pub fn synthetic_dataset(cfg: &SyntheticConfig) -> Dataset {
+    synthetic_dataset_with(cfg, Dedupe::default())
+}
+
+/// [`synthetic_dataset`] with a choice of [`Dedupe`].
+pub fn synthetic_dataset_with(cfg: &SyntheticConfig, dedupe: Dedupe) -> Dataset {
     let (interactions, items) = synthetic::generate(cfg);
-    data::build("synthetic", &interactions, &items).expect("the synthetic shop passes the 5-core filter")
+    data::build_with("synthetic", &interactions, &items, dedupe).expect("the synthetic shop passes the 5-core filter")
 }
