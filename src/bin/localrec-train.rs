@@ -127,21 +127,14 @@ fn run() -> Result<(), String> {
     let history = cfg.tower_config().history();
     let valid_q = queries(&ds, Split::Valid, &history);
     let test_q = queries(&ds, Split::Test, &history);
-    let repeats = ds
-        .users
-        .iter()
-        .filter(|u| {
-            let j = u.test_index();
-            u.events[..j].iter().any(|e| e.item == u.events[j].item)
-        })
-        .count();
-    eprintln!(
-        "dedupe {dedupe:?}: {repeats} of {} test targets ({:.1}%) were in the user's history before",
-        ds.users.len(),
-        100.0 * repeats as f64 / ds.users.len().max(1) as f64
-    );
     // Test metrics over all users, and over new-item and repeat targets separately.
     let (test_new, test_rep): (Vec<_>, Vec<_>) = test_q.iter().cloned().partition(|q| !q.repeat);
+    eprintln!(
+        "dedupe {dedupe:?}: {} of {} test targets ({:.1}%) were in the user's history before",
+        test_rep.len(),
+        test_q.len(),
+        100.0 * test_rep.len() as f64 / test_q.len().max(1) as f64
+    );
     let split = |f: &dyn Fn(&[localrec::train::eval::EvalQuery]) -> Metrics| {
         let rep = if test_rep.is_empty() { Metrics::default() } else { f(&test_rep) };
         (f(&valid_q), f(&test_q), f(&test_new), rep)

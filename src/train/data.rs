@@ -65,7 +65,7 @@ impl UserEvents {
         out
     }
 
-    /// Items whose first occurrence is before raw index `j`: what the user is known to have had.
+    /// Items whose counted occurrence is before raw index `j`: what the user is known to have had.
     pub fn known_before(&self, j: usize) -> Vec<u32> {
         self.firsts.iter().take_while(|&&f| (f as usize) < j).map(|&f| self.events[f as usize].item).collect()
     }

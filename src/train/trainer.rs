@@ -2,7 +2,8 @@
 //! Adam, the learning rate halved after each epoch that does not improve validation Recall@10,
 //! early stopping on it.
 //!
-//! Each training example is one target (a first occurrence) and the history before it, encoded by
+//! Each training example is one target (a counted occurrence) and its visible history
+//! ([`super::data::UserEvents::visible_before`]), encoded by
 //! [`crate::model::encode_history`], exactly as the browser will. The item table is recomputed by
 //! the item tower for every batch, so the user tower always reads the vectors it will read once
 //! exported.
