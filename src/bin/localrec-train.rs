@@ -88,7 +88,7 @@ fn run() -> Result<(), String> {
                     "{}",
                     include_str!("localrec-train.rs")
                         .lines()
-                        .take(14)
+                        .take_while(|l| l.starts_with("//!"))
                         .map(|l| l.trim_start_matches("//!"))
                         .collect::<Vec<_>>()
                         .join("\n")
