@@ -53,13 +53,15 @@ fn batch_path_and_single_history_path_agree() {
     let mut rng = Rng::new(seed);
     let catalog = random_unit(300, 16, 0, seed);
     let table: Vec<f32> = (0..catalog.len() as u32).flat_map(|r| catalog.vector(r)).collect();
-    let cfg = HistoryConfig { max_len: 12, recency_buckets: 28 };
     // Histories of very different lengths: the batch pads the short ones.
     let histories: Vec<Vec<Event>> = [1usize, 3, 12, 40, 7].iter().map(|&n| random_history(&mut rng, n, 300)).collect();
-    let encoded: Vec<_> = histories.iter().map(|h| encode_history(h, &cfg).unwrap()).collect();
-    // Both skip variants: the dense matrix and the per-head gates.
-    for diagonal in [false, true] {
-        let config = UserTowerConfig::new(16).with_max_len(12).with_heads(2).with_diagonal_skip(diagonal);
+    // Both skip variants (the dense matrix and the per-head gates), with and without a memory.
+    for (diagonal, memory) in [(false, 0), (true, 0), (false, 30), (true, 30)] {
+        let config =
+            UserTowerConfig::new(16).with_max_len(12).with_heads(2).with_diagonal_skip(diagonal).with_memory(memory);
+        let cfg: HistoryConfig = config.history();
+        let encoded: Vec<_> = histories.iter().map(|h| encode_history(h, &cfg).unwrap()).collect();
+        assert_eq!(encoded[3].memory_items.is_empty(), memory == 0);
         let (file, weights) = random_model_with(config, seed);
         let mut model = UserModel::from_bytes(file.to_json().as_bytes(), &weights).unwrap();
         let batch = model.embed_batch(&table, &encoded);
@@ -68,7 +70,10 @@ fn batch_path_and_single_history_path_agree() {
             let norm: f32 = single.iter().map(|v| v * v).sum::<f32>().sqrt();
             assert!((norm - 1.0).abs() < 1e-4, "seed {seed}: embedding not unit: {norm}");
             for (a, b) in single.iter().zip(&batch[i * 16..(i + 1) * 16]) {
-                assert!((a - b).abs() <= 1e-5, "seed {seed} diagonal {diagonal} history {i}: single {a} vs batch {b}");
+                assert!(
+                    (a - b).abs() <= 1e-5,
+                    "seed {seed} diagonal {diagonal} memory {memory} history {i}: single {a} vs batch {b}"
+                );
             }
         }
     }
@@ -78,9 +83,10 @@ fn batch_path_and_single_history_path_agree() {
 fn parameter_counts_and_skip_variants() {
     use burn::module::Module;
     let device = localrec::model::inference_device();
-    for diagonal in [false, true] {
-        let config = UserTowerConfig::new(24).with_heads(3).with_max_len(10).with_diagonal_skip(diagonal);
-        assert_eq!(config.num_params(), config.init(&device).num_params(), "diagonal {diagonal}");
+    for (diagonal, memory) in [(false, 0), (true, 0), (false, 40), (true, 40)] {
+        let config =
+            UserTowerConfig::new(24).with_heads(3).with_max_len(10).with_diagonal_skip(diagonal).with_memory(memory);
+        assert_eq!(config.num_params(), config.init(&device).num_params(), "diagonal {diagonal} memory {memory}");
     }
     // The default Online Retail II tower stays within the 300 KB weight budget.
     let wide = UserTowerConfig::new(256)
@@ -90,11 +96,17 @@ fn parameter_counts_and_skip_variants() {
         .with_max_len(20)
         .with_diagonal_skip(true);
     assert!(wide.num_params() * 4 <= 300 * 1024, "{} parameters", wide.num_params());
-    // A tower.json written before the gates existed reads as the dense skip.
+    // A tower.json written before the gates and the memory existed reads as the dense skip and
+    // no memory.
     let (file, weights) = random_model(16, 8, 3);
-    let old = file.to_json().replace(",\n    \"diagonal_skip\": false", "");
-    assert!(!old.contains("diagonal_skip"), "{old}");
-    assert!(!TowerFile::from_json(old.as_bytes()).unwrap().config.diagonal_skip);
+    let old = file
+        .to_json()
+        .replace(",\n    \"diagonal_skip\": false", "")
+        .replace(",\n    \"memory\": 0", "")
+        .replace(",\n    \"memory_decay\": 0.97", "");
+    assert!(!old.contains("diagonal_skip") && !old.contains("memory"), "{old}");
+    let config = TowerFile::from_json(old.as_bytes()).unwrap().config;
+    assert!(!config.diagonal_skip && config.memory == 0);
     UserModel::from_bytes(old.as_bytes(), &weights).unwrap();
     // Weights of one variant do not load into the other.
     let gated = file.to_json().replace("\"diagonal_skip\": false", "\"diagonal_skip\": true");
@@ -140,6 +152,7 @@ fn bad_inputs_are_typed_errors() {
         json.replace(TOWER_FORMAT, "something-else"),
         json.replace("\"version\": 1", "\"version\": 99"),
         json.replace("\"heads\": 4", "\"heads\": 0"),
+        json.replace("\"memory_decay\": 0.97", "\"memory_decay\": 0.0"),
     ] {
         assert!(
             matches!(UserModel::from_bytes(bad.as_bytes(), &weights).unwrap_err(), Error::InvalidModelConfig(_)),

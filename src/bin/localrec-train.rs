@@ -10,7 +10,8 @@
 //!   --baselines-only            evaluate popularity and item-kNN only, no training
 //!   --epochs N --batch N --lr X --temperature T --logq A --negatives M
 //!   --dim D --heads H --hidden H --attention-hidden A --diagonal-skip|--dense-skip
-//!   --max-len N --token-buckets N --seed S --max-minutes M --patience N --plateau-decay F
+//!   --max-len N --memory N --memory-decay F --token-buckets N
+//!   --seed S --max-minutes M --patience N --plateau-decay F
 //!   --synthetic-users N --synthetic-items N
 //!   --quiet                     no progress bar
 //! ```
@@ -76,6 +77,8 @@ fn run() -> Result<(), String> {
             "--diagonal-skip" => cfg.diagonal_skip = true,
             "--dense-skip" => cfg.diagonal_skip = false,
             "--max-len" => cfg.max_len = parse(&a, args.next())?,
+            "--memory" => cfg.memory = parse(&a, args.next())?,
+            "--memory-decay" => cfg.memory_decay = parse(&a, args.next())?,
             "--seed" => cfg.seed = parse(&a, args.next())?,
             "--max-minutes" => cfg.max_minutes = parse(&a, args.next())?,
             "--patience" => cfg.patience = parse(&a, args.next())?,
@@ -116,11 +119,13 @@ fn run() -> Result<(), String> {
         t0.elapsed().as_secs_f64()
     );
     eprintln!(
-        "model: dim {}, {} heads, hidden {}, history {}; user tower {} parameters ({:.0} KB as f32)",
+        "model: dim {}, {} heads, hidden {}, history {}, memory {} (decay {}); user tower {} parameters ({:.0} KB as f32)",
         cfg.dim,
         cfg.heads,
         cfg.hidden,
         cfg.max_len,
+        cfg.memory,
+        cfg.memory_decay,
         cfg.tower_config().num_params(),
         cfg.tower_config().num_params() as f64 * 4.0 / 1024.0
     );

@@ -11,7 +11,12 @@
 //! 3. keeps the newest [`HistoryConfig::max_len`] slots, newest first;
 //! 4. gives each slot a recency bucket: the age relative to the newest event (not to "now", so the
 //!    same history always gives the same embedding, online and offline), on a log2 scale, with
-//!    bucket 0 for the same second (the rest of the current basket).
+//!    bucket 0 for the same second (the rest of the current basket);
+//! 5. with a memory ([`HistoryConfig::memory`] > 0), weighs the newest `memory` distinct items,
+//!    slots included, by `memory_decay^rank` (normalised): a long, fading view of the visitor's
+//!    taste beside the few slots the attention reads. On Online Retail II users have 86 items on
+//!    average; a linear item-item model scored on their 20 newest reaches validation Recall@10
+//!    0.286, on their 50 newest 0.326, on all of them 0.345 (`bench/quality/ease_rank.py`).
 //!
 //! Ids never reach the model: the caller maps item ids to catalogue rows first, and unknown ids
 //! are the caller's to drop (the browser does, and reports them).
@@ -72,27 +77,43 @@ pub struct Event {
 
 /// The shape of an encoded history. Saved with the tower's weights: a tower trained on one
 /// encoding must be served with the same one.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct HistoryConfig {
     /// Slots the tower reads (the newest items).
     pub max_len: usize,
     /// Recency buckets: 0 for an age under one second, then `1 + floor(log2(age))`, capped.
     pub recency_buckets: usize,
+    /// Distinct items (newest first, the slots included) averaged into the memory vector; 0 for
+    /// none.
+    pub memory: usize,
+    /// Weight of the memory's r-th newest item: `memory_decay^r`, then normalised to sum 1.
+    pub memory_decay: f32,
 }
 
 impl Default for HistoryConfig {
     fn default() -> Self {
         // 28 buckets reach 2^26 s, about two years: the span of the longest dataset used here.
-        HistoryConfig { max_len: 50, recency_buckets: 28 }
+        HistoryConfig { max_len: 50, recency_buckets: 28, memory: 0, memory_decay: 0.97 }
     }
 }
 
-/// The tower's input for one history: parallel arrays, newest slot first.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+impl HistoryConfig {
+    /// Distinct items the encoding reads: the slots or the memory, whichever reaches further.
+    pub fn reach(&self) -> usize {
+        self.max_len.max(self.memory)
+    }
+}
+
+/// The tower's input for one history: parallel arrays, newest slot first, and the memory.
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct EncodedHistory {
     pub items: Vec<u32>,
     pub kinds: Vec<u8>,
     pub recency: Vec<u8>,
+    /// The newest [`HistoryConfig::memory`] distinct items, newest first, and their weights
+    /// (summing to 1): the tower adds `Σ weight · item vector` to what it pools.
+    pub memory_items: Vec<u32>,
+    pub memory_weights: Vec<f32>,
 }
 
 impl EncodedHistory {
@@ -137,6 +158,8 @@ pub fn encode_history_into(
     out.items.clear();
     out.kinds.clear();
     out.recency.clear();
+    out.memory_items.clear();
+    out.memory_weights.clear();
     if let Some(bad) = events.iter().find(|e| !e.time.is_finite()) {
         return Err(Error::NonFiniteTime(bad.time));
     }
@@ -150,16 +173,32 @@ pub fn encode_history_into(
     let newest_time = events[newest as usize].time;
     // Newest first; the first sighting of an item is its most recent occurrence.
     let mut times: Vec<f64> = Vec::new();
+    let reach = config.reach();
+    let mut slot_of: std::collections::HashMap<u32, usize> = std::collections::HashMap::new();
     for &i in order.iter().rev() {
         let e = &events[i as usize];
-        if let Some(slot) = out.items.iter().position(|&it| it == e.item) {
-            out.kinds[slot] = out.kinds[slot].max(e.kind as u8);
-        } else if out.items.len() < config.max_len {
-            out.items.push(e.item);
-            out.kinds.push(e.kind as u8);
-            times.push(e.time);
+        if let Some(&slot) = slot_of.get(&e.item) {
+            if slot < out.items.len() {
+                out.kinds[slot] = out.kinds[slot].max(e.kind as u8);
+            }
+        } else if slot_of.len() < reach {
+            let rank = slot_of.len();
+            slot_of.insert(e.item, rank);
+            if rank < config.max_len {
+                out.items.push(e.item);
+                out.kinds.push(e.kind as u8);
+                times.push(e.time);
+            }
+            if rank < config.memory {
+                out.memory_items.push(e.item);
+                out.memory_weights.push(config.memory_decay.powi(rank as i32));
+            }
         }
-        // Otherwise: older than every kept slot and not one of them, so it cannot change the encoding.
+        // Otherwise: older than every item read and not one of them, so it cannot change the encoding.
+    }
+    let total: f32 = out.memory_weights.iter().sum();
+    if total > 0.0 {
+        out.memory_weights.iter_mut().for_each(|w| *w /= total);
     }
     out.recency.extend(times.iter().map(|&t| recency_bucket(newest_time - t, config.recency_buckets)));
     Ok(())
@@ -228,11 +267,35 @@ mod tests {
 
     #[test]
     fn truncates_to_newest_and_keeps_old_kinds_of_kept_items() {
-        let cfg = HistoryConfig { max_len: 2, recency_buckets: 8 };
+        let cfg = HistoryConfig { max_len: 2, recency_buckets: 8, ..HistoryConfig::default() };
         let h = [ev(9, Kind::Purchase, 0.0), ev(1, Kind::View, 1.0), ev(2, Kind::View, 2.0), ev(9, Kind::View, 3.0)];
         let e = encode_history(&h, &cfg).unwrap();
         assert_eq!(e.items, vec![9, 2]);
         assert_eq!(e.kinds, vec![2, 0]);
+    }
+
+    #[test]
+    fn memory_reaches_past_the_slots_with_decaying_normalised_weights() {
+        let cfg = HistoryConfig { max_len: 2, recency_buckets: 8, memory: 3, memory_decay: 0.5 };
+        let h = [
+            ev(4, Kind::View, 0.0),
+            ev(9, Kind::Purchase, 1.0),
+            ev(1, Kind::View, 2.0),
+            ev(2, Kind::View, 3.0),
+            ev(9, Kind::View, 4.0),
+        ];
+        let e = encode_history(&h, &cfg).unwrap();
+        assert_eq!(e.items, vec![9, 2]);
+        assert_eq!(e.kinds, vec![2, 0]);
+        assert_eq!(e.memory_items, vec![9, 2, 1]);
+        let expect = [1.0 / 1.75, 0.5 / 1.75, 0.25 / 1.75];
+        for (w, x) in e.memory_weights.iter().zip(expect) {
+            assert!((w - x).abs() < 1e-6, "{:?}", e.memory_weights);
+        }
+        // No memory: nothing past the slots, and the slots as before.
+        let plain = encode_history(&h, &HistoryConfig { memory: 0, ..cfg }).unwrap();
+        assert_eq!((plain.items.clone(), plain.kinds.clone()), (e.items.clone(), e.kinds.clone()));
+        assert!(plain.memory_items.is_empty() && plain.memory_weights.is_empty());
     }
 
     #[test]

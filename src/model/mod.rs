@@ -71,6 +71,9 @@ impl TowerFile {
         // Files written before the gated skip existed lack its flag: they hold a dense skip.
         if let Some(config) = value.get_mut("config").and_then(|c| c.as_object_mut()) {
             config.entry("diagonal_skip").or_insert(serde_json::Value::Bool(false));
+            // ... and before the memory: none.
+            config.entry("memory").or_insert(serde_json::Value::from(0));
+            config.entry("memory_decay").or_insert(serde_json::Value::from(0.97));
         }
         let file: TowerFile = serde_json::from_value(value).map_err(bad)?;
         if file.format != TOWER_FORMAT {
@@ -162,7 +165,8 @@ impl UserModel {
         }
         let batch = HistoryBatch::new([&self.encoded]);
         let items = Tensor::<3>::from_data(TensorData::new(self.gathered.clone(), [1, batch.slots, dim]), &self.device);
-        let out = tensor_to_vec(self.tower.forward(items, &batch));
+        let memory = self.memory(&batch, |row| catalog.vector(row));
+        let out = tensor_to_vec(self.tower.forward(items, memory, &batch));
         if out.iter().any(|v| !v.is_finite()) {
             return Err(Error::NonFiniteEmbedding);
         }
@@ -183,12 +187,21 @@ impl UserModel {
             }
             let items =
                 Tensor::<3>::from_data(TensorData::new(gathered, [batch.batch, batch.slots, dim]), &self.device);
-            let emb = tensor_to_vec(self.tower.forward(items, &batch));
+            let memory = self.memory(&batch, |r| table[r as usize * dim..(r as usize + 1) * dim].to_vec());
+            let emb = tensor_to_vec(self.tower.forward(items, memory, &batch));
             for (j, &i) in chunk.iter().enumerate() {
                 out[i * dim..(i + 1) * dim].copy_from_slice(&emb[j * dim..(j + 1) * dim]);
             }
         }
         out
+    }
+
+    /// The batch's memory vectors, when the tower reads a memory.
+    fn memory(&self, batch: &HistoryBatch, vector: impl Fn(u32) -> Vec<f32>) -> Option<Tensor<2>> {
+        let dim = self.file.config.dim;
+        (self.file.config.memory > 0).then(|| {
+            Tensor::from_data(TensorData::new(batch.memory_vectors(dim, vector), [batch.batch, dim]), &self.device)
+        })
     }
 
     /// Runs the tower's self-check ([`TowerFile::check`]) against `catalog` (the f32 item table

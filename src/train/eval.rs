@@ -27,10 +27,10 @@ pub struct EvalQuery {
     pub repeat: bool,
 }
 
-/// Events the trainer reads before a target: enough for `max_len` distinct items when the
+/// Events the trainer reads before a target: enough for `reach()` distinct items when the
 /// deduplicated data has no repeats, with room for repeats.
 pub fn history_window(config: &HistoryConfig) -> usize {
-    4 * config.max_len
+    4 * config.reach()
 }
 
 /// The queries of a split, one per user.
