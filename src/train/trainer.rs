@@ -62,7 +62,7 @@ pub struct TrainConfig {
     /// Extra negatives per batch drawn uniformly from the catalogue (0 = in-batch only).
     pub uniform_negatives: usize,
     pub seed: u64,
-    /// Stop after the epoch that crosses this budget.
+    /// Training budget: no epoch starts that would end past it (judged by the last epoch's time).
     pub max_minutes: f64,
     /// Show the progress bar on stderr (the per-epoch summary is always printed).
     pub progress: bool,
@@ -81,8 +81,10 @@ impl Default for TrainConfig {
             diagonal_skip: true,
             // 20 newest items: epochs twice as fast as with 50, better validation Recall@10 in the budget.
             max_len: 20,
-            memory: 0,
-            memory_decay: 0.97,
+            // The memory: a decayed mean of the 200 newest distinct items (README, "What each
+            // change bought": 200 at 0.98 beat 100 at 0.97 and 400 at 0.99 on validation).
+            memory: 200,
+            memory_decay: 0.98,
             token_buckets: 16384,
             max_tokens: 8,
             batch: 512,
@@ -214,7 +216,8 @@ pub fn train(ds: &Dataset, cfg: &TrainConfig) -> Trained {
     let history_config = tower_config.history();
     let window = history_window(&history_config);
     let features = item_features(ds, cfg);
-    let mut model = TwoTower { item: item_tower_config(ds, cfg, &features).init(&device), user: tower_config.init(&device) };
+    let mut model =
+        TwoTower { item: item_tower_config(ds, cfg, &features).init(&device), user: tower_config.init(&device) };
     let mut optim = AdamConfig::new().init();
 
     let counts = ds.train_counts();
@@ -288,6 +291,7 @@ pub fn train(ds: &Dataset, cfg: &TrainConfig) -> Trained {
                 entry.loss, metrics.recall10, metrics.ndcg10, metrics.recall50, entry.seconds
             );
         }
+        let entry_seconds = entry.seconds;
         log.push(entry);
         if best.as_ref().is_none_or(|b| metrics.recall10 > b.0) {
             best = Some((metrics.recall10, epoch, trained.user, trained.item_table));
@@ -300,8 +304,9 @@ pub fn train(ds: &Dataset, cfg: &TrainConfig) -> Trained {
             eprintln!("early stop: no better valid R@10 for {} epochs", cfg.patience);
             break;
         }
-        if started.elapsed().as_secs_f64() / 60.0 > cfg.max_minutes {
-            eprintln!("time budget of {} min reached", cfg.max_minutes);
+        // Stop before an epoch that would end past the budget (epochs take about the same time).
+        if started.elapsed().as_secs_f64() + entry_seconds > cfg.max_minutes * 60.0 {
+            eprintln!("time budget of {} min: no time for another epoch", cfg.max_minutes);
             break;
         }
     }
