@@ -10,7 +10,9 @@ target, and prints validation Recall@10 / NDCG@10 / Recall@50 for
     basket): what order and baskets add,
   * that recency-weighted score through B truncated to rank r (SVD): the best any rank-r
     factorisation of this item-item model can do, i.e. what a d-dimensional item space allows.
-Usage: pip install numpy; python3 bench/quality/ease_rank.py [../shared/data/online-retail-ii]
+With --newest N, every user keeps only the N newest known items (EASE is fitted and scored on
+them) and only the first two lines are printed: how much a short history loses.
+Usage: pip install numpy; python3 bench/quality/ease_rank.py [--newest N] [../shared/data/online-retail-ii]
 """
 import csv, gzip, sys
 import numpy as np
@@ -56,7 +58,11 @@ def load(path):
 
 
 def main():
-    root = sys.argv[1] if len(sys.argv) > 1 else '../shared/data/online-retail-ii'
+    args = sys.argv[1:]
+    keep = None
+    if args[:1] == ['--newest']:
+        keep, args = int(args[1]), args[2:]
+    root = args[0] if args else '../shared/data/online-retail-ii'
     n_items, seqs = load(f'{root}/interactions.csv.gz')
     queries = []  # (target, known items in order with their times)
     for s in seqs:
@@ -71,7 +77,7 @@ def main():
     W = np.zeros((users, n_items), np.float32)
     for u, (_, known) in enumerate(queries):
         newest = known[-1][1]
-        for age, (it, t) in enumerate(reversed(known)):
+        for age, (it, t) in enumerate(list(reversed(known))[:keep]):
             X[u, it] = 1
             W[u, it] = 0.97 ** age + (1.0 if t == newest else 0.0)
     G = X.T @ X
@@ -95,9 +101,11 @@ def main():
                     nd += 1 / np.log2(hit[0] + 2)
         return f'R@10 {r10 / users:.4f}  NDCG@10 {nd / users:.4f}  R@50 {r50 / users:.4f}'
 
-    print(f'{users} users, {n_items} items; validation targets')
+    print(f'{users} users, {n_items} items; validation targets' + (f'; {keep} newest items' if keep else ''))
     print('EASE (lambda 150), item set             ', metrics(X @ B))
     print('EASE, recency-weighted history          ', metrics(W @ B))
+    if keep is not None:
+        return
     U, S, Vt = np.linalg.svd(B)
     for r in (64, 128, 256, 512):
         print(f'  ... through B truncated to rank {r:<4}  ', metrics(W @ ((U[:, :r] * S[:r]) @ Vt[:r])))
