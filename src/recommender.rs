@@ -13,7 +13,9 @@ use crate::model::{Event, Kind, UserModel};
 use crate::rank::{Query, TopK};
 
 /// How many raw events the recommender keeps in memory (oldest dropped first). The tower reads
-/// only the newest `max_len` distinct items; the rest is for "exclude what was seen".
+/// the newest `max_len` distinct items and, with a memory, the newest `memory` (its `reach()`);
+/// the rest is for "exclude what was seen". The JS layer stores fewer by default (`maxEvents`
+/// 500, `maxAgeDays` 90), so a long memory fills only as far as the app's retention allows.
 pub const MAX_EVENTS: usize = 2000;
 
 /// Options of [`Recommender::recommend`].

@@ -94,7 +94,9 @@ fn parameter_counts_and_skip_variants() {
         .with_attention_hidden(32)
         .with_hidden(32)
         .with_max_len(20)
-        .with_diagonal_skip(true);
+        .with_diagonal_skip(true)
+        .with_memory(200);
+    assert_eq!(wide.num_params(), 63_362);
     assert!(wide.num_params() * 4 <= 300 * 1024, "{} parameters", wide.num_params());
     // A tower.json written before the gates and the memory existed reads as the dense skip and
     // no memory.
@@ -150,7 +152,8 @@ fn bad_inputs_are_typed_errors() {
     for bad in [
         "{".to_string(),
         json.replace(TOWER_FORMAT, "something-else"),
-        json.replace("\"version\": 1", "\"version\": 99"),
+        json.replace(&format!("\"version\": {TOWER_VERSION}"), "\"version\": 99"),
+        json.replace(&format!("\"version\": {TOWER_VERSION}"), "\"version\": 0"),
         json.replace("\"heads\": 4", "\"heads\": 0"),
         json.replace("\"memory_decay\": 0.97", "\"memory_decay\": 0.0"),
     ] {

@@ -11,7 +11,7 @@ target, and prints validation Recall@10 / NDCG@10 / Recall@50 for
   * that recency-weighted score through B truncated to rank r (SVD): the best any rank-r
     factorisation of this item-item model can do, i.e. what a d-dimensional item space allows.
 With --newest N, every user keeps only the N newest known items (EASE is fitted and scored on
-them) and only the first two lines are printed: how much a short history loses.
+them) and only the two EASE lines are printed: how much a short history loses.
 Usage: pip install numpy; python3 bench/quality/ease_rank.py [--newest N] [../shared/data/online-retail-ii]
 """
 import csv, gzip, sys

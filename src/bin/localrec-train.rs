@@ -101,6 +101,8 @@ fn run() -> Result<(), String> {
             other => return Err(format!("unknown option {other:?} (see --help)")),
         }
     }
+    // Bad sizes or a bad decay fail here, not after the training budget is spent.
+    cfg.tower_config().validate().map_err(|e| format!("model options: {e}"))?;
     let t0 = std::time::Instant::now();
     let ds = if data == "synthetic" {
         synthetic_dataset_with(&syn, dedupe)

@@ -279,6 +279,7 @@ mod tests {
         let cfg = HistoryConfig { max_len: 2, recency_buckets: 8, memory: 3, memory_decay: 0.5 };
         let h = [
             ev(4, Kind::View, 0.0),
+            ev(1, Kind::Purchase, 0.5), // an item only the memory reads, seen twice
             ev(9, Kind::Purchase, 1.0),
             ev(1, Kind::View, 2.0),
             ev(2, Kind::View, 3.0),
@@ -296,6 +297,9 @@ mod tests {
         let plain = encode_history(&h, &HistoryConfig { memory: 0, ..cfg }).unwrap();
         assert_eq!((plain.items.clone(), plain.kinds.clone()), (e.items.clone(), e.kinds.clone()));
         assert!(plain.memory_items.is_empty() && plain.memory_weights.is_empty());
+        // A memory shorter than the slots.
+        let short = encode_history(&h, &HistoryConfig { memory: 1, ..cfg }).unwrap();
+        assert_eq!((short.items, short.memory_items, short.memory_weights), (e.items, vec![9], vec![1.0]));
     }
 
     #[test]

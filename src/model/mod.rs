@@ -24,7 +24,11 @@ pub use user_tower::{HistoryBatch, UserTower, UserTowerConfig};
 /// `format` field of `tower.json`.
 pub const TOWER_FORMAT: &str = "localrec-user-tower";
 /// `version` of `tower.json` this build reads and writes.
-pub const TOWER_VERSION: u32 = 1;
+pub const TOWER_VERSION: u32 = 2;
+/// The oldest `tower.json` version this build still reads: version 1 predates the memory (a build
+/// that reads only version 1 refuses a version-2 file with a clear message instead of mistaking its
+/// weights for another architecture).
+pub const OLDEST_TOWER_VERSION: u32 = 1;
 
 /// The contents of `tower.json`: what to build before loading `tower.bpk`, and a self-check.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -79,9 +83,9 @@ impl TowerFile {
         if file.format != TOWER_FORMAT {
             return Err(Error::InvalidModelConfig(format!("format is {:?}, expected {TOWER_FORMAT:?}", file.format)));
         }
-        if file.version != TOWER_VERSION {
+        if !(OLDEST_TOWER_VERSION..=TOWER_VERSION).contains(&file.version) {
             return Err(Error::InvalidModelConfig(format!(
-                "version {} (this build reads version {TOWER_VERSION})",
+                "version {} (this build reads versions {OLDEST_TOWER_VERSION} to {TOWER_VERSION})",
                 file.version
             )));
         }

@@ -13,8 +13,8 @@
 //! output:                 u   = normalize(W_2 gelu(W_1 z) + W_skip z)                     [B, d]
 //! ```
 //!
-//! With `diagonal_skip`, the skip is one gate vector per head, `Σ_heads g_h ⊙ z_h`, instead of
-//! a dense `H·d × d` matrix: the parameters then grow linearly with `d`, which is what lets a wide
+//! With `diagonal_skip`, the skip is one gate vector per head (and one for the memory),
+//! `Σ_heads g_h ⊙ z_h`, instead of a dense `H·d × d` (`(H+1)·d × d`) matrix: the parameters then grow linearly with `d`, which is what lets a wide
 //! item space (256 dimensions for Online Retail II) keep the tower under 300 KB. The score of an
 //! item is then, through the skip, a gated similarity to the pooled history items.
 //!

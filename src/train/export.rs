@@ -87,10 +87,11 @@ pub fn export(ds: &Dataset, trained: &Trained, dir: &Path) -> Result<Manifest, S
     let int8_bytes = catalog.to_int8().encode();
     let weights = tower_weights(trained.user.clone()).map_err(|e| e.to_string())?;
 
-    // Self-check: the first user's test-time history, embedded natively against the f32 table.
+    // Self-check: the first user's test-time history (as much of it as training read, so that a
+    // memory reaches past the slots), embedded natively against the f32 table.
     let user = ds.users.iter().find(|u| u.events.len() >= 3).ok_or("no user with 3 events")?;
     let j = user.test_index();
-    let events = &user.visible_before(j, trained.tower_config.max_len);
+    let events = &user.visible_before(j, crate::train::eval::history_window(&trained.tower_config.history()));
     let mut model = trained.user_model();
     let embedding = model.embed(&catalog, events).map_err(|e| e.to_string())?;
     let check = TowerCheck {
