@@ -3,8 +3,42 @@
 //! quality.
 #![cfg(all(feature = "train", not(target_arch = "wasm32")))]
 
+use burn::tensor::{Tensor, TensorData};
+use localrec::model::{encode_history, inference_device, tensor_to_vec, Event, HistoryBatch, HistoryConfig, Kind};
+use localrec::rng::Rng;
 use localrec::train::eval::{evaluate_model, evaluate_popularity, queries};
+use localrec::train::trainer::memory_matrix;
 use localrec::train::{synthetic_dataset, train, Split, SyntheticConfig, TrainConfig};
+
+/// The trainer's memory (a dense weight matrix times the item table) and the browser's (a weighted
+/// sum of catalogue rows) are the same vectors.
+#[test]
+fn trainer_and_browser_compute_the_same_memory() {
+    let (items, dim) = (60usize, 8usize);
+    let mut rng = Rng::new(11);
+    let table: Vec<f32> = (0..items * dim).map(|_| rng.below(2001) as f32 / 1000.0 - 1.0).collect();
+    let cfg = HistoryConfig { max_len: 5, recency_buckets: 28, memory: 25, memory_decay: 0.9 };
+    let histories: Vec<_> = [3usize, 40, 80, 1]
+        .iter()
+        .map(|&n| {
+            let events: Vec<Event> = (0..n)
+                .map(|k| Event { item: rng.below(items as u64) as u32, kind: Kind::View, time: k as f64 })
+                .collect();
+            encode_history(&events, &cfg).unwrap()
+        })
+        .collect();
+    assert!(histories[2].memory_items.len() == 25 && histories[2].items.len() == 5);
+    let batch = HistoryBatch::new(&histories);
+    let browser = batch.memory_vectors(dim, |r| table[r as usize * dim..(r as usize + 1) * dim].to_vec());
+    let device = inference_device();
+    let trainer =
+        tensor_to_vec(memory_matrix(&batch, Tensor::from_data(TensorData::new(table.clone(), [items, dim]), &device)));
+    assert_eq!(browser.len(), trainer.len());
+    for (k, (a, b)) in browser.iter().zip(&trainer).enumerate() {
+        assert!((a - b).abs() <= 1e-5, "value {k}: browser {a}, trainer {b}");
+    }
+    assert!(browser.iter().any(|v| v.abs() > 0.01), "the memories are not all zero");
+}
 
 #[test]
 fn synthetic_model_beats_popularity_widely_and_int8_keeps_recall() {

@@ -338,15 +338,7 @@ fn batch_loss(
     let ints = |v: Vec<i64>| Tensor::<1, Int>::from_data(TensorData::new(v.clone(), [v.len()]), device);
     let hist =
         items.clone().select(0, ints(batch.rows.iter().map(|&r| r as i64).collect())).reshape([b, batch.slots, d]);
-    // The memory: Σ weight · item vector, as a [B, I] weight matrix times the item table.
-    let memory = (cfg.memory > 0).then(|| {
-        let n_items = log_q.len();
-        let mut w = vec![0f32; b * n_items];
-        for &(i, row, weight) in &batch.memory {
-            w[i as usize * n_items + row as usize] += weight;
-        }
-        Tensor::<2>::from_data(TensorData::new(w, [b, n_items]), device).matmul(items.clone())
-    });
+    let memory = (cfg.memory > 0).then(|| memory_matrix(&batch, items.clone()));
     let users = model.user.forward(hist, memory, &batch); // [B, d]
     let columns: Vec<u32> = targets.iter().chain(negatives).copied().collect();
     let c = columns.len();
@@ -374,6 +366,20 @@ fn batch_loss(
     }
     let eye = Tensor::<2>::from_data(TensorData::new(eye, [b, c]), device);
     (logp * eye).sum().neg().div_scalar(b as f32)
+}
+
+/// The memory vectors of a batch `[B, d]`, differentiable in the item table `items` `[I, d]`: the
+/// batch's (history, row, weight) triplets as a dense `[B, I]` weight matrix times the table. The
+/// browser computes the same sums row by row ([`HistoryBatch::memory_vectors`]); a test holds the
+/// two together. Dense is right for thousands of items; 100k would want a sparse product.
+pub fn memory_matrix(batch: &HistoryBatch, items: Tensor<2>) -> Tensor<2> {
+    let device = items.device();
+    let [n_items, _] = items.dims();
+    let mut w = vec![0f32; batch.batch * n_items];
+    for &(i, row, weight) in &batch.memory {
+        w[i as usize * n_items + row as usize] += weight;
+    }
+    Tensor::<2>::from_data(TensorData::new(w, [batch.batch, n_items]), &device).matmul(items)
 }
 
 /// The evaluation queries of the test split, for callers that report test metrics.
