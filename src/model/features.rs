@@ -144,17 +144,27 @@ pub fn recency_bucket(age_seconds: f64, buckets: usize) -> u8 {
 /// order, and so the embedding, depend on the platform's sort.
 pub fn encode_history(events: &[Event], config: &HistoryConfig) -> Result<EncodedHistory> {
     let mut out = EncodedHistory::default();
-    encode_history_into(events, config, &mut out, &mut Vec::new())?;
+    encode_history_into(events, config, &mut out, &mut EncodeScratch::default())?;
     Ok(out)
 }
 
-/// [`encode_history`] into reused buffers (`order` is scratch).
+/// Working memory of [`encode_history_into`], kept by a caller that encodes again and again (the
+/// browser after every interaction).
+#[derive(Debug, Clone, Default)]
+pub struct EncodeScratch {
+    order: Vec<u32>,
+    rank: std::collections::HashMap<u32, usize>,
+    times: Vec<f64>,
+}
+
+/// [`encode_history`] into reused buffers.
 pub fn encode_history_into(
     events: &[Event],
     config: &HistoryConfig,
     out: &mut EncodedHistory,
-    order: &mut Vec<u32>,
+    scratch: &mut EncodeScratch,
 ) -> Result<()> {
+    let EncodeScratch { order, rank: slot_of, times } = scratch;
     out.items.clear();
     out.kinds.clear();
     out.recency.clear();
@@ -172,9 +182,9 @@ pub fn encode_history_into(
     let Some(&newest) = order.last() else { return Ok(()) };
     let newest_time = events[newest as usize].time;
     // Newest first; the first sighting of an item is its most recent occurrence.
-    let mut times: Vec<f64> = Vec::new();
+    times.clear();
+    slot_of.clear();
     let reach = config.reach();
-    let mut slot_of: std::collections::HashMap<u32, usize> = std::collections::HashMap::new();
     for &i in order.iter().rev() {
         let e = &events[i as usize];
         if let Some(&slot) = slot_of.get(&e.item) {

@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::catalog::Catalog;
 use crate::error::{Error, Result};
-pub use features::{encode_history, encode_history_into, EncodedHistory, Event, HistoryConfig, Kind};
+pub use features::{encode_history, encode_history_into, EncodeScratch, EncodedHistory, Event, HistoryConfig, Kind};
 pub use item_tower::{ItemTower, ItemTowerConfig};
 pub use user_tower::{HistoryBatch, UserTower, UserTowerConfig};
 
@@ -111,7 +111,7 @@ pub struct UserModel {
     tower: UserTower,
     device: Device,
     encoded: EncodedHistory,
-    order: Vec<u32>,
+    scratch: EncodeScratch,
     gathered: Vec<f32>,
 }
 
@@ -129,7 +129,14 @@ impl UserModel {
 
     /// Wraps a tower already in memory (the trainer's).
     pub fn from_tower(file: TowerFile, tower: UserTower, device: Device) -> UserModel {
-        UserModel { file, tower, device, encoded: EncodedHistory::default(), order: Vec::new(), gathered: Vec::new() }
+        UserModel {
+            file,
+            tower,
+            device,
+            encoded: EncodedHistory::default(),
+            scratch: EncodeScratch::default(),
+            gathered: Vec::new(),
+        }
     }
 
     pub fn config(&self) -> &UserTowerConfig {
@@ -146,7 +153,7 @@ impl UserModel {
 
     /// The history as the tower will read it.
     pub fn encode(&mut self, events: &[Event]) -> Result<&EncodedHistory> {
-        encode_history_into(events, &self.file.config.history(), &mut self.encoded, &mut self.order)?;
+        encode_history_into(events, &self.file.config.history(), &mut self.encoded, &mut self.scratch)?;
         Ok(&self.encoded)
     }
 
@@ -159,7 +166,7 @@ impl UserModel {
         if let Some(e) = events.iter().find(|e| e.item as usize >= catalog.len()) {
             return Err(Error::IndexOutOfRange { index: e.item, len: catalog.len() });
         }
-        encode_history_into(events, &self.file.config.history(), &mut self.encoded, &mut self.order)?;
+        encode_history_into(events, &self.file.config.history(), &mut self.encoded, &mut self.scratch)?;
         if self.encoded.is_empty() {
             return Err(Error::EmptyHistory);
         }
@@ -191,7 +198,7 @@ impl UserModel {
             }
             let items =
                 Tensor::<3>::from_data(TensorData::new(gathered, [batch.batch, batch.slots, dim]), &self.device);
-            let memory = self.memory(&batch, |r| table[r as usize * dim..(r as usize + 1) * dim].to_vec());
+            let memory = self.memory(&batch, |r| &table[r as usize * dim..(r as usize + 1) * dim]);
             let emb = tensor_to_vec(self.tower.forward(items, memory, &batch));
             for (j, &i) in chunk.iter().enumerate() {
                 out[i * dim..(i + 1) * dim].copy_from_slice(&emb[j * dim..(j + 1) * dim]);
@@ -201,7 +208,7 @@ impl UserModel {
     }
 
     /// The batch's memory vectors, when the tower reads a memory.
-    fn memory(&self, batch: &HistoryBatch, vector: impl Fn(u32) -> Vec<f32>) -> Option<Tensor<2>> {
+    fn memory<V: AsRef<[f32]>>(&self, batch: &HistoryBatch, vector: impl Fn(u32) -> V) -> Option<Tensor<2>> {
         let dim = self.file.config.dim;
         (self.file.config.memory > 0).then(|| {
             Tensor::from_data(TensorData::new(batch.memory_vectors(dim, vector), [batch.batch, dim]), &self.device)

@@ -214,11 +214,11 @@ impl HistoryBatch {
     }
 
     /// The memory vectors `[batch, dim]`, row-major; `vector(row)` is a catalogue row's item vector.
-    pub fn memory_vectors(&self, dim: usize, vector: impl Fn(u32) -> Vec<f32>) -> Vec<f32> {
+    pub fn memory_vectors<V: AsRef<[f32]>>(&self, dim: usize, vector: impl Fn(u32) -> V) -> Vec<f32> {
         let mut out = vec![0f32; self.batch * dim];
         for &(i, row, w) in &self.memory {
             let v = vector(row);
-            for (o, x) in out[i as usize * dim..(i as usize + 1) * dim].iter_mut().zip(v) {
+            for (o, x) in out[i as usize * dim..(i as usize + 1) * dim].iter_mut().zip(v.as_ref()) {
                 *o += w * x;
             }
         }
