@@ -9,4 +9,5 @@ export PATH="$HOME/.cargo/bin:$PATH"
 cargo run -q --profile trainer --features train --bin localrec-train -- \
   --data synthetic --dedupe first --lr 0.002 --logq 1.0 --max-len 50 \
   --dim 64 --heads 4 --attention-hidden 64 --hidden 96 --dense-skip --memory 100 --memory-decay 0.97 \
+  --no-warm-start \
   --out www/artifacts/synthetic "$@"

@@ -89,14 +89,14 @@ fn parameter_counts_and_skip_variants() {
         assert_eq!(config.num_params(), config.init(&device).num_params(), "diagonal {diagonal} memory {memory}");
     }
     // The default Online Retail II tower stays within the 300 KB weight budget.
-    let wide = UserTowerConfig::new(256)
+    let wide = UserTowerConfig::new(384)
         .with_heads(2)
-        .with_attention_hidden(32)
-        .with_hidden(32)
+        .with_attention_hidden(24)
+        .with_hidden(16)
         .with_max_len(20)
         .with_diagonal_skip(true)
         .with_memory(200);
-    assert_eq!(wide.num_params(), 63_362);
+    assert_eq!(wide.num_params(), 64_218);
     assert!(wide.num_params() * 4 <= 300 * 1024, "{} parameters", wide.num_params());
     // A tower.json written before the gates and the memory existed reads as the dense skip and
     // no memory.

@@ -80,3 +80,106 @@ fn training_is_seeded_and_reproducible() {
     let other = train(&ds, &TrainConfig { seed: cfg.seed + 1, ..cfg.clone() });
     assert_ne!(a.item_table, other.item_table, "another seed gives another model");
 }
+
+/// The warm start's co-occurrence embedding puts items bought by the same users near each other:
+/// two groups of users, each buying from its own group of items, give vectors more alike within
+/// a group than across.
+#[test]
+fn warm_start_embeds_co_bought_items_together() {
+    use localrec::train::data::{build, RawInteraction, RawItem};
+    let mut rng = Rng::new(5);
+    let (per_group, users) = (30usize, 80usize);
+    let mut interactions = Vec::new();
+    for u in 0..users {
+        let group = u % 2;
+        for k in 0..12 {
+            let item = group * per_group + rng.below(per_group as u64) as usize;
+            interactions.push(RawInteraction {
+                user: format!("u{u}"),
+                item: format!("i{item}"),
+                time: k as f64,
+                kind: Kind::Purchase,
+            });
+        }
+    }
+    let items: Vec<RawItem> = (0..2 * per_group)
+        .map(|i| RawItem { id: format!("i{i}"), title: format!("item {i}"), category: None })
+        .collect();
+    let ds = build("two groups", &interactions, &items).unwrap();
+    let dim = 8;
+    let e = localrec::train::warm::cooccurrence_vectors(&ds, dim, 0, 3);
+    assert_eq!(e.len(), ds.item_ids.len() * dim);
+    let group = |i: usize| ds.item_ids[i][1..].parse::<usize>().unwrap() / per_group;
+    let cos = |a: usize, b: usize| {
+        let (x, y) = (&e[a * dim..(a + 1) * dim], &e[b * dim..(b + 1) * dim]);
+        let dot: f32 = x.iter().zip(y).map(|(p, q)| p * q).sum();
+        dot / (x.iter().map(|v| v * v).sum::<f32>().sqrt() * y.iter().map(|v| v * v).sum::<f32>().sqrt())
+    };
+    let (mut within, mut across) = (Vec::new(), Vec::new());
+    for a in 0..ds.item_ids.len() {
+        for b in a + 1..ds.item_ids.len() {
+            if group(a) == group(b) {
+                within.push(cos(a, b))
+            } else {
+                across.push(cos(a, b))
+            }
+        }
+    }
+    let mean = |v: &[f32]| v.iter().sum::<f32>() / v.len() as f32;
+    assert!(!within.is_empty() && !across.is_empty());
+    assert!(mean(&within) > mean(&across) + 0.5, "within {:.3}, across {:.3}", mean(&within), mean(&across));
+    for row in e.chunks(dim) {
+        let norm = row.iter().map(|v| v * v).sum::<f32>().sqrt();
+        assert!((norm - (dim as f32).sqrt()).abs() < 1e-3, "row length {norm}");
+    }
+}
+
+/// Per-user example weights: 1 for every example at β = 0; otherwise heavier users weigh less per
+/// example and the mean over all training examples stays 1.
+#[test]
+fn user_weights_favour_light_users_and_keep_the_mean() {
+    use localrec::train::trainer::user_weights;
+    let ds = synthetic_dataset(&SyntheticConfig { items: 150, users: 300, ..SyntheticConfig::default() });
+    assert!(user_weights(&ds, 0.0).iter().all(|&w| w == 1.0));
+    let w = user_weights(&ds, 0.5);
+    let n: Vec<usize> = ds.users.iter().map(|u| u.train_indices().len()).collect();
+    let mean = n.iter().zip(&w).map(|(&n, &w)| n as f64 * w as f64).sum::<f64>() / n.iter().sum::<usize>() as f64;
+    assert!((mean - 1.0).abs() < 1e-5, "mean weight {mean}");
+    let (light, heavy) =
+        (0..n.len()).fold((0, 0), |(l, h), u| (if n[u] < n[l] { u } else { l }, if n[u] > n[h] { u } else { h }));
+    assert!(
+        n[light] < n[heavy] && w[light] > w[heavy],
+        "n {} -> {}, n {} -> {}",
+        n[light],
+        w[light],
+        n[heavy],
+        w[heavy]
+    );
+}
+
+/// Without the memory's gradient (`--no-memory-grad`, the path that scales to large catalogues)
+/// the memory is the browser's sparse sum, and the model still learns the shop.
+#[test]
+fn training_without_the_memory_gradient_still_learns() {
+    let ds = synthetic_dataset(&SyntheticConfig { items: 400, users: 900, ..SyntheticConfig::default() });
+    let cfg = TrainConfig {
+        dim: 32,
+        epochs: 3,
+        batch: 256,
+        memory: 50,
+        memory_grad: false,
+        progress: false,
+        ..TrainConfig::default()
+    };
+    let trained = train(&ds, &cfg);
+    assert_eq!(trained.tower_config.memory, 50);
+    let test = queries(&ds, Split::Test, &trained.tower_config.history());
+    let tower = evaluate_model(&trained.user_model(), &trained.catalog(&ds), &test);
+    let popularity = evaluate_popularity(&ds, &test);
+    assert!(
+        tower.recall10 >= 1.5 * popularity.recall10 && tower.recall10 >= popularity.recall10 + 0.05,
+        "tower R@10 {:.4} vs popularity {:.4}",
+        tower.recall10,
+        popularity.recall10
+    );
+}

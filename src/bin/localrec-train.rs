@@ -12,6 +12,10 @@
 //!   --dim D --heads H --hidden H --attention-hidden A --diagonal-skip|--dense-skip
 //!   --max-len N --memory N --memory-decay F --token-buckets N
 //!   --seed S --max-minutes M --patience N --plateau-decay F
+//!   --warm-start|--no-warm-start  id vectors from the co-occurrence embedding (default on)
+//!   --warm-window W             warm start: co-occurrence within W pairs (default 0: whole history)
+//!   --no-memory-grad            the memory as a constant sum in each step (faster; default: trained through)
+//!   --user-weight B             each example weighs n_u^-B (n_u: the user's targets; default 0)
 //!   --synthetic-users N --synthetic-items N
 //!   --quiet                     no progress bar
 //! ```
@@ -86,6 +90,11 @@ fn run() -> Result<(), String> {
             "--synthetic-users" => syn.users = parse(&a, args.next())?,
             "--synthetic-items" => syn.items = parse(&a, args.next())?,
             "--quiet" => cfg.progress = false,
+            "--warm-start" => cfg.warm_start = true,
+            "--no-warm-start" => cfg.warm_start = false,
+            "--warm-window" => cfg.warm_window = parse(&a, args.next())?,
+            "--no-memory-grad" => cfg.memory_grad = false,
+            "--user-weight" => cfg.user_weight = parse(&a, args.next())?,
             "-h" | "--help" => {
                 println!(
                     "{}",

@@ -9,7 +9,7 @@
 //! category give items with few interactions a useful vector from their words alone.
 
 use burn::config::Config;
-use burn::module::Module;
+use burn::module::{Module, Param};
 use burn::nn::{Embedding, EmbeddingConfig};
 use burn::tensor::{Device, Int, Tensor, TensorData};
 
@@ -95,6 +95,23 @@ impl ItemFeatures {
 }
 
 impl ItemTower {
+    /// The same tower with its id vectors replaced by `ids` (`items × dim`, row-major: a warm start)
+    /// and its title-token and category vectors scaled by `others`, so that the warm start is not
+    /// drowned by their random initialisation.
+    pub fn with_id_init(mut self, ids: Vec<f32>, others: f32, device: &Device) -> ItemTower {
+        let [items, dim] = self.id.weight.dims();
+        assert_eq!(ids.len(), items * dim, "one id vector per item");
+        self.id.weight = Param::from_data(TensorData::new(ids, [items, dim]), device);
+        let scaled = |p: &Param<Tensor<2>>| {
+            let dims = p.dims();
+            let v: Vec<f32> = super::tensor_to_vec(p.val()).into_iter().map(|x| x * others).collect();
+            Param::from_data(TensorData::new(v, dims), device)
+        };
+        self.token.weight = scaled(&self.token.weight);
+        self.category.weight = scaled(&self.category.weight);
+        self
+    }
+
     /// Unit vectors for every item, `[I, d]`.
     pub fn forward(&self, f: &ItemFeatures, device: &Device) -> Tensor<2> {
         let (i, t) = (f.items, f.max_tokens);

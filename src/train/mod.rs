@@ -6,6 +6,7 @@ pub mod eval;
 pub mod export;
 pub mod synthetic;
 pub mod trainer;
+pub mod warm;
 
 pub use data::{read_csv_dataset, Dataset, Dedupe};
 pub use eval::{Metrics, Split};
