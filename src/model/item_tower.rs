@@ -9,7 +9,7 @@
 //! category give items with few interactions a useful vector from their words alone.
 
 use burn::config::Config;
-use burn::module::{Module, Param};
+use burn::module::Module;
 use burn::nn::{Embedding, EmbeddingConfig};
 use burn::tensor::{Device, Int, Tensor, TensorData};
 
@@ -95,10 +95,12 @@ impl ItemFeatures {
 }
 
 impl ItemTower {
-    /// The same tower with its id vectors replaced by `ids` (`items × dim`, row-major: a warm start)
+    /// (Trainer only.) The same tower with its id vectors replaced by `ids` (`items × dim`, row-major: a warm start)
     /// and its title-token and category vectors scaled by `others`, so that the warm start is not
     /// drowned by their random initialisation.
+    #[cfg(feature = "train")]
     pub fn with_id_init(mut self, ids: Vec<f32>, others: f32, device: &Device) -> ItemTower {
+        use burn::module::Param;
         let [items, dim] = self.id.weight.dims();
         assert_eq!(ids.len(), items * dim, "one id vector per item");
         self.id.weight = Param::from_data(TensorData::new(ids, [items, dim]), device);
