@@ -13,7 +13,7 @@
 //!   --max-len N --memory N --memory-decay F --token-buckets N
 //!   --seed S --max-minutes M --patience N --plateau-decay F
 //!   --warm-start|--no-warm-start  id vectors from the co-occurrence embedding (default on)
-//!   --warm-window W             warm start: co-occurrence within W pairs (default 0: whole history)
+//!   --warm-window W             warm start: co-occurrence within W pairs (default 30; 0: whole histories)
 //!   --no-memory-grad            the memory as a constant sum in each step (faster; default: trained through)
 //!   --user-weight B             each example weighs n_u^-B (n_u: the user's targets; default 0)
 //!   --synthetic-users N --synthetic-items N
@@ -112,6 +112,9 @@ fn run() -> Result<(), String> {
     }
     // Bad sizes or a bad decay fail here, not after the training budget is spent.
     cfg.tower_config().validate().map_err(|e| format!("model options: {e}"))?;
+    if !(cfg.user_weight.is_finite() && cfg.user_weight >= 0.0) {
+        return Err(format!("--user-weight must be a finite number >= 0, got {}", cfg.user_weight));
+    }
     let t0 = std::time::Instant::now();
     let ds = if data == "synthetic" {
         synthetic_dataset_with(&syn, dedupe)

@@ -13,6 +13,9 @@
 //! of training targets (an item seen more often as an in-batch negative is corrected for it,
 //! Yi et al. 2019, "Sampling-bias-corrected neural modeling"); cross-entropy on the diagonal;
 //! other columns holding the same item as row i's target are masked out.
+//!
+//! The item tower's id vectors start from a co-occurrence embedding ([`super::warm`]) unless
+//! `warm_start` is off; a second thread prepares the next batches while this one runs the step.
 
 use std::io::{IsTerminal, Write};
 use std::time::Instant;
