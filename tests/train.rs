@@ -79,6 +79,16 @@ fn training_is_seeded_and_reproducible() {
     assert_eq!(valid(&a), valid(&b));
     let other = train(&ds, &TrainConfig { seed: cfg.seed + 1, ..cfg.clone() });
     assert_ne!(a.item_table, other.item_table, "another seed gives another model");
+    // The options that change training reach it: the same seed with each of them gives another
+    // model.
+    for (what, changed) in [
+        ("no warm start", TrainConfig { warm_start: false, ..cfg.clone() }),
+        ("whole-history warm start", TrainConfig { warm_window: 0, ..cfg.clone() }),
+        ("per-user example weights", TrainConfig { user_weight: 0.5, ..cfg.clone() }),
+        ("no memory gradient", TrainConfig { memory_grad: false, ..cfg.clone() }),
+    ] {
+        assert_ne!(a.item_table, train(&ds, &changed).item_table, "{what}");
+    }
 }
 
 /// The warm start's co-occurrence embedding puts items bought by the same users near each other:
@@ -132,6 +142,25 @@ fn warm_start_embeds_co_bought_items_together() {
         let norm = row.iter().map(|v| v * v).sum::<f32>().sqrt();
         assert!((norm - (dim as f32).sqrt()).abs() < 1e-3, "row length {norm}");
     }
+    // Windows shorter than the histories (12 pairs, windows of 4 every 2): each window stays
+    // inside one group, so the groups stay apart.
+    let w = localrec::train::warm::cooccurrence_vectors(&ds, dim, 4, 3);
+    assert_ne!(w, e, "the window changes the counts");
+    let cos_w = |a: usize, b: usize| {
+        let (x, y) = (&w[a * dim..(a + 1) * dim], &w[b * dim..(b + 1) * dim]);
+        x.iter().zip(y).map(|(p, q)| p * q).sum::<f32>() / dim as f32
+    };
+    let (mut within, mut across) = (Vec::new(), Vec::new());
+    for a in 0..ds.item_ids.len() {
+        for b in a + 1..ds.item_ids.len() {
+            if group(a) == group(b) {
+                within.push(cos_w(a, b))
+            } else {
+                across.push(cos_w(a, b))
+            }
+        }
+    }
+    assert!(mean(&within) > mean(&across) + 0.3, "windows: within {:.3}, across {:.3}", mean(&within), mean(&across));
 }
 
 /// Per-user example weights: 1 for every example at β = 0; otherwise heavier users weigh less per

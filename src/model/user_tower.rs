@@ -14,9 +14,10 @@
 //! ```
 //!
 //! With `diagonal_skip`, the skip is one gate vector per head (and one for the memory),
-//! `Σ_heads g_h ⊙ z_h`, instead of a dense `H·d × d` (`(H+1)·d × d`) matrix: the parameters then grow linearly with `d`, which is what lets a wide
-//! item space (256 dimensions for Online Retail II) keep the tower under 300 KB. The score of an
-//! item is then, through the skip, a gated similarity to the pooled history items.
+//! `Σ_heads g_h ⊙ z_h`, instead of a dense `H·d × d` (`(H+1)·d × d`) matrix: the parameters then
+//! grow linearly with `d`, which is what lets a wide item space (384 dimensions for Online Retail
+//! II) keep the tower under 300 KB. The score of an item is then, through the skip, a gated
+//! similarity to the pooled history items.
 //!
 //! The query `W_q h_0` lets the newest item decide which older ones matter (the rest of its
 //! basket, the items like it); the recency buckets let training learn how fast interest fades.

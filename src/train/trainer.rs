@@ -89,7 +89,7 @@ impl Default for TrainConfig {
             // 384 dimensions: on Online Retail II, the rank of the item space caps Recall@10 (a
             // rank-256 truncation of EASE reaches 0.288 on validation, rank 512 0.313; README,
             // "What each change bought"). Two heads, narrow attention (24) and MLP (16), and gates
-            // instead of a dense skip keep the tower at 64k parameters (251 KB).
+            // instead of a dense skip keep the tower at 64k parameters (251 KiB).
             dim: 384,
             heads: 2,
             attention_hidden: 24,
@@ -329,7 +329,7 @@ pub fn train(ds: &Dataset, cfg: &TrainConfig) -> Trained {
                 progress.update(epoch, cfg.epochs, step + 1, steps, loss_sum / loss_n as f64, rate, best_r);
                 waited = Instant::now();
             }
-            prep_busy = producer.join().expect("the batch producer");
+            prep_busy = producer.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
         });
         model = current.expect("the model after the epoch");
         // Validation with the inference path.

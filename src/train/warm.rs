@@ -22,9 +22,10 @@ const ROUNDS: usize = 4;
 /// counts, `S Q = D^-½ Xᵀ (X (D^-½ Q))`, two passes over the pairs, so the cost grows with the
 /// pairs times `dim` and the memory with `(users + items) × dim`, not with `items²`.
 ///
-/// `window`: 0 counts two items together when one user has both; `W > 0` only when they are
-/// within `W` places of each other in the user's sequence of training pairs (windows of `W`
-/// pairs, every `W / 2`): bought around the same time rather than ever.
+/// `window`: 0 counts two items together when one user has both; `W > 0` only when they fall in
+/// one of the user's windows of `W` consecutive training pairs, which start every `W / 2` pairs:
+/// items up to `W / 2` places apart always share a window (in mid-history, two), items up to `W`
+/// apart some of the time. Bought around the same time rather than ever.
 pub fn cooccurrence_vectors(ds: &Dataset, dim: usize, window: usize, seed: u64) -> Vec<f32> {
     let n = ds.item_ids.len();
     let mut baskets: Vec<Vec<usize>> = Vec::new();
@@ -79,10 +80,14 @@ pub fn cooccurrence_vectors(ds: &Dataset, dim: usize, window: usize, seed: u64) 
     }
     let target = (dim as f32).sqrt();
     for row in e.chunks_mut(dim) {
-        let norm = row.iter().map(|x| x * x).sum::<f32>().sqrt();
-        if norm > 0.0 {
-            row.iter_mut().for_each(|x| *x *= target / norm);
+        let mut norm = row.iter().map(|x| x * x).sum::<f32>().sqrt();
+        if norm == 0.0 {
+            // An item in no training pair (or none in a window with another item) has no
+            // co-occurrence to go by: a seeded random row, like a default-initialised embedding.
+            row.iter_mut().for_each(|x| *x = rng.normal_approx());
+            norm = row.iter().map(|x| x * x).sum::<f32>().sqrt().max(f32::MIN_POSITIVE);
         }
+        row.iter_mut().for_each(|x| *x *= target / norm);
     }
     e
 }
@@ -100,13 +105,16 @@ fn orthonormalize_columns(m: &mut [f32], n: usize, k: usize) {
     for j in 0..k {
         let (done, rest) = cols.split_at_mut(j * n);
         let col = &mut rest[..n];
+        let before = col.iter().map(|x| x * x).sum::<f64>().sqrt();
         for p in 0..j {
             let prev = &done[p * n..(p + 1) * n];
             let dot: f64 = prev.iter().zip(col.iter()).map(|(a, b)| a * b).sum();
             col.iter_mut().zip(prev).for_each(|(x, p)| *x -= dot * p);
         }
         let norm = col.iter().map(|x| x * x).sum::<f64>().sqrt();
-        if norm > 1e-12 {
+        // What is left of a column that lay in the span of the earlier ones is rounding noise
+        // (the products come back in f32): zero it rather than normalise the noise.
+        if norm > 1e-6 * before && norm > 0.0 {
             col.iter_mut().for_each(|x| *x /= norm);
         } else {
             col.iter_mut().for_each(|x| *x = 0.0);
