@@ -120,24 +120,29 @@ fn warm_start_embeds_co_bought_items_together() {
     let e = localrec::train::warm::cooccurrence_vectors(&ds, dim, 0, 3);
     assert_eq!(e.len(), ds.item_ids.len() * dim);
     let group = |i: usize| ds.item_ids[i][1..].parse::<usize>().unwrap() / per_group;
-    let cos = |a: usize, b: usize| {
-        let (x, y) = (&e[a * dim..(a + 1) * dim], &e[b * dim..(b + 1) * dim]);
-        let dot: f32 = x.iter().zip(y).map(|(p, q)| p * q).sum();
-        dot / (x.iter().map(|v| v * v).sum::<f32>().sqrt() * y.iter().map(|v| v * v).sum::<f32>().sqrt())
-    };
-    let (mut within, mut across) = (Vec::new(), Vec::new());
-    for a in 0..ds.item_ids.len() {
-        for b in a + 1..ds.item_ids.len() {
-            if group(a) == group(b) {
-                within.push(cos(a, b))
-            } else {
-                across.push(cos(a, b))
+    // Mean cosine similarity of item pairs in the same group and in different groups.
+    let group_means = |v: &[f32]| {
+        let cos = |a: usize, b: usize| {
+            let (x, y) = (&v[a * dim..(a + 1) * dim], &v[b * dim..(b + 1) * dim]);
+            let dot: f32 = x.iter().zip(y).map(|(p, q)| p * q).sum();
+            dot / (x.iter().map(|t| t * t).sum::<f32>().sqrt() * y.iter().map(|t| t * t).sum::<f32>().sqrt())
+        };
+        let (mut within, mut across) = (Vec::new(), Vec::new());
+        for a in 0..ds.item_ids.len() {
+            for b in a + 1..ds.item_ids.len() {
+                if group(a) == group(b) {
+                    within.push(cos(a, b))
+                } else {
+                    across.push(cos(a, b))
+                }
             }
         }
-    }
-    let mean = |v: &[f32]| v.iter().sum::<f32>() / v.len() as f32;
-    assert!(!within.is_empty() && !across.is_empty());
-    assert!(mean(&within) > mean(&across) + 0.5, "within {:.3}, across {:.3}", mean(&within), mean(&across));
+        assert!(!within.is_empty() && !across.is_empty());
+        let mean = |v: &[f32]| v.iter().sum::<f32>() / v.len() as f32;
+        (mean(&within), mean(&across))
+    };
+    let (within, across) = group_means(&e);
+    assert!(within > across + 0.5, "within {within:.3}, across {across:.3}");
     for row in e.chunks(dim) {
         let norm = row.iter().map(|v| v * v).sum::<f32>().sqrt();
         assert!((norm - (dim as f32).sqrt()).abs() < 1e-3, "row length {norm}");
@@ -146,21 +151,8 @@ fn warm_start_embeds_co_bought_items_together() {
     // inside one group, so the groups stay apart.
     let w = localrec::train::warm::cooccurrence_vectors(&ds, dim, 4, 3);
     assert_ne!(w, e, "the window changes the counts");
-    let cos_w = |a: usize, b: usize| {
-        let (x, y) = (&w[a * dim..(a + 1) * dim], &w[b * dim..(b + 1) * dim]);
-        x.iter().zip(y).map(|(p, q)| p * q).sum::<f32>() / dim as f32
-    };
-    let (mut within, mut across) = (Vec::new(), Vec::new());
-    for a in 0..ds.item_ids.len() {
-        for b in a + 1..ds.item_ids.len() {
-            if group(a) == group(b) {
-                within.push(cos_w(a, b))
-            } else {
-                across.push(cos_w(a, b))
-            }
-        }
-    }
-    assert!(mean(&within) > mean(&across) + 0.3, "windows: within {:.3}, across {:.3}", mean(&within), mean(&across));
+    let (within, across) = group_means(&w);
+    assert!(within > across + 0.3, "windows: within {within:.3}, across {across:.3}");
 }
 
 /// Per-user example weights: 1 for every example at β = 0; otherwise heavier users weigh less per

@@ -425,10 +425,7 @@ fn batch_loss(
     let hist =
         items.clone().select(0, ints(batch.rows.iter().map(|&r| r as i64).collect())).reshape([b, batch.slots, d]);
     let memory = match memory {
-        Some(w) => {
-            let n_items = items.dims()[0];
-            Some(Tensor::<2>::from_data(TensorData::new(w.clone(), [b, n_items]), device).matmul(items.clone()))
-        }
+        Some(w) => Some(dense_memory(w.clone(), b, items.clone())),
         // Without the memory's gradient: the browser's sparse sums over the current table, a
         // constant for this step.
         None if cfg.memory > 0 => {
@@ -472,10 +469,14 @@ fn batch_loss(
 /// browser computes the same sums row by row ([`HistoryBatch::memory_vectors`]); a test holds the
 /// two together. Dense is right for thousands of items; 100k would want a sparse product.
 pub fn memory_matrix(batch: &HistoryBatch, items: Tensor<2>) -> Tensor<2> {
-    let device = items.device();
     let [n_items, _] = items.dims();
-    let w = memory_weights(batch, n_items);
-    Tensor::<2>::from_data(TensorData::new(w, [batch.batch, n_items]), &device).matmul(items)
+    dense_memory(memory_weights(batch, n_items), batch.batch, items)
+}
+
+/// `[B, I]` memory weights (row-major) times the item table `[I, d]`.
+fn dense_memory(weights: Vec<f32>, batch: usize, items: Tensor<2>) -> Tensor<2> {
+    let n_items = items.dims()[0];
+    Tensor::<2>::from_data(TensorData::new(weights, [batch, n_items]), &items.device()).matmul(items)
 }
 
 /// The batch's memories as a dense `[B, n_items]` weight matrix, row-major.
