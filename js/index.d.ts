@@ -6,10 +6,12 @@ export { Catalogue, Ranker, UserTower, Recommender as CoreRecommender, applyCata
 
 export type InteractionKind = 'view' | 'cart' | 'purchase';
 
+/** Equal to the Rust core's `localrec::ERROR_CODES` (a native test compares them). */
 export type ErrorCode =
   | 'offline-no-cache' | 'network' | 'size-mismatch' | 'checksum-mismatch' | 'invalid-manifest'
   | 'insecure-context' | 'closed' | 'invalid-argument' | 'internal'
-  | 'corrupt-file' | 'invalid-query' | 'unknown-item' | 'invalid-model' | 'invalid-delta' | 'empty-history';
+  | 'corrupt-file' | 'invalid-query' | 'unknown-item' | 'invalid-model' | 'invalid-delta' | 'empty-history'
+  | 'invalid-history' | 'quota' | 'store-failed';
 
 export class LocalRecError extends Error {
   readonly name: 'LocalRecError';
@@ -31,10 +33,18 @@ export interface SyncEvent {
    * update-failed: a newer version could not be installed; the cached version is used.
    * corrupt-cache: a cached file failed its checksum and was discarded.
    * delta-failed: a delta could not be applied; the whole file is downloaded instead.
+   * history-skipped: damaged stored history events were skipped and removed (`skipped`: count by reason).
+   * history-changed: another tab recorded, cleared or imported; the history was read again (`cause`).
    */
-  type: 'degraded' | 'offline' | 'update-failed' | 'corrupt-cache' | 'delta-failed';
+  type: 'degraded' | 'offline' | 'update-failed' | 'corrupt-cache' | 'delta-failed' | 'history-skipped' | 'history-changed';
   reason?: 'indexeddb-unavailable' | 'quota' | 'store-failed' | 'history-unreadable';
   file?: string;
+  /** history-skipped: damaged events by reason ('not-an-object', 'bad-id', 'bad-kind', 'bad-time'). */
+  skipped?: Partial<Record<'not-an-object' | 'bad-id' | 'bad-kind' | 'bad-time', number>>;
+  /** history-changed: what the other tab did ('append', 'clear' or 'import'). */
+  cause?: string | null;
+  /** history-changed: events now in the history. */
+  events?: number;
   message: string;
 }
 
@@ -51,7 +61,7 @@ export interface OpenOptions {
   dbName?: string;
   /** Keys the stored history (default 'default'). */
   historyScope?: string;
-  /** History bounds: most recent events kept (default 500) and maximum age in days (default 90). */
+  /** History bounds: most recent events kept (default 500, at most 2000) and maximum age in days (default 90). */
   maxEvents?: number;
   maxAgeDays?: number;
   /** Ask the browser for persistent storage (default true). */
@@ -130,6 +140,17 @@ export interface HistoryEvent {
   time: number;
 }
 
+export interface ImportReport {
+  /** Events added. */
+  added: number;
+  /** Events already in the history. */
+  duplicates: number;
+  /** Invalid events of the file, by reason. */
+  skipped: Partial<Record<'not-an-object' | 'bad-id' | 'bad-kind' | 'bad-time', number>>;
+  /** Valid events outside the bounds (too old, or beyond maxEvents). */
+  pruned: number;
+}
+
 export interface LocalRecommenderApi {
   readonly info: RecommenderInfo;
   /** Settles once a newly downloaded version is cached (true) or could not be stored (false). */
@@ -142,6 +163,8 @@ export interface LocalRecommenderApi {
   categories(): Promise<string[]>;
   history(): Promise<HistoryEvent[]>;
   exportHistory(): Promise<string>;
+  /** Adds what an `exportHistory()` string holds that the history lacks; 'invalid-history' for another format. */
+  importHistory(json: string): Promise<ImportReport>;
   clearHistory(): Promise<void>;
   /** Resolves once the history recorded so far is in storage. */
   flush(): Promise<void>;
@@ -158,6 +181,7 @@ export interface WorkerRecommender extends LocalRecommenderApi {
   readonly worker: Worker;
 }
 
+/** The interaction kinds, as the wasm core defines them; filled in once the module is loaded (`preload()` or `open()`). */
 export const KINDS: readonly InteractionKind[];
 
 /** Opens a recommender from a manifest URL (see OpenOptions). */

@@ -9,9 +9,9 @@
 // WebAssembly, and no request ever carries the history. `openInWorker` gives the same API backed by a
 // Web Worker.
 
-import init, { Catalogue, UserTower, Recommender, applyCatalogueDelta } from './localrec.js';
+import init, { Catalogue, UserTower, Recommender, VisitorHistory, applyCatalogueDelta, rules } from './localrec.js';
 import { LocalRecError, fromWasm } from './errors.js';
-import { openIndexedDbStore, MemoryStore, isQuotaError } from './store.js';
+import { openIndexedDbStore, MemoryStore } from './store.js';
 import { syncArtifacts } from './sync.js';
 
 export { LocalRecError } from './errors.js';
@@ -20,14 +20,20 @@ export { openInWorker } from './worker-client.js';
 /** The low-level wasm classes, for apps that manage files themselves. */
 export { Catalogue, Ranker, UserTower, Recommender as CoreRecommender, applyCatalogueDelta } from './localrec.js';
 
-export const KINDS = ['view', 'cart', 'purchase'];
-const KIND_CODE = { view: 0, cart: 1, purchase: 2 };
+/**
+ * The interaction kinds ('view', 'cart', 'purchase'), as the wasm core defines them: filled in once
+ * the module is loaded (after `preload()` or `open()`). Aliases ('add_to_cart', 'buy', ...) are
+ * accepted wherever a kind is.
+ */
+export const KINDS = [];
 const REASON_VERB = { view: 'viewed', cart: 'added to your cart', purchase: 'bought' };
-const DEFAULTS = { maxEvents: 500, maxAgeDays: 90, precision: 'int8', storage: 'indexeddb', dbName: 'localrec' };
+const DEFAULTS = { precision: 'int8', storage: 'indexeddb', dbName: 'localrec' };
 
 let wasmReady = null;
 function initWasm(wasmUrl) {
-  wasmReady ??= init(wasmUrl ? { module_or_path: wasmUrl } : undefined).catch((e) => {
+  wasmReady ??= init(wasmUrl ? { module_or_path: wasmUrl } : undefined).then(() => {
+    if (!KINDS.length) { KINDS.push(...rules().kinds); Object.freeze(KINDS); }
+  }, (e) => {
     wasmReady = null; // let a later call retry (e.g. after going back online)
     throw new LocalRecError('network', `could not load the WebAssembly module: ${e.message}`, { cause: e });
   });
@@ -50,12 +56,15 @@ export async function open(manifestUrl, options = {}) {
   wasm.catch(() => {}); // awaited below; avoid an unhandled rejection if another step fails first
 
   // Storage: IndexedDB unless told otherwise; memory (and a 'degraded' event) if it is unusable.
+  // The database is opened (and its schema upgraded) by the wasm core, so the module comes first.
   let store = opts.store ?? null;
   if (!store && opts.storage === 'memory') store = new MemoryStore();
   if (!store) {
     try {
+      await wasm;
       store = await openIndexedDbStore(opts.dbName);
     } catch (e) {
+      if (e instanceof LocalRecError && e.code === 'network') throw e;
       store = new MemoryStore();
       emit({ type: 'degraded', reason: 'indexeddb-unavailable', message: `IndexedDB unavailable (${e.message}): working from memory, nothing is kept after this page` });
     }
@@ -81,7 +90,11 @@ export async function open(manifestUrl, options = {}) {
   }
   const rec = new LocalRecommender(synced, store, opts, emit, { persisted: false, degraded: store.kind === 'memory' });
   persisting.then((p) => { rec.info.persisted = p; });
-  await rec._restore();
+  try { await rec._restore(); } catch (e) {
+    rec._core.free(); rec._catalogue.free();
+    if (!opts.store) store.close();
+    throw fromWasm(e);
+  }
   return rec;
 }
 
@@ -142,7 +155,8 @@ export class LocalRecommender {
     this._opts = opts;
     this._emit = emit;
     this._scope = opts.historyScope ?? 'default';
-    this._events = [];
+    this._history = null;
+    this._written = Promise.resolve();
     this._closed = false;
     this.info = {
       modelVersion: manifest.model_version, dataset: manifest.dataset, items: this._catalogue.length, dim: this._catalogue.dim,
@@ -155,64 +169,59 @@ export class LocalRecommender {
 
   _check() { if (this._closed) throw new LocalRecError('closed', 'this recommender was closed'); }
 
-  _prune(events) {
-    const cutoff = Date.now() / 1000 - this._opts.maxAgeDays * 86400;
-    const kept = events.filter((e) => e.time >= cutoff && KIND_CODE[e.kind] !== undefined && typeof e.id === 'string');
-    return kept.slice(Math.max(0, kept.length - this._opts.maxEvents));
-  }
-
+  /** Reads the stored history (validated, bounded: the core's rules) and feeds it to the tower. */
   async _restore() {
-    let events = [];
-    try { events = await this._store.getHistory(this._scope); } catch (e) {
-      this._emit({ type: 'degraded', reason: 'history-unreadable', message: `stored history unreadable: ${e.message}` });
+    const { maxEvents, maxAgeDays } = this._opts;
+    this._history = await VisitorHistory.open(this._store.history, this._scope, { maxEvents, maxAgeDays });
+    this._reportLoad(this._history.lastReport);
+    this._core.useHistory(this._history);
+    // Another tab recorded, cleared or imported: the history was read again; the next
+    // recommendation reflects it.
+    this._history.onChange((report) => {
+      if (this._closed) return;
+      this._reportLoad(report);
+      try { this._core.useHistory(this._history); } catch (e) { console.error(e); }
+      this._emit({ type: 'history-changed', cause: report.cause ?? null, events: this._history.length, message: `another tab changed the history (${report.cause ?? 'update'})` });
+    });
+  }
+
+  _reportLoad(report) {
+    if (report?.error) {
+      this._emit({ type: 'degraded', reason: 'history-unreadable', message: `stored history unreadable: ${report.error}` });
+      return;
     }
-    this._events = this._prune(Array.isArray(events) ? events : []);
-    this._applyHistory();
+    const skipped = Object.values(report?.skipped ?? {}).reduce((a, b) => a + b, 0);
+    if (skipped) {
+      this._emit({ type: 'history-skipped', skipped: report.skipped, message: `${skipped} damaged history event(s) skipped and removed` });
+    }
   }
 
-  _applyHistory() {
-    const ev = this._events;
-    try {
-      this._core.setHistory(ev.map((e) => e.id), Uint8Array.from(ev, (e) => KIND_CODE[e.kind]), Float64Array.from(ev, (e) => e.time));
-    } catch (e) { throw fromWasm(e); }
-  }
-
-  /**
-   * Writes the history in the background: at most one write in flight, the latest events win. A click
-   * never waits for IndexedDB; `flush()` (and `close()`) wait for the last write.
-   */
-  _persist() {
-    this._dirty = true;
-    this._writing ??= (async () => {
-      while (this._dirty) {
-        this._dirty = false;
-        try { await this._store.putHistory(this._scope, this._events.slice()); } catch (e) {
-          this.info.degraded = true;
-          this._emit({ type: 'degraded', reason: isQuotaError(e) ? 'quota' : 'store-failed', message: `history kept in memory only: ${e.message}` });
-        }
-      }
-      this._writing = null;
-    })();
-    return this._writing;
+  _storeFailed(e, what) {
+    this.info.degraded = true;
+    const reason = e?.code === 'quota' ? 'quota' : 'store-failed';
+    this._emit({ type: 'degraded', reason, message: `${what}: ${e?.message ?? e}` });
   }
 
   /** Resolves once the history recorded so far is in storage. */
-  async flush() { await this._writing; }
+  async flush() { await this._written; }
 
   /**
-   * Records an interaction: kind 'view' | 'cart' | 'purchase', time in seconds (default now). The user
-   * vector is updated before this resolves; the history is written to IndexedDB in the background.
+   * Records an interaction: kind 'view' | 'cart' | 'purchase' (or an alias), time in seconds
+   * (default now). The user vector is updated before this resolves; the event is stored in the
+   * background, one small transaction of its own (`flush()` waits for it).
    */
   async record(itemId, kind = 'view', time = Date.now() / 1000) {
     this._check();
-    if (KIND_CODE[kind] === undefined) throw new LocalRecError('invalid-argument', `unknown interaction kind ${JSON.stringify(kind)} (expected view, cart or purchase)`);
-    if (!Number.isFinite(time)) throw new LocalRecError('invalid-argument', `interaction time ${time} is not finite`);
-    try { this._core.record(String(itemId), kind, time); } catch (e) { throw fromWasm(e); }
-    this._events.push({ id: String(itemId), kind, time });
-    if (this._events.length > this._opts.maxEvents) this._events.splice(0, this._events.length - this._opts.maxEvents);
-    this._persist();
+    const id = String(itemId);
+    try {
+      this._core.record(id, kind, time);
+      const full = this._history.length >= this._opts.maxEvents;
+      const write = this._history.record(id, kind, time);
+      if (full) this._core.useHistory(this._history); // the bound dropped the oldest event
+      // Transactions commit in the order they were made: the last write settles last.
+      this._written = write.catch((e) => this._storeFailed(fromWasm(e), 'history kept in memory only'));
+    } catch (e) { throw fromWasm(e); }
   }
-
   /**
    * Top k with reasons. Options: k (default 10), excludeSeen (default true), exclude (ids),
    * categories (names), maxPerCategory (diversity cap). With no history: the popular list.
@@ -250,22 +259,33 @@ export class LocalRecommender {
   async categories() { this._check(); return [...this._categoryNames]; }
 
   /** The visitor's history, oldest first: [{ id, kind, time }]. */
-  async history() { this._check(); return this._events.map((e) => ({ ...e })); }
+  async history() { this._check(); return this._history.events(); }
 
-  /** The history as a JSON string (for a "download my data" button). */
-  async exportHistory() {
+  /** The history as a JSON string (for a "download my data" button; `importHistory` reads it). */
+  async exportHistory() { this._check(); return this._history.exportJson(); }
+
+  /**
+   * Adds the events of an exported history that this one lacks (the way back after a browser wiped
+   * site data). Resolves with `{ added, duplicates, skipped, pruned }`; a file of another format or
+   * version rejects with `invalid-history` and changes nothing.
+   */
+  async importHistory(json) {
     this._check();
-    return JSON.stringify({ format: 'localrec-history', version: 1, exportedAt: new Date().toISOString(), events: this._events }, null, 2);
+    let report;
+    try {
+      report = await this._history.importJson(String(json));
+    } catch (e) { throw fromWasm(e); } finally {
+      this._core.useHistory(this._history);
+    }
+    return report;
   }
 
-  /** Deletes the history, here and in IndexedDB. */
+  /** Deletes the history, here and in storage; other open tabs follow. */
   async clearHistory() {
     this._check();
-    this._events = [];
     this._core.clear();
-    await this._writing; // a write of the old events must not land after the delete
-    try { await this._store.deleteHistory(this._scope); } catch (e) {
-      this._emit({ type: 'degraded', reason: 'store-failed', message: `could not delete the stored history: ${e.message}` });
+    try { await this._history.clear(); } catch (e) {
+      this._storeFailed(fromWasm(e), 'could not delete the stored history');
     }
   }
 
@@ -274,7 +294,9 @@ export class LocalRecommender {
     if (this._closed) return;
     this._closed = true;
     await this.stored;
-    await this._writing;
+    await this._written;
+    this._history?.close();
+    this._history?.free();
     this._core.free();
     this._catalogue.free();
     this._store.close();

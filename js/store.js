@@ -1,17 +1,19 @@
-// Where downloaded artifacts and the visitor's history live: IndexedDB, or memory when IndexedDB is
-// missing, blocked or full. Both stores have the same interface, so the loader and the tests treat
-// them alike.
+// Where downloaded artifacts live: IndexedDB, or memory when IndexedDB is missing, blocked or full.
+// Both stores have the same interface, so the loader and the tests treat them alike. The database
+// is opened, and its schema created or upgraded, by the wasm core (`HistoryStore.openIndexedDb`,
+// src/wasm/idb.rs), which also owns the visitor's history (`store.history`).
 //
-// Layout (one database per app, default name "localrec"):
+// Object stores used here:
 //   files    key = SHA-256 hex of the bytes  -> { sha256, name, bytes: ArrayBuffer }
 //            Content-addressed: a file shared by two versions is stored and downloaded once.
 //   versions key = manifest URL              -> { manifestUrl, manifest, files: { role: sha256 }, storedAt }
 //            The version a page starts from. It is switched in the same transaction that writes the
 //            new files and drops the files no version references, so the cache never points at a
 //            half-written or unverified version.
-//   history  key = history scope             -> { scope, events: [{ id, kind, time }] }
 
-const FILES = 'files', VERSIONS = 'versions', HISTORY = 'history';
+import { HistoryStore } from './localrec.js';
+
+const FILES = 'files', VERSIONS = 'versions';
 
 function request(req) {
   return new Promise((resolve, reject) => {
@@ -30,28 +32,12 @@ function done(tx) {
 
 /** Opens (or creates) the IndexedDB store. Rejects if IndexedDB is missing, blocked or refuses. */
 export async function openIndexedDbStore(name = 'localrec', { timeoutMs = 5000 } = {}) {
-  if (typeof indexedDB === 'undefined' || indexedDB === null) throw new Error('IndexedDB is not available in this context');
-  const db = await new Promise((resolve, reject) => {
-    let req;
-    try { req = indexedDB.open(name, 1); } catch (e) { reject(e); return; }
-    const timer = setTimeout(() => reject(new Error(`opening IndexedDB "${name}" timed out (blocked by another tab?)`)), timeoutMs);
-    req.onupgradeneeded = () => {
-      const db = req.result;
-      for (const [store, keyPath] of [[FILES, 'sha256'], [VERSIONS, 'manifestUrl'], [HISTORY, 'scope']]) {
-        if (!db.objectStoreNames.contains(store)) db.createObjectStore(store, { keyPath });
-      }
-    };
-    req.onsuccess = () => { clearTimeout(timer); resolve(req.result); };
-    req.onerror = () => { clearTimeout(timer); reject(req.error ?? new Error('IndexedDB open failed')); };
-    req.onblocked = () => { /* wait: the other connection closes on versionchange */ };
-  });
-  // Another tab upgrading the schema: step aside instead of blocking it.
-  db.onversionchange = () => db.close();
-  return new IndexedDbStore(db, name);
+  const history = await HistoryStore.openIndexedDb(name, timeoutMs);
+  return new IndexedDbStore(history.database, name, history);
 }
 
 export class IndexedDbStore {
-  constructor(db, name) { this.db = db; this.name = name; this.kind = 'indexeddb'; }
+  constructor(db, name, history) { this.db = db; this.name = name; this.kind = 'indexeddb'; this.history = history; }
 
   async getVersion(manifestUrl) {
     const tx = this.db.transaction(VERSIONS, 'readonly');
@@ -93,29 +79,14 @@ export class IndexedDbStore {
     await done(tx);
   }
 
-  async getHistory(scope) {
-    const tx = this.db.transaction(HISTORY, 'readonly');
-    return (await request(tx.objectStore(HISTORY).get(scope)))?.events ?? [];
-  }
-
-  async putHistory(scope, events) {
-    const tx = this.db.transaction(HISTORY, 'readwrite');
-    tx.objectStore(HISTORY).put({ scope, events });
-    await done(tx);
-  }
-
-  async deleteHistory(scope) {
-    const tx = this.db.transaction(HISTORY, 'readwrite');
-    tx.objectStore(HISTORY).delete(scope);
-    await done(tx);
-  }
-
-  close() { this.db.close(); }
+  close() { this.history.close(); }
 }
 
 /** The same interface in memory: the fallback when IndexedDB is unusable, and a test double. */
 export class MemoryStore {
-  constructor() { this.kind = 'memory'; this.files = new Map(); this.versions = new Map(); this.histories = new Map(); }
+  constructor() { this.kind = 'memory'; this.files = new Map(); this.versions = new Map(); this._history = null; }
+  /** The visitors' histories of this store (in memory; created with the wasm module). */
+  get history() { return (this._history ??= HistoryStore.memory()); }
   async getVersion(url) { return structuredClone(this.versions.get(url) ?? null); }
   async getFiles(shas) { return shas.map((sha) => this.files.get(sha)?.slice() ?? null); }
   async deleteFile(sha) { this.files.delete(sha); }
@@ -125,9 +96,6 @@ export class MemoryStore {
     const live = new Set([...this.versions.values()].flatMap((v) => Object.values(v.files)));
     for (const sha of [...this.files.keys()]) if (!live.has(sha)) this.files.delete(sha);
   }
-  async getHistory(scope) { return structuredClone(this.histories.get(scope) ?? []); }
-  async putHistory(scope, events) { this.histories.set(scope, structuredClone(events)); }
-  async deleteHistory(scope) { this.histories.delete(scope); }
   close() {}
 }
 

@@ -46,7 +46,7 @@ export async function openInWorker(manifestUrl, options = {}) {
       return { ...r, items: r.items.map((it, i) => ({ ...it, score: r.scores[i] })) };
     },
     item: live('item'), items: live('items'), categories: live('categories'),
-    history: live('history'), exportHistory: live('exportHistory'), clearHistory: live('clearHistory'), flush: live('flush'),
+    history: live('history'), exportHistory: live('exportHistory'), importHistory: live('importHistory'), clearHistory: live('clearHistory'), flush: live('flush'),
     async close() { if (closed) return; await call('close'); closed = true; worker.terminate(); },
   };
 }

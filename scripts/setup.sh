@@ -5,7 +5,8 @@
 #
 #   wasm32-unknown-unknown target (rustup)
 #   wasm-pack, wasm-bindgen-cli (= the wasm-bindgen version pinned in Cargo.lock), geckodriver (crates.io)
-#   chromium, chromium-driver, firefox-esr (Debian)
+#   chromium, chromium-driver, firefox-esr, webkit2gtk-driver (WebKitWebDriver + MiniBrowser: Safari's
+#   engine) and xvfb (WebKitGTK needs a display, even headless) (Debian)
 #   playwright-core, binaryen (wasm-opt), typescript and vite (npm, see package.json)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,6 +25,8 @@ need_apt=()
 command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
 command -v chromedriver >/dev/null 2>&1 || need_apt+=(chromium-driver)
 command -v firefox-esr >/dev/null 2>&1 || need_apt+=(firefox-esr)
+command -v WebKitWebDriver >/dev/null 2>&1 || need_apt+=(webkit2gtk-driver)
+command -v xvfb-run >/dev/null 2>&1 || need_apt+=(xvfb xauth)
 if [ ${#need_apt[@]} -gt 0 ]; then
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
   log "apt-get install ${need_apt[*]}"
@@ -56,4 +59,4 @@ if [ ! -f node_modules/.package-lock.json ] || ! cmp -s package-lock.json node_m
   cp package-lock.json node_modules/.setup-stamp
 fi
 
-log "ready: $(rustc --version | cut -d' ' -f1-2), wasm-bindgen $bindgen_version, $(wasm-pack --version), $(chromium --version 2>/dev/null | head -n1), $(firefox-esr --version 2>/dev/null | head -n1)"
+log "ready: $(rustc --version | cut -d' ' -f1-2), wasm-bindgen $bindgen_version, $(wasm-pack --version), $(chromium --version 2>/dev/null | head -n1), $(firefox-esr --version 2>/dev/null | head -n1), WebKitGTK $(dpkg-query -W -f '${Version}' libwebkit2gtk-4.1-0 2>/dev/null || echo '?')"

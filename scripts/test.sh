@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Every test: native (cargo test), then the same suites inside headless Chrome and Firefox
-# (wasm-pack test), then the built npm package loaded by a real page (Playwright + Debian's Chromium).
+# Every test: native (cargo test), then the same suites inside headless Chrome, Firefox and WebKit
+# (Safari's engine, through WebKitGTK's WebKitWebDriver under Xvfb) with wasm-pack test, then the
+# built npm package loaded by a real page (Playwright + Debian's Chromium).
 # Fails if any part fails, and also if a browser part ran no tests (a silently skipped browser suite
 # must not look green).
 set -euo pipefail
@@ -24,20 +25,26 @@ run_browser() { # run_browser <name> <wasm-pack args...>
   local name=$1; shift
   local log="/tmp/localrec-$name.log"
   echo "== $name: wasm-pack test --headless $*"
-  if ! wasm-pack test --headless "$@" 2>&1 | tee "$log"; then
+  # RUNNER: a wrapper for the browser's display (xvfb-run for WebKitGTK), empty otherwise.
+  if ! ${RUNNER:-} wasm-pack test --headless "$@" 2>&1 | tee "$log"; then
     echo "FAILED: $name browser tests" >&2; exit 1
   fi
-  # Each browser-run suite (delta, format, ranker, recommender, tower, web) must report a passed test.
+  # Each browser-run suite (delta, format, history, ranker, recommender, tower, web) must report a
+  # passed test.
   local suites; suites=$(grep -cE "^Running headless tests in" "$log" || true)
   local ok; ok=$(grep -cE '^test result: ok\. [1-9][0-9]* passed' "$log" || true)
-  if [ "$suites" -lt 6 ] || [ "$ok" -lt 6 ]; then
-    echo "FAILED: $name ran $suites browser suites with $ok passing results (expected >= 6 each)" >&2; exit 1
+  if [ "$suites" -lt 7 ] || [ "$ok" -lt 7 ]; then
+    echo "FAILED: $name ran $suites browser suites with $ok passing results (expected >= 7 each)" >&2; exit 1
   fi
   local n; n=$(count_passed "$log")
   summary+=("$name: $n passed in $suites browser suites"); total_passed=$((total_passed + n))
 }
 run_browser chrome --chrome --chromedriver /usr/bin/chromedriver
 run_browser firefox --firefox --geckodriver "$(command -v geckodriver)"
+# WebKitGTK's MiniBrowser needs an X display even when headless, and its sandbox needs namespaces
+# this container does not give.
+export WEBKIT_DISABLE_SANDBOX_THIS_IS_DANGEROUS=1
+RUNNER="xvfb-run -a" run_browser webkit --safari --safaridriver /usr/bin/WebKitWebDriver
 
 echo "== e2e: the release package in real pages (Playwright + Debian's Chromium)"
 bash scripts/build-pkg.sh

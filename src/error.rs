@@ -96,6 +96,17 @@ pub enum Error {
     #[error("unknown item id {0:?}: not in this catalogue")]
     UnknownItem(String),
 
+    // ---- arguments, history, storage -----------------------------------------------------------
+    /// A bad argument from the caller (an option out of range, a wrong length, an unknown name).
+    #[error("{0}")]
+    InvalidArgument(String),
+    /// An exported history that cannot be imported (not JSON, another format or version).
+    #[error("invalid history export: {0}")]
+    InvalidHistory(String),
+    /// The browser's storage refused an operation (`quota`: the origin's quota or the disk is full).
+    #[error("storage failed: {message}")]
+    Storage { message: String, quota: bool },
+
     // ---- catalogue deltas ----------------------------------------------------------------------
     /// A delta file is malformed, or does not fit the catalogue it is applied to.
     #[error("invalid catalogue delta: {0}")]
@@ -123,10 +134,51 @@ impl Error {
                 "invalid-model"
             }
             InvalidDelta(_) | DeltaBaseMismatch { .. } => "invalid-delta",
+            InvalidArgument(_) => "invalid-argument",
+            InvalidHistory(_) => "invalid-history",
+            Storage { quota: true, .. } => "quota",
+            Storage { quota: false, .. } => "store-failed",
             _ => "corrupt-file",
         }
     }
 }
+
+/// Every `code` a `LocalRecError` can carry, the JS layer's included: the one list (the package's
+/// `index.d.ts` is checked against it by `tests/error_codes.rs`).
+///
+/// * `offline-no-cache`: the manifest cannot be fetched and no complete version is cached
+/// * `network`: a file download failed (HTTP error, connection lost midway)
+/// * `size-mismatch`: a downloaded file is shorter or longer than the manifest says
+/// * `checksum-mismatch`: a downloaded (or delta-rebuilt) file's SHA-256 differs from the manifest's
+/// * `invalid-manifest`: the manifest is not JSON, of another format version, or lacks a file
+/// * `insecure-context`: no `crypto.subtle` (serve over https or localhost)
+/// * `closed`: the recommender was closed
+/// * `invalid-argument`: a bad argument (unknown kind, k out of range, an option out of range)
+/// * `internal`: a bug (a panic's message is logged to the console)
+/// * `corrupt-file`, `invalid-query`, `unknown-item`, `invalid-model`, `invalid-delta`,
+///   `empty-history`: see [`Error::code`]
+/// * `invalid-history`: an exported history that cannot be imported
+/// * `quota`, `store-failed`: storage refused a write
+pub const ERROR_CODES: &[&str] = &[
+    "offline-no-cache",
+    "network",
+    "size-mismatch",
+    "checksum-mismatch",
+    "invalid-manifest",
+    "insecure-context",
+    "closed",
+    "invalid-argument",
+    "internal",
+    "corrupt-file",
+    "invalid-query",
+    "unknown-item",
+    "invalid-model",
+    "invalid-delta",
+    "empty-history",
+    "invalid-history",
+    "quota",
+    "store-failed",
+];
 
 /// Crate-wide result alias.
 pub type Result<T, E = Error> = core::result::Result<T, E>;

@@ -11,6 +11,7 @@
 
 pub mod catalog;
 pub mod error;
+pub mod history;
 pub mod model;
 pub mod rank;
 pub mod recommender;
@@ -22,7 +23,8 @@ pub mod train;
 pub mod wasm;
 
 pub use catalog::{Catalog, ElementType};
-pub use error::{Error, Result};
+pub use error::{Error, Result, ERROR_CODES};
+pub use history::{Bounds, History, HistoryEvent, HistoryStore};
 pub use model::{Event, Kind, UserModel};
 pub use rank::{Hit, Query, TopK};
 pub use recommender::{RecommendOptions, Recommender};

@@ -12,11 +12,12 @@ use crate::error::{Error, Result};
 use crate::model::{Event, Kind, UserModel};
 use crate::rank::{Query, TopK};
 
-/// How many raw events the recommender keeps in memory (oldest dropped first). The tower reads
-/// the newest `max_len` distinct items and, with a memory, the newest `memory` (its `reach()`);
-/// the rest is for "exclude what was seen". The JS layer stores fewer by default (`maxEvents`
-/// 500, `maxAgeDays` 90), so a long memory fills only as far as the app's retention allows.
-pub const MAX_EVENTS: usize = 2000;
+/// How many raw events the recommender keeps in memory (oldest dropped first): the history's own
+/// cap ([`crate::history::MAX_EVENTS`]). The tower reads the newest `max_len` distinct items and,
+/// with a memory, the newest `memory` (its `reach()`); the rest is for "exclude what was seen". The
+/// browser keeps fewer by default ([`crate::history::Bounds`]: 500 events of at most 90 days), so a
+/// long memory fills only as far as the app's retention allows.
+pub const MAX_EVENTS: usize = crate::history::MAX_EVENTS;
 
 /// Options of [`Recommender::recommend`].
 #[derive(Debug, Clone, Default)]
@@ -150,6 +151,17 @@ impl Recommender {
         self.refresh()
     }
 
+    /// Replaces the history with a visitor's stored events (ids, oldest first); events whose item
+    /// left the catalogue are skipped (the stored history keeps them). Returns how many were used.
+    pub fn set_history_events(&mut self, events: &[crate::history::HistoryEvent]) -> Result<usize> {
+        let rows: Vec<Event> = events
+            .iter()
+            .filter_map(|e| self.catalog.row_of(&e.id).map(|item| Event { item, kind: e.kind, time: e.time }))
+            .collect();
+        self.set_history(&rows)?;
+        Ok(rows.len())
+    }
+
     /// Forgets the history.
     pub fn clear(&mut self) {
         self.events.clear();
@@ -167,6 +179,9 @@ impl Recommender {
     /// the diversity cap of `options`. With no history: the popular list set by
     /// [`Recommender::set_popular`] (same filters), or [`Error::EmptyHistory`] if there is none.
     pub fn recommend(&mut self, options: &RecommendOptions<'_>) -> Result<Vec<Recommendation>> {
+        // More than the catalogue cannot come back: a huge k must not size a buffer.
+        let clamped = RecommendOptions { k: options.k.min(self.catalog.len()), ..options.clone() };
+        let options = &clamped;
         self.exclude.clear();
         if options.exclude_seen {
             self.exclude.extend_from_slice(&self.seen);

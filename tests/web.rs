@@ -143,3 +143,138 @@ fn catalogue_delta_applies_in_the_browser() {
     let err = localrec::wasm::apply_catalogue_delta(&new.encode(), &delta).err().unwrap();
     assert_eq!(name_and_code(&err).1, "invalid-delta");
 }
+
+/// Every export with hostile arguments (negative and huge numbers, NaN, wrong lengths, empty
+/// arrays, huge category counts, malformed bytes of each file kind): each answers with a typed
+/// `LocalRecError` or its documented result, never a trap. Runs on wasm32, so every size is
+/// computed with a 32-bit `usize`.
+#[wasm_bindgen_test]
+fn every_export_is_total_under_hostile_arguments() {
+    use localrec::wasm::{kind_name, rules, JsHistoryStore, JsVisitorHistory};
+    let typed = |what: &str, v: JsValue| {
+        let (name, code) = name_and_code(&v);
+        assert_eq!(name, "LocalRecError", "{what}: {}", message(v.clone()));
+        assert!(localrec::ERROR_CODES.contains(&code.as_str()), "{what}: unknown code {code:?}");
+    };
+    // randomUnit: the issue's crash (2^21 + 5 categories), sizes whose product overflows u32.
+    for (n, dim, cats, ty) in [
+        (10, 8, (1 << 21) + 5, "f32"),
+        (10, 8, u32::MAX, "int8"),
+        (u32::MAX, u32::MAX, 1, "f32"),
+        (1 << 26, 4096, 1, "f32"),
+        (1 << 20, 4096, 1, "f32"),
+        (10, 0, 1, "f32"),
+        (10, 8, 1, ""),
+    ] {
+        typed("randomUnit", JsCatalogue::random_unit(n, dim, cats, 1, ty).err().expect("an error"));
+    }
+    assert_eq!(JsCatalogue::random_unit(0, 8, 0, 1, "f32").unwrap().length(), 0, "an empty catalogue is valid");
+    let c = JsCatalogue::random_unit(50, 8, 4, 3, "f32").unwrap();
+    // Index lookups past the end: undefined, as documented.
+    assert!(c.id(u32::MAX).is_none() && c.vector(u32::MAX).is_none() && c.category(u32::MAX).is_none());
+    assert_eq!(c.indices_of(vec![String::new(), "x".repeat(5000)]).length(), 0);
+    typed("valuesInt8", c.values_int8().err().unwrap());
+    typed("scalesInt8", c.scales_int8().err().unwrap());
+    // Malformed bytes of each file kind.
+    let mut rng = localrec::rng::Rng::new(99);
+    let junk: Vec<u8> = (0..4096).map(|_| rng.below(256) as u8).collect();
+    for bytes in [&[][..], &junk[..7], &junk[..], &c.to_bytes()[..40]] {
+        typed("Catalogue.fromBytes", JsCatalogue::from_bytes(bytes).err().unwrap());
+        typed("UserTower.fromBytes(config)", JsUserTower::from_bytes(bytes, TOWER_BPK).err().unwrap());
+        typed("UserTower.fromBytes(weights)", JsUserTower::from_bytes(TOWER_JSON, bytes).err().unwrap());
+        typed("applyCatalogueDelta(delta)", localrec::wasm::apply_catalogue_delta(&c.to_bytes(), bytes).err().unwrap());
+        typed("applyCatalogueDelta(base)", localrec::wasm::apply_catalogue_delta(bytes, bytes).err().unwrap());
+    }
+    typed(
+        "UserTower.fromBytes(json)",
+        JsUserTower::from_bytes(br#"{"format":"localrec-user-tower","version":99}"#, TOWER_BPK).err().unwrap(),
+    );
+    // Ranker: wrong lengths, NaN, huge k, out-of-range filters.
+    let mut ranker = JsRanker::new(&c);
+    typed("topK(empty)", ranker.top_k(&[], 5, None, None).err().unwrap());
+    typed("topK(NaN)", ranker.top_k(&[f32::NAN; 8], 5, None, None).err().unwrap());
+    typed("topK(exclude)", ranker.top_k(&[0.5; 8], 5, Some(vec![u32::MAX]), None).err().unwrap());
+    assert_eq!(ranker.top_k(&[0.5; 8], u32::MAX, None, None).unwrap().length(), 50, "k > n gives n");
+    assert_eq!(ranker.top_k(&[0.5; 8], 0, None, None).unwrap().length(), 0);
+    assert_eq!(ranker.top_k(&[0.5; 8], 5, None, Some(vec![u32::MAX])).unwrap().length(), 0, "no such category");
+    typed("withKernel", JsRanker::with_kernel(&c, "avx512").err().unwrap());
+    // The tower: mismatched lengths, unknown rows and kinds, NaN times, an empty history.
+    let items = JsCatalogue::from_bytes(ITEMS_INT8).unwrap();
+    let mut tower = JsUserTower::from_bytes(TOWER_JSON, TOWER_BPK).unwrap();
+    typed("embed(lengths)", tower.embed(&items, &[1, 2], &[0], &[1.0, 2.0]).err().unwrap());
+    typed("embed(row)", tower.embed(&items, &[u32::MAX], &[0], &[1.0]).err().unwrap());
+    typed("embed(kind)", tower.embed(&items, &[1], &[255], &[1.0]).err().unwrap());
+    typed("embed(time)", tower.embed(&items, &[1], &[0], &[f64::NAN]).err().unwrap());
+    typed("embed(empty)", tower.embed(&items, &[], &[], &[]).err().unwrap());
+    typed("embed(dim)", tower.embed(&c, &[1], &[0], &[1.0]).err().unwrap());
+    typed("selfCheck(dim)", tower.self_check(&c).err().unwrap());
+    typed(
+        "Recommender(dim)",
+        JsRecommender::new(&c, JsUserTower::from_bytes(TOWER_JSON, TOWER_BPK).unwrap()).err().unwrap(),
+    );
+    // The recommender.
+    let mut rec = JsRecommender::new(&items, tower).unwrap();
+    let first = items.id(0).unwrap();
+    for (id, kind, time) in [
+        ("", "view", Some(1.0)),
+        (&*first, "like", None),
+        (&*first, "view", Some(f64::NAN)),
+        (&*first, "view", Some(f64::INFINITY)),
+    ] {
+        typed("record", rec.record(id, kind, time).err().unwrap());
+    }
+    typed("setHistory(lengths)", rec.set_history(vec![first.clone()], &[0, 1], &[1.0]).err().unwrap());
+    typed("setHistory(kind)", rec.set_history(vec![first.clone()], &[7], &[1.0]).err().unwrap());
+    typed("setHistory(time)", rec.set_history(vec![first.clone()], &[0], &[f64::NEG_INFINITY]).err().unwrap());
+    assert_eq!(rec.set_popular(vec!["nope".into(), String::new()]).unwrap(), 0);
+    rec.record(&first, "purchase", Some(5.0)).unwrap();
+    let all = rec.recommend(u32::MAX, false, None, None, Some(u32::MAX)).unwrap();
+    assert_eq!(all.length(), items.length(), "a huge k gives the whole catalogue");
+    assert_eq!(rec.recommend(0, true, None, None, None).unwrap().length(), 0);
+    let none = rec.recommend(5, true, Some(vec![String::new()]), Some(vec![u32::MAX, 1 << 30]), Some(0)).unwrap();
+    assert_eq!(none.length(), 0, "no item has such a category");
+    // Rules and kinds.
+    let r = rules().unwrap();
+    assert_eq!(js_sys::Reflect::get(&r, &"maxEvents".into()).unwrap().as_f64(), Some(2000.0));
+    assert_eq!(kind_name("add_to_cart").unwrap(), "cart");
+    typed("kindName", kind_name("").err().unwrap());
+    // The history: bad options throw at once; bad events at once; a bad import is typed.
+    let store = JsHistoryStore::memory();
+    for opts in
+        [r#"{"maxEvents":-1}"#, r#"{"maxEvents":1e12}"#, r#"{"maxEvents":"ten"}"#, r#"{"maxAgeDays":-3}"#, "[1,2]", "7"]
+    {
+        let o = js_sys::JSON::parse(opts).unwrap();
+        typed(opts, JsVisitorHistory::open(&store, "s".into(), o).err().unwrap());
+    }
+    let nan_opts = js_sys::Object::new();
+    js_sys::Reflect::set(&nan_opts, &"maxAgeDays".into(), &JsValue::from_f64(f64::NAN)).unwrap();
+    typed("maxAgeDays NaN", JsVisitorHistory::open(&store, "s".into(), nan_opts.into()).err().unwrap());
+}
+
+/// The history through its JS classes on the memory store: a record is validated, `useHistory`
+/// feeds it to the recommender, an import of junk is a typed error.
+#[wasm_bindgen_test]
+async fn visitor_history_feeds_the_recommender() {
+    use localrec::wasm::{JsHistoryStore, JsVisitorHistory};
+    use wasm_bindgen_futures::JsFuture;
+    let store = JsHistoryStore::memory();
+    let h: JsVisitorHistory = {
+        let v = JsFuture::from(JsVisitorHistory::open(&store, "s".into(), JsValue::UNDEFINED).unwrap()).await.unwrap();
+        wasm_bindgen::convert::TryFromJsValue::try_from_js_value(v).unwrap()
+    };
+    let items = JsCatalogue::from_bytes(ITEMS_INT8).unwrap();
+    let mut rec = JsRecommender::new(&items, JsUserTower::from_bytes(TOWER_JSON, TOWER_BPK).unwrap()).unwrap();
+    let now = js_sys::Date::now() / 1000.0;
+    for (i, kind) in ["view", "add_to_cart", "buy"].into_iter().enumerate() {
+        JsFuture::from(h.record(&items.id(i as u32).unwrap(), kind, now + i as f64).unwrap()).await.unwrap();
+    }
+    let err = h.record(&items.id(9).unwrap(), "view", f64::INFINITY).err().unwrap();
+    assert_eq!(name_and_code(&err).1, "invalid-query");
+    assert_eq!(h.length(), 3);
+    assert_eq!(rec.use_history(&h).unwrap(), 3);
+    assert_eq!(rec.history_length(), 3);
+    let err = h.import_json("{\"format\":\"localrec-history\",\"version\":7}").err().unwrap();
+    assert_eq!(name_and_code(&err).1, "invalid-history");
+    let json = h.export_json();
+    assert!(json.contains("\"kind\": \"cart\"") && json.contains("\"kind\": \"purchase\""), "{json}");
+}

@@ -66,6 +66,21 @@ impl Kind {
     }
 }
 
+// Kinds cross JSON and JS by name ("view", "cart", "purchase"); reading accepts the aliases of
+// `Kind::from_name`.
+impl serde::Serialize for Kind {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> core::result::Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Kind {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> core::result::Result<Kind, D::Error> {
+        let name = String::deserialize(d)?;
+        Kind::from_name(&name).map_err(serde::de::Error::custom)
+    }
+}
+
 /// One interaction: a catalogue row, what was done, and when (seconds; any epoch, only
 /// differences matter).
 #[derive(Debug, Clone, Copy, PartialEq)]

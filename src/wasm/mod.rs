@@ -9,7 +9,61 @@ use wasm_bindgen::prelude::*;
 use crate::catalog::{synthetic, Catalog, Vectors};
 use crate::rank::{Kernel, Query, TopK};
 
+pub mod history;
+pub mod idb;
+
+pub use history::{JsHistoryStore, JsVisitorHistory};
+
 type JsResult<T> = Result<T, JsValue>;
+
+/// Runs when the module is instantiated: a panic (a bug: bad input is an error, never a panic)
+/// logs its message and location to the console instead of a bare `unreachable`.
+#[wasm_bindgen(start)]
+pub fn start() {
+    console_error_panic_hook::set_once();
+}
+
+/// A Rust value as a plain JS value (objects, not `Map`s).
+fn to_js<T: serde::Serialize + ?Sized>(value: &T) -> crate::Result<JsValue> {
+    value
+        .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
+        .map_err(|e| crate::Error::InvalidArgument(format!("cannot convert to a JS value: {e}")))
+}
+
+/// The rules the JS package reads instead of restating them: interaction kinds (canonical names),
+/// history bounds (defaults and the cap), the error codes, the history export format.
+#[wasm_bindgen(js_name = rules)]
+pub fn rules() -> JsResult<JsValue> {
+    #[derive(serde::Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Rules {
+        kinds: [&'static str; 3],
+        default_max_events: usize,
+        max_events: usize,
+        default_max_age_days: f64,
+        error_codes: &'static [&'static str],
+        history_format: &'static str,
+        history_version: u32,
+    }
+    use crate::model::Kind;
+    to_js(&Rules {
+        kinds: [Kind::View.name(), Kind::Cart.name(), Kind::Purchase.name()],
+        default_max_events: crate::history::DEFAULT_MAX_EVENTS,
+        max_events: crate::history::MAX_EVENTS,
+        default_max_age_days: crate::history::DEFAULT_MAX_AGE_DAYS,
+        error_codes: crate::ERROR_CODES,
+        history_format: crate::history::EXPORT_FORMAT,
+        history_version: crate::history::EXPORT_VERSION,
+    })
+    .map_err(js_err)
+}
+
+/// Canonical name of an interaction kind given by name or alias (`"add_to_cart"` -> `"cart"`);
+/// throws `invalid-query` for an unknown kind.
+#[wasm_bindgen(js_name = kindName)]
+pub fn kind_name(kind: &str) -> JsResult<String> {
+    Ok(crate::model::Kind::from_name(kind).map_err(js_err)?.name().to_owned())
+}
 
 /// A JS `Error` named `LocalRecError` with a machine-readable `code` (see [`crate::Error::code`]).
 fn error_with_code(code: &str, message: &str) -> JsValue {
@@ -48,11 +102,23 @@ impl JsCatalogue {
     /// benchmarks. `elementType` is `"f32"`, `"int8"` or `"int8+refine"`.
     #[wasm_bindgen(js_name = randomUnit)]
     pub fn random_unit(n: u32, dim: u32, categories: u32, seed: u32, element_type: &str) -> JsResult<JsCatalogue> {
-        if dim == 0 || dim > crate::catalog::MAX_DIM || n > crate::catalog::MAX_ROWS {
+        // n * dim floats must fit a wasm32 memory: checked in u64, before anything is allocated.
+        const MAX_VALUES: u64 = 1 << 28; // 1 GiB of f32
+        if dim == 0
+            || dim > crate::catalog::MAX_DIM
+            || n > crate::catalog::MAX_ROWS
+            || u64::from(n) * u64::from(dim) > MAX_VALUES
+        {
             return Err(bad_input(&format!(
-                "randomUnit: n must be <= {} and dim in 1..={}",
+                "randomUnit: n must be <= {}, dim in 1..={} and n * dim <= {MAX_VALUES}",
                 crate::catalog::MAX_ROWS,
                 crate::catalog::MAX_DIM
+            )));
+        }
+        if categories > crate::catalog::MAX_CATEGORY + 1 {
+            return Err(bad_input(&format!(
+                "randomUnit: at most {} categories, got {categories}",
+                crate::catalog::MAX_CATEGORY + 1
             )));
         }
         let c = synthetic::random_unit(n as usize, dim as usize, categories, seed as u64);
@@ -398,6 +464,15 @@ impl JsRecommender {
         }
         self.inner.set_history(&events).map_err(js_err)?;
         Ok(events.len() as u32)
+    }
+
+    /// Replaces the history with a `VisitorHistory`'s events (events whose item left the catalogue
+    /// are skipped; the stored history keeps them) and recomputes the embedding once. Returns how
+    /// many events were used.
+    #[wasm_bindgen(js_name = useHistory)]
+    pub fn use_history(&mut self, history: &JsVisitorHistory) -> JsResult<u32> {
+        let used = history.with_events(|events| self.inner.set_history_events(events)).map_err(js_err)?;
+        Ok(used as u32)
     }
 
     /// Top `k` for the current history, each with a reason. `excludeSeen` leaves out every item in

@@ -324,3 +324,125 @@ describe('IndexedDB only', () => {
     assert.equal(count, 4, 'only the current version\'s four files remain');
   });
 });
+
+describe('the history: never lost, never fatal, shared by tabs', () => {
+  let context;
+  beforeEach(async () => { await context?.close(); context = await launchChromium(); reset(); });
+  after(async () => context?.close());
+
+  // Keeps one recommender open in a page (a tab), collecting its events.
+  const openTab = async () => {
+    const page = await newPage(context);
+    await page.evaluate(async () => {
+      window.seen = [];
+      window.rec = await window.L.open('/model/manifest.json', { dbName: 'e2e', onEvent: (e) => window.seen.push({ type: e.type, cause: e.cause ?? null, skipped: e.skipped ?? null }) });
+      await window.rec.stored;
+    });
+    return page;
+  };
+  const ids = (page) => page.evaluate(async () => (await window.rec.history()).map((e) => e.id));
+
+  test('a damaged stored event (time: Infinity) is skipped and reported, not fatal, on every later visit', async () => {
+    const page = await newPage(context);
+    await page.evaluate(() => window.visit('indexeddb', { record: [['sku-00010', 'view']] }));
+    // What an older version, another tool or a damaged disk could leave in the store.
+    await page.evaluate(async () => {
+      const db = await new Promise((ok, ko) => { const r = indexedDB.open('e2e'); r.onsuccess = () => ok(r.result); r.onerror = () => ko(r.error); });
+      const tx = db.transaction('events', 'readwrite');
+      const s = tx.objectStore('events');
+      s.add({ scope: 'default', id: 'sku-00011', kind: 'view', time: Infinity });
+      s.add({ scope: 'default', id: 'sku-00012', kind: 'like', time: Date.now() / 1000 });
+      s.add({ scope: 'default', id: 42, kind: 'view', time: Date.now() / 1000 });
+      s.add({ scope: 'default', kind: 'view', time: NaN });
+      await new Promise((ok) => { tx.oncomplete = ok; });
+      db.close();
+    });
+    const r = await page.evaluate(() => window.visit('indexeddb', { record: [['sku-00013', 'cart']] }));
+    assert.equal(r.error, undefined, JSON.stringify(r.error));
+    assert.equal(r.ids.length, 5);
+    assert.deepEqual(r.history.map((e) => e.id), ['sku-00010', 'sku-00013'], 'the valid events are kept');
+    const skipped = r.events.filter((e) => e.type === 'history-skipped');
+    assert.equal(skipped.length, 1, JSON.stringify(r.events));
+    assert.match(skipped[0].message, /4 damaged/);
+    // Removed from storage: the next visit is clean.
+    const again = await page.evaluate(() => window.visit('indexeddb'));
+    assert.equal(again.error, undefined);
+    assert.ok(!again.events.some((e) => e.type === 'history-skipped'));
+    assert.deepEqual(again.history.map((e) => e.id), ['sku-00010', 'sku-00013']);
+  });
+
+  test('a schema-1 database (one array per scope, with a damaged event) moves to one record per event', async () => {
+    const page = await newPage(context);
+    await page.evaluate(async () => {
+      const db = await new Promise((ok, ko) => {
+        const r = indexedDB.open('e2e', 1);
+        r.onupgradeneeded = () => {
+          r.result.createObjectStore('files', { keyPath: 'sha256' });
+          r.result.createObjectStore('versions', { keyPath: 'manifestUrl' });
+          r.result.createObjectStore('history', { keyPath: 'scope' });
+        };
+        r.onsuccess = () => ok(r.result); r.onerror = () => ko(r.error);
+      });
+      const now = Date.now() / 1000;
+      const tx = db.transaction('history', 'readwrite');
+      tx.objectStore('history').put({ scope: 'default', events: [
+        { id: 'sku-00020', kind: 'view', time: now - 60 }, { id: 'sku-00021', kind: 'view', time: Infinity }, { id: 'sku-00022', kind: 'purchase', time: now - 30 },
+      ] });
+      await new Promise((ok) => { tx.oncomplete = ok; });
+      db.close();
+    });
+    const r = await page.evaluate(() => window.visit('indexeddb'));
+    assert.equal(r.error, undefined, JSON.stringify(r.error));
+    assert.deepEqual(r.history.map((e) => e.id), ['sku-00020', 'sku-00022']);
+    assert.ok(r.events.some((e) => e.type === 'history-skipped'), JSON.stringify(r.events));
+    assert.equal(r.coldStart, false, 'the migrated history drives the recommendations');
+  });
+
+  test('two tabs: every event of both is kept, the other tab follows, and a clear stays cleared', async () => {
+    const a = await openTab();
+    const b = await openTab();
+    await a.evaluate(() => window.rec.record('sku-00010', 'view'));
+    await a.evaluate(() => window.rec.flush());
+    await b.evaluate(() => window.rec.record('sku-00020', 'view'));
+    await b.evaluate(() => window.rec.flush());
+    await a.evaluate(() => window.rec.record('sku-00011', 'view'));
+    await a.evaluate(() => window.rec.flush());
+    const c = await openTab();
+    assert.deepEqual(await ids(c), ['sku-00010', 'sku-00020', 'sku-00011'], 'a new tab sees both tabs\' events');
+    // B heard of A's events: its history and its next recommendation reflect them.
+    await b.waitForFunction(() => window.seen.filter((e) => e.type === 'history-changed').length >= 2);
+    assert.deepEqual(await ids(b), ['sku-00010', 'sku-00020', 'sku-00011']);
+    const recB = await b.evaluate(async () => (await window.rec.recommend({ k: 50 })).items.map((i) => i.id));
+    assert.ok(!recB.includes('sku-00011'), 'B excludes what A viewed: its recommendation uses A\'s events');
+    // A clears; B, C follow; B's next record does not bring the old events back.
+    await a.evaluate(() => window.rec.clearHistory());
+    await b.waitForFunction(() => window.seen.some((e) => e.type === 'history-changed' && e.cause === 'clear'));
+    assert.deepEqual(await ids(b), []);
+    await b.evaluate(() => window.rec.record('sku-00030', 'cart'));
+    await b.evaluate(() => window.rec.flush());
+    await a.waitForFunction(() => window.seen.some((e) => e.type === 'history-changed' && e.cause === 'append'));
+    const d = await openTab();
+    assert.deepEqual(await ids(d), ['sku-00030'], 'the clear stayed cleared');
+    assert.deepEqual(await ids(a), ['sku-00030']);
+  });
+
+  test('importHistory restores what exportHistory wrote (after site data was wiped)', async () => {
+    const a = await openTab();
+    for (const id of ['sku-00040', 'sku-00041']) await a.evaluate((i) => window.rec.record(i, 'purchase'), id);
+    const json = await a.evaluate(() => window.rec.exportHistory());
+    await a.evaluate(() => window.rec.clearHistory());
+    const r = await a.evaluate(async (j) => {
+      let bad = null;
+      try { await window.rec.importHistory('{"format":"something-else"}'); } catch (e) { bad = e.code; }
+      const report = await window.rec.importHistory(j);
+      const again = await window.rec.importHistory(j);
+      return { bad, report, again, cold: (await window.rec.recommend({ k: 3 })).coldStart };
+    }, json);
+    assert.equal(r.bad, 'invalid-history');
+    assert.equal(r.report.added, 2);
+    assert.equal(r.again.duplicates, 2);
+    assert.equal(r.cold, false);
+    const b = await openTab();
+    assert.deepEqual(await ids(b), ['sku-00040', 'sku-00041'], 'the import reached storage');
+  });
+});
