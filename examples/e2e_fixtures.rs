@@ -56,7 +56,9 @@ fn main() -> Result<(), String> {
         });
     }
     let new_f32 = Catalog::from_f32(&ids, f32.dim(), values, Some(cats)).map_err(|e| e.to_string())?;
-    let meta2 = ItemMetadata { items, categories: meta.categories.clone(), popular: meta.popular.clone() };
+    // The popular list keeps only items still in the catalogue (the browser checks it against it).
+    let popular = meta.popular.iter().filter(|id| new_f32.row_of(id).is_some()).cloned().collect();
+    let meta2 = ItemMetadata { items, categories: meta.categories.clone(), popular };
     let files: [(&str, Vec<u8>); 5] = [
         ("tower.json", read("tower.json")?),
         ("tower.bpk", read("tower.bpk")?),

@@ -9,7 +9,7 @@
 // WebAssembly, and no request ever carries the history. `openInWorker` gives the same API backed by a
 // Web Worker.
 
-import init, { Catalogue, UserTower, Recommender, VisitorHistory, applyCatalogueDelta, rules } from './localrec.js';
+import init, { Catalogue, UserTower, Recommender, VisitorHistory, applyCatalogueDelta, checkItemMetadata, rules } from './localrec.js';
 import { LocalRecError, fromWasm } from './errors.js';
 import { openIndexedDbStore, MemoryStore } from './store.js';
 import { syncArtifacts } from './sync.js';
@@ -128,6 +128,8 @@ function prepareModel(files, itemsRole) {
       throw new LocalRecError('corrupt-file', `item metadata is not JSON: ${e.message}`);
     }
     const popular = meta.popular ?? [];
+    // Popular ids and category codes must match the catalogue: a typed error naming the mismatch.
+    checkItemMetadata(catalogue, popular, (meta.categories ?? []).length);
     core.setPopular(popular);
     return {
       catalogue, core, popular,

@@ -3,11 +3,9 @@
 // (whole files, or catalogue deltas applied to the cached version), verified against the manifest's
 // sizes and SHA-256 digests before anything is stored or used.
 
-import { LocalRecError } from './errors.js';
+import { checkManifest as coreCheckManifest } from './localrec.js';
+import { LocalRecError, fromWasm } from './errors.js';
 import { isQuotaError } from './store.js';
-
-export const MANIFEST_FORMAT = 'localrec-manifest';
-export const MANIFEST_VERSION = 1;
 
 export async function sha256Hex(bytes) {
   if (!globalThis.crypto?.subtle) {
@@ -19,25 +17,16 @@ export async function sha256Hex(bytes) {
   return hex;
 }
 
-/** Checks a parsed manifest and returns the entries for `roles`, by role. */
+/**
+ * Validates a manifest (its text, or the object a cached version stored) in the wasm core, where the
+ * schema is defined (src/manifest.rs: format and version, roles, sizes bounded, names that stay next
+ * to the manifest on its origin, digests). Returns `{ manifest, entries }` (entries by role).
+ */
 export function checkManifest(manifest, roles) {
-  if (manifest?.format !== MANIFEST_FORMAT) {
-    throw new LocalRecError('invalid-manifest', `not a localrec manifest (format ${JSON.stringify(manifest?.format)})`);
-  }
-  if (manifest.format_version !== MANIFEST_VERSION) {
-    throw new LocalRecError('invalid-manifest', `unsupported manifest version ${manifest.format_version} (this build reads ${MANIFEST_VERSION})`);
-  }
-  if (!Array.isArray(manifest.files)) throw new LocalRecError('invalid-manifest', 'manifest has no file list');
-  const byRole = {};
-  for (const role of roles) {
-    const f = manifest.files.find((x) => x.role === role);
-    if (!f || typeof f.name !== 'string' || !/^[0-9a-f]{64}$/.test(f.sha256) || !Number.isSafeInteger(f.bytes)) {
-      throw new LocalRecError('invalid-manifest', `manifest lacks a valid "${role}" file entry`);
-    }
-    if (f.name.includes('..') || /^[a-z]+:/i.test(f.name)) throw new LocalRecError('invalid-manifest', `bad file name ${f.name}`);
-    byRole[role] = f;
-  }
-  return byRole;
+  const text = typeof manifest === 'string' ? manifest : JSON.stringify(manifest ?? null);
+  let list;
+  try { list = coreCheckManifest(text, roles); } catch (e) { throw fromWasm(e); }
+  return { manifest: typeof manifest === 'string' ? JSON.parse(text) : manifest, entries: Object.fromEntries(roles.map((r, i) => [r, list[i]])) };
 }
 
 async function fetchManifest(url, fetchImpl, signal) {
@@ -49,9 +38,7 @@ async function fetchManifest(url, fetchImpl, signal) {
     return { offline: true, error: e };
   }
   if (!res.ok) return { offline: true, error: new Error(`HTTP ${res.status} for ${url}`) };
-  try { return { manifest: await res.json() }; } catch (e) {
-    return { invalid: new LocalRecError('invalid-manifest', `manifest at ${url} is not JSON: ${e.message}`) };
-  }
+  try { return { text: await res.text() }; } catch (e) { return { offline: true, error: e }; }
 }
 
 /** Streams one file, reporting progress; checks its size (the digest is checked by the caller). */
@@ -97,24 +84,35 @@ async function download(url, expect, fetchImpl, signal, onChunk) {
 }
 
 /**
- * Hashes every file (WebCrypto, off the main thread) while `prepare` decodes them on the main thread;
- * returns the prepared value only if every digest matches. Otherwise frees it and returns the roles
- * whose bytes are wrong, so nothing unverified is ever used.
+ * Hashes every file (WebCrypto, off the main thread) and, only once every digest matches, lets
+ * `prepare` decode them: no unverified byte reaches a decoder. Returns the prepared value, or the
+ * roles whose bytes are wrong.
  */
 async function verifyAndPrepare(entries, bytes, prepare, ready) {
   const roles = Object.keys(entries);
-  const digests = Promise.all(roles.map((r) => (bytes[r]?.byteLength === entries[r].bytes ? sha256Hex(bytes[r]) : null)));
-  let prepared = null, prepError = null;
-  await ready; // the wasm module; also lets the digests start before the decode takes the main thread
-  try { prepared = prepare(bytes); } catch (e) { prepError = e; }
-  const d = await digests;
+  const d = await Promise.all(roles.map((r) => (bytes[r]?.byteLength === entries[r].bytes ? sha256Hex(bytes[r]) : null)));
   const bad = roles.filter((r, i) => d[i] !== entries[r].sha256);
-  if (bad.length) {
-    try { prepared?.free(); } catch { /* already unusable */ }
-    return { bad };
-  }
-  if (prepError) throw prepError;
-  return { prepared, bad: [] };
+  if (bad.length) return { bad };
+  await ready;
+  return { prepared: prepare(bytes), bad: [] };
+}
+
+/**
+ * Runs `fn` holding the Web Lock `name` (where the browser has Web Locks), and keeps holding it
+ * until the result's `stored` settles: a second tab opening the same manifest waits, then finds the
+ * first tab's files in the cache instead of downloading them again.
+ */
+function exclusive(name, fn) {
+  const locks = globalThis.navigator?.locks;
+  if (!locks?.request) return fn();
+  return new Promise((resolve, reject) => {
+    locks.request(name, async () => {
+      let r;
+      try { r = await fn(); } catch (e) { reject(e); return; }
+      resolve(r);
+      await r.stored;
+    }).catch(reject);
+  });
 }
 
 /**
@@ -128,19 +126,22 @@ async function verifyAndPrepare(entries, bytes, prepare, ready) {
 export async function syncArtifacts(manifestUrl, roles, { store, fetch: fetchImpl = globalThis.fetch.bind(globalThis), onProgress = () => {}, onEvent = () => {}, applyDelta, prepare, ready = null, signal } = {}) {
   const url = new URL(manifestUrl, globalThis.location?.href).href;
   // The manifest request and the read of the cached version run at the same time.
-  const cachedRead = (async () => {
+  const readCached = async () => {
     const version = await store.getVersion(url).catch(() => null);
     if (!version) return null;
+    await ready;
     let entries;
-    try { entries = checkManifest(version.manifest, roles); } catch { return null; }
+    try { entries = checkManifest(version.manifest, roles).entries; } catch { return null; }
     const list = await store.getFiles(roles.map((r) => entries[r].sha256)).catch(() => roles.map(() => null));
     return { version, entries, bytes: Object.fromEntries(roles.map((r, i) => [r, list[i]])) };
-  })();
+  };
+  const cachedRead = readCached();
   const fetched = await fetchManifest(url, fetchImpl, signal);
-  const cached = await cachedRead;
+  let cached = await cachedRead;
 
   const fromCache = async (updateError) => {
     if (!cached) return null;
+    await ready;
     const { prepared, bad } = await verifyAndPrepare(cached.entries, cached.bytes, prepare, ready);
     for (const role of bad) {
       const f = cached.entries[role];
@@ -163,23 +164,35 @@ export async function syncArtifacts(manifestUrl, roles, { store, fetch: fetchImp
   // A broken manifest on the server must not break returning visitors: keep the cached version.
   let manifest, entries;
   try {
-    if (fetched.invalid) throw fetched.invalid;
-    manifest = fetched.manifest;
-    entries = checkManifest(manifest, roles);
+    await ready;
+    ({ manifest, entries } = checkManifest(fetched.text, roles));
   } catch (e) {
     const r = await fromCache(e);
     if (r) { onEvent({ type: 'update-failed', message: `${e.message}: using the cached version`, error: e }); return r; }
     throw e;
   }
-  if (cached && cached.version.manifest.model_version === manifest.model_version &&
-      roles.every((r) => cached.entries[r].sha256 === entries[r].sha256)) {
+  const current = (c) => c && c.version.manifest.model_version === manifest.model_version &&
+    roles.every((r) => c.entries[r].sha256 === entries[r].sha256);
+  if (current(cached)) {
     const r = await fromCache(null);
     if (r) return r;
     // A cached file was damaged and discarded: fetch what is missing below.
   }
 
   try {
-    return await install(url, manifest, entries, roles, { store, fetchImpl, onProgress, onEvent, applyDelta, prepare, ready, signal, cached });
+    const lock = store.kind === 'memory' ? (fn) => fn() : (fn) => exclusive(`localrec:${store.name}:${url}`, fn);
+    return await lock(async () => {
+      // Another tab may have installed this version while this one waited for the lock.
+      if (!current(cached)) {
+        const again = await readCached();
+        if (current(again)) {
+          cached = again;
+          const r = await fromCache(null);
+          if (r) return r;
+        }
+      }
+      return install(url, manifest, entries, roles, { store, fetchImpl, onProgress, onEvent, applyDelta, prepare, ready, signal, cached });
+    });
   } catch (e) {
     if (signal?.aborted) throw e;
     // The new version could not be installed: keep the previous one if there is one.

@@ -29,12 +29,12 @@ run_browser() { # run_browser <name> <wasm-pack args...>
   if ! ${RUNNER:-} wasm-pack test --headless "$@" 2>&1 | tee "$log"; then
     echo "FAILED: $name browser tests" >&2; exit 1
   fi
-  # Each browser-run suite (delta, format, history, ranker, recommender, tower, web) must report a
+  # Each browser-run suite (delta, format, history, manifest, ranker, recommender, tower, web) must report a
   # passed test.
   local suites; suites=$(grep -cE "^Running headless tests in" "$log" || true)
   local ok; ok=$(grep -cE '^test result: ok\. [1-9][0-9]* passed' "$log" || true)
-  if [ "$suites" -lt 7 ] || [ "$ok" -lt 7 ]; then
-    echo "FAILED: $name ran $suites browser suites with $ok passing results (expected >= 7 each)" >&2; exit 1
+  if [ "$suites" -lt 8 ] || [ "$ok" -lt 8 ]; then
+    echo "FAILED: $name ran $suites browser suites with $ok passing results (expected >= 8 each)" >&2; exit 1
   fi
   local n; n=$(count_passed "$log")
   summary+=("$name: $n passed in $suites browser suites"); total_passed=$((total_passed + n))

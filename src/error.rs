@@ -100,6 +100,12 @@ pub enum Error {
     /// A bad argument from the caller (an option out of range, a wrong length, an unknown name).
     #[error("{0}")]
     InvalidArgument(String),
+    /// A manifest that is not JSON, of another format or version, or lists a bad or missing file.
+    #[error("invalid manifest: {0}")]
+    InvalidManifest(String),
+    /// `items.json` is malformed or does not match the catalogue it describes.
+    #[error("invalid item metadata: {0}")]
+    InvalidMetadata(String),
     /// An exported history that cannot be imported (not JSON, another format or version).
     #[error("invalid history export: {0}")]
     InvalidHistory(String),
@@ -135,6 +141,7 @@ impl Error {
             }
             InvalidDelta(_) | DeltaBaseMismatch { .. } => "invalid-delta",
             InvalidArgument(_) => "invalid-argument",
+            InvalidManifest(_) => "invalid-manifest",
             InvalidHistory(_) => "invalid-history",
             Storage { quota: true, .. } => "quota",
             Storage { quota: false, .. } => "store-failed",

@@ -486,27 +486,33 @@ impl History {
     /// The I/O-free half of [`History::import_json`]: merges the file's new events in memory and
     /// returns them for the store.
     pub fn merge_import(&mut self, json: &str, now: f64) -> Result<(ImportReport, Vec<HistoryEvent>)> {
-        let events = parse_export(json)?;
-        let key = |e: &HistoryEvent| (e.id.clone(), e.kind, e.time.to_bits());
-        let mut known: std::collections::HashSet<(String, Kind, u64)> = self.events.iter().map(key).collect();
         let mut report = ImportReport::default();
-        let mut fresh = Vec::new();
-        for raw in events {
+        let mut valid = Vec::new();
+        for raw in parse_export(json)? {
             match raw.validate() {
                 Err(why) => *report.skipped.entry(why).or_insert(0) += 1,
-                Ok(e) if !known.insert(key(&e)) => report.duplicates += 1,
-                Ok(e) => fresh.push(e),
+                Ok(e) => valid.push(e),
             }
         }
-        let offered = fresh.len();
-        let mut merged: Vec<HistoryEvent> = self.events.iter().cloned().chain(fresh.iter().cloned()).collect();
+        let offered = valid.len();
+        // Bounded first, so the duplicate checks below compare at most maxEvents events each way
+        // (plain scans: hashing ids would cost the wasm package more than it saves here).
+        Self::bound(&mut valid, self.bounds, now);
+        let mut fresh: Vec<HistoryEvent> = Vec::with_capacity(valid.len());
+        for e in valid {
+            if self.events.contains(&e) || fresh.contains(&e) {
+                report.duplicates += 1;
+            } else {
+                fresh.push(e);
+            }
+        }
+        let mut merged: Vec<HistoryEvent> = self.events.iter().chain(&fresh).cloned().collect();
         Self::bound(&mut merged, self.bounds, now);
-        let kept: std::collections::HashSet<(String, Kind, u64)> = merged.iter().map(key).collect();
-        let added: Vec<HistoryEvent> = fresh.into_iter().filter(|e| kept.contains(&key(e))).collect();
-        report.pruned = offered - added.len();
-        report.added = added.len();
+        fresh.retain(|e| merged.contains(e));
+        report.added = fresh.len();
+        report.pruned = offered - report.duplicates - report.added;
         self.events = merged;
-        Ok((report, added))
+        Ok((report, fresh))
     }
 
     /// Forgets the events in memory only (the caller clears the store; see [`History::clear`]).
@@ -517,31 +523,46 @@ impl History {
 
 /// The events of an exported history, unvalidated (each is validated by the caller).
 fn parse_export(json: &str) -> Result<Vec<RawRecord>> {
+    use serde_json::Value;
     if json.len() > MAX_IMPORT_BYTES {
         return Err(Error::InvalidHistory(format!(
             "{} bytes is more than the {MAX_IMPORT_BYTES} an export can be",
             json.len()
         )));
     }
-    #[derive(Deserialize)]
-    struct Doc {
-        #[serde(default)]
-        format: Loose,
-        #[serde(default)]
-        version: Loose,
-        events: Option<Vec<RawRecord>>,
+    // from_slice, as the manifest and tower.json are read: one instantiation of the parser in wasm.
+    let doc: Value = serde_json::from_slice(json.as_bytes())
+        .map_err(|e| Error::InvalidHistory(format!("not a JSON object: {e}")))?;
+    let format = doc.get("format").and_then(Value::as_str);
+    if format != Some(EXPORT_FORMAT) {
+        return Err(Error::InvalidHistory(format!("format is {format:?}, expected {EXPORT_FORMAT:?}")));
     }
-    let doc: Doc = serde_json::from_str(json).map_err(|e| Error::InvalidHistory(format!("not a JSON object: {e}")))?;
-    if doc.format != Loose::Str(EXPORT_FORMAT.to_owned()) {
-        return Err(Error::InvalidHistory(format!("format is {:?}, expected {EXPORT_FORMAT:?}", doc.format)));
-    }
-    if doc.version != Loose::Num(f64::from(EXPORT_VERSION)) {
+    let version = doc.get("version").and_then(Value::as_f64);
+    if version != Some(f64::from(EXPORT_VERSION)) {
         return Err(Error::InvalidHistory(format!(
-            "unsupported version {:?} (this build reads {EXPORT_VERSION})",
-            doc.version
+            "unsupported version {version:?} (this build reads {EXPORT_VERSION})"
         )));
     }
-    doc.events.ok_or_else(|| Error::InvalidHistory("no events array".to_owned()))
+    let events = doc
+        .get("events")
+        .and_then(Value::as_array)
+        .ok_or_else(|| Error::InvalidHistory("no events array".to_owned()))?;
+    let loose = |v: Option<&Value>| match v {
+        None => Loose::Missing,
+        Some(Value::String(s)) => Loose::Str(s.clone()),
+        Some(Value::Number(n)) => n.as_f64().map_or(Loose::Other, Loose::Num),
+        Some(_) => Loose::Other,
+    };
+    Ok(events
+        .iter()
+        .map(|e| {
+            RawRecord(e.as_object().map(|o| RawEvent {
+                id: loose(o.get("id")),
+                kind: loose(o.get("kind")),
+                time: loose(o.get("time")),
+            }))
+        })
+        .collect())
 }
 
 /// A [`HistoryStore`] in memory: the test double of the IndexedDB store, and the fallback where

@@ -7,11 +7,14 @@
 //! * [`rank`]: exact top-k by inner product with filters, over scalar, portable and wasm SIMD kernels;
 //! * [`model`]: the Burn user tower (and the trainer's item tower), and the history encoding they share;
 //! * [`error`]: the one error type every fallible call returns;
+//! * [`history`]: the visitor's history (validation, bounds, export, tabs) over a store trait;
+//! * [`manifest`]: the export's manifest and item metadata, validated before anything is fetched;
 //! * `wasm` (wasm32 only): the thin JavaScript binding that wasm-pack packages into `pkg/`.
 
 pub mod catalog;
 pub mod error;
 pub mod history;
+pub mod manifest;
 pub mod model;
 pub mod rank;
 pub mod recommender;

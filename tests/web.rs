@@ -233,6 +233,17 @@ fn every_export_is_total_under_hostile_arguments() {
     assert_eq!(rec.recommend(0, true, None, None, None).unwrap().length(), 0);
     let none = rec.recommend(5, true, Some(vec![String::new()]), Some(vec![u32::MAX, 1 << 30]), Some(0)).unwrap();
     assert_eq!(none.length(), 0, "no item has such a category");
+    // Manifests and item metadata.
+    let roles = || vec!["tower-config".to_string(), "items-int8".to_string()];
+    for bad in ["", "{", "[]", "null", r#"{"format":"localrec-manifest","format_version":1e300}"#, &"[".repeat(100_000)]
+    {
+        typed("checkManifest", localrec::wasm::check_manifest(bad, roles()).err().unwrap());
+    }
+    let shipped = include_str!("../www/artifacts/synthetic/manifest.json");
+    assert!(localrec::wasm::check_manifest(shipped, roles()).is_ok());
+    typed("checkManifest(role)", localrec::wasm::check_manifest(shipped, vec!["no-such-role".into()]).err().unwrap());
+    typed("checkItemMetadata", localrec::wasm::check_item_metadata(&items, vec!["nope".into()], 100).err().unwrap());
+    typed("checkItemMetadata(categories)", localrec::wasm::check_item_metadata(&items, vec![], 0).err().unwrap());
     // Rules and kinds.
     let r = rules().unwrap();
     assert_eq!(js_sys::Reflect::get(&r, &"maxEvents".into()).unwrap().as_f64(), Some(2000.0));

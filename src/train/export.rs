@@ -11,69 +11,15 @@
 
 use std::path::Path;
 
-use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::data::Dataset;
 use super::trainer::Trained;
 use crate::model::{tower_weights, TowerCheck, TowerFile, UserModel, TOWER_FORMAT, TOWER_VERSION};
 
-pub const MANIFEST_FORMAT: &str = "localrec-manifest";
-pub const MANIFEST_VERSION: u32 = 1;
-
-/// `manifest.json`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Manifest {
-    pub format: String,
-    pub format_version: u32,
-    /// A digest of the weights and the item table: changes whenever the model does.
-    pub model_version: String,
-    pub dataset: String,
-    pub dim: usize,
-    pub items: usize,
-    pub files: Vec<FileEntry>,
-}
-
-/// One file of an export.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct FileEntry {
-    pub name: String,
-    /// `tower-config`, `tower-weights`, `items-f32`, `items-int8` or `item-metadata`.
-    pub role: String,
-    pub bytes: u64,
-    pub sha256: String,
-    /// Deltas that rebuild this file from earlier versions (catalogue files only): a returning
-    /// visitor whose cache holds `from_sha256` downloads the delta instead of the whole file.
-    #[serde(skip_serializing_if = "Vec::is_empty", default)]
-    pub deltas: Vec<DeltaEntry>,
-}
-
-/// A catalogue delta file (see [`crate::catalog::delta`]).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DeltaEntry {
-    /// SHA-256 of the file version the delta applies to.
-    pub from_sha256: String,
-    pub name: String,
-    pub bytes: u64,
-    pub sha256: String,
-}
-
-/// `items.json`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ItemMetadata {
-    pub items: Vec<ItemEntry>,
-    pub categories: Vec<String>,
-    /// Ids of the most popular items (training targets), most popular first: the cold-start answer.
-    pub popular: Vec<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ItemEntry {
-    pub id: String,
-    pub title: String,
-    #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub category: Option<String>,
-}
+pub use crate::manifest::{
+    DeltaEntry, FileEntry, ItemEntry, ItemMetadata, Manifest, MANIFEST_FORMAT, MANIFEST_VERSION,
+};
 
 pub fn sha256_hex(bytes: &[u8]) -> String {
     Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()

@@ -58,6 +58,23 @@ pub fn rules() -> JsResult<JsValue> {
     .map_err(js_err)
 }
 
+/// Validates a manifest (its JSON text) and returns the file entries of `roles`, in that order
+/// (`{ name, role, bytes, sha256, deltas? }`). Throws `invalid-manifest` naming the problem (see
+/// `crate::manifest`).
+#[wasm_bindgen(js_name = checkManifest)]
+pub fn check_manifest(json: &str, roles: Vec<String>) -> JsResult<JsValue> {
+    let manifest = crate::manifest::Manifest::parse(json.as_bytes()).map_err(js_err)?;
+    let entries = manifest.entries(&roles).map_err(js_err)?;
+    to_js(&entries).map_err(js_err)
+}
+
+/// Checks `items.json`'s popular ids and category count against the catalogue; throws
+/// `corrupt-file` naming the first mismatch.
+#[wasm_bindgen(js_name = checkItemMetadata)]
+pub fn check_item_metadata(catalogue: &JsCatalogue, popular: Vec<String>, categories: u32) -> JsResult<()> {
+    crate::manifest::check_popular_and_categories(&catalogue.inner, &popular, categories as usize).map_err(js_err)
+}
+
 /// Canonical name of an interaction kind given by name or alias (`"add_to_cart"` -> `"cart"`);
 /// throws `invalid-query` for an unknown kind.
 #[wasm_bindgen(js_name = kindName)]

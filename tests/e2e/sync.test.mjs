@@ -292,6 +292,58 @@ describe('IndexedDB only', () => {
     await cdp.send('Storage.overrideQuotaForOrigin', { origin: base });
   });
 
+  test('a manifest naming a file off its origin, or an oversized one, is refused before any download', async () => {
+    const page = await newPage(context);
+    for (const [edit, why] of [
+      [(m) => { m.files[0].name = 'https://evil.example/tower.json'; }, /plain relative path/],
+      [(m) => { m.files[1].name = '../../etc/tower.bpk'; }, /plain relative path/],
+      [(m) => { m.files[2].bytes = 2 ** 40; }, /more than/],
+    ]) {
+      reset();
+      state.fault = async (name, body, res) => {
+        if (name !== 'manifest.json') return false;
+        const m = JSON.parse(body);
+        edit(m);
+        res.writeHead(200, { 'Content-Type': 'application/json' });
+        res.end(JSON.stringify(m));
+        return true;
+      };
+      const r = await page.evaluate(() => window.visit('indexeddb'));
+      assert.equal(r.error?.code, 'invalid-manifest', JSON.stringify(r));
+      assert.match(r.error.message, why);
+      assert.deepEqual(state.requests, ['manifest.json'], 'nothing else was fetched');
+    }
+  });
+
+  test('items.json that does not match its catalogue is a typed error naming the mismatch', async () => {
+    const page = await newPage(context);
+    state.fault = async (name, body, res) => {
+      if (name !== 'items.json' && name !== 'manifest.json') return false;
+      let out = body;
+      if (name === 'items.json') {
+        const meta = JSON.parse(body);
+        meta.popular = ['sku-that-left', ...meta.popular];
+        out = Buffer.from(JSON.stringify(meta));
+      } else {
+        const m = JSON.parse(body);
+        const { createHash } = await import('node:crypto');
+        const meta = JSON.parse(readFileSync(`${FIX}/v1/items.json`, 'utf8'));
+        meta.popular = ['sku-that-left', ...meta.popular];
+        const bytes = Buffer.from(JSON.stringify(meta));
+        const f = m.files.find((x) => x.role === 'item-metadata');
+        f.bytes = bytes.length;
+        f.sha256 = createHash('sha256').update(bytes).digest('hex');
+        out = Buffer.from(JSON.stringify(m));
+      }
+      res.writeHead(200, { 'Content-Length': out.length });
+      res.end(out);
+      return true;
+    };
+    const r = await page.evaluate(() => window.visit('indexeddb'));
+    assert.equal(r.error?.code, 'corrupt-file', JSON.stringify(r));
+    assert.match(r.error.message, /sku-that-left/);
+  });
+
   test('IndexedDB unavailable (private mode, blocked): works from memory and reports it', async () => {
     await context.addInitScript(() => Object.defineProperty(window, 'indexedDB', { get() { throw new DOMException('blocked', 'SecurityError'); } }));
     const page = await newPage(context);
@@ -312,6 +364,8 @@ describe('IndexedDB only', () => {
       assert.equal(r.error, undefined, JSON.stringify(r.error));
       assert.equal(r.info.items, 2015);
     }
+    const files = state.requests.filter((n) => n !== 'manifest.json');
+    assert.equal(new Set(files).size, files.length, `each file is downloaded once (Web Locks): ${files}`);
     state.requests = [];
     const c = await a.evaluate(() => window.visit('indexeddb'));
     assert.equal(c.info.source, 'cache');

@@ -1,0 +1,256 @@
+//! The export's manifest (`manifest.json`) and item metadata (`items.json`): their schema, written
+//! by the trainer (`train::export`) and validated here, the one place, before the browser fetches,
+//! allocates or decodes anything they describe.
+//!
+//! A manifest names every file of a model version with its role, size and SHA-256. Checked:
+//! format and version; a model version; per file a role (unique), a name that is a plain relative
+//! path (so it resolves next to the manifest, on its origin: no scheme, no `//`, no `..`, no leading
+//! `/`, no `\`, `?` or `#`), a size of at most [`MAX_FILE_BYTES`], a lower-case hex SHA-256; the
+//! same for each delta.
+
+use serde::{Deserialize, Serialize};
+
+use crate::catalog::Catalog;
+use crate::error::{Error, Result};
+
+pub const MANIFEST_FORMAT: &str = "localrec-manifest";
+pub const MANIFEST_VERSION: u32 = 1;
+/// Largest file a manifest may list: a quarter of a wasm32 address space, so a manifest can never
+/// make the loader allocate past what a tab can hold.
+pub const MAX_FILE_BYTES: u64 = 1 << 30;
+/// Longest file name, role or model version accepted.
+pub const MAX_NAME_BYTES: usize = 256;
+
+/// `manifest.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    pub format: String,
+    pub format_version: u32,
+    /// A digest of the weights and the item table: changes whenever the model does.
+    pub model_version: String,
+    #[serde(default)]
+    pub dataset: String,
+    #[serde(default)]
+    pub dim: usize,
+    #[serde(default)]
+    pub items: usize,
+    pub files: Vec<FileEntry>,
+}
+
+/// One file of an export.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileEntry {
+    pub name: String,
+    /// `tower-config`, `tower-weights`, `items-f32`, `items-int8` or `item-metadata`.
+    pub role: String,
+    pub bytes: u64,
+    pub sha256: String,
+    /// Deltas that rebuild this file from earlier versions (catalogue files only): a returning
+    /// visitor whose cache holds `from_sha256` downloads the delta instead of the whole file.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub deltas: Vec<DeltaEntry>,
+}
+
+/// A catalogue delta file (see [`crate::catalog::delta`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeltaEntry {
+    /// SHA-256 of the file version the delta applies to.
+    pub from_sha256: String,
+    pub name: String,
+    pub bytes: u64,
+    pub sha256: String,
+}
+
+/// `items.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ItemMetadata {
+    pub items: Vec<ItemEntry>,
+    #[serde(default)]
+    pub categories: Vec<String>,
+    /// Ids of the most popular items (training targets), most popular first: the cold-start answer.
+    #[serde(default)]
+    pub popular: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ItemEntry {
+    pub id: String,
+    pub title: String,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub category: Option<String>,
+}
+
+fn invalid(msg: String) -> Error {
+    Error::InvalidManifest(msg)
+}
+
+fn check_sha(what: &str, sha: &str) -> Result<()> {
+    if sha.len() != 64 || !sha.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+        return Err(invalid(format!("{what}: sha256 must be 64 lower-case hex digits, got {sha:?}")));
+    }
+    Ok(())
+}
+
+fn check_bytes(what: &str, bytes: u64) -> Result<()> {
+    if bytes > MAX_FILE_BYTES {
+        return Err(invalid(format!("{what}: {bytes} bytes is more than the {MAX_FILE_BYTES} a file may have")));
+    }
+    Ok(())
+}
+
+/// A file name that resolves next to the manifest, on its origin.
+pub fn check_name(name: &str) -> Result<()> {
+    let bad = name.is_empty()
+        || name.len() > MAX_NAME_BYTES
+        || name.starts_with('/')
+        || name.contains("//")
+        || name.split('/').any(|seg| seg.is_empty() || seg == "." || seg == "..")
+        || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-/".contains(&b));
+    if bad {
+        return Err(invalid(format!(
+            "file name {name:?} is not a plain relative path (letters, digits, '.', '_', '-', '/'; no '..')"
+        )));
+    }
+    Ok(())
+}
+
+impl Manifest {
+    /// Parses and validates `manifest.json`. (Read through `serde_json::Value` and a few accessors
+    /// rather than the derived `Deserialize`: the same checks for a third of the wasm bytes.)
+    pub fn parse(json: &[u8]) -> Result<Manifest> {
+        use serde_json::Value;
+        let v: Value = serde_json::from_slice(json).map_err(|e| invalid(format!("not JSON: {e}")))?;
+        let o = v.as_object().ok_or_else(|| invalid("not a JSON object".to_owned()))?;
+        let format = o.get("format").and_then(Value::as_str);
+        if format != Some(MANIFEST_FORMAT) {
+            return Err(invalid(format!("not a localrec manifest (format {format:?})")));
+        }
+        let version = o.get("format_version");
+        if version.and_then(Value::as_u64) != Some(u64::from(MANIFEST_VERSION)) {
+            return Err(invalid(format!(
+                "unsupported manifest version {} (this build reads {MANIFEST_VERSION})",
+                version.and_then(Value::as_f64).map_or("that is not a number".to_owned(), |v| v.to_string())
+            )));
+        }
+        let text = |o: &serde_json::Map<String, Value>, key: &str, what: &str| -> Result<String> {
+            o.get(key)
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+                .ok_or_else(|| invalid(format!("{what}: {key} must be a string")))
+        };
+        let size = |o: &serde_json::Map<String, Value>, key: &str, what: &str| -> Result<u64> {
+            o.get(key)
+                .and_then(Value::as_u64)
+                .ok_or_else(|| invalid(format!("{what}: {key} must be a whole number of bytes")))
+        };
+        let count = |key: &str| o.get(key).and_then(Value::as_u64).unwrap_or(0) as usize;
+        let list = o.get("files").and_then(Value::as_array).ok_or_else(|| invalid("no files array".to_owned()))?;
+        let mut files = Vec::with_capacity(list.len());
+        for (i, f) in list.iter().enumerate() {
+            let what = format!("file {i}");
+            let f = f.as_object().ok_or_else(|| invalid(format!("{what} is not an object")))?;
+            let mut deltas = Vec::new();
+            if let Some(ds) = f.get("deltas") {
+                for d in ds.as_array().ok_or_else(|| invalid(format!("{what}: deltas must be an array")))? {
+                    let d = d.as_object().ok_or_else(|| invalid(format!("{what}: a delta is not an object")))?;
+                    deltas.push(DeltaEntry {
+                        from_sha256: text(d, "from_sha256", &what)?,
+                        name: text(d, "name", &what)?,
+                        bytes: size(d, "bytes", &what)?,
+                        sha256: text(d, "sha256", &what)?,
+                    });
+                }
+            }
+            files.push(FileEntry {
+                name: text(f, "name", &what)?,
+                role: text(f, "role", &what)?,
+                bytes: size(f, "bytes", &what)?,
+                sha256: text(f, "sha256", &what)?,
+                deltas,
+            });
+        }
+        let m = Manifest {
+            format: MANIFEST_FORMAT.to_owned(),
+            format_version: MANIFEST_VERSION,
+            model_version: text(o, "model_version", "manifest")?,
+            dataset: o.get("dataset").and_then(Value::as_str).unwrap_or_default().to_owned(),
+            dim: count("dim"),
+            items: count("items"),
+            files,
+        };
+        m.validate()?;
+        Ok(m)
+    }
+
+    /// The checks of the module docs.
+    pub fn validate(&self) -> Result<()> {
+        if self.model_version.is_empty() || self.model_version.len() > MAX_NAME_BYTES {
+            return Err(invalid(format!("model_version must be 1 to {MAX_NAME_BYTES} bytes")));
+        }
+        for (i, f) in self.files.iter().enumerate() {
+            if f.role.is_empty() || f.role.len() > MAX_NAME_BYTES {
+                return Err(invalid(format!("file {i} has no role")));
+            }
+            if self.files[..i].iter().any(|g| g.role == f.role) {
+                return Err(invalid(format!("role {:?} is listed twice", f.role)));
+            }
+            check_name(&f.name)?;
+            check_bytes(&f.name, f.bytes)?;
+            check_sha(&f.name, &f.sha256)?;
+            for d in &f.deltas {
+                check_name(&d.name)?;
+                check_bytes(&d.name, d.bytes)?;
+                check_sha(&d.name, &d.sha256)?;
+                check_sha(&d.name, &d.from_sha256)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The entries of `roles`, in that order; a missing role is an error naming it.
+    pub fn entries(&self, roles: &[String]) -> Result<Vec<&FileEntry>> {
+        roles
+            .iter()
+            .map(|r| {
+                self.files
+                    .iter()
+                    .find(|f| &f.role == r)
+                    .ok_or_else(|| invalid(format!("manifest lacks a {r:?} file entry")))
+            })
+            .collect()
+    }
+}
+
+impl ItemMetadata {
+    /// Parses `items.json`.
+    pub fn parse(json: &[u8]) -> Result<ItemMetadata> {
+        serde_json::from_slice(json)
+            .map_err(|e| Error::InvalidMetadata(format!("items.json is not valid item metadata: {e}")))
+    }
+
+    /// Checks the metadata against the catalogue it describes: every popular id and every item id
+    /// is in the catalogue, and there is a category name for every category code the catalogue uses.
+    pub fn check_against(&self, catalog: &Catalog) -> Result<()> {
+        if let Some(it) = self.items.iter().find(|it| catalog.row_of(&it.id).is_none()) {
+            return Err(Error::InvalidMetadata(format!("item {:?} is not in the catalogue", it.id)));
+        }
+        check_popular_and_categories(catalog, &self.popular, self.categories.len())
+    }
+}
+
+/// The part of [`ItemMetadata::check_against`] the browser runs on every load (it reads the item
+/// list itself): every popular id is in the catalogue, and every category code the catalogue uses
+/// has a name.
+pub fn check_popular_and_categories(catalog: &Catalog, popular: &[String], categories: usize) -> Result<()> {
+    if let Some(id) = popular.iter().find(|id| catalog.row_of(id).is_none()) {
+        return Err(Error::InvalidMetadata(format!("popular item {id:?} is not in the catalogue")));
+    }
+    if let Some(&max) = catalog.categories().and_then(|codes| codes.iter().max()) {
+        if max as usize >= categories {
+            return Err(Error::InvalidMetadata(format!(
+                "the catalogue uses category code {max}, items.json names {categories} categories"
+            )));
+        }
+    }
+    Ok(())
+}
