@@ -4,7 +4,15 @@ import { open } from './index.js';
 
 let rec = null;
 
-self.onmessage = async ({ data }) => {
+// Calls run one after another, in the order the page made them: a `record` is in the history before
+// a later `recommend` runs. `stored` only waits for the cache write, so it stays out of the queue.
+let queue = Promise.resolve();
+self.onmessage = ({ data }) => {
+  if (data.method === 'stored') { handle(data); return; }
+  queue = queue.then(() => handle(data));
+};
+
+async function handle(data) {
   const { id, method, args } = data;
   try {
     let result;
@@ -35,4 +43,4 @@ self.onmessage = async ({ data }) => {
   } catch (e) {
     self.postMessage({ id, error: { message: e?.message ?? String(e), code: e?.code ?? 'internal' } });
   }
-};
+}

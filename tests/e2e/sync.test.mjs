@@ -344,6 +344,27 @@ describe('IndexedDB only', () => {
     assert.match(r.error.message, /sku-that-left/);
   });
 
+  test('worker mode applies calls in the order the page made them', async () => {
+    const page = await newPage(context);
+    const r = await page.evaluate(async () => {
+      const rec = await window.L.openInWorker('/model/manifest.json', { dbName: 'e2e-worker' });
+      // Not awaited one by one: the worker must still run them in this order.
+      const calls = [
+        rec.record('sku-00010', 'view'), rec.recommend({ k: 50 }), rec.record('sku-00011', 'cart'),
+        rec.history(), rec.clearHistory(), rec.history(), rec.record('sku-00012', 'purchase'), rec.recommend({ k: 5 }),
+      ];
+      const out = await Promise.all(calls);
+      await rec.close();
+      return { first: out[1], hist: out[3].map((e) => e.id), cleared: out[5].length, last: out[7] };
+    });
+    assert.equal(r.first.coldStart, false, 'the recommend after a record used it');
+    assert.ok(!r.first.items.some((i) => i.id === 'sku-00010'), 'and excluded the recorded item');
+    assert.deepEqual(r.hist, ['sku-00010', 'sku-00011']);
+    assert.equal(r.cleared, 0);
+    assert.equal(r.last.coldStart, false);
+    assert.ok(r.last.items.every((i) => i.reason.itemId === 'sku-00012'), 'only the event after the clear counts');
+  });
+
   test('IndexedDB unavailable (private mode, blocked): works from memory and reports it', async () => {
     await context.addInitScript(() => Object.defineProperty(window, 'indexedDB', { get() { throw new DOMException('blocked', 'SecurityError'); } }));
     const page = await newPage(context);
