@@ -30,13 +30,16 @@ export interface SyncEvent {
   /**
    * degraded: storage is not usable (IndexedDB unavailable, quota exceeded); working from memory.
    * offline: the manifest was unreachable; the cached version is used.
+   * update: a newer version was installed in the background, verified and cached (`modelVersion`,
+   *   `previousVersion`, `source`); with `applied` it is in use already (`info` is the new
+   *   RecommenderInfo), else `applyUpdate()` switches to it and the next open starts from it.
    * update-failed: a newer version could not be installed; the cached version is used.
    * corrupt-cache: a cached file failed its checksum and was discarded.
    * delta-failed: a delta could not be applied; the whole file is downloaded instead.
    * history-skipped: damaged stored history events were skipped and removed (`skipped`: count by reason).
    * history-changed: another tab recorded, cleared or imported; the history was read again (`cause`).
    */
-  type: 'degraded' | 'offline' | 'update-failed' | 'corrupt-cache' | 'delta-failed' | 'history-skipped' | 'history-changed';
+  type: 'degraded' | 'offline' | 'update' | 'update-failed' | 'corrupt-cache' | 'delta-failed' | 'history-skipped' | 'history-changed';
   reason?: 'indexeddb-unavailable' | 'quota' | 'store-failed' | 'history-unreadable';
   file?: string;
   /** history-skipped: damaged events by reason ('not-an-object', 'bad-id', 'bad-kind', 'bad-time'). */
@@ -45,6 +48,12 @@ export interface SyncEvent {
   cause?: string | null;
   /** history-changed: events now in the history. */
   events?: number;
+  /** update: the new version, the one in use when it was found, how it was obtained, whether it is in use. */
+  modelVersion?: string;
+  previousVersion?: string;
+  source?: 'cache' | 'network' | 'delta';
+  applied?: boolean;
+  info?: RecommenderInfo;
   message: string;
 }
 
@@ -64,6 +73,13 @@ export interface OpenOptions {
   /** History bounds: most recent events kept (default 500, at most 2000) and maximum age in days (default 90). */
   maxEvents?: number;
   maxAgeDays?: number;
+  /**
+   * With a cached version: 'background' (default) answers from the cache at once and checks for a
+   * newer version in the background (an 'update' event announces it; `applyUpdate()` or the next
+   * open uses it); 'apply' does the same and switches as soon as the new version is verified;
+   * 'wait' checks the manifest (and downloads a newer version) before answering.
+   */
+  update?: 'background' | 'apply' | 'wait';
   /** Ask the browser for persistent storage (default true). */
   persist?: boolean;
   /** Where the .wasm file is (default: next to the package's JS). */
@@ -168,6 +184,8 @@ export interface LocalRecommenderApi {
   clearHistory(): Promise<void>;
   /** Resolves once the history recorded so far is in storage. */
   flush(): Promise<void>;
+  /** Switches to the version an 'update' event announced (the history carries over); false if none is waiting. */
+  applyUpdate(): Promise<boolean>;
   close(): Promise<void>;
 }
 

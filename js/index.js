@@ -27,7 +27,8 @@ export { Catalogue, Ranker, UserTower, Recommender as CoreRecommender, applyCata
  */
 export const KINDS = [];
 const REASON_VERB = { view: 'viewed', cart: 'added to your cart', purchase: 'bought' };
-const DEFAULTS = { precision: 'int8', storage: 'indexeddb', dbName: 'localrec' };
+const DEFAULTS = { precision: 'int8', storage: 'indexeddb', dbName: 'localrec', update: 'background' };
+const UPDATE_MODES = ['background', 'apply', 'wait'];
 
 let wasmReady = null;
 function initWasm(wasmUrl) {
@@ -46,11 +47,21 @@ export async function preload(wasmUrl) { await initWasm(wasmUrl); }
 function now() { return (globalThis.performance?.timeOrigin ?? 0) + (globalThis.performance?.now() ?? 0) || Date.now(); }
 
 /**
- * Opens a recommender from a manifest URL: cached version when current (no download), else a
- * verified download (or delta); offline, the cached version. See the README for every option.
+ * Opens a recommender from a manifest URL. With a cached version it answers from the cache at once
+ * (offline-first) and checks the manifest in the background: a newer version is downloaded (or
+ * patched by a delta), verified and cached, then announced by an 'update' event and used after
+ * `applyUpdate()` or on the next open (`update: 'apply'` switches at once; `update: 'wait'` checks
+ * the manifest before answering). With nothing cached: a verified download. See the README.
  */
 export async function open(manifestUrl, options = {}) {
   const opts = { ...DEFAULTS, ...options };
+  if (!UPDATE_MODES.includes(opts.update)) {
+    throw new LocalRecError('invalid-argument', `update must be one of ${UPDATE_MODES.join(', ')}, got ${opts.update}`);
+  }
+  // Aborted by close() (a background update stops) or by the caller's signal.
+  const abort = new AbortController();
+  if (opts.signal?.aborted) abort.abort(opts.signal.reason);
+  opts.signal?.addEventListener('abort', () => abort.abort(opts.signal.reason), { once: true });
   const emit = (ev) => { try { opts.onEvent?.(ev); if (ev.type === 'degraded') opts.onDegraded?.(ev); } catch (e) { console.error(e); } };
   const wasm = initWasm(opts.wasmUrl);
   wasm.catch(() => {}); // awaited below; avoid an unhandled rejection if another step fails first
@@ -79,7 +90,7 @@ export async function open(manifestUrl, options = {}) {
   try {
     // The wasm compiles while the manifest is fetched and the cache is read; decoding waits for it.
     synced = await syncArtifacts(manifestUrl, roles, {
-      store, fetch: opts.fetch, signal: opts.signal, onEvent: emit, ready: wasm,
+      store, fetch: opts.fetch, signal: abort.signal, onEvent: emit, ready: wasm, background: opts.update !== 'wait',
       onProgress: (p) => { try { opts.onProgress?.(p); } catch (e) { console.error(e); } },
       applyDelta: (base, delta) => { try { return applyCatalogueDelta(base, delta); } catch (e) { throw fromWasm(e); } },
       prepare: (files) => prepareModel(files, itemsRole),
@@ -88,10 +99,13 @@ export async function open(manifestUrl, options = {}) {
     if (!opts.store) store.close();
     throw e;
   }
-  const rec = new LocalRecommender(synced, store, opts, emit, { persisted: false, degraded: store.kind === 'memory' });
+  const rec = new LocalRecommender(synced, store, opts, emit, { persisted: false, degraded: store.kind === 'memory' }, abort);
   persisting.then((p) => { rec.info.persisted = p; });
   try { await rec._restore(); } catch (e) {
-    rec._core.free(); rec._catalogue.free();
+    rec._closed = true;
+    abort.abort();
+    await rec._updating;
+    rec._prepared.free();
     if (!opts.store) store.close();
     throw fromWasm(e);
   }
@@ -145,15 +159,11 @@ function prepareModel(files, itemsRole) {
 
 /** The recommender returned by `open`. Every method is async, as in worker mode. */
 export class LocalRecommender {
-  constructor(synced, store, opts, emit, storage) {
-    const { prepared, manifest } = synced;
-    this._catalogue = prepared.catalogue;
-    this._core = prepared.core;
-    this._meta = prepared.meta;
-    this._categoryNames = prepared.categoryNames;
-    this._popular = prepared.popular;
-    this._manifest = manifest;
+  constructor(synced, store, opts, emit, storage, abort) {
+    this._use(synced.prepared, synced.manifest);
     this._store = store;
+    this._abort = abort;
+    this._pending = null;
     this._opts = opts;
     this._emit = emit;
     this._scope = opts.historyScope ?? 'default';
@@ -161,12 +171,66 @@ export class LocalRecommender {
     this._written = Promise.resolve();
     this._closed = false;
     this.info = {
-      modelVersion: manifest.model_version, dataset: manifest.dataset, items: this._catalogue.length, dim: this._catalogue.dim,
-      source: synced.source, updateError: synced.updateError ? String(synced.updateError.message ?? synced.updateError) : null,
+      ...this._modelInfo(synced.source),
+      updateError: synced.updateError ? String(synced.updateError.message ?? synced.updateError) : null,
       storage: store.kind, persisted: storage.persisted, degraded: storage.degraded,
     };
     /** Settles when a newly downloaded version is in the cache (true) or could not be stored (false). */
     this.stored = synced.stored.then((ok) => { if (!ok) this.info.degraded = true; return ok; });
+    // Offline-first: a newer version installed in the background is offered once verified and cached.
+    this._updating = (synced.update ?? Promise.resolve(null)).then((u) => this._offer(u)).catch((e) => console.error(e));
+  }
+
+  _use(prepared, manifest) {
+    this._prepared = prepared;
+    this._catalogue = prepared.catalogue;
+    this._core = prepared.core;
+    this._meta = prepared.meta;
+    this._categoryNames = prepared.categoryNames;
+    this._popular = prepared.popular;
+    this._manifest = manifest;
+  }
+
+  _modelInfo(source) {
+    const m = this._manifest;
+    return { modelVersion: m.model_version, dataset: m.dataset, items: this._catalogue.length, dim: this._catalogue.dim, source };
+  }
+
+  _offer(u) {
+    if (!u) return;
+    if (this._closed) { u.prepared.free(); return; }
+    this._pending?.prepared.free();
+    this._pending = u;
+    const previousVersion = this.info.modelVersion;
+    const applied = this._opts.update === 'apply' && this._applyPending();
+    if (!u.storedOk) this.info.degraded = true;
+    const when = applied ? 'now in use' : u.storedOk ? 'used after applyUpdate() or on the next open' : 'used after applyUpdate()';
+    this._emit({
+      type: 'update', modelVersion: u.manifest.model_version, previousVersion, source: u.source, applied,
+      info: applied ? { ...this.info } : undefined,
+      message: `model ${u.manifest.model_version} (${u.source === 'delta' ? 'delta' : u.source === 'network' ? 'downloaded' : 'cached by another tab'}) is verified${u.storedOk ? ' and cached' : ' (not cached: see the degraded event)'}: ${when}`,
+    });
+  }
+
+  _applyPending() {
+    const u = this._pending;
+    if (!u) return false;
+    this._pending = null;
+    const old = this._prepared;
+    try { u.prepared.core.useHistory(this._history); } catch (e) { u.prepared.free(); throw fromWasm(e); }
+    this._use(u.prepared, u.manifest);
+    Object.assign(this.info, this._modelInfo(u.source), { updateError: null });
+    old.free();
+    return true;
+  }
+
+  /**
+   * Switches to the newer version an 'update' event announced (the history carries over). Resolves
+   * true if it switched, false if no update is waiting.
+   */
+  async applyUpdate() {
+    this._check();
+    return this._applyPending();
   }
 
   _check() { if (this._closed) throw new LocalRecError('closed', 'this recommender was closed'); }
@@ -295,12 +359,15 @@ export class LocalRecommender {
   async close() {
     if (this._closed) return;
     this._closed = true;
+    this._abort.abort(); // stops a background update
+    await this._updating;
+    this._pending?.prepared.free();
+    this._pending = null;
     await this.stored;
     await this._written;
     this._history?.close();
     this._history?.free();
-    this._core.free();
-    this._catalogue.free();
+    this._prepared.free();
     this._store.close();
   }
 }

@@ -116,48 +116,37 @@ function exclusive(name, fn) {
 }
 
 /**
- * Returns `{ manifest, prepared, source, updateError, stored }`, where `prepared` is what `prepare(bytes
- * by role)` built from verified files, and `stored` a promise that settles once a new version is in
- * the cache (true) or could not be stored (false; a 'degraded' event says why).
+ * Returns `{ manifest, prepared, source, updateError, stored, update }`, where `prepared` is what
+ * `prepare(bytes by role)` built from verified files, and `stored` a promise that settles once a new
+ * version is in the cache (true) or could not be stored (false; a 'degraded' event says why).
  *   source: 'cache' (nothing downloaded), 'network' (files fetched), 'delta' (catalogue rows fetched)
  *   updateError: set when a newer version could not be installed and the cached one is used instead.
+ *   update: with `background`, a promise of the newer version installed in the background (the same
+ *     shape, without `update`), or of null when the cached version is current or no newer one could
+ *     be installed (an 'offline' or 'update-failed' event says why). Never rejects.
+ * With `background` and a complete cached version, the answer comes from the cache without waiting
+ * for the manifest request (offline-first); otherwise the manifest is checked first.
  * Throws LocalRecError 'offline-no-cache' when neither network nor cache can provide a version.
  */
-export async function syncArtifacts(manifestUrl, roles, { store, fetch: fetchImpl = globalThis.fetch.bind(globalThis), onProgress = () => {}, onEvent = () => {}, applyDelta, prepare, ready = null, signal } = {}) {
+export async function syncArtifacts(manifestUrl, roles, { store, fetch: fetchImpl = globalThis.fetch.bind(globalThis), onProgress = () => {}, onEvent = () => {}, applyDelta, prepare, ready = null, signal, background = false } = {}) {
   const url = new URL(manifestUrl, globalThis.location?.href).href;
+  const ctx = { url, roles, store, fetchImpl, onProgress, onEvent, applyDelta, prepare, ready, signal };
   // The manifest request and the read of the cached version run at the same time.
-  const readCached = async () => {
-    const version = await store.getVersion(url).catch(() => null);
-    if (!version) return null;
-    await ready;
-    let entries;
-    try { entries = checkManifest(version.manifest, roles).entries; } catch { return null; }
-    const list = await store.getFiles(roles.map((r) => entries[r].sha256)).catch(() => roles.map(() => null));
-    return { version, entries, bytes: Object.fromEntries(roles.map((r, i) => [r, list[i]])) };
-  };
-  const cachedRead = readCached();
-  const fetched = await fetchManifest(url, fetchImpl, signal);
+  const cachedRead = readCached(ctx);
+  const manifestFetch = fetchManifest(url, fetchImpl, signal);
+  manifestFetch.catch(() => {}); // rejects only when aborted; awaited below
+
+  if (background) {
+    const cached = await cachedRead;
+    const r = await fromCache(ctx, cached, null);
+    if (r) return { ...r, update: updateInBackground(ctx, cached, manifestFetch) };
+  }
+
+  const fetched = await manifestFetch;
   let cached = await cachedRead;
-
-  const fromCache = async (updateError) => {
-    if (!cached) return null;
-    await ready;
-    const { prepared, bad } = await verifyAndPrepare(cached.entries, cached.bytes, prepare, ready);
-    for (const role of bad) {
-      const f = cached.entries[role];
-      if (cached.bytes[role]) {
-        onEvent({ type: 'corrupt-cache', file: f.name, message: `cached ${f.name} failed its checksum: discarded, fetching it again` });
-        await store.deleteFile(f.sha256).catch(() => {});
-      }
-      cached.bytes[role] = null;
-    }
-    if (bad.length) return null;
-    return { manifest: cached.version.manifest, prepared, source: 'cache', updateError: updateError ?? null, stored: Promise.resolve(true) };
-  };
-
   if (fetched.offline) {
-    const r = await fromCache(null);
-    if (r) { onEvent({ type: 'offline', message: `manifest unreachable (${fetched.error.message}): using the cached version` }); return r; }
+    const r = await fromCache(ctx, cached, null);
+    if (r) { onEvent(offlineEvent(fetched)); return r; }
     throw new LocalRecError('offline-no-cache', `cannot fetch ${url} (${fetched.error.message}) and no complete version is cached`, { cause: fetched.error });
   }
 
@@ -167,43 +156,115 @@ export async function syncArtifacts(manifestUrl, roles, { store, fetch: fetchImp
     await ready;
     ({ manifest, entries } = checkManifest(fetched.text, roles));
   } catch (e) {
-    const r = await fromCache(e);
+    const r = await fromCache(ctx, cached, e);
     if (r) { onEvent({ type: 'update-failed', message: `${e.message}: using the cached version`, error: e }); return r; }
     throw e;
   }
-  const current = (c) => c && c.version.manifest.model_version === manifest.model_version &&
-    roles.every((r) => c.entries[r].sha256 === entries[r].sha256);
-  if (current(cached)) {
-    const r = await fromCache(null);
+  if (isCurrent(cached, manifest, entries, roles)) {
+    const r = await fromCache(ctx, cached, null);
     if (r) return r;
     // A cached file was damaged and discarded: fetch what is missing below.
   }
-
   try {
-    const lock = store.kind === 'memory' ? (fn) => fn() : (fn) => exclusive(`localrec:${store.name}:${url}`, fn);
-    return await lock(async () => {
-      // Another tab may have installed this version while this one waited for the lock.
-      if (!current(cached)) {
-        const again = await readCached();
-        if (current(again)) {
-          cached = again;
-          const r = await fromCache(null);
-          if (r) return r;
-        }
-      }
-      return install(url, manifest, entries, roles, { store, fetchImpl, onProgress, onEvent, applyDelta, prepare, ready, signal, cached });
-    });
+    return await upgrade(ctx, manifest, entries, cached);
   } catch (e) {
     if (signal?.aborted) throw e;
     // The new version could not be installed: keep the previous one if there is one.
-    const r = await fromCache(e);
+    const r = await fromCache(ctx, cached, e);
     if (r) { onEvent({ type: 'update-failed', message: `update to ${manifest.model_version} failed (${e.message}): using the cached version`, error: e }); return r; }
     throw e;
   }
 }
 
+const offlineEvent = (fetched) => ({ type: 'offline', message: `manifest unreachable (${fetched.error.message}): using the cached version` });
+
+/** The cached version of the manifest at `ctx.url` with its files' bytes (null where missing), or null. */
+async function readCached({ url, roles, store, ready }) {
+  const version = await store.getVersion(url).catch(() => null);
+  if (!version) return null;
+  await ready;
+  let entries;
+  try { entries = checkManifest(version.manifest, roles).entries; } catch { return null; }
+  const list = await store.getFiles(roles.map((r) => entries[r].sha256)).catch(() => roles.map(() => null));
+  return { version, entries, bytes: Object.fromEntries(roles.map((r, i) => [r, list[i]])) };
+}
+
+/**
+ * The cached version, verified and prepared, or null when there is none or a file is missing or
+ * damaged (a damaged file is reported and deleted, and its bytes dropped from `cached`).
+ */
+async function fromCache({ store, prepare, ready, onEvent }, cached, updateError) {
+  if (!cached) return null;
+  await ready;
+  const { prepared, bad } = await verifyAndPrepare(cached.entries, cached.bytes, prepare, ready);
+  for (const role of bad) {
+    const f = cached.entries[role];
+    if (cached.bytes[role]) {
+      onEvent({ type: 'corrupt-cache', file: f.name, message: `cached ${f.name} failed its checksum: discarded, fetching it again` });
+      await store.deleteFile(f.sha256).catch(() => {});
+    }
+    cached.bytes[role] = null;
+  }
+  if (bad.length) return null;
+  return { manifest: cached.version.manifest, prepared, source: 'cache', updateError: updateError ?? null, stored: Promise.resolve(true) };
+}
+
+function isCurrent(cached, manifest, entries, roles) {
+  return !!cached && cached.version.manifest.model_version === manifest.model_version &&
+    roles.every((r) => cached.entries[r].sha256 === entries[r].sha256);
+}
+
+/**
+ * Installs the manifest's version, holding the manifest's Web Lock: a second tab waits, then finds
+ * this tab's files in the cache. Returns what `install` returns, or the version another tab cached.
+ */
+function upgrade(ctx, manifest, entries, cached) {
+  const { url, roles, store } = ctx;
+  const lock = store.kind === 'memory' ? (fn) => fn() : (fn) => exclusive(`localrec:${store.name}:${url}`, fn);
+  return lock(async () => {
+    // Another tab may have installed this version while this one waited for the lock.
+    if (!isCurrent(cached, manifest, entries, roles)) {
+      const again = await readCached(ctx);
+      if (isCurrent(again, manifest, entries, roles)) {
+        const r = await fromCache(ctx, again, null);
+        if (r) return r;
+      }
+    }
+    return install(ctx, manifest, entries, cached);
+  });
+}
+
+/**
+ * The background half of an offline-first start: checks the manifest and installs a newer version
+ * while the cached one answers. Resolves with the new version or null; never rejects.
+ */
+async function updateInBackground(ctx, cached, manifestFetch) {
+  const { roles, onEvent, ready, signal } = ctx;
+  let fetched;
+  try { fetched = await manifestFetch; } catch { return null; } // aborted (closed)
+  if (fetched.offline) { onEvent(offlineEvent(fetched)); return null; }
+  let manifest, entries;
+  try {
+    await ready;
+    ({ manifest, entries } = checkManifest(fetched.text, roles));
+  } catch (e) {
+    onEvent({ type: 'update-failed', message: `${e.message}: using the cached version`, error: e });
+    return null;
+  }
+  if (isCurrent(cached, manifest, entries, roles)) return null;
+  try {
+    const r = await upgrade(ctx, manifest, entries, cached);
+    // Announced once stored, so that the next open starts from it.
+    r.storedOk = await r.stored;
+    return r;
+  } catch (e) {
+    if (!signal?.aborted) onEvent({ type: 'update-failed', message: `update to ${manifest.model_version} failed (${e.message}): using the cached version`, error: e });
+    return null;
+  }
+}
+
 /** Gets every file of a new version (cache by digest, delta, or download, in parallel), verifies, prepares. */
-async function install(url, manifest, entries, roles, { store, fetchImpl, onProgress, onEvent, applyDelta, prepare, ready, signal, cached }) {
+async function install({ url, roles, store, fetchImpl, onProgress, onEvent, applyDelta, prepare, ready, signal }, manifest, entries, cached) {
   for (let attempt = 0; ; attempt++) {
     // Files already cached under the same digest (shared with the cached version) are reused.
     const have = await store.getFiles(roles.map((r) => entries[r].sha256)).catch(() => roles.map(() => null));

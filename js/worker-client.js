@@ -13,7 +13,13 @@ export async function openInWorker(manifestUrl, options = {}) {
   let next = 1;
   worker.onmessage = ({ data }) => {
     if (data.event === 'progress') { onProgress?.(data.payload); return; }
-    if (data.event === 'event') { onEvent?.(data.payload); if (data.payload.type === 'degraded') onDegraded?.(data.payload); return; }
+    if (data.event === 'event') {
+      // An update applied in the worker: the page's `info` follows before the app hears of it.
+      if (data.payload.type === 'update' && data.payload.info && info) Object.assign(info, data.payload.info);
+      onEvent?.(data.payload);
+      if (data.payload.type === 'degraded') onDegraded?.(data.payload);
+      return;
+    }
     const p = pending.get(data.id);
     if (!p) return;
     pending.delete(data.id);
@@ -33,7 +39,8 @@ export async function openInWorker(manifestUrl, options = {}) {
   });
   if (plain.wasmUrl !== undefined) plain.wasmUrl = String(new URL(plain.wasmUrl, globalThis.location?.href));
   delete plain.workerUrl;
-  const info = await call('open', String(new URL(manifestUrl, globalThis.location?.href)), plain);
+  let info = null;
+  info = await call('open', String(new URL(manifestUrl, globalThis.location?.href)), plain);
   let closed = false;
   const live = (method) => (...args) => closed ? Promise.reject(new LocalRecError('closed', 'this recommender was closed')) : call(method, ...args);
   return {
@@ -46,6 +53,11 @@ export async function openInWorker(manifestUrl, options = {}) {
       return { ...r, items: r.items.map((it, i) => ({ ...it, score: r.scores[i] })) };
     },
     item: live('item'), items: live('items'), categories: live('categories'),
+    async applyUpdate() {
+      const r = await live('applyUpdate')();
+      Object.assign(info, r.info);
+      return r.applied;
+    },
     history: live('history'), exportHistory: live('exportHistory'), importHistory: live('importHistory'), clearHistory: live('clearHistory'), flush: live('flush'),
     async close() { if (closed) return; await call('close'); closed = true; worker.terminate(); },
   };

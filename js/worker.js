@@ -28,6 +28,8 @@ async function handle(data) {
       throw Object.assign(new Error('the recommender is not open'), { code: 'closed' });
     } else if (method === 'stored') {
       result = await rec.stored;
+    } else if (method === 'applyUpdate') {
+      result = { applied: await rec.applyUpdate(), info: rec.info };
     } else {
       result = await rec[method](...args);
     }

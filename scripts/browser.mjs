@@ -17,9 +17,10 @@ export async function launchChromium(extraArgs = []) {
 
 // Serves `root` on a free port and opens `path` in a fresh headless Chromium, forwarding the page's
 // console and errors to stderr; waits until the page sets `window.benchReady`. Used by the benchmarks.
-export async function openReadyPage(root, path) {
+// `hook` (see serve.mjs) may answer requests itself.
+export async function openReadyPage(root, path, hook = null) {
   const { serve } = await import('./serve.mjs');
-  const server = await serve(root, 0);
+  const server = await serve(root, 0, '127.0.0.1', hook);
   const context = await launchChromium();
   const page = await context.newPage();
   page.on('console', (m) => console.error(`[page] ${m.text()}`));

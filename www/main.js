@@ -91,6 +91,20 @@ function onClick(ev) {
   act(li.dataset.id, button.dataset.act, ev.timeStamp);
 }
 
+/** The model's line and the shop's items and categories (again after an update). */
+async function showModel() {
+  $('progress').hidden = true;
+  const info = rec.info;
+  $('store').textContent = `${info.storage === 'indexeddb' ? 'IndexedDB' : 'memory only'}${info.persisted ? ' · persisted' : ''}${info.degraded ? ' · degraded' : ''}`;
+  $('model').textContent = `${info.dataset} · ${info.items.toLocaleString('en')} items · ${info.source === 'cache' ? 'from cache' : info.source === 'delta' ? 'delta update' : 'downloaded'}`;
+  $('model').title = `model ${info.modelVersion}`;
+  items = await rec.items();
+  byId = new Map(items.map((it) => [it.id, it]));
+  const cats = await rec.categories();
+  $('category').innerHTML = '<option value="">All categories</option>' + cats.map((c) => `<option>${escape(c)}</option>`).join('');
+  renderShop();
+}
+
 async function main() {
   const started = performance.now();
   const onProgress = (p) => {
@@ -99,21 +113,17 @@ async function main() {
     $('progress-bar').style.width = `${(100 * p.bytesDone / p.bytesTotal).toFixed(1)}%`;
     $('progress-text').textContent = `downloading ${p.file ?? ''} ${(p.bytesDone / 1024).toFixed(0)} / ${(p.bytesTotal / 1024).toFixed(0)} KB`;
   };
-  const onEvent = (e) => { if (e.type !== 'corrupt-cache') notice(e.message); };
+  const onEvent = (e) => {
+    if (e.type !== 'corrupt-cache') notice(e.message);
+    // Offline-first: the page opened from the cache; a newer catalogue found in the background is
+    // switched to at once (`update: 'apply'`), so the shop and its recommendations are redrawn.
+    if (e.type === 'update' && e.applied && rec) showModel().then(() => renderRecs()).catch(showError);
+  };
   demo.marks = { start: started };
-  rec = await (demo.mode === 'worker' ? openInWorker : open)(manifestUrl, { onProgress, onEvent });
+  rec = await (demo.mode === 'worker' ? openInWorker : open)(manifestUrl, { onProgress, onEvent, update: 'apply' });
   demo.marks.opened = performance.now();
-  $('progress').hidden = true;
-  const info = rec.info;
-  $('store').textContent = `${info.storage === 'indexeddb' ? 'IndexedDB' : 'memory only'}${info.persisted ? ' · persisted' : ''}${info.degraded ? ' · degraded' : ''}`;
-  $('model').textContent = `${info.dataset} · ${info.items.toLocaleString('en')} items · ${info.source === 'cache' ? 'from cache' : info.source === 'delta' ? 'delta update' : 'downloaded'}`;
-  $('model').title = `model ${info.modelVersion}`;
-  items = await rec.items();
+  await showModel();
   demo.marks.items = performance.now();
-  byId = new Map(items.map((it) => [it.id, it]));
-  const cats = await rec.categories();
-  $('category').innerHTML = '<option value="">All categories</option>' + cats.map((c) => `<option>${escape(c)}</option>`).join('');
-  renderShop();
   await renderRecs();
   demo.firstRecMs = performance.now();
   demo.openMs = demo.firstRecMs - started;

@@ -138,6 +138,80 @@ for (const storage of ['indexeddb', 'memory']) {
       assert.equal((await visit()).info.source, 'cache', 'the rebuilt table was verified and stored');
     });
 
+    test('offline-first: a warm start answers from the cache while the manifest request is still pending', async () => {
+      await visit({ record: [['sku-00010', 'view']] });
+      let release;
+      const held = new Promise((ok) => { release = ok; });
+      let answered = false;
+      state.fault = async (name, body, res) => {
+        if (name !== 'manifest.json') return false;
+        await held; // the server does not answer until the visit is over
+        answered = true;
+        res.writeHead(200, { 'Content-Type': 'application/json' }); res.end(body);
+        return true;
+      };
+      const r = await visit({ update: 'background' });
+      const answeredDuringVisit = answered;
+      release();
+      assert.equal(r.error, undefined, JSON.stringify(r.error));
+      assert.equal(answeredDuringVisit, false, 'the visit (open, record, recommend, close) never waited for the manifest');
+      assert.ok(state.requests.includes('manifest.json'), 'the manifest was requested (in the background)');
+      assert.equal(r.info.source, 'cache');
+      assert.equal(r.ids.length, 5);
+      assert.deepEqual(r.history.map((e) => e.id), ['sku-00010']);
+    });
+
+    for (const deltas of [false, true]) {
+      test(`offline-first: a newer version (${deltas ? 'delta' : 'whole files'}) is installed in the background, announced, used after applyUpdate and by the next open`, async () => {
+        await visit();
+        const v1 = (await visit()).info.modelVersion;
+        reset('v2', deltas);
+        const r = await page.evaluate(([s]) => window.backgroundUpdate(s), [storage]);
+        assert.equal(r.error, undefined, JSON.stringify(r));
+        const name = (v) => (v === v1 ? 'v1' : v === r.event.modelVersion ? 'v2' : v);
+        assert.deepEqual(r.steps.map((x) => [x.label, name(x.version), x.items]),
+          [['opened', 'v1', 2000], ['announced', 'v1', 2000], ['applied', 'v2', 2015]],
+          'the old version answers until applyUpdate');
+        assert.match(r.event.modelVersion, /-v2$/);
+        assert.equal(r.event.previousVersion, v1);
+        assert.equal(r.event.source, deltas ? 'delta' : 'network');
+        assert.equal(r.event.applied, false);
+        assert.equal(r.steps[2].source, r.event.source);
+        assert.equal(r.applied, true);
+        assert.equal(r.again, false, 'nothing left to apply');
+        assert.deepEqual(r.history, ['sku-00010'], 'the history carries over');
+        assert.equal(r.cold, false);
+        assert.ok(r.ids.every((ids) => ids.length === 5 && !ids.includes('sku-00010')));
+        assert.ok(!r.events.some((e) => e.type === 'update-failed'), JSON.stringify(r.events));
+        state.requests = [];
+        const next = await visit({ update: 'background' });
+        assert.equal(next.info.source, 'cache');
+        assert.equal(next.info.items, 2015, 'the next open starts from the new version');
+        assert.deepEqual(state.requests, ['manifest.json'], 'nothing downloaded again');
+      });
+    }
+
+    test('offline-first: a background update that fails its checksum is reported; the cached version stays', async () => {
+      await visit();
+      reset('v2', false);
+      state.fault = async (name, body, res) => {
+        if (name !== 'items.int8.lrc') return false;
+        const bad = Buffer.from(body); bad[bad.length - 3] ^= 0x01;
+        res.writeHead(200, { 'Content-Length': bad.length }); res.end(bad);
+        return true;
+      };
+      const r = await page.evaluate(([s]) => window.backgroundUpdate(s), [storage]);
+      assert.equal(r.error, undefined, JSON.stringify(r));
+      assert.equal(r.event.type, 'update-failed');
+      assert.equal(r.applied, false, 'no update to apply');
+      assert.deepEqual(r.steps.map((x) => x.items), [2000, 2000, 2000]);
+      assert.match(r.events.find((e) => e.type === 'update-failed').message, /SHA-256/);
+      state.fault = null;
+      const next = await visit({ update: 'background' });
+      assert.equal(next.info.items, 2000, 'the cache still holds v1, whole');
+      assert.equal(next.info.source, 'cache');
+    });
+
     test('a download interrupted midway keeps the old version; the next visit upgrades', async () => {
       await visit({ record: [['sku-00020', 'cart']] });
       reset('v2', false);
@@ -363,6 +437,34 @@ describe('IndexedDB only', () => {
     assert.equal(r.cleared, 0);
     assert.equal(r.last.coldStart, false);
     assert.ok(r.last.items.every((i) => i.reason.itemId === 'sku-00012'), 'only the event after the clear counts');
+  });
+
+  test("worker mode, update: 'apply': a background update switches at once and the page's info follows", async () => {
+    const page = await newPage(context);
+    await page.evaluate(() => window.visit('indexeddb'));
+    reset('v2', true);
+    const r = await page.evaluate(async () => {
+      let announced;
+      const update = new Promise((ok) => { announced = ok; });
+      const rec = await window.L.openInWorker('/model/manifest.json', { dbName: 'e2e', update: 'apply', onEvent: (e) => { if (e.type.startsWith('update')) announced(e); } });
+      const before = { ...rec.info };
+      await rec.record('sku-00010', 'view');
+      const e = await update;
+      const after = { ...rec.info };
+      const recs = await rec.recommend({ k: 5 });
+      const again = await rec.applyUpdate();
+      const history = (await rec.history()).map((x) => x.id);
+      await rec.close();
+      return { before, after, event: { type: e.type, applied: e.applied, source: e.source }, ids: recs.items.map((i) => i.id), again, history };
+    });
+    assert.equal(r.before.items, 2000);
+    assert.equal(r.before.source, 'cache');
+    assert.deepEqual(r.event, { type: 'update', applied: true, source: 'delta' });
+    assert.equal(r.after.items, 2015, 'info follows the applied update');
+    assert.match(r.after.modelVersion, /-v2$/);
+    assert.equal(r.again, false);
+    assert.deepEqual(r.history, ['sku-00010']);
+    assert.equal(r.ids.length, 5);
   });
 
   test('IndexedDB unavailable (private mode, blocked): works from memory and reports it', async () => {

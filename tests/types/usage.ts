@@ -6,6 +6,10 @@ export async function quickStart(): Promise<string[]> {
   const rec = await open('/models/shop/manifest.json', {
     onProgress: (p) => console.log(p.file, p.bytesDone / p.bytesTotal),
     onDegraded: (e: SyncEvent) => console.warn(e.reason, e.message),
+    update: 'background',
+    onEvent: (e: SyncEvent) => {
+      if (e.type === 'update' && !e.applied) void rec.applyUpdate().then((switched: boolean) => console.log(switched, e.modelVersion, e.previousVersion, e.source));
+    },
   });
   await rec.record('sku-1', 'view');
   await rec.record('sku-2', 'purchase', Date.now() / 1000);
@@ -20,7 +24,7 @@ export async function quickStart(): Promise<string[]> {
 }
 
 export async function inWorker(): Promise<void> {
-  const rec = await openInWorker(new URL('/models/shop/manifest.json', location.href), { precision: 'f32' });
+  const rec = await openInWorker(new URL('/models/shop/manifest.json', location.href), { precision: 'f32', update: 'apply' });
   try {
     const { items } = await rec.recommend();
     console.log(items[0]?.reason.kind, rec.worker);
