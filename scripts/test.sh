@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Every test: native (cargo test), then the same suites inside headless Chrome, Firefox and WebKit
 # (Safari's engine, through WebKitGTK's WebKitWebDriver under Xvfb) with wasm-pack test, then the
-# built npm package loaded by a real page (Playwright + Debian's Chromium).
+# built npm package loaded by a real page (Playwright + Debian's Chromium), and the cache, history
+# and sync cases in all three engines again (selenium-webdriver, tests/engines/).
 # Fails if any part fails, and also if a browser part ran no tests (a silently skipped browser suite
 # must not look green).
 set -euo pipefail
@@ -57,6 +58,16 @@ node --test --test-reporter=spec tests/e2e/ 2>&1 | tee /tmp/localrec-e2e.log
 n=$(grep -oE 'pass [0-9]+$' /tmp/localrec-e2e.log | tail -n1 | cut -d' ' -f2)
 [ "${n:-0}" -gt 0 ] || { echo "FAILED: no end-to-end test ran" >&2; exit 1; }
 summary+=("e2e: $n passed"); total_passed=$((total_passed + n))
+
+echo "== engines: the cache, history and sync cases in Chromium, Firefox and WebKit (selenium-webdriver)"
+# WebKitGTK's MiniBrowser needs a display (xvfb-run), as for its wasm suites above.
+xvfb-run -a node --test --test-reporter=spec tests/engines/ 2>&1 | tee /tmp/localrec-engines.log
+n=$(grep -oE 'pass [0-9]+$' /tmp/localrec-engines.log | tail -n1 | cut -d' ' -f2)
+for engine in chromium firefox webkit; do
+  grep -qE "^# $engine [0-9]" /tmp/localrec-engines.log || { echo "FAILED: the $engine engine did not start" >&2; exit 1; }
+done
+[ "${n:-0}" -ge 24 ] || { echo "FAILED: only ${n:-0} engine tests passed (expected >= 24: 8 or more per engine)" >&2; exit 1; }
+summary+=("engines: $n passed (Chromium, Firefox, WebKit)"); total_passed=$((total_passed + n))
 
 echo
 printf '%s\n' "${summary[@]}"
