@@ -19,7 +19,7 @@ const meta = {
 };
 const files = [
   ['tower.json', 'tower-config', readFileSync(`${src}/tower.json`)],
-  ['tower.bpk', 'tower-weights', readFileSync(`${src}/tower.bpk`)],
+  ['tower.bin', 'tower-weights', readFileSync(`${src}/tower.bin`)],
   ['items.int8.lrc', 'items-int8', Buffer.from(cat.toBytes())],
   ['items.json', 'item-metadata', Buffer.from(JSON.stringify(meta))],
 ];

@@ -37,7 +37,7 @@ async function fetchBytes(url) {
 
 export async function runTowerBench(variants, artifacts) {
   const towerJson = await fetchBytes(`${artifacts}/tower.json`);
-  const towerBpk = await fetchBytes(`${artifacts}/tower.bpk`);
+  const towerWeights = await fetchBytes(`${artifacts}/tower.bin`);
   const itemsF32 = await fetchBytes(`${artifacts}/items.f32.lrc`);
   const out = [];
   for (const v of variants) {
@@ -45,7 +45,7 @@ export async function runTowerBench(variants, artifacts) {
     await mod.default();
     const { Catalogue, UserTower, Recommender } = mod;
     const items = Catalogue.fromBytes(itemsF32);
-    const tower = UserTower.fromBytes(towerJson, towerBpk);
+    const tower = UserTower.fromBytes(towerJson, towerWeights);
     const selfCheck = tower.selfCheck(items);
     // 50 distinct items, one event each, a few seconds apart.
     const n = 50;
@@ -55,7 +55,7 @@ export async function runTowerBench(variants, artifacts) {
     const row = { variant: v.name, self_check_diff: selfCheck, embed, dim: tower.dim, max_len: JSON.parse(new TextDecoder().decode(towerJson)).config.max_len };
     for (const type of ['int8', 'f32']) {
       const big = Catalogue.randomUnit(100_000, tower.dim, 0, 7, type);
-      const rec = new Recommender(big, UserTower.fromBytes(towerJson, towerBpk));
+      const rec = new Recommender(big, UserTower.fromBytes(towerJson, towerWeights));
       for (let i = 0; i < n; i++) rec.record(big.id((i * 7919) % big.length), 'view', 1e9 + i);
       let t = 1e9 + n;
       row[`interaction_${type}`] = time((i) => {

@@ -3,7 +3,7 @@
 // tower. Prints a markdown table with latency and wasm sizes; writes bench/out/tower.json.
 // Usage: node bench/tower.mjs   (scripts/bench-tower.sh builds both packages first)
 // ARTIFACTS=www/artifacts/online-retail-ii node bench/tower.mjs pkg   times another export's tower
-// (any directory under the repository with tower.json, tower.bpk and items.f32.lrc).
+// (any directory under the repository with tower.json, tower.bin and items.f32.lrc).
 import { existsSync, mkdirSync, writeFileSync, readFileSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
 import { openReadyPage } from '../scripts/browser.mjs';

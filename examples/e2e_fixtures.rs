@@ -18,7 +18,7 @@ fn main() -> Result<(), String> {
         std::fs::create_dir_all(d).map_err(|e| e.to_string())?;
     }
     let read = |name: &str| std::fs::read(src.join(name)).map_err(|e| format!("{name}: {e}"));
-    for name in ["manifest.json", "tower.json", "tower.bpk", "items.f32.lrc", "items.int8.lrc", "items.json"] {
+    for name in ["manifest.json", "tower.json", "tower.bin", "items.f32.lrc", "items.int8.lrc", "items.json"] {
         std::fs::write(v1.join(name), read(name)?).map_err(|e| e.to_string())?;
     }
 
@@ -61,7 +61,7 @@ fn main() -> Result<(), String> {
     let meta2 = ItemMetadata { items, categories: meta.categories.clone(), popular };
     let files: [(&str, Vec<u8>); 5] = [
         ("tower.json", read("tower.json")?),
-        ("tower.bpk", read("tower.bpk")?),
+        ("tower.bin", read("tower.bin")?),
         ("items.f32.lrc", new_f32.encode()),
         ("items.int8.lrc", new_f32.to_int8().encode()),
         ("items.json", serde_json::to_vec(&meta2).map_err(|e| e.to_string())?),

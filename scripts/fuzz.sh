@@ -2,7 +2,7 @@
 # Fuzzes the decoders with cargo-fuzz on the nightly toolchain:
 #   decode_catalog  Catalog::decode               (seeds: small catalogues of every element type)
 #   decode_delta    Delta::decode, apply_delta    (seeds: the e2e fixtures' deltas)
-#   tower           UserModel::from_bytes         (seeds: the shipped tower.json, NUL, tower.bpk)
+#   tower           UserModel::from_bytes         (seeds: the shipped tower.json, NUL, tower.bin)
 #   manifest        Manifest::parse, ItemMetadata::parse, History import (seeds: shipped JSON)
 # Usage: scripts/fuzz.sh [seconds per target, default 600] [targets..., default all]. Crashing
 # inputs land in fuzz/artifacts/<target>/; copy each into tests/regressions/ with a test.
@@ -18,7 +18,7 @@ mkdir -p fuzz/corpus/{decode_catalog,decode_delta,tower,manifest}
 cargo run -q --example fuzz_seeds -- fuzz/corpus/decode_catalog
 [ -d target/e2e-fixtures/v2 ] || cargo run -q --features train --example e2e_fixtures -- target/e2e-fixtures
 cp target/e2e-fixtures/v2/*.delta fuzz/corpus/decode_delta/
-{ cat $A/tower.json; printf '\0'; cat $A/tower.bpk; } > fuzz/corpus/tower/shipped
+{ cat $A/tower.json; printf '\0'; cat $A/tower.bin; } > fuzz/corpus/tower/shipped
 cp $A/manifest.json target/e2e-fixtures/v2/manifest.json fuzz/corpus/manifest/ 2>/dev/null || true
 cp $A/manifest.json fuzz/corpus/manifest/shipped-manifest.json
 printf '{"format":"localrec-history","version":1,"events":[{"id":"a","kind":"view","time":1.7e9}]}' > fuzz/corpus/manifest/history.json

@@ -9,7 +9,7 @@ const TYPES = {
   '.html': 'text/html; charset=utf-8', '.js': 'text/javascript', '.mjs': 'text/javascript',
   '.wasm': 'application/wasm', '.json': 'application/json', '.css': 'text/css', '.png': 'image/png',
   '.svg': 'image/svg+xml', '.webmanifest': 'application/manifest+json', '.bin': 'application/octet-stream',
-  '.ts': 'text/plain', '.lrc': 'application/octet-stream', '.delta': 'application/octet-stream', '.bpk': 'application/octet-stream',
+  '.ts': 'text/plain', '.lrc': 'application/octet-stream', '.delta': 'application/octet-stream',
 };
 
 // `hook(req, res, pathname)`, if given, sees every request first and returns true when it answered.

@@ -83,8 +83,9 @@ pub enum Error {
     /// The tower's configuration JSON is malformed or describes an impossible model.
     #[error("invalid user tower config: {0}")]
     InvalidModelConfig(String),
-    /// The weights file does not decode into the architecture the config describes.
-    #[error("user tower weights do not match this architecture: {0}")]
+    /// The weights file (`tower.bin`) is malformed or does not fit the architecture the config
+    /// describes.
+    #[error("invalid user tower weights: {0}")]
     InvalidWeights(String),
     /// The tower and the catalogue disagree on the item vector dimension.
     #[error("user tower expects item vectors of dimension {tower}, catalogue has {catalogue}")]

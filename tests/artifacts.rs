@@ -38,9 +38,9 @@ fn manifest_lists_every_file_with_its_size_and_digest() {
 
 #[test]
 fn shipped_tower_decodes_and_reproduces_its_native_embedding() {
-    let weights = read("tower.bpk");
+    let weights = read("tower.bin");
     assert!(weights.len() <= 300 * 1024, "tower weights are {} bytes, budget 300 KB", weights.len());
-    let mut model = UserModel::from_bytes(&read("tower.json"), &weights).expect("tower.json + tower.bpk decode");
+    let mut model = UserModel::from_bytes(&read("tower.json"), &weights).expect("tower.json + tower.bin decode");
     let f32_items = Catalog::decode(&read("items.f32.lrc")).unwrap();
     assert_eq!(f32_items.element_type(), ElementType::F32);
     assert_eq!(f32_items.dim(), model.config().dim);

@@ -37,7 +37,7 @@ fn the_shipped_manifest_is_valid() {
     let e = m.entries(&roles()).unwrap();
     assert_eq!(
         e.iter().map(|f| f.name.as_str()).collect::<Vec<_>>(),
-        ["tower.json", "tower.bpk", "items.int8.lrc", "items.json"]
+        ["tower.json", "tower.bin", "items.int8.lrc", "items.json"]
     );
 }
 

@@ -13,12 +13,12 @@ use wasm_bindgen_test::wasm_bindgen_test as test;
 wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
 
 const TOWER_JSON: &[u8] = include_bytes!("../www/artifacts/synthetic/tower.json");
-const TOWER_BPK: &[u8] = include_bytes!("../www/artifacts/synthetic/tower.bpk");
+const TOWER_BIN: &[u8] = include_bytes!("../www/artifacts/synthetic/tower.bin");
 const ITEMS_INT8: &[u8] = include_bytes!("../www/artifacts/synthetic/items.int8.lrc");
 
 fn recommender() -> Recommender {
     let catalog = Rc::new(Catalog::decode(ITEMS_INT8).unwrap());
-    Recommender::new(catalog, UserModel::from_bytes(TOWER_JSON, TOWER_BPK).unwrap()).unwrap()
+    Recommender::new(catalog, UserModel::from_bytes(TOWER_JSON, TOWER_BIN).unwrap()).unwrap()
 }
 
 fn dot(c: &Catalog, a: u32, b: u32) -> f32 {

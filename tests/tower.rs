@@ -1,13 +1,14 @@
 //! The user tower, natively and in headless browsers (`wasm-pack test`): the batch path the
 //! trainer and the evaluation use and the one-history path the browser uses give the same
-//! embedding for the same history; bad configs and weights are typed errors.
+//! embedding for the same history; `tower.bin` round-trips a trained tower exactly; bad configs and
+//! weights (every way a `tower.bin` can be damaged) are typed errors, never a panic.
 
 mod common;
 
 use localrec::catalog::synthetic::random_unit;
 use localrec::model::{
     encode_history, tower_weights, Event, HistoryConfig, Kind, TowerFile, UserModel, UserTowerConfig, TOWER_FORMAT,
-    TOWER_VERSION,
+    TOWER_VERSION, WEIGHTS_MAGIC, WEIGHTS_VERSION,
 };
 use localrec::rng::Rng;
 use localrec::Error;
@@ -167,7 +168,180 @@ fn bad_inputs_are_typed_errors() {
         UserModel::from_bytes(json.as_bytes(), &weights[..weights.len() / 2]).unwrap_err(),
         Error::InvalidWeights(_)
     ));
-    assert!(matches!(UserModel::from_bytes(json.as_bytes(), b"not a burnpack").unwrap_err(), Error::InvalidWeights(_)));
+    assert!(matches!(
+        UserModel::from_bytes(json.as_bytes(), b"not a weights file").unwrap_err(),
+        Error::InvalidWeights(_)
+    ));
     let (_, other_weights) = random_model(16, 9, seed);
     assert!(matches!(UserModel::from_bytes(json.as_bytes(), &other_weights).unwrap_err(), Error::InvalidWeights(_)));
+}
+
+/// A tower written to `tower.bin` and read back is the same tower: the same bytes when written
+/// again, the same embeddings.
+fn assert_round_trip(file: &TowerFile, mut original: UserModel, seed: u64) {
+    let dim = file.config.dim;
+    let catalog = random_unit(120, dim, 0, seed);
+    let mut rng = Rng::new(seed ^ 9);
+    let weights = tower_weights(original.tower().clone()).unwrap();
+    let mut loaded = UserModel::from_bytes(file.to_json().as_bytes(), &weights).unwrap();
+    assert_eq!(tower_weights(loaded.tower().clone()).unwrap(), weights);
+    for n in [1usize, 4, 15, 60] {
+        let history = random_history(&mut rng, n, 120);
+        assert_eq!(original.embed(&catalog, &history).unwrap(), loaded.embed(&catalog, &history).unwrap(), "n {n}");
+    }
+}
+
+#[test]
+fn weights_round_trip_exactly() {
+    let seed = common::base_seed() ^ 3;
+    for (diagonal, memory) in [(false, 0), (true, 20)] {
+        let config =
+            UserTowerConfig::new(16).with_max_len(10).with_heads(2).with_diagonal_skip(diagonal).with_memory(memory);
+        let device = localrec::model::inference_device();
+        device.seed(seed);
+        let file = tower_file(config);
+        let tower = file.config.init(&device);
+        assert_round_trip(&file, UserModel::from_tower(file.clone(), tower, device), seed);
+    }
+}
+
+/// The same with towers the trainer trained (both skip variants, with and without a memory).
+#[cfg(all(feature = "train", not(target_arch = "wasm32")))]
+#[test]
+fn trained_weights_round_trip_exactly() {
+    use localrec::train::{synthetic_dataset, train, SyntheticConfig, TrainConfig};
+    let seed = common::base_seed() ^ 4;
+    let ds = synthetic_dataset(&SyntheticConfig { items: 120, users: 150, ..SyntheticConfig::default() });
+    for (diagonal_skip, memory) in [(false, 0), (true, 20)] {
+        let cfg = TrainConfig {
+            dim: 16,
+            heads: 2,
+            attention_hidden: 8,
+            hidden: 16,
+            max_len: 10,
+            diagonal_skip,
+            memory,
+            epochs: 1,
+            batch: 64,
+            progress: false,
+            seed,
+            ..TrainConfig::default()
+        };
+        let trained = train(&ds, &cfg);
+        let file = tower_file(trained.tower_config.clone());
+        assert_round_trip(&file, trained.user_model(), seed);
+    }
+}
+
+/// The header of a `tower.bin`: `(rank, dims)` of each tensor, and where the values start.
+fn header(weights: &[u8]) -> (Vec<Vec<u32>>, usize) {
+    let word = |at: usize| u32::from_le_bytes(weights[at..at + 4].try_into().unwrap());
+    let mut at = 12;
+    let mut shapes = Vec::new();
+    for _ in 0..word(8) {
+        let rank = word(at) as usize;
+        shapes.push((0..rank).map(|k| word(at + 4 + 4 * k)).collect());
+        at += 4 + 4 * rank;
+    }
+    (shapes, at)
+}
+
+/// A `tower.bin` with the given header and these values (count, ranks and dims as given).
+fn build(shapes: &[Vec<u32>], values: &[u8]) -> Vec<u8> {
+    let mut out = WEIGHTS_MAGIC.to_vec();
+    out.extend(WEIGHTS_VERSION.to_le_bytes());
+    out.extend((shapes.len() as u32).to_le_bytes());
+    for s in shapes {
+        out.extend((s.len() as u32).to_le_bytes());
+        s.iter().for_each(|d| out.extend(d.to_le_bytes()));
+    }
+    out.extend(values);
+    out
+}
+
+#[test]
+fn damaged_weights_are_typed_errors() {
+    let (file, weights) = random_model_with(UserTowerConfig::new(8).with_max_len(6).with_heads(2).with_hidden(8), 5);
+    let json = file.to_json();
+    let load = |w: &[u8]| UserModel::from_bytes(json.as_bytes(), w);
+    let rejects = |w: &[u8], needle: &str| match load(w) {
+        Err(Error::InvalidWeights(msg)) => assert!(msg.contains(needle), "{msg:?} should mention {needle:?}"),
+        other => panic!("expected InvalidWeights mentioning {needle:?}, got {other:?}"),
+    };
+    load(&weights).unwrap();
+    let (shapes, values_at) = header(&weights);
+    assert_eq!(shapes.len(), 13);
+    assert_eq!(weights[..4], *b"LRTW");
+    let values = &weights[values_at..];
+
+    // Truncated: inside the magic, the version, the count, a rank, a dim, the values; one byte short.
+    for cut in [0, 2, 6, 10, 13, 18, values_at, values_at + 3, weights.len() / 2, weights.len() - 1] {
+        assert!(matches!(load(&weights[..cut]).unwrap_err(), Error::InvalidWeights(_)), "cut at {cut}");
+    }
+    rejects(&weights[..6], "truncated");
+    rejects(&weights[..weights.len() - 1], "its header describes");
+    // One byte too many.
+    let mut longer = weights.clone();
+    longer.push(0);
+    rejects(&longer, "its header describes");
+    // Another file: bad magic.
+    let mut other = weights.clone();
+    other[0] = b'X';
+    rejects(&other, "not a localrec weights file (tower.bin): bad magic");
+    rejects(b"not a weights file", "bad magic");
+    // The start of a Burn weights file (what `tower.bin` replaced).
+    rejects(b"NRUB\x01\x00\xd1\x03\x00\x00\xa1gtens", "bad magic");
+    // Another version.
+    let mut v2 = weights.clone();
+    v2[4..8].copy_from_slice(&2u32.to_le_bytes());
+    rejects(&v2, "format version 2");
+    // A tensor fewer, a tensor more (each consistent in itself): the count does not fit the tower.
+    let last = shapes.last().unwrap();
+    let last_len = last.iter().product::<u32>() as usize * 4;
+    rejects(&build(&shapes[..12], &values[..values.len() - last_len]), "holds 12 tensors");
+    let mut more = shapes.clone();
+    more.push(vec![3]);
+    let mut more_values = values.to_vec();
+    more_values.extend([0u8; 12]);
+    rejects(&build(&more, &more_values), "holds 14 tensors");
+    // A count beyond the limit.
+    let mut many = weights.clone();
+    many[8..12].copy_from_slice(&100_000u32.to_le_bytes());
+    rejects(&many, "at most");
+    // A wrong dim, the total kept (swapped dims of a matrix that is not square), then a changed one.
+    let (i, s) = shapes.iter().enumerate().find(|(_, s)| s.len() == 2 && s[0] != s[1]).unwrap();
+    let mut swapped = shapes.clone();
+    swapped[i] = vec![s[1], s[0]];
+    rejects(&build(&swapped, values), &format!("tensor {i} of tower.bin has shape"));
+    let mut wider = shapes.clone();
+    wider[0][1] += 1;
+    let mut wider_values = values.to_vec();
+    wider_values.extend(vec![0u8; 4 * shapes[0][0] as usize]);
+    rejects(&build(&wider, &wider_values), "tensor 0 of tower.bin has shape");
+    // A rank beyond 4.
+    let mut deep = shapes.clone();
+    deep[0] = vec![1, 1, 1, 1, 1];
+    rejects(&build(&deep, values), "rank 5");
+    // NaN and infinity.
+    for bad in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY] {
+        let mut w = weights.clone();
+        let at = values_at + 4 * 5;
+        w[at..at + 4].copy_from_slice(&bad.to_le_bytes());
+        rejects(&w, "value 5 of tensor 0 of tower.bin is");
+    }
+    // Dim products that overflow u32 (and u64), with too few bytes behind them: no allocation.
+    let mut huge = shapes.clone();
+    huge[0] = vec![65_536, 65_537];
+    rejects(&build(&huge, values), "its header describes");
+    huge[0] = vec![u32::MAX, u32::MAX, u32::MAX, 2];
+    rejects(&build(&huge, values), "impossibly large");
+    huge[0] = vec![u32::MAX, u32::MAX];
+    huge[1] = vec![u32::MAX, u32::MAX];
+    huge[2] = vec![u32::MAX, u32::MAX];
+    huge[3] = vec![u32::MAX, u32::MAX];
+    huge[4] = vec![u32::MAX, u32::MAX];
+    rejects(&build(&huge, values), "impossibly large");
+    // Empty, and a lone magic.
+    rejects(b"", "truncated");
+    rejects(b"LRTW", "truncated");
 }

@@ -234,7 +234,7 @@ fn the_exporter_round_trips_into_the_same_model_and_catalogue() {
     assert_eq!(int8_items, trained.catalog(&ds).to_int8());
     ItemMetadata::parse(&read("items.json")).unwrap().check_against(&f32_items).unwrap();
 
-    let mut exported = UserModel::from_bytes(&read("tower.json"), &read("tower.bpk")).unwrap();
+    let mut exported = UserModel::from_bytes(&read("tower.json"), &read("tower.bin")).unwrap();
     let mut original = trained.user_model();
     let mut rng = Rng::new(3);
     for n in [1usize, 4, 30] {

@@ -80,13 +80,13 @@ fn bad_input_becomes_a_js_error_with_a_message() {
 
 // The shipped synthetic export (what the demo loads), compiled into the test only.
 const TOWER_JSON: &[u8] = include_bytes!("../www/artifacts/synthetic/tower.json");
-const TOWER_BPK: &[u8] = include_bytes!("../www/artifacts/synthetic/tower.bpk");
+const TOWER_BIN: &[u8] = include_bytes!("../www/artifacts/synthetic/tower.bin");
 const ITEMS_F32: &[u8] = include_bytes!("../www/artifacts/synthetic/items.f32.lrc");
 const ITEMS_INT8: &[u8] = include_bytes!("../www/artifacts/synthetic/items.int8.lrc");
 
 #[wasm_bindgen_test]
 fn exported_tower_gives_the_native_embedding_in_the_browser() {
-    let mut tower = JsUserTower::from_bytes(TOWER_JSON, TOWER_BPK).unwrap();
+    let mut tower = JsUserTower::from_bytes(TOWER_JSON, TOWER_BIN).unwrap();
     let items = JsCatalogue::from_bytes(ITEMS_F32).unwrap();
     let diff = tower.self_check(&items).unwrap().expect("the export carries a self-check");
     assert!(diff <= 1e-5, "wasm embedding differs from the native one by {diff}");
@@ -96,7 +96,7 @@ fn exported_tower_gives_the_native_embedding_in_the_browser() {
 #[wasm_bindgen_test]
 fn recommender_updates_after_each_interaction() {
     let items = JsCatalogue::from_bytes(ITEMS_INT8).unwrap();
-    let tower = JsUserTower::from_bytes(TOWER_JSON, TOWER_BPK).unwrap();
+    let tower = JsUserTower::from_bytes(TOWER_JSON, TOWER_BIN).unwrap();
     let mut rec = JsRecommender::new(&items, tower).unwrap();
     let err = rec.recommend(10, true, None, None, None).err().unwrap();
     assert_eq!(name_and_code(&err), ("LocalRecError".into(), "empty-history".into()));
@@ -126,7 +126,7 @@ fn recommender_updates_after_each_interaction() {
     assert_eq!(rec.history_length(), 2);
     let msg = message(rec.record(&first, "like", None).err().unwrap());
     assert!(msg.contains("unknown interaction kind"), "{msg}");
-    let msg = message(JsUserTower::from_bytes(TOWER_JSON, &TOWER_BPK[..100]).err().unwrap());
+    let msg = message(JsUserTower::from_bytes(TOWER_JSON, &TOWER_BIN[..100]).err().unwrap());
     assert!(msg.contains("weights"), "{msg}");
 }
 
@@ -180,14 +180,14 @@ fn every_export_is_total_under_hostile_arguments() {
     let junk: Vec<u8> = (0..4096).map(|_| rng.below(256) as u8).collect();
     for bytes in [&[][..], &junk[..7], &junk[..], &c.to_bytes()[..40]] {
         typed("Catalogue.fromBytes", JsCatalogue::from_bytes(bytes).err().unwrap());
-        typed("UserTower.fromBytes(config)", JsUserTower::from_bytes(bytes, TOWER_BPK).err().unwrap());
+        typed("UserTower.fromBytes(config)", JsUserTower::from_bytes(bytes, TOWER_BIN).err().unwrap());
         typed("UserTower.fromBytes(weights)", JsUserTower::from_bytes(TOWER_JSON, bytes).err().unwrap());
         typed("applyCatalogueDelta(delta)", localrec::wasm::apply_catalogue_delta(&c.to_bytes(), bytes).err().unwrap());
         typed("applyCatalogueDelta(base)", localrec::wasm::apply_catalogue_delta(bytes, bytes).err().unwrap());
     }
     typed(
         "UserTower.fromBytes(json)",
-        JsUserTower::from_bytes(br#"{"format":"localrec-user-tower","version":99}"#, TOWER_BPK).err().unwrap(),
+        JsUserTower::from_bytes(br#"{"format":"localrec-user-tower","version":99}"#, TOWER_BIN).err().unwrap(),
     );
     // Ranker: wrong lengths, NaN, huge k, out-of-range filters.
     let mut ranker = JsRanker::new(&c);
@@ -200,7 +200,7 @@ fn every_export_is_total_under_hostile_arguments() {
     typed("withKernel", JsRanker::with_kernel(&c, "avx512").err().unwrap());
     // The tower: mismatched lengths, unknown rows and kinds, NaN times, an empty history.
     let items = JsCatalogue::from_bytes(ITEMS_INT8).unwrap();
-    let mut tower = JsUserTower::from_bytes(TOWER_JSON, TOWER_BPK).unwrap();
+    let mut tower = JsUserTower::from_bytes(TOWER_JSON, TOWER_BIN).unwrap();
     typed("embed(lengths)", tower.embed(&items, &[1, 2], &[0], &[1.0, 2.0]).err().unwrap());
     typed("embed(row)", tower.embed(&items, &[u32::MAX], &[0], &[1.0]).err().unwrap());
     typed("embed(kind)", tower.embed(&items, &[1], &[255], &[1.0]).err().unwrap());
@@ -210,7 +210,7 @@ fn every_export_is_total_under_hostile_arguments() {
     typed("selfCheck(dim)", tower.self_check(&c).err().unwrap());
     typed(
         "Recommender(dim)",
-        JsRecommender::new(&c, JsUserTower::from_bytes(TOWER_JSON, TOWER_BPK).unwrap()).err().unwrap(),
+        JsRecommender::new(&c, JsUserTower::from_bytes(TOWER_JSON, TOWER_BIN).unwrap()).err().unwrap(),
     );
     // The recommender.
     let mut rec = JsRecommender::new(&items, tower).unwrap();
@@ -274,7 +274,7 @@ async fn visitor_history_feeds_the_recommender() {
         wasm_bindgen::convert::TryFromJsValue::try_from_js_value(v).unwrap()
     };
     let items = JsCatalogue::from_bytes(ITEMS_INT8).unwrap();
-    let mut rec = JsRecommender::new(&items, JsUserTower::from_bytes(TOWER_JSON, TOWER_BPK).unwrap()).unwrap();
+    let mut rec = JsRecommender::new(&items, JsUserTower::from_bytes(TOWER_JSON, TOWER_BIN).unwrap()).unwrap();
     let now = js_sys::Date::now() / 1000.0;
     for (i, kind) in ["view", "add_to_cart", "buy"].into_iter().enumerate() {
         JsFuture::from(h.record(&items.id(i as u32).unwrap(), kind, now + i as f64).unwrap()).await.unwrap();

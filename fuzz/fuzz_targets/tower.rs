@@ -1,5 +1,5 @@
 //! Fuzz target: `UserModel::from_bytes(tower.json, weights)`. The input is split at its first NUL
-//! byte into the config and the weights (seeds: the shipped `tower.json`, a NUL, `tower.bpk`).
+//! byte into the config and the weights (seeds: the shipped `tower.json`, a NUL, `tower.bin`).
 //! Malformed, mis-versioned or mismatched files must be typed errors, never a panic, a hang or an
 //! unbounded allocation; a model that loads must embed a short history or refuse it with an error.
 #![no_main]

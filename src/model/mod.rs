@@ -2,17 +2,42 @@
 //! that only the trainer runs, and the history encoding both sides share ([`features`]).
 //!
 //! Inference goes through [`UserModel`]: a tower rebuilt from its config (`tower.json`) and its
-//! weights (`tower.bpk`, Burn's burnpack format), which embeds a history against a [`Catalog`].
-//! The trainer (feature `train`) builds the same `UserTower` type, so there is no conversion step
-//! between what was trained and what runs.
+//! weights (`tower.bin`, below), which embeds a history against a [`Catalog`]. The trainer (feature
+//! `train`) builds the same `UserTower` type, so there is no conversion step between what was
+//! trained and what runs.
+//!
+//! # `tower.bin`
+//!
+//! The weights are a plain list of f32 tensors, little-endian, written by [`tower_weights`]:
+//!
+//! ```text
+//! magic     4 bytes   b"LRTW"
+//! version   u32       1 (WEIGHTS_VERSION)
+//! count     u32       n tensors (at most MAX_WEIGHT_TENSORS)
+//! n times:  u32 rank (at most MAX_WEIGHT_RANK), then rank × u32 dims
+//! values    f32 × Σ product(dims): every tensor's values, in the same order, row-major
+//! ```
+//!
+//! The file's length must be exactly what the header describes. Tensors come in the order in
+//! which Burn's `Module::visit` and `Module::map` reach the float parameters of [`UserTower`]
+//! (field order: the kind, recency and position embeddings, the attention, the MLP, the skip or
+//! the gates); `tower.json` says which architecture they belong to and the file carries no names.
+//! The reader ([`UserModel::from_bytes`]) validates the whole file before building anything
+//! (magic, version, a bounded count and rank, the sizes in checked `u64` arithmetic so that a
+//! hostile header neither overflows a 32-bit `usize` nor allocates, the exact length, finite values),
+//! then initialises the tower from its config and replaces each parameter, keeping its id, with
+//! the next tensor, whose shape must equal the parameter's. Any mismatch is
+//! [`Error::InvalidWeights`], never a panic.
+//!
+//! This replaced Burn's own weight files, whose reader (a CBOR header parser and dtype
+//! conversions) took about 138 KB of the wasm before wasm-opt.
 
 pub mod features;
 pub mod item_tower;
 pub mod user_tower;
 
-use burn::module::Module;
-use burn::store::ModuleRecord;
-use burn::tensor::{Bytes, Device, Tensor, TensorData};
+use burn::module::{Module, ModuleMapper, ModuleVisitor, Param};
+use burn::tensor::{Device, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
 use crate::catalog::Catalog;
@@ -30,7 +55,7 @@ pub const TOWER_VERSION: u32 = 2;
 /// weights for another architecture).
 pub const OLDEST_TOWER_VERSION: u32 = 1;
 
-/// The contents of `tower.json`: what to build before loading `tower.bpk`, and a self-check.
+/// The contents of `tower.json`: what to build before loading `tower.bin`, and a self-check.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TowerFile {
     pub format: String,
@@ -116,14 +141,12 @@ pub struct UserModel {
 }
 
 impl UserModel {
-    /// Rebuilds the tower from `tower.json` and `tower.bpk`.
+    /// Rebuilds the tower from `tower.json` and `tower.bin` (see the module docs for the format).
+    /// A malformed, mis-versioned or mismatched weights file is [`Error::InvalidWeights`].
     pub fn from_bytes(tower_json: &[u8], weights: &[u8]) -> Result<UserModel> {
         let file = TowerFile::from_json(tower_json)?;
         let device = inference_device();
-        let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(weights.to_vec()))
-            .map_err(|e| Error::InvalidWeights(e.to_string()))?;
-        let tower =
-            file.config.init(&device).try_load_record(record).map_err(|e| Error::InvalidWeights(e.to_string()))?;
+        let tower = load_user_tower(&file.config, weights, &device)?;
         Ok(Self::from_tower(file, tower, device))
     }
 
@@ -236,8 +259,220 @@ pub fn tensor_to_vec<const D: usize>(t: Tensor<D>) -> Vec<f32> {
     t.into_data().convert::<f32>().try_into_vec::<f32>().expect("float tensor data")
 }
 
-/// The tower's weights as burnpack bytes.
+/// Magic bytes at the start of `tower.bin`.
+pub const WEIGHTS_MAGIC: [u8; 4] = *b"LRTW";
+/// Version of the `tower.bin` layout this build reads and writes.
+pub const WEIGHTS_VERSION: u32 = 1;
+/// Most tensors a `tower.bin` may list (a tower has 13).
+pub const MAX_WEIGHT_TENSORS: u32 = 64;
+/// Highest tensor rank a `tower.bin` may hold (a tower's tensors have rank 1 or 2).
+pub const MAX_WEIGHT_RANK: u32 = 4;
+
+fn bad_weights(msg: String) -> Error {
+    Error::InvalidWeights(msg)
+}
+
+/// One tensor of a validated `tower.bin`: its shape and where its values start.
+struct WeightTensor {
+    rank: usize,
+    dims: [usize; MAX_WEIGHT_RANK as usize],
+    /// Byte offset of the first value, and the number of values.
+    start: usize,
+    len: usize,
+}
+
+impl WeightTensor {
+    fn dims(&self) -> &[usize] {
+        &self.dims[..self.rank]
+    }
+}
+
+/// Parses and validates the whole of a `tower.bin` (header, exact length, finite values) without
+/// building anything. Sizes are computed in `u64` with checked arithmetic, so a hostile header can
+/// neither overflow (32-bit `usize` on wasm32 included) nor make the caller allocate.
+fn parse_weights(bytes: &[u8]) -> Result<Vec<WeightTensor>> {
+    if !bytes.starts_with(&WEIGHTS_MAGIC) {
+        return Err(bad_weights(if WEIGHTS_MAGIC.starts_with(bytes) {
+            format!("tower.bin is truncated: {} bytes, the header alone needs 12", bytes.len())
+        } else {
+            "not a localrec weights file (tower.bin): bad magic".into()
+        }));
+    }
+    let mut pos = 4usize;
+    let mut word = |what: &dyn core::fmt::Display| -> Result<u32> {
+        let b = bytes
+            .get(pos..pos + 4)
+            .ok_or_else(|| bad_weights(format!("tower.bin is truncated: {} bytes, ends inside {what}", bytes.len())))?;
+        pos += 4;
+        Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+    };
+    let version = word(&"the format version")?;
+    if version != WEIGHTS_VERSION {
+        return Err(bad_weights(format!(
+            "tower.bin format version {version} (this build reads version {WEIGHTS_VERSION})"
+        )));
+    }
+    let count = word(&"the tensor count")?;
+    if count > MAX_WEIGHT_TENSORS {
+        return Err(bad_weights(format!("tower.bin lists {count} tensors (at most {MAX_WEIGHT_TENSORS})")));
+    }
+    // (rank, dims, values) of each tensor; values in u64 until the length check bounds them.
+    let mut shapes: Vec<(usize, [usize; MAX_WEIGHT_RANK as usize], u64)> = Vec::with_capacity(count as usize);
+    let mut total = 0u64;
+    for i in 0..count {
+        let rank = word(&format_args!("the rank of tensor {i}"))?;
+        if rank > MAX_WEIGHT_RANK {
+            return Err(bad_weights(format!("tensor {i} of tower.bin has rank {rank} (at most {MAX_WEIGHT_RANK})")));
+        }
+        let mut dims = [0usize; MAX_WEIGHT_RANK as usize];
+        let mut values = 1u64;
+        for (k, d) in dims.iter_mut().take(rank as usize).enumerate() {
+            let dim = word(&format_args!("dimension {k} of tensor {i}"))?;
+            // u32 -> usize is lossless on every target this crate builds for (32 and 64 bit).
+            *d = dim as usize;
+            values = values
+                .checked_mul(u64::from(dim))
+                .ok_or_else(|| bad_weights(format!("tensor {i} of tower.bin has an impossibly large shape")))?;
+        }
+        total = total
+            .checked_add(values)
+            .ok_or_else(|| bad_weights(format!("tensor {i} of tower.bin has an impossibly large shape")))?;
+        shapes.push((rank as usize, dims, values));
+    }
+    let expected = total.checked_mul(4).and_then(|b| b.checked_add(pos as u64));
+    if expected != Some(bytes.len() as u64) {
+        let described = expected.map_or("more than 2^64".to_string(), |e| e.to_string());
+        return Err(bad_weights(format!(
+            "tower.bin is {} bytes, its header describes {described} ({} tensors, {total} values)",
+            bytes.len(),
+            count
+        )));
+    }
+    // From here every size fits in `usize`: the values lie within `bytes`.
+    let mut tensors = Vec::with_capacity(shapes.len());
+    for (i, (rank, dims, values)) in shapes.into_iter().enumerate() {
+        let (start, len) = (pos, values as usize);
+        let data = bytes.get(start..start + 4 * len).unwrap_or(&[]);
+        if let Some((j, v)) = data.chunks_exact(4).map(le_f32).enumerate().find(|(_, v)| !v.is_finite()) {
+            return Err(bad_weights(format!("value {j} of tensor {i} of tower.bin is {v}")));
+        }
+        pos = start + 4 * len;
+        tensors.push(WeightTensor { rank, dims, start, len });
+    }
+    Ok(tensors)
+}
+
+fn le_f32(b: &[u8]) -> f32 {
+    f32::from_le_bytes([b[0], b[1], b[2], b[3]])
+}
+
+/// Replaces each float parameter, in [`Module::map`] order, with the next tensor of a validated
+/// `tower.bin`, keeping the parameter's id, device and gradient setting; records the first
+/// shape mismatch (a mapper cannot return an error).
+struct WeightLoader<'a> {
+    bytes: &'a [u8],
+    tensors: &'a [WeightTensor],
+    next: usize,
+    error: Option<String>,
+}
+
+impl ModuleMapper for WeightLoader<'_> {
+    fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+        let i = self.next;
+        self.next += 1;
+        let Some(t) = self.tensors.get(i) else { return param };
+        if self.error.is_some() {
+            return param;
+        }
+        // The shape the config gives this parameter, without running its random initialiser.
+        let shape = param.lazy_shape();
+        if t.dims() != shape.as_slice() {
+            self.error = Some(format!(
+                "tensor {i} of tower.bin has shape {:?}, the tower described by tower.json expects {:?}",
+                t.dims(),
+                shape.as_slice()
+            ));
+            return param;
+        }
+        let values: Vec<f32> =
+            self.bytes.get(t.start..t.start + 4 * t.len).unwrap_or(&[]).chunks_exact(4).map(le_f32).collect();
+        if values.len() != t.len {
+            self.error = Some(format!("tensor {i} of tower.bin lies outside the file"));
+            return param;
+        }
+        let tensor = Tensor::from_data(TensorData::new(values, shape), &param.lazy_device());
+        let id = param.id;
+        param.transform_for_load(tensor, id)
+    }
+}
+
+/// Builds the tower `config` describes and loads the weights of a `tower.bin` into it.
+fn load_user_tower(config: &UserTowerConfig, weights: &[u8], device: &Device) -> Result<UserTower> {
+    let tensors = parse_weights(weights)?;
+    let mut loader = WeightLoader { bytes: weights, tensors: &tensors, next: 0, error: None };
+    let tower = config.init(device).map(&mut loader);
+    if loader.next != tensors.len() {
+        return Err(bad_weights(format!(
+            "tower.bin holds {} tensors, the tower described by tower.json has {}",
+            tensors.len(),
+            loader.next
+        )));
+    }
+    match loader.error {
+        Some(e) => Err(bad_weights(e)),
+        None => Ok(tower),
+    }
+}
+
+/// Collects the float parameters, in [`Module::visit`] order, as `tower.bin` header and values.
+#[derive(Default)]
+struct WeightWriter {
+    count: u32,
+    header: Vec<u8>,
+    values: Vec<u8>,
+    error: Option<String>,
+}
+
+impl ModuleVisitor for WeightWriter {
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+        let i = self.count;
+        self.count += 1;
+        let tensor = param.val();
+        let dims = tensor.dims();
+        if D as u32 > MAX_WEIGHT_RANK || dims.iter().any(|&d| u32::try_from(d).is_err()) {
+            self.error.get_or_insert(format!("tensor {i} has shape {dims:?}, beyond what tower.bin holds"));
+        }
+        self.header.extend((D as u32).to_le_bytes());
+        for d in dims {
+            self.header.extend((d as u32).to_le_bytes());
+        }
+        for v in tensor_to_vec(tensor) {
+            if !v.is_finite() {
+                self.error.get_or_insert(format!("tensor {i} holds the non-finite value {v}"));
+            }
+            self.values.extend(v.to_le_bytes());
+        }
+    }
+}
+
+/// The tower's weights as `tower.bin` bytes (see the module docs for the layout).
 pub fn tower_weights(tower: UserTower) -> Result<Vec<u8>> {
-    let bytes = tower.into_record().into_bytes().map_err(|e| Error::InvalidWeights(e.to_string()))?;
-    Ok(bytes.to_vec())
+    let mut writer = WeightWriter::default();
+    tower.visit(&mut writer);
+    if let Some(e) = writer.error {
+        return Err(bad_weights(e));
+    }
+    if writer.count > MAX_WEIGHT_TENSORS {
+        return Err(bad_weights(format!(
+            "the tower has {} tensors, tower.bin holds at most {MAX_WEIGHT_TENSORS}",
+            writer.count
+        )));
+    }
+    let mut out = Vec::with_capacity(12 + writer.header.len() + writer.values.len());
+    out.extend(WEIGHTS_MAGIC);
+    out.extend(WEIGHTS_VERSION.to_le_bytes());
+    out.extend(writer.count.to_le_bytes());
+    out.extend(writer.header);
+    out.extend(writer.values);
+    Ok(out)
 }

@@ -146,7 +146,8 @@ impl UserTowerConfig {
     }
 }
 
-/// See the module docs. Built by [`UserTowerConfig::init`]; weights from [`super::load_user_tower`].
+/// See the module docs. Built by [`UserTowerConfig::init`]; weights from `tower.bin`
+/// ([`super::UserModel::from_bytes`]).
 #[derive(Module, Debug)]
 pub struct UserTower {
     kind: Embedding,

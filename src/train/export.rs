@@ -3,7 +3,7 @@
 //! ```text
 //! manifest.json     format, versions, dimensions, and every file below with bytes + sha256
 //! tower.json        UserTowerConfig + a self-check history and its native embedding
-//! tower.bpk         the user tower's weights (Burn burnpack)
+//! tower.bin         the user tower's weights (f32 tensors, `crate::model` docs)
 //! items.f32.lrc     the item table, catalogue format v1, f32
 //! items.int8.lrc    the same, int8 with a per-row scale
 //! items.json        item metadata: id, title, category; category names; the most popular ids
@@ -78,7 +78,7 @@ pub fn export(ds: &Dataset, trained: &Trained, dir: &Path) -> Result<Manifest, S
 
     let files: [(&str, &str, &[u8]); 5] = [
         ("tower.json", "tower-config", &tower_bytes),
-        ("tower.bpk", "tower-weights", &weights),
+        ("tower.bin", "tower-weights", &weights),
         ("items.f32.lrc", "items-f32", &f32_bytes),
         ("items.int8.lrc", "items-int8", &int8_bytes),
         ("items.json", "item-metadata", &meta_bytes),

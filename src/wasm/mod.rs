@@ -346,7 +346,7 @@ fn kind_from_js(kind: &str) -> JsResult<crate::model::Kind> {
 }
 
 /// The user tower: a visitor's history in, a unit user vector out. Rebuilt from the export's
-/// `tower.json` and `tower.bpk`.
+/// `tower.json` and `tower.bin`.
 #[wasm_bindgen(js_name = UserTower)]
 pub struct JsUserTower {
     inner: crate::model::UserModel,
