@@ -11,6 +11,7 @@
 //! * [`manifest`]: the export's manifest and item metadata, validated before anything is fetched;
 //! * `wasm` (wasm32 only): the thin JavaScript binding that wasm-pack packages into `pkg/`.
 
+pub mod cache;
 pub mod catalog;
 pub mod error;
 pub mod history;

@@ -178,11 +178,12 @@ impl HistoryStore for Backend {
 }
 
 /// Where histories are kept: IndexedDB (`HistoryStore.openIndexedDb`) or memory
-/// (`HistoryStore.memory()`). The IndexedDB one also hands its database connection to the JS cache
-/// of downloaded files (`database`), so the schema is opened and upgraded in one place.
+/// (`HistoryStore.memory()`), with the cache of downloaded files beside them (`fileCache()`), so the
+/// schema is opened and upgraded in one place.
 #[wasm_bindgen(js_name = HistoryStore)]
 pub struct JsHistoryStore {
     backend: Rc<Backend>,
+    files: Rc<super::cache::FileBackend>,
 }
 
 #[wasm_bindgen(js_class = HistoryStore)]
@@ -193,13 +194,23 @@ impl JsHistoryStore {
     pub fn open_indexed_db(name: String, timeout_ms: Option<u32>) -> Promise {
         wasm_bindgen_futures::future_to_promise(async move {
             let db = idb::open_database(&name, timeout_ms.unwrap_or(5000)).await.map_err(|e| js_err(e.into()))?;
-            Ok(JsHistoryStore { backend: Rc::new(Backend::Idb(IdbHistoryStore::new(db), name)) }.into())
+            let files = Rc::new(super::cache::FileBackend::Idb(super::cache::IdbFileStore::new(db.clone())));
+            Ok(JsHistoryStore { backend: Rc::new(Backend::Idb(IdbHistoryStore::new(db), name)), files }.into())
         })
     }
 
     /// A store in memory: nothing is kept after the page.
     pub fn memory() -> JsHistoryStore {
-        JsHistoryStore { backend: Rc::new(Backend::Memory(MemoryHistoryStore::new())) }
+        JsHistoryStore {
+            backend: Rc::new(Backend::Memory(MemoryHistoryStore::new())),
+            files: Rc::new(super::cache::FileBackend::Memory(crate::cache::MemoryFileStore::new())),
+        }
+    }
+
+    /// The cache of downloaded files kept beside the histories (the same database, or memory).
+    #[wasm_bindgen(js_name = fileCache)]
+    pub fn file_cache(&self) -> super::cache::JsFileCache {
+        super::cache::JsFileCache { backend: self.files.clone() }
     }
 
     /// `"indexeddb"` or `"memory"`.
@@ -208,15 +219,6 @@ impl JsHistoryStore {
         match &*self.backend {
             Backend::Idb(..) => "indexeddb".into(),
             Backend::Memory(_) => "memory".into(),
-        }
-    }
-
-    /// The IndexedDB connection (`undefined` for memory).
-    #[wasm_bindgen(getter)]
-    pub fn database(&self) -> Option<IdbDatabase> {
-        match &*self.backend {
-            Backend::Idb(s, _) => Some(s.db.clone()),
-            Backend::Memory(_) => None,
         }
     }
 

@@ -17,7 +17,7 @@ use crate::history::StoreError;
 /// 2: adds `events` (one record per event, so tabs append instead of overwriting each other), with
 /// an index on `scope`; a version-1 `history` record is moved into `events` when first read.
 pub const DB_VERSION: u32 = 2;
-/// Downloaded files by SHA-256 (the JS cache reads and writes them).
+/// Downloaded files by SHA-256 (`crate::cache`, `super::cache`).
 pub const FILES: &str = "files";
 /// The cached version per manifest URL.
 pub const VERSIONS: &str = "versions";

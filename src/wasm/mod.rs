@@ -9,9 +9,11 @@ use wasm_bindgen::prelude::*;
 use crate::catalog::{synthetic, Catalog, Vectors};
 use crate::rank::{Kernel, Query, TopK};
 
+pub mod cache;
 pub mod history;
 pub mod idb;
 
+pub use cache::JsFileCache;
 pub use history::{JsHistoryStore, JsVisitorHistory};
 
 type JsResult<T> = Result<T, JsValue>;
