@@ -9,7 +9,7 @@
 // WebAssembly, and no request ever carries the history. `openInWorker` gives the same API backed by a
 // Web Worker.
 
-import init, { Catalogue, UserTower, Recommender, VisitorHistory, applyCatalogueDelta, checkItemMetadata, rules } from './localrec.js';
+import init, { Catalogue, UserTower, Recommender, VisitorHistory, checkItemMetadata, rules } from './localrec.js';
 import { LocalRecError, fromWasm } from './errors.js';
 import { openIndexedDbStore, MemoryStore } from './store.js';
 import { syncArtifacts } from './sync.js';
@@ -88,11 +88,11 @@ export async function open(manifestUrl, options = {}) {
   const roles = ['tower-config', 'tower-weights', itemsRole, 'item-metadata'];
   let synced;
   try {
-    // The wasm compiles while the manifest is fetched and the cache is read; decoding waits for it.
+    // The core fetches the manifest and reads the cached version at the same time.
+    await wasm;
     synced = await syncArtifacts(manifestUrl, roles, {
-      store, fetch: opts.fetch, signal: abort.signal, onEvent: emit, ready: wasm, background: opts.update !== 'wait',
+      store, fetch: opts.fetch, signal: abort.signal, onEvent: emit, background: opts.update !== 'wait',
       onProgress: (p) => { try { opts.onProgress?.(p); } catch (e) { console.error(e); } },
-      applyDelta: (base, delta) => { try { return applyCatalogueDelta(base, delta); } catch (e) { throw fromWasm(e); } },
       prepare: (files) => prepareModel(files, itemsRole),
     });
   } catch (e) {

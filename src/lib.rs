@@ -20,6 +20,7 @@ pub mod model;
 pub mod rank;
 pub mod recommender;
 pub mod rng;
+pub mod sync;
 #[cfg(feature = "train")]
 pub mod train;
 

@@ -170,6 +170,42 @@ pub enum FileBackend {
     Memory(MemoryFileStore),
 }
 
+impl FileBackend {
+    pub async fn version(&self, manifest_url: &str) -> Result<Option<VersionRecord>, StoreError> {
+        match self {
+            FileBackend::Idb(s) => s.version(manifest_url).await,
+            FileBackend::Memory(s) => s.version(manifest_url).await,
+        }
+    }
+
+    /// Files by digest as `Uint8Array`s (copied out of memory for the memory store).
+    pub async fn files_js(&self, shas: &[String]) -> Result<Vec<Option<Uint8Array>>, StoreError> {
+        match self {
+            FileBackend::Idb(s) => s.files(shas).await,
+            FileBackend::Memory(s) => {
+                Ok(s.files(shas).await?.into_iter().map(|b| b.map(|b| Uint8Array::from(&b[..]))).collect())
+            }
+        }
+    }
+
+    pub async fn delete_file(&self, sha: &str) -> Result<(), StoreError> {
+        match self {
+            FileBackend::Idb(s) => s.delete_file(sha).await,
+            FileBackend::Memory(s) => s.delete_file(sha).await,
+        }
+    }
+
+    pub async fn commit_js(&self, version: &VersionRecord, files: Vec<NewFile<Uint8Array>>) -> Result<(), StoreError> {
+        match self {
+            FileBackend::Idb(s) => s.commit(version, files).await,
+            FileBackend::Memory(s) => {
+                let files = files.into_iter().map(|f| NewFile { sha256: f.sha256, name: f.name, bytes: f.bytes.to_vec() }).collect();
+                s.commit(version, files).await
+            }
+        }
+    }
+}
+
 /// The cache of downloaded files (`HistoryStore.fileCache()`: the same database, or memory). Every
 /// method is one transaction of its own.
 #[wasm_bindgen(js_name = FileCache)]
@@ -210,11 +246,7 @@ impl JsFileCache {
     pub fn get_version(&self, manifest_url: String) -> Promise {
         let backend = self.backend.clone();
         wasm_bindgen_futures::future_to_promise(async move {
-            let v = match &*backend {
-                FileBackend::Idb(s) => s.version(&manifest_url).await,
-                FileBackend::Memory(s) => s.version(&manifest_url).await,
-            }
-            .map_err(|e| js_err(e.into()))?;
+            let v = backend.version(&manifest_url).await.map_err(|e| js_err(e.into()))?;
             v.map_or(Ok(JsValue::NULL), |v| version_to_js(&v))
         })
     }
@@ -224,13 +256,7 @@ impl JsFileCache {
     pub fn get_files(&self, shas: Vec<String>) -> Promise {
         let backend = self.backend.clone();
         wasm_bindgen_futures::future_to_promise(async move {
-            let out = match &*backend {
-                FileBackend::Idb(s) => array_of(s.files(&shas).await.map_err(|e| js_err(e.into()))?),
-                FileBackend::Memory(s) => array_of(
-                    s.files(&shas).await.map_err(|e| js_err(e.into()))?.into_iter().map(|b| b.map(|b| Uint8Array::from(&b[..]))),
-                ),
-            };
-            Ok(out.into())
+            Ok(array_of(backend.files_js(&shas).await.map_err(|e| js_err(e.into()))?).into())
         })
     }
 
@@ -239,11 +265,7 @@ impl JsFileCache {
     pub fn delete_file(&self, sha256: String) -> Promise {
         let backend = self.backend.clone();
         wasm_bindgen_futures::future_to_promise(async move {
-            match &*backend {
-                FileBackend::Idb(s) => s.delete_file(&sha256).await,
-                FileBackend::Memory(s) => s.delete_file(&sha256).await,
-            }
-            .map_err(|e| js_err(e.into()))?;
+            backend.delete_file(&sha256).await.map_err(|e| js_err(e.into()))?;
             Ok(JsValue::UNDEFINED)
         })
     }
@@ -270,14 +292,7 @@ impl JsFileCache {
         }
         let backend = self.backend.clone();
         Ok(wasm_bindgen_futures::future_to_promise(async move {
-            match &*backend {
-                FileBackend::Idb(s) => s.commit(&version, list).await,
-                FileBackend::Memory(s) => {
-                    let list = list.into_iter().map(|f| NewFile { sha256: f.sha256, name: f.name, bytes: f.bytes.to_vec() }).collect();
-                    s.commit(&version, list).await
-                }
-            }
-            .map_err(|e| js_err(e.into()))?;
+            backend.commit_js(&version, list).await.map_err(|e| js_err(e.into()))?;
             Ok(JsValue::UNDEFINED)
         }))
     }

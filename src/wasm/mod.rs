@@ -12,6 +12,7 @@ use crate::rank::{Kernel, Query, TopK};
 pub mod cache;
 pub mod history;
 pub mod idb;
+pub mod sync;
 
 pub use cache::JsFileCache;
 pub use history::{JsHistoryStore, JsVisitorHistory};
