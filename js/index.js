@@ -84,16 +84,18 @@ export async function open(manifestUrl, options = {}) {
   const persisting = store.kind === 'indexeddb' && opts.persist !== false
     ? (async () => (await globalThis.navigator?.storage?.persist?.()) === true)().catch(() => false)
     : Promise.resolve(false);
-  const itemsRole = opts.precision === 'f32' ? 'items-f32' : 'items-int8';
-  const roles = ['tower-config', 'tower-weights', itemsRole, 'item-metadata'];
   let synced;
   try {
-    // The core fetches the manifest and reads the cached version at the same time.
     await wasm;
+    // Which files to load: tower config, tower weights, item table, item metadata (the core's roles).
+    const known = rules().roles;
+    const roles = Object.hasOwn(known, opts.precision) ? known[opts.precision] : null;
+    if (!roles) throw new LocalRecError('invalid-argument', `precision must be 'int8' or 'f32', got ${opts.precision}`);
+    // The core fetches the manifest and reads the cached version at the same time.
     synced = await syncArtifacts(manifestUrl, roles, {
       store, fetch: opts.fetch, signal: abort.signal, onEvent: emit, background: opts.update !== 'wait',
       onProgress: (p) => { try { opts.onProgress?.(p); } catch (e) { console.error(e); } },
-      prepare: (files) => prepareModel(files, itemsRole),
+      prepare: (files) => prepareModel(files, roles),
     });
   } catch (e) {
     if (!opts.store) store.close();
@@ -132,13 +134,14 @@ class ItemIndex {
 }
 
 /** Decodes the verified files into the wasm objects and the metadata index (freed if unused). */
-function prepareModel(files, itemsRole) {
+function prepareModel(files, [towerConfig, towerWeights, items, metadata]) {
   let catalogue = null, core = null;
   try {
-    catalogue = Catalogue.fromBytes(files[itemsRole]);
-    core = new Recommender(catalogue, UserTower.fromBytes(files['tower-config'], files['tower-weights']));
+    catalogue = Catalogue.fromBytes(files[items]);
+    core = new Recommender(catalogue, UserTower.fromBytes(files[towerConfig], files[towerWeights]));
     let meta;
-    try { meta = JSON.parse(new TextDecoder().decode(files['item-metadata'])); } catch (e) {
+    // Parsed here: JSON.parse is the fastest reader of a large items.json; the core checks it below.
+    try { meta = JSON.parse(new TextDecoder().decode(files[metadata])); } catch (e) {
       throw new LocalRecError('corrupt-file', `item metadata is not JSON: ${e.message}`);
     }
     const popular = meta.popular ?? [];

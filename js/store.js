@@ -39,8 +39,3 @@ export class MemoryStore extends Store {
   // The wasm module may not be loaded yet: the histories and files are created on first use.
   constructor() { super('memory', 'memory', null); }
 }
-
-/** True for a write refused for lack of room (the wasm core's `quota` code, or the browser's error). */
-export function isQuotaError(e) {
-  return e?.code === 'quota' || e?.name === 'QuotaExceededError' || e?.code === 22 || /quota/i.test(e?.message ?? '');
-}

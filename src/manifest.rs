@@ -21,6 +21,24 @@ pub const MAX_FILE_BYTES: u64 = 1 << 30;
 /// Longest file name, role or model version accepted.
 pub const MAX_NAME_BYTES: usize = 256;
 
+/// The roles of an export's files (the trainer writes them, the loader asks for them).
+pub const ROLE_TOWER_CONFIG: &str = "tower-config";
+pub const ROLE_TOWER_WEIGHTS: &str = "tower-weights";
+pub const ROLE_ITEMS_INT8: &str = "items-int8";
+pub const ROLE_ITEMS_F32: &str = "items-f32";
+pub const ROLE_ITEM_METADATA: &str = "item-metadata";
+
+/// The files a browser loads for an item table of `precision` (`"int8"` or `"f32"`), in the order
+/// tower config, tower weights, item table, item metadata; `None` for another precision.
+pub fn roles_for(precision: &str) -> Option<[&'static str; 4]> {
+    let items = match precision {
+        "int8" => ROLE_ITEMS_INT8,
+        "f32" => ROLE_ITEMS_F32,
+        _ => return None,
+    };
+    Some([ROLE_TOWER_CONFIG, ROLE_TOWER_WEIGHTS, items, ROLE_ITEM_METADATA])
+}
+
 /// `manifest.json`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Manifest {

@@ -20,6 +20,7 @@ use crate::model::{tower_weights, TowerCheck, TowerFile, UserModel, TOWER_FORMAT
 pub use crate::manifest::{
     DeltaEntry, FileEntry, ItemEntry, ItemMetadata, Manifest, MANIFEST_FORMAT, MANIFEST_VERSION,
 };
+use crate::manifest::{ROLE_ITEMS_F32, ROLE_ITEMS_INT8, ROLE_ITEM_METADATA, ROLE_TOWER_CONFIG, ROLE_TOWER_WEIGHTS};
 
 pub fn sha256_hex(bytes: &[u8]) -> String {
     Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
@@ -77,11 +78,11 @@ pub fn export(ds: &Dataset, trained: &Trained, dir: &Path) -> Result<Manifest, S
     let tower_bytes = tower.to_json().into_bytes();
 
     let files: [(&str, &str, &[u8]); 5] = [
-        ("tower.json", "tower-config", &tower_bytes),
-        ("tower.bin", "tower-weights", &weights),
-        ("items.f32.lrc", "items-f32", &f32_bytes),
-        ("items.int8.lrc", "items-int8", &int8_bytes),
-        ("items.json", "item-metadata", &meta_bytes),
+        ("tower.json", ROLE_TOWER_CONFIG, &tower_bytes),
+        ("tower.bin", ROLE_TOWER_WEIGHTS, &weights),
+        ("items.f32.lrc", ROLE_ITEMS_F32, &f32_bytes),
+        ("items.int8.lrc", ROLE_ITEMS_INT8, &int8_bytes),
+        ("items.json", ROLE_ITEM_METADATA, &meta_bytes),
     ];
     let mut entries = Vec::new();
     for (name, role, bytes) in files {

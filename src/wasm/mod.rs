@@ -34,7 +34,9 @@ fn to_js<T: serde::Serialize + ?Sized>(value: &T) -> crate::Result<JsValue> {
 }
 
 /// The rules the JS package reads instead of restating them: interaction kinds (canonical names),
-/// history bounds (defaults and the cap), the error codes, the history export format.
+/// history bounds (defaults and the cap), the error codes, the history export format, and the
+/// roles of the files loaded for each precision (`roles.int8`, `roles.f32`: tower config, tower
+/// weights, item table, item metadata).
 #[wasm_bindgen(js_name = rules)]
 pub fn rules() -> JsResult<JsValue> {
     #[derive(serde::Serialize)]
@@ -47,7 +49,14 @@ pub fn rules() -> JsResult<JsValue> {
         error_codes: &'static [&'static str],
         history_format: &'static str,
         history_version: u32,
+        roles: Roles,
     }
+    #[derive(serde::Serialize)]
+    struct Roles {
+        int8: [&'static str; 4],
+        f32: [&'static str; 4],
+    }
+    let roles = |p: &str| crate::manifest::roles_for(p).expect("a known precision");
     use crate::model::Kind;
     to_js(&Rules {
         kinds: [Kind::View.name(), Kind::Cart.name(), Kind::Purchase.name()],
@@ -57,6 +66,7 @@ pub fn rules() -> JsResult<JsValue> {
         error_codes: crate::ERROR_CODES,
         history_format: crate::history::EXPORT_FORMAT,
         history_version: crate::history::EXPORT_VERSION,
+        roles: Roles { int8: roles("int8"), f32: roles("f32") },
     })
     .map_err(js_err)
 }

@@ -97,6 +97,17 @@ for (const storage of ['indexeddb', 'memory']) {
       assert.deepEqual(r.history.map((e) => e.id), ['sku-00010'], 'the history survived');
     });
 
+    test("precision 'f32' loads the f32 table; an unknown precision or update mode is a typed error", async () => {
+      const r = await visit({ precision: 'f32' });
+      assert.equal(r.error, undefined, JSON.stringify(r.error));
+      assert.ok(state.requests.includes('items.f32.lrc') && !state.requests.includes('items.int8.lrc'), `${state.requests}`);
+      assert.equal(r.ids.length, 5);
+      for (const bad of [{ precision: 'f16' }, { precision: 'constructor' }, { update: 'later' }]) {
+        const e = await visit(bad);
+        assert.equal(e.error?.code, 'invalid-argument', JSON.stringify([bad, e]));
+      }
+    });
+
     test('nothing cached and no network: a typed error', async () => {
       await context.setOffline(true);
       const r = await visit();
