@@ -62,7 +62,7 @@ summary+=("e2e: $n passed"); total_passed=$((total_passed + n))
 
 echo "== engines: the cache, history and sync cases in Chromium, Firefox and WebKit (selenium-webdriver)"
 # WebKitGTK's MiniBrowser needs a display (xvfb-run), as for its wasm suites above.
-xvfb-run -a node --test --test-reporter=spec tests/engines/ 2>&1 | tee /tmp/localrec-engines.log
+GECKODRIVER="$(command -v geckodriver)" xvfb-run -a node --test --test-reporter=spec tests/engines/ 2>&1 | tee /tmp/localrec-engines.log
 n=$(grep -oE 'pass [0-9]+$' /tmp/localrec-engines.log | tail -n1 | cut -d' ' -f2)
 for engine in chromium firefox webkit; do
   grep -qE "^# $engine [0-9]" /tmp/localrec-engines.log || { echo "FAILED: the $engine engine did not start" >&2; exit 1; }
