@@ -80,6 +80,21 @@ fn batch_path_and_single_history_path_agree() {
     }
 }
 
+/// The shapes of a tower's float parameters, in [`Module::visit`] order.
+fn param_shapes_of(tower: localrec::model::UserTower) -> Vec<Vec<usize>> {
+    use burn::module::{Module, ModuleVisitor, Param};
+    use burn::tensor::Tensor;
+    struct Shapes(Vec<Vec<usize>>);
+    impl ModuleVisitor for Shapes {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+            self.0.push(param.dims().to_vec());
+        }
+    }
+    let mut shapes = Shapes(Vec::new());
+    tower.visit(&mut shapes);
+    shapes.0
+}
+
 #[test]
 fn parameter_counts_and_skip_variants() {
     use burn::module::Module;
@@ -88,6 +103,11 @@ fn parameter_counts_and_skip_variants() {
         let config =
             UserTowerConfig::new(24).with_heads(3).with_max_len(10).with_diagonal_skip(diagonal).with_memory(memory);
         assert_eq!(config.num_params(), config.init(&device).num_params(), "diagonal {diagonal} memory {memory}");
+        // The shapes `tower.bin` is checked against (the loader builds the tower from them, without
+        // `init`) are those of `init`'s parameters, in visit order.
+        let shapes = config.param_shapes();
+        assert_eq!(shapes, param_shapes_of(config.init(&device)), "diagonal {diagonal} memory {memory}");
+        assert_eq!(shapes.iter().map(|s| s.iter().product::<usize>()).sum::<usize>(), config.num_params());
     }
     // The default Online Retail II tower stays within the 300 KB weight budget.
     let wide = UserTowerConfig::new(384)

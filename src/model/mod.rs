@@ -25,9 +25,10 @@
 //! The reader ([`UserModel::from_bytes`]) validates the whole file before building anything
 //! (magic, version, a bounded count and rank, the sizes in checked `u64` arithmetic so that a
 //! hostile header neither overflows a 32-bit `usize` nor allocates, the exact length, finite values),
-//! then initialises the tower from its config and replaces each parameter, keeping its id, with
-//! the next tensor, whose shape must equal the parameter's. Any mismatch is
-//! [`Error::InvalidWeights`], never a panic.
+//! then checks the tensors against the shapes the config gives ([`UserTowerConfig::param_shapes`]:
+//! their number, then each shape) and builds the tower from them directly
+//! ([`UserTower::from_params`]), without Burn's random initialisers, which the browser build then
+//! does not link. Any mismatch is [`Error::InvalidWeights`], never a panic.
 //!
 //! This replaced Burn's own weight files, whose reader (a CBOR header parser and dtype
 //! conversions) took about 138 KB of the wasm before wasm-opt.
@@ -36,7 +37,7 @@ pub mod features;
 pub mod item_tower;
 pub mod user_tower;
 
-use burn::module::{Module, ModuleMapper, ModuleVisitor, Param};
+use burn::module::{Module, ModuleVisitor, Param};
 use burn::tensor::{Device, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
@@ -255,8 +256,13 @@ impl UserModel {
 }
 
 /// A float tensor's values, row-major.
+///
+/// # Panics
+///
+/// If the tensor is not f32 (every tensor of this crate is: the device's default float type). No
+/// conversion, so that Burn's dtype casts are not linked from here.
 pub fn tensor_to_vec<const D: usize>(t: Tensor<D>) -> Vec<f32> {
-    t.into_data().convert::<f32>().try_into_vec::<f32>().expect("float tensor data")
+    t.into_data().try_into_vec::<f32>().expect("f32 tensor data")
 }
 
 /// Magic bytes at the start of `tower.bin`.
@@ -366,62 +372,37 @@ fn le_f32(b: &[u8]) -> f32 {
     f32::from_le_bytes([b[0], b[1], b[2], b[3]])
 }
 
-/// Replaces each float parameter, in [`Module::map`] order, with the next tensor of a validated
-/// `tower.bin`, keeping the parameter's id, device and gradient setting; records the first
-/// shape mismatch (a mapper cannot return an error).
-struct WeightLoader<'a> {
-    bytes: &'a [u8],
-    tensors: &'a [WeightTensor],
-    next: usize,
-    error: Option<String>,
-}
-
-impl ModuleMapper for WeightLoader<'_> {
-    fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
-        let i = self.next;
-        self.next += 1;
-        let Some(t) = self.tensors.get(i) else { return param };
-        if self.error.is_some() {
-            return param;
-        }
-        // The shape the config gives this parameter, without running its random initialiser.
-        let shape = param.lazy_shape();
-        if t.dims() != shape.as_slice() {
-            self.error = Some(format!(
-                "tensor {i} of tower.bin has shape {:?}, the tower described by tower.json expects {:?}",
-                t.dims(),
-                shape.as_slice()
-            ));
-            return param;
-        }
-        let values: Vec<f32> =
-            self.bytes.get(t.start..t.start + 4 * t.len).unwrap_or(&[]).chunks_exact(4).map(le_f32).collect();
-        if values.len() != t.len {
-            self.error = Some(format!("tensor {i} of tower.bin lies outside the file"));
-            return param;
-        }
-        let tensor = Tensor::from_data(TensorData::new(values, shape), &param.lazy_device());
-        let id = param.id;
-        param.transform_for_load(tensor, id)
-    }
-}
-
-/// Builds the tower `config` describes and loads the weights of a `tower.bin` into it.
+/// Builds the tower `config` describes from the weights of a `tower.bin`: the file's tensors must be
+/// those of [`UserTowerConfig::param_shapes`], in number and shape. No initialiser runs or is linked
+/// (see [`UserTower::from_params`]).
 fn load_user_tower(config: &UserTowerConfig, weights: &[u8], device: &Device) -> Result<UserTower> {
     let tensors = parse_weights(weights)?;
-    let mut loader = WeightLoader { bytes: weights, tensors: &tensors, next: 0, error: None };
-    let tower = config.init(device).map(&mut loader);
-    if loader.next != tensors.len() {
+    let shapes = config.param_shapes();
+    if tensors.len() != shapes.len() {
         return Err(bad_weights(format!(
             "tower.bin holds {} tensors, the tower described by tower.json has {}",
             tensors.len(),
-            loader.next
+            shapes.len()
         )));
     }
-    match loader.error {
-        Some(e) => Err(bad_weights(e)),
-        None => Ok(tower),
+    if let Some((i, (t, shape))) = tensors.iter().zip(&shapes).enumerate().find(|(_, (t, s))| t.dims() != s.as_slice())
+    {
+        return Err(bad_weights(format!(
+            "tensor {i} of tower.bin has shape {:?}, the tower described by tower.json expects {:?}",
+            t.dims(),
+            shape.as_slice()
+        )));
     }
+    let mut params = Vec::with_capacity(tensors.len());
+    for (i, t) in tensors.iter().enumerate() {
+        let values: Vec<f32> =
+            weights.get(t.start..t.start + 4 * t.len).unwrap_or(&[]).chunks_exact(4).map(le_f32).collect();
+        if values.len() != t.len {
+            return Err(bad_weights(format!("tensor {i} of tower.bin lies outside the file")));
+        }
+        params.push(TensorData::new(values, t.dims().to_vec()));
+    }
+    Ok(UserTower::from_params(config, params, device))
 }
 
 /// Collects the float parameters, in [`Module::visit`] order, as `tower.bin` header and values.
