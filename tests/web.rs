@@ -289,3 +289,119 @@ async fn visitor_history_feeds_the_recommender() {
     let json = h.export_json();
     assert!(json.contains("\"kind\": \"cart\"") && json.contains("\"kind\": \"purchase\""), "{json}");
 }
+
+/// The loader (`syncArtifacts`) in the browser, with an app-provided `fetch` that serves the shipped
+/// export from memory, on the memory cache: a first load downloads, verifies and prepares, reports
+/// progress, and caches; a second answers from the cache without downloading; hostile arguments
+/// and a lying server are typed errors (a bad URL, no manifest, a manifest of another format, files
+/// of the wrong size, a `prepare` that throws), never a panic.
+#[wasm_bindgen_test]
+async fn the_loader_verifies_caches_and_types_its_errors() {
+    use js_sys::{Array, Function, Object, Promise, Reflect, Uint8Array};
+    use localrec::wasm::sync::sync_artifacts;
+    use localrec::wasm::JsFileCache;
+    use std::cell::RefCell;
+    use std::rc::Rc;
+    use wasm_bindgen::closure::Closure;
+    use wasm_bindgen_futures::JsFuture;
+
+    const MANIFEST: &str = include_str!("../www/artifacts/synthetic/manifest.json");
+    const ITEMS_JSON: &[u8] = include_bytes!("../www/artifacts/synthetic/items.json");
+    fn set(o: &Object, k: &str, v: &JsValue) {
+        Reflect::set(o, &k.into(), v).unwrap();
+    }
+    // A Response-like object: `ok`, `status`, `text()`, `arrayBuffer()` (no body stream).
+    fn response(bytes: &[u8]) -> JsValue {
+        let r = Object::new();
+        set(&r, "ok", &JsValue::TRUE);
+        set(&r, "status", &JsValue::from_f64(200.0));
+        let buf = Uint8Array::from(bytes).buffer();
+        let text = String::from_utf8_lossy(bytes).into_owned();
+        set(&r, "text", &Closure::once_into_js(move || Promise::resolve(&JsValue::from_str(&text))));
+        set(&r, "arrayBuffer", &Closure::once_into_js(move || Promise::resolve(&buf)));
+        r.into()
+    }
+    let requests = Rc::new(RefCell::new(Vec::<String>::new()));
+    // Serves the export; `lie` shortens every file but the manifest.
+    let server = |manifest: &'static str, lie: bool| -> Function {
+        let requests = requests.clone();
+        Closure::<dyn FnMut(String, JsValue) -> Promise>::new(move |url: String, _init: JsValue| {
+            let name = url.rsplit('/').next().unwrap_or_default().to_owned();
+            requests.borrow_mut().push(name.clone());
+            let body: &[u8] = match name.as_str() {
+                "manifest.json" => manifest.as_bytes(),
+                "tower.json" => TOWER_JSON,
+                "tower.bin" => TOWER_BIN,
+                "items.int8.lrc" => ITEMS_INT8,
+                "items.json" => ITEMS_JSON,
+                _ => return Promise::reject(&JsValue::from_str("no such file")),
+            };
+            let body = if lie && name != "manifest.json" { &body[..body.len() / 2] } else { body };
+            Promise::resolve(&response(body))
+        })
+        .into_js_value()
+        .unchecked_into()
+    };
+    let roles = || ["tower-config", "tower-weights", "items-int8", "item-metadata"].map(String::from).to_vec();
+    let progress = Rc::new(RefCell::new(0usize));
+    let options = |fetch: Function, prepare: Option<Function>| -> JsValue {
+        let o = Object::new();
+        set(&o, "fetch", &fetch);
+        let p = progress.clone();
+        let on_progress = Closure::<dyn FnMut(JsValue)>::new(move |_: JsValue| *p.borrow_mut() += 1).into_js_value();
+        set(&o, "onProgress", &on_progress);
+        // `prepare` gets the verified bytes by role; the default decodes the catalogue.
+        let prepare = prepare.unwrap_or_else(|| {
+            Closure::<dyn FnMut(JsValue) -> JsValue>::new(|files: JsValue| {
+                let items: Uint8Array = Reflect::get(&files, &"items-int8".into()).unwrap().unchecked_into();
+                JsValue::from_f64(JsCatalogue::from_bytes(&items.to_vec()).unwrap().length() as f64)
+            })
+            .into_js_value()
+            .unchecked_into()
+        });
+        set(&o, "prepare", &prepare);
+        o.into()
+    };
+    let run = |url: &str, cache: &JsFileCache, opts: JsValue| {
+        JsFuture::from(sync_artifacts(url.into(), roles(), cache, opts))
+    };
+    let code_of = |e: JsValue| name_and_code(&e).1;
+
+    // A first load: everything downloaded, verified, prepared; then cached.
+    let cache = JsFileCache::memory();
+    let r = run("https://shop.example/m/manifest.json", &cache, options(server(MANIFEST, false), None)).await.unwrap();
+    assert_eq!(Reflect::get(&r, &"source".into()).unwrap().as_string().as_deref(), Some("network"));
+    assert_eq!(Reflect::get(&r, &"prepared".into()).unwrap().as_f64(), Some(2000.0));
+    let stored = Reflect::get(&r, &"stored".into()).unwrap();
+    assert_eq!(JsFuture::from(stored.unchecked_into::<Promise>()).await.unwrap(), JsValue::TRUE);
+    assert!(*progress.borrow() >= 5, "progress: a first event and one per file");
+    assert_eq!(requests.borrow().len(), 5);
+    // The second load answers from the cache: only the manifest is requested.
+    requests.borrow_mut().clear();
+    let again = run("https://shop.example/m/manifest.json", &cache, options(server(MANIFEST, false), None)).await.unwrap();
+    assert_eq!(Reflect::get(&again, &"source".into()).unwrap().as_string().as_deref(), Some("cache"));
+    assert_eq!(*requests.borrow(), ["manifest.json"]);
+
+    // Typed errors, on an empty cache each time.
+    let fresh = JsFileCache::memory;
+    let e = run("http://[::1", &fresh(), options(server(MANIFEST, false), None)).await.unwrap_err();
+    assert_eq!(code_of(e), "invalid-argument");
+    let e = run("https://shop.example/m/none.json", &fresh(), options(server(MANIFEST, false), None)).await.unwrap_err();
+    assert_eq!(code_of(e), "offline-no-cache");
+    let e = run("https://shop.example/m/manifest.json", &fresh(), options(server("{\"format\":\"x\"}", false), None)).await;
+    assert_eq!(code_of(e.unwrap_err()), "invalid-manifest");
+    let e = run("https://shop.example/m/manifest.json", &fresh(), options(server(MANIFEST, true), None)).await;
+    assert_eq!(code_of(e.unwrap_err()), "size-mismatch");
+    let throws: Function = Function::new_with_args("files", "throw Object.assign(new Error('bad metadata'), { name: 'LocalRecError', code: 'corrupt-file' })");
+    let e = run("https://shop.example/m/manifest.json", &fresh(), options(server(MANIFEST, false), Some(throws))).await;
+    assert_eq!(code_of(e.unwrap_err()), "corrupt-file");
+    // A fetch that answers nonsense, and options that are not an object.
+    let nonsense: Function = Function::new_no_args("return 42");
+    let e = run("https://shop.example/m/manifest.json", &fresh(), options(nonsense, None)).await.unwrap_err();
+    assert_eq!(code_of(e), "offline-no-cache");
+    for bad in [JsValue::from_f64(7.0), JsValue::NULL, Array::new().into()] {
+        // No fetch given: the page's own, against a URL nothing serves.
+        let e = run("/no-such-dir/manifest.json", &fresh(), bad).await.unwrap_err();
+        assert_eq!(code_of(e), "offline-no-cache");
+    }
+}
