@@ -8,7 +8,16 @@ use localrec::model::{encode_history, inference_device, tensor_to_vec, Event, Hi
 use localrec::rng::Rng;
 use localrec::train::eval::{evaluate_model, evaluate_popularity, queries};
 use localrec::train::trainer::memory_matrix;
-use localrec::train::{synthetic_dataset, train, Split, SyntheticConfig, TrainConfig};
+use localrec::train::{synthetic_dataset, Split, SyntheticConfig, TrainConfig, Trained};
+
+/// Burn's device RNG is one per process: trainings in parallel test threads would draw from it in
+/// turn and none would be reproducible, so each training here holds this lock.
+static TRAINING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn train(ds: &localrec::train::data::Dataset, cfg: &TrainConfig) -> Trained {
+    let _one_at_a_time = TRAINING.lock().unwrap_or_else(|e| e.into_inner());
+    localrec::train::train(ds, cfg)
+}
 
 /// The trainer's memory (a dense weight matrix times the item table) and the browser's (a weighted
 /// sum of catalogue rows) are the same vectors.
