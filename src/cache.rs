@@ -57,7 +57,10 @@ pub fn is_sha256_hex(s: &str) -> bool {
 }
 
 /// The stored files (`stored`, by digest) that none of `versions` references: what a commit deletes.
-pub fn unreferenced<'a>(versions: impl IntoIterator<Item = &'a VersionRecord> + Clone, stored: &[String]) -> Vec<String> {
+pub fn unreferenced<'a>(
+    versions: impl IntoIterator<Item = &'a VersionRecord> + Clone,
+    stored: &[String],
+) -> Vec<String> {
     stored
         .iter()
         .filter(|sha| !versions.clone().into_iter().any(|v| v.files.iter().any(|(_, s)| s == *sha)))

@@ -48,7 +48,12 @@ pub fn download_bytes(entries: &[&FileEntry], plan: &[How]) -> u64 {
 
 /// Whether `cached` is the version `entries` (of a manifest with `model_version`) describe: same
 /// model version, and the same digest for every role.
-pub fn is_current(cached: &VersionRecord, cached_model_version: &str, model_version: &str, entries: &[&FileEntry]) -> bool {
+pub fn is_current(
+    cached: &VersionRecord,
+    cached_model_version: &str,
+    model_version: &str,
+    entries: &[&FileEntry],
+) -> bool {
     cached_model_version == model_version
         && entries.iter().all(|f| cached.files.iter().any(|(role, sha)| *role == f.role && *sha == f.sha256))
 }
@@ -70,14 +75,23 @@ mod tests {
             sha256: sha(n),
             deltas: deltas
                 .iter()
-                .map(|&(from, b)| DeltaEntry { from_sha256: sha(from), name: format!("{role}.from-{from}"), bytes: b, sha256: sha(from + 100) })
+                .map(|&(from, b)| DeltaEntry {
+                    from_sha256: sha(from),
+                    name: format!("{role}.from-{from}"),
+                    bytes: b,
+                    sha256: sha(from + 100),
+                })
                 .collect(),
         }
     }
 
     #[test]
     fn cached_files_then_deltas_then_whole_files() {
-        let (t, i, m) = (entry("tower", 1, 1000, &[]), entry("items", 2, 5000, &[(7, 300), (8, 200)]), entry("meta", 3, 400, &[(9, 50)]));
+        let (t, i, m) = (
+            entry("tower", 1, 1000, &[]),
+            entry("items", 2, 5000, &[(7, 300), (8, 200)]),
+            entry("meta", 3, 400, &[(9, 50)]),
+        );
         let entries = [&t, &i, &m];
         // The tower is cached; the items' second delta has its base; the metadata's has none.
         let p = plan(&entries, &[true, false, false], |s| s == sha(8));

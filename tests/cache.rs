@@ -141,8 +141,11 @@ mod native {
     fn a_full_store_refuses_the_commit_whole() {
         let store = MemoryFileStore::with_quota(15);
         block_on(store.commit(&version("u", &[("t", 1)]), vec![file::<MemoryFileStore>(1)])).unwrap();
-        let err = block_on(store.commit(&version("u", &[("t", 2), ("i", 3)]), vec![file::<MemoryFileStore>(2), file::<MemoryFileStore>(3)]))
-            .unwrap_err();
+        let err = block_on(store.commit(
+            &version("u", &[("t", 2), ("i", 3)]),
+            vec![file::<MemoryFileStore>(2), file::<MemoryFileStore>(3)],
+        ))
+        .unwrap_err();
         assert!(err.quota, "{err:?}");
         assert_eq!(store.stored(), [sha(1)]);
         assert_eq!(block_on(store.version("u")).unwrap().unwrap().files, vec![("t".to_owned(), sha(1))]);
@@ -291,7 +294,8 @@ mod browser {
             Reflect::set(&f, &"bytes".into(), &Uint8Array::from(&[1u8, 2, 3][..])).unwrap();
             let commit = cache.commit_version(v.into(), Array::of1(&f)).unwrap();
             wasm_bindgen_futures::JsFuture::from(commit).await.unwrap();
-            let got = wasm_bindgen_futures::JsFuture::from(cache.get_version("https://x/js.json".into())).await.unwrap();
+            let got =
+                wasm_bindgen_futures::JsFuture::from(cache.get_version("https://x/js.json".into())).await.unwrap();
             let manifest = Reflect::get(&got, &"manifest".into()).unwrap();
             assert_eq!(Reflect::get(&manifest, &"model_version".into()).unwrap().as_string().as_deref(), Some("m1"));
             let list = wasm_bindgen_futures::JsFuture::from(cache.get_files(vec![sha(1), sha(2)])).await.unwrap();

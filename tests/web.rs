@@ -378,7 +378,8 @@ async fn the_loader_verifies_caches_and_types_its_errors() {
     assert_eq!(requests.borrow().len(), 5);
     // The second load answers from the cache: only the manifest is requested.
     requests.borrow_mut().clear();
-    let again = run("https://shop.example/m/manifest.json", &cache, options(server(MANIFEST, false), None)).await.unwrap();
+    let again =
+        run("https://shop.example/m/manifest.json", &cache, options(server(MANIFEST, false), None)).await.unwrap();
     assert_eq!(Reflect::get(&again, &"source".into()).unwrap().as_string().as_deref(), Some("cache"));
     assert_eq!(*requests.borrow(), ["manifest.json"]);
 
@@ -386,13 +387,18 @@ async fn the_loader_verifies_caches_and_types_its_errors() {
     let fresh = JsFileCache::memory;
     let e = run("http://[::1", &fresh(), options(server(MANIFEST, false), None)).await.unwrap_err();
     assert_eq!(code_of(e), "invalid-argument");
-    let e = run("https://shop.example/m/none.json", &fresh(), options(server(MANIFEST, false), None)).await.unwrap_err();
+    let e =
+        run("https://shop.example/m/none.json", &fresh(), options(server(MANIFEST, false), None)).await.unwrap_err();
     assert_eq!(code_of(e), "offline-no-cache");
-    let e = run("https://shop.example/m/manifest.json", &fresh(), options(server("{\"format\":\"x\"}", false), None)).await;
+    let e =
+        run("https://shop.example/m/manifest.json", &fresh(), options(server("{\"format\":\"x\"}", false), None)).await;
     assert_eq!(code_of(e.unwrap_err()), "invalid-manifest");
     let e = run("https://shop.example/m/manifest.json", &fresh(), options(server(MANIFEST, true), None)).await;
     assert_eq!(code_of(e.unwrap_err()), "size-mismatch");
-    let throws: Function = Function::new_with_args("files", "throw Object.assign(new Error('bad metadata'), { name: 'LocalRecError', code: 'corrupt-file' })");
+    let throws: Function = Function::new_with_args(
+        "files",
+        "throw Object.assign(new Error('bad metadata'), { name: 'LocalRecError', code: 'corrupt-file' })",
+    );
     let e = run("https://shop.example/m/manifest.json", &fresh(), options(server(MANIFEST, false), Some(throws))).await;
     assert_eq!(code_of(e.unwrap_err()), "corrupt-file");
     // A fetch that answers nonsense, and options that are not an object.

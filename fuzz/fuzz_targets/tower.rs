@@ -16,7 +16,8 @@ fuzz_target!(|data: &[u8]| {
         let dim = model.config().dim;
         if dim <= 512 {
             let catalog = random_unit(4, dim, 0, 1);
-            let events = [Event { item: 1, kind: Kind::View, time: 1.0 }, Event { item: 3, kind: Kind::Cart, time: 2.0 }];
+            let events =
+                [Event { item: 1, kind: Kind::View, time: 1.0 }, Event { item: 3, kind: Kind::Cart, time: 2.0 }];
             let _ = model.embed(&catalog, &events);
         }
     }

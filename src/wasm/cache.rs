@@ -85,7 +85,12 @@ fn file_bytes(rec: &JsValue) -> Option<Uint8Array> {
     bytes.dyn_into::<Uint8Array>().ok()
 }
 
-fn tx(db: &IdbDatabase, stores: &[&str], mode: IdbTransactionMode, what: &str) -> Result<web_sys::IdbTransaction, StoreError> {
+fn tx(
+    db: &IdbDatabase,
+    stores: &[&str],
+    mode: IdbTransactionMode,
+    what: &str,
+) -> Result<web_sys::IdbTransaction, StoreError> {
     let names = Array::new();
     for s in stores {
         names.push(&JsValue::from_str(s));
@@ -123,7 +128,9 @@ impl FileStore for IdbFileStore {
     async fn delete_file(&self, sha: &str) -> Result<(), StoreError> {
         const WHAT: &str = "deleting a cached file";
         let t = tx(&self.db, &[FILES], IdbTransactionMode::Readwrite, WHAT)?;
-        t.object_store(FILES).and_then(|s| s.delete(&JsValue::from_str(sha))).map_err(|e| idb::store_error(WHAT, &e))?;
+        t.object_store(FILES)
+            .and_then(|s| s.delete(&JsValue::from_str(sha)))
+            .map_err(|e| idb::store_error(WHAT, &e))?;
         idb::done(&t).await.map_err(|e| idb::store_error(WHAT, &e))
     }
 
@@ -150,7 +157,8 @@ impl FileStore for IdbFileStore {
             let keys = fstore.get_all_keys()?;
             let versions: Vec<VersionRecord> =
                 Array::from(&idb::request(&all).await?).iter().filter_map(|v| version_from_js(&v)).collect();
-            let stored: Vec<String> = Array::from(&idb::request(&keys).await?).iter().filter_map(|k| k.as_string()).collect();
+            let stored: Vec<String> =
+                Array::from(&idb::request(&keys).await?).iter().filter_map(|k| k.as_string()).collect();
             for sha in unreferenced(versions.iter(), &stored) {
                 fstore.delete(&JsValue::from_str(&sha))?;
             }
@@ -199,7 +207,10 @@ impl FileBackend {
         match self {
             FileBackend::Idb(s) => s.commit(version, files).await,
             FileBackend::Memory(s) => {
-                let files = files.into_iter().map(|f| NewFile { sha256: f.sha256, name: f.name, bytes: f.bytes.to_vec() }).collect();
+                let files = files
+                    .into_iter()
+                    .map(|f| NewFile { sha256: f.sha256, name: f.name, bytes: f.bytes.to_vec() })
+                    .collect();
                 s.commit(version, files).await
             }
         }
@@ -276,8 +287,9 @@ impl JsFileCache {
     /// changed), or `invalid-argument` for a malformed version or file.
     #[wasm_bindgen(js_name = commitVersion)]
     pub fn commit_version(&self, version: JsValue, files: Array) -> JsResult<Promise> {
-        let version = version_from_js(&version)
-            .ok_or_else(|| super::bad_input("commitVersion: version must be { manifestUrl, manifest, files: { role: sha256 } }"))?;
+        let version = version_from_js(&version).ok_or_else(|| {
+            super::bad_input("commitVersion: version must be { manifestUrl, manifest, files: { role: sha256 } }")
+        })?;
         let mut list = Vec::with_capacity(files.length() as usize);
         for f in files.iter() {
             let (Some(sha256), Some(name), Ok(bytes)) =

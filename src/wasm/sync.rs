@@ -36,7 +36,8 @@ fn set(o: &Object, key: &str, v: &JsValue) {
 
 /// Calls `obj.method(args...)`.
 fn call(obj: &JsValue, method: &str, args: &[&JsValue]) -> JsResult<JsValue> {
-    let f: Function = get(obj, method).dyn_into().map_err(|_| JsValue::from_str(&format!("{method} is not a function")))?;
+    let f: Function =
+        get(obj, method).dyn_into().map_err(|_| JsValue::from_str(&format!("{method} is not a function")))?;
     match args {
         [] => f.call0(obj),
         [a] => f.call1(obj, a),
@@ -168,7 +169,11 @@ impl Synced {
 
 /// Hashes every file and, only once every digest matches, lets `prepare` decode them: no
 /// unverified byte reaches a decoder. `Ok(Err(bad))` lists the files whose bytes are wrong.
-async fn verify_and_prepare(ctx: &Ctx, entries: &[&FileEntry], bytes: &[Option<Uint8Array>]) -> JsResult<Result<JsValue, Vec<usize>>> {
+async fn verify_and_prepare(
+    ctx: &Ctx,
+    entries: &[&FileEntry],
+    bytes: &[Option<Uint8Array>],
+) -> JsResult<Result<JsValue, Vec<usize>>> {
     // Every digest is started before the first is awaited: WebCrypto hashes them in parallel.
     let mut digests = Vec::with_capacity(entries.len());
     for (f, b) in entries.iter().zip(bytes) {
@@ -333,7 +338,10 @@ async fn by_delta(ctx: &Ctx, f: &FileEntry, d: usize, base: &Uint8Array, tick: &
     }
     let bytes = download(ctx, &delta.name, delta.bytes, tick).await?;
     if sha256_hex(&bytes).await? != delta.sha256 {
-        return Err(error_with_code("checksum-mismatch", &format!("{}: SHA-256 does not match the manifest", delta.name)));
+        return Err(error_with_code(
+            "checksum-mismatch",
+            &format!("{}: SHA-256 does not match the manifest", delta.name),
+        ));
     }
     let rebuilt = crate::catalog::delta::apply_delta_bytes(&base.to_vec(), &bytes.to_vec()).map_err(js_err)?;
     let rebuilt = Uint8Array::from(&rebuilt[..]);
@@ -596,7 +604,11 @@ async fn update_in_background(ctx: Rc<Ctx>, cached: Cached, manifest_fetch: Prom
     let text = match fetched.as_string() {
         Some(t) => t,
         None => {
-            ctx.emit("offline", &format!("manifest unreachable ({}): using the cached version", message_of(&fetched)), &[]);
+            ctx.emit(
+                "offline",
+                &format!("manifest unreachable ({}): using the cached version", message_of(&fetched)),
+                &[],
+            );
             return Ok(JsValue::NULL);
         }
     };
@@ -658,7 +670,10 @@ fn manifest_promise(ctx: Rc<Ctx>) -> Promise {
 #[wasm_bindgen(js_name = syncArtifacts)]
 pub fn sync_artifacts(manifest_url: String, roles: Vec<String>, store: &JsFileCache, options: JsValue) -> Promise {
     let base = get(&get(&js_sys::global(), "location"), "href").as_string();
-    let url = match base.as_deref().map_or_else(|| web_sys::Url::new(&manifest_url), |b| web_sys::Url::new_with_base(&manifest_url, b)) {
+    let url = match base
+        .as_deref()
+        .map_or_else(|| web_sys::Url::new(&manifest_url), |b| web_sys::Url::new_with_base(&manifest_url, b))
+    {
         Ok(u) => u.href(),
         Err(_) => return Promise::reject(&super::bad_input(&format!("{manifest_url:?} is not a URL"))),
     };
@@ -691,7 +706,8 @@ pub fn sync_artifacts(manifest_url: String, roles: Vec<String>, store: &JsFileCa
             if let Some(r) = from_cache(&ctx, &mut cached, JsValue::NULL).await? {
                 let o = r.to_js()?;
                 let c = cached.take().expect("from_cache answered from it");
-                let update = wasm_bindgen_futures::future_to_promise(update_in_background(ctx.clone(), c, manifest_fetch));
+                let update =
+                    wasm_bindgen_futures::future_to_promise(update_in_background(ctx.clone(), c, manifest_fetch));
                 set(&o, "update", &update);
                 return Ok(o.into());
             }
@@ -700,7 +716,11 @@ pub fn sync_artifacts(manifest_url: String, roles: Vec<String>, store: &JsFileCa
         let fetched = JsFuture::from(manifest_fetch).await?;
         let Some(text) = fetched.as_string() else {
             if let Some(r) = from_cache(&ctx, &mut cached, JsValue::NULL).await? {
-                ctx.emit("offline", &format!("manifest unreachable ({}): using the cached version", message_of(&fetched)), &[]);
+                ctx.emit(
+                    "offline",
+                    &format!("manifest unreachable ({}): using the cached version", message_of(&fetched)),
+                    &[],
+                );
                 return Ok(r.to_js()?.into());
             }
             return Err(error_with_code(
@@ -709,17 +729,22 @@ pub fn sync_artifacts(manifest_url: String, roles: Vec<String>, store: &JsFileCa
             ));
         };
         // A broken manifest on the server must not break returning visitors: keep the cached version.
-        let manifest = match Manifest::parse(text.as_bytes()).and_then(|m| m.entries(&ctx.roles).map(|_| ()).map(|()| m)) {
-            Ok(m) => m,
-            Err(e) => {
-                let e = js_err(e);
-                if let Some(r) = from_cache(&ctx, &mut cached, e.clone()).await? {
-                    ctx.emit("update-failed", &format!("{}: using the cached version", message_of(&e)), &[("error", e)]);
-                    return Ok(r.to_js()?.into());
+        let manifest =
+            match Manifest::parse(text.as_bytes()).and_then(|m| m.entries(&ctx.roles).map(|_| ()).map(|()| m)) {
+                Ok(m) => m,
+                Err(e) => {
+                    let e = js_err(e);
+                    if let Some(r) = from_cache(&ctx, &mut cached, e.clone()).await? {
+                        ctx.emit(
+                            "update-failed",
+                            &format!("{}: using the cached version", message_of(&e)),
+                            &[("error", e)],
+                        );
+                        return Ok(r.to_js()?.into());
+                    }
+                    return Err(e);
                 }
-                return Err(e);
-            }
-        };
+            };
         if current_for(cached.as_ref(), &manifest, &ctx.roles) {
             if let Some(r) = from_cache(&ctx, &mut cached, JsValue::NULL).await? {
                 return Ok(r.to_js()?.into());
