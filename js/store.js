@@ -19,18 +19,8 @@ class Store {
   }
   /** The visitors' histories of this store. */
   get history() { return (this._history ??= HistoryStore.memory()); }
-  /** The cache of downloaded files (getVersion, getFiles, deleteFile, commitVersion). */
+  /** The cache of downloaded files (the core's FileCache: the loader reads and writes it). */
   get files() { return (this._files ??= this.history.fileCache()); }
-  getVersion(url) { return this.files.getVersion(url); }
-  getFiles(shas) { return this.files.getFiles(shas); }
-  deleteFile(sha) { return this.files.deleteFile(sha); }
-  /**
-   * Atomically: writes `files` (sha256 -> { name, bytes }), points `version.manifestUrl` at
-   * `version`, and deletes every stored file that no version references any more.
-   */
-  commitVersion(version, files) {
-    return this.files.commitVersion(version, [...files].map(([sha256, f]) => ({ sha256, name: f.name, bytes: f.bytes })));
-  }
   close() { this._history?.close(); }
 }
 

@@ -6,6 +6,8 @@
 
 use localrec::cache::{FileStore, NewFile, VersionRecord};
 
+mod common;
+
 #[cfg(target_arch = "wasm32")]
 wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
 
@@ -206,10 +208,7 @@ mod browser {
     }
 
     async fn fresh_db(name: &str) -> Db {
-        let factory: web_sys::IdbFactory =
-            Reflect::get(&js_sys::global(), &"indexedDB".into()).unwrap().unchecked_into();
-        let _ = idb::request(&factory.delete_database(name).unwrap()).await;
-        let db = idb::open_database(name, 5000).await.unwrap();
+        let db = crate::common::fresh_database(name).await;
         Db(db.clone(), IdbFileStore::new(db))
     }
 

@@ -8,6 +8,8 @@
 use localrec::history::{Bounds, History, HistoryEvent, HistoryStore, Loose, MemoryHistoryStore, RawEvent, SkipReason};
 use localrec::{Error, Kind};
 
+mod common;
+
 #[cfg(target_arch = "wasm32")]
 wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
 
@@ -308,10 +310,7 @@ mod browser {
     }
 
     async fn fresh_db(name: &str) -> Db {
-        let factory: web_sys::IdbFactory =
-            Reflect::get(&js_sys::global(), &"indexedDB".into()).unwrap().unchecked_into();
-        let _ = idb::request(&factory.delete_database(name).unwrap()).await;
-        let db = idb::open_database(name, 5000).await.unwrap();
+        let db = crate::common::fresh_database(name).await;
         Db(db.clone(), IdbHistoryStore::new(db))
     }
 

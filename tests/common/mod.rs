@@ -52,3 +52,14 @@ pub fn subset(c: &localrec::Catalog, rows: &[u32], perturb: &[u32]) -> localrec:
     let cats = c.categories().map(|cats| rows.iter().map(|&r| cats[r as usize]).collect());
     localrec::Catalog::from_f32(&ids, c.dim(), values, cats).expect("rows of a valid catalogue")
 }
+
+/// A database `name` opened empty, with the crate's schema: deleted first, so each browser test
+/// starts from nothing.
+#[cfg(target_arch = "wasm32")]
+pub async fn fresh_database(name: &str) -> web_sys::IdbDatabase {
+    use wasm_bindgen::JsCast;
+    let factory: web_sys::IdbFactory =
+        js_sys::Reflect::get(&js_sys::global(), &"indexedDB".into()).unwrap().unchecked_into();
+    let _ = localrec::wasm::idb::request(&factory.delete_database(name).unwrap()).await;
+    localrec::wasm::idb::open_database(name, 5000).await.unwrap()
+}

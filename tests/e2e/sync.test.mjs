@@ -286,16 +286,7 @@ for (const storage of ['indexeddb', 'memory']) {
     test('a corrupted cached file is discarded and fetched again', { skip: storage === 'memory' && 'memory cannot be damaged from outside' }, async () => {
       await visit();
       const sha = JSON.parse(readFileSync(`${FIX}/v1/manifest.json`, 'utf8')).files.find((f) => f.name === 'items.int8.lrc').sha256;
-      await page.evaluate(async ([s, sha]) => {
-        const db = await new Promise((ok, err) => { const r = indexedDB.open('e2e'); r.onsuccess = () => ok(r.result); r.onerror = () => err(r.error); });
-        const tx = db.transaction('files', 'readwrite');
-        const store = tx.objectStore('files');
-        const rec = await new Promise((ok) => { const r = store.get(sha); r.onsuccess = () => ok(r.result); });
-        new Uint8Array(rec.bytes)[100] ^= 0xff;
-        store.put(rec);
-        await new Promise((ok) => { tx.oncomplete = ok; });
-        db.close();
-      }, [storage, sha]);
+      await page.evaluate((sha) => window.damageCachedFile('e2e', sha), sha);
       state.requests = [];
       const r = await visit();
       assert.equal(r.error, undefined, JSON.stringify(r.error));
@@ -535,17 +526,7 @@ describe('the history: never lost, never fatal, shared by tabs', () => {
     const page = await newPage(context);
     await page.evaluate(() => window.visit('indexeddb', { record: [['sku-00010', 'view']] }));
     // What an older version, another tool or a damaged disk could leave in the store.
-    await page.evaluate(async () => {
-      const db = await new Promise((ok, ko) => { const r = indexedDB.open('e2e'); r.onsuccess = () => ok(r.result); r.onerror = () => ko(r.error); });
-      const tx = db.transaction('events', 'readwrite');
-      const s = tx.objectStore('events');
-      s.add({ scope: 'default', id: 'sku-00011', kind: 'view', time: Infinity });
-      s.add({ scope: 'default', id: 'sku-00012', kind: 'like', time: Date.now() / 1000 });
-      s.add({ scope: 'default', id: 42, kind: 'view', time: Date.now() / 1000 });
-      s.add({ scope: 'default', kind: 'view', time: NaN });
-      await new Promise((ok) => { tx.oncomplete = ok; });
-      db.close();
-    });
+    await page.evaluate(() => window.addDamagedEvents('e2e'));
     const r = await page.evaluate(() => window.visit('indexeddb', { record: [['sku-00013', 'cart']] }));
     assert.equal(r.error, undefined, JSON.stringify(r.error));
     assert.equal(r.ids.length, 5);
