@@ -1,7 +1,8 @@
 // Writes a 100k-item export for the app benchmarks (target/bench-100k/): the synthetic shop's user
-// tower, a seeded random 100,000 x 64 int8 item table, metadata and a manifest with SHA-256 digests.
+// tower, a seeded random 100,000 x 64 int8 item table, metadata, the ranking stage if OUT/ranker.bin
+// exists, and a manifest with SHA-256 digests.
 // Uses the built package (pkg/) under Node. Usage: node bench/make-export.mjs [items] [outDir]
-import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { readFileSync, writeFileSync, mkdirSync, existsSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { initSync, Catalogue } from '../pkg/localrec.js';
 
@@ -23,6 +24,8 @@ const files = [
   ['items.int8.lrc', 'items-int8', Buffer.from(cat.toBytes())],
   ['items.json', 'item-metadata', Buffer.from(JSON.stringify(meta))],
 ];
+// The ranking stage, written by `cargo run --release --example bench_ranker -- N 32 OUT/ranker.bin`.
+if (existsSync(`${out}/ranker.bin`)) files.push(['ranker.bin', 'ranker', readFileSync(`${out}/ranker.bin`)]);
 const manifest = {
   format: 'localrec-manifest', format_version: 1, model_version: `bench-${n}`, dataset: `random ${n}`, dim: 64, items: n,
   files: files.map(([name, role, bytes]) => {

@@ -18,7 +18,9 @@ fn main() -> Result<(), String> {
         std::fs::create_dir_all(d).map_err(|e| e.to_string())?;
     }
     let read = |name: &str| std::fs::read(src.join(name)).map_err(|e| format!("{name}: {e}"));
-    for name in ["manifest.json", "tower.json", "tower.bin", "items.f32.lrc", "items.int8.lrc", "items.json"] {
+    for name in
+        ["manifest.json", "tower.json", "tower.bin", "items.f32.lrc", "items.int8.lrc", "items.json", "ranker.bin"]
+    {
         std::fs::write(v1.join(name), read(name)?).map_err(|e| e.to_string())?;
     }
 
@@ -59,7 +61,27 @@ fn main() -> Result<(), String> {
     // The popular list keeps only items still in the catalogue (the browser checks it against it).
     let popular = meta.popular.iter().filter(|id| new_f32.row_of(id).is_some()).cloned().collect();
     let meta2 = ItemMetadata { items, categories: meta.categories.clone(), popular };
-    let files: [(&str, Vec<u8>); 5] = [
+    // The ranking stage follows the catalogue: rows renumbered, retired items dropped, new items
+    // without neighbours (and without a self-check: its expected answer was v1's).
+    let ranker = localrec::rerank::Ranker::decode(&read("ranker.bin")?).map_err(|e| e.to_string())?;
+    let new_row = |old: u32| new_f32.row_of(f32.id(old));
+    let mut rows = vec![Vec::new(); new_f32.len()];
+    let mut popularity = vec![0f32; new_f32.len()];
+    for old in 0..n {
+        if let Some(r) = new_row(old) {
+            let (nb, w) = ranker.neighbours.row(old);
+            rows[r as usize] = nb.iter().zip(w).filter_map(|(&j, &w)| new_row(j).map(|j| (j, w))).collect();
+            popularity[r as usize] = ranker.popularity[old as usize];
+        }
+    }
+    let ranker2 = localrec::rerank::Ranker {
+        neighbours: localrec::rerank::Neighbours::from_rows(&rows).map_err(|e| e.to_string())?,
+        popularity,
+        check: None,
+        ..ranker
+    };
+    let files: [(&str, Vec<u8>); 6] = [
+        ("ranker.bin", ranker2.encode()),
         ("tower.json", read("tower.json")?),
         ("tower.bin", read("tower.bin")?),
         ("items.f32.lrc", new_f32.encode()),

@@ -64,6 +64,11 @@ export interface OpenOptions {
   onDegraded?: (e: SyncEvent) => void;
   /** Which item table to download: 'int8' (default, 4x smaller) or 'f32'. */
   precision?: 'int8' | 'f32';
+  /**
+   * 'two-stage' (default): re-rank the tower's candidates with the export's ranking stage
+   * (`ranker.bin`) when it ships one; 'tower': the tower alone (the stage is not downloaded).
+   */
+  ranking?: 'two-stage' | 'tower';
   /** 'indexeddb' (default) or 'memory' (nothing kept after the page). */
   storage?: 'indexeddb' | 'memory';
   /** IndexedDB database name (default 'localrec'). */
@@ -97,6 +102,8 @@ export interface RecommenderInfo {
   dataset: string;
   items: number;
   dim: number;
+  /** 'two-stage': the tower's candidates re-ranked by the ranking stage; 'tower': the tower alone. */
+  ranking: 'two-stage' | 'tower';
   /** 'cache': nothing downloaded; 'network': files downloaded; 'delta': catalogue changes applied. */
   source: 'cache' | 'network' | 'delta';
   /** Why a newer version was not installed (the cached one is in use), or null. */
@@ -120,10 +127,16 @@ export interface RecommendOptions {
 }
 
 export interface Reason {
+  /** What the visitor did with the history item `itemId`, or 'popular'. */
   kind: InteractionKind | 'popular';
-  /** The history item the recommendation is closest to; null for popular items. */
+  /**
+   * 'together': lifted by the ranking stage's item-item weights (shoppers often had it with
+   * `itemId`); 'similar': closest to `itemId` in the tower's item space; 'popular': cold start.
+   */
+  source: 'together' | 'similar' | 'popular';
+  /** The history item behind the recommendation; null for popular items. */
   itemId: string | null;
-  /** e.g. "because you viewed Blue Mug". */
+  /** e.g. "often bought with Blue Mug" or "because you viewed Blue Mug". */
   text: string;
 }
 

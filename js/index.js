@@ -9,7 +9,7 @@
 // WebAssembly, and no request ever carries the history. `openInWorker` gives the same API backed by a
 // Web Worker.
 
-import init, { Catalogue, UserTower, Recommender, VisitorHistory, checkItemMetadata, rules } from './localrec.js';
+import init, { Catalogue, UserTower, Recommender, RankingStage, VisitorHistory, checkItemMetadata, rules } from './localrec.js';
 import { LocalRecError, fromWasm } from './errors.js';
 import { openIndexedDbStore, MemoryStore } from './store.js';
 import { syncArtifacts } from './sync.js';
@@ -27,7 +27,7 @@ export { Catalogue, Ranker, UserTower, Recommender as CoreRecommender, applyCata
  */
 export const KINDS = [];
 const REASON_VERB = { view: 'viewed', cart: 'added to your cart', purchase: 'bought' };
-const DEFAULTS = { precision: 'int8', storage: 'indexeddb', dbName: 'localrec', update: 'background' };
+const DEFAULTS = { precision: 'int8', storage: 'indexeddb', dbName: 'localrec', update: 'background', ranking: 'two-stage' };
 const UPDATE_MODES = ['background', 'apply', 'wait'];
 
 let wasmReady = null;
@@ -89,8 +89,11 @@ export async function open(manifestUrl, options = {}) {
     await wasm;
     // Which files to load: tower config, tower weights, item table, item metadata (the core's roles).
     const known = rules().roles;
-    const roles = Object.hasOwn(known, opts.precision) ? known[opts.precision] : null;
+    let roles = Object.hasOwn(known, opts.precision) ? known[opts.precision] : null;
     if (!roles) throw new LocalRecError('invalid-argument', `precision must be 'int8' or 'f32', got ${opts.precision}`);
+    if (opts.ranking !== 'two-stage' && opts.ranking !== 'tower') throw new LocalRecError('invalid-argument', `ranking must be 'two-stage' or 'tower', got ${opts.ranking}`);
+    // The tower alone: the ranking stage's file is not even downloaded.
+    if (opts.ranking === 'tower') roles = roles.slice(0, 4);
     // The core fetches the manifest and reads the cached version at the same time.
     synced = await syncArtifacts(manifestUrl, roles, {
       store, fetch: opts.fetch, signal: abort.signal, onEvent: emit, background: opts.update !== 'wait',
@@ -134,11 +137,13 @@ class ItemIndex {
 }
 
 /** Decodes the verified files into the wasm objects and the metadata index (freed if unused). */
-function prepareModel(files, [towerConfig, towerWeights, items, metadata]) {
+function prepareModel(files, [towerConfig, towerWeights, items, metadata, ranker]) {
   let catalogue = null, core = null;
   try {
     catalogue = Catalogue.fromBytes(files[items]);
     core = new Recommender(catalogue, UserTower.fromBytes(files[towerConfig], files[towerWeights]));
+    // The ranking stage, when the export ships one (and it was asked for): else the tower alone.
+    if (ranker && files[ranker]) core.setRankingStage(RankingStage.fromBytes(files[ranker]));
     let meta;
     // Parsed here: JSON.parse is the fastest reader of a large items.json; the core checks it below.
     try { meta = JSON.parse(new TextDecoder().decode(files[metadata])); } catch (e) {
@@ -196,7 +201,7 @@ export class LocalRecommender {
 
   _modelInfo(source) {
     const m = this._manifest;
-    return { modelVersion: m.model_version, dataset: m.dataset, items: this._catalogue.length, dim: this._catalogue.dim, source };
+    return { modelVersion: m.model_version, dataset: m.dataset, items: this._catalogue.length, dim: this._catalogue.dim, ranking: this._core.hasRankingStage ? 'two-stage' : 'tower', source };
   }
 
   _offer(u) {
@@ -305,14 +310,17 @@ export class LocalRecommender {
     const t0 = now();
     let r;
     try { r = this._core.recommend(k, excludeSeen, exclude.map(String), codes, maxPerCategory ?? undefined); } catch (e) { throw fromWasm(e); }
-    const ids = r.ids, scores = r.scores, kinds = r.reasonKinds, because = r.reasonIds;
+    const ids = r.ids, scores = r.scores, kinds = r.reasonKinds, because = r.reasonIds, sources = r.reasonSources;
     r.free();
     const ms = now() - t0;
     const items = ids.map((id, i) => {
       const m = this._meta.get(id) ?? { id };
+      const title = this._meta.get(because[i])?.title ?? because[i];
       const reason = kinds[i] === 'popular'
-        ? { kind: 'popular', itemId: null, text: 'popular right now' }
-        : { kind: kinds[i], itemId: because[i], text: `because you ${REASON_VERB[kinds[i]]} ${this._meta.get(because[i])?.title ?? because[i]}` };
+        ? { kind: 'popular', source: 'popular', itemId: null, text: 'popular right now' }
+        : sources[i] === 'together'
+          ? { kind: kinds[i], source: 'together', itemId: because[i], text: `often bought with ${title}` }
+          : { kind: kinds[i], source: 'similar', itemId: because[i], text: `because you ${REASON_VERB[kinds[i]]} ${title}` };
       return { id, title: m.title ?? id, category: m.category ?? null, score: scores[i], reason };
     });
     return { items, coldStart: kinds.length > 0 && kinds.every((x) => x === 'popular'), tookMs: ms };

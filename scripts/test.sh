@@ -34,8 +34,8 @@ run_browser() { # run_browser <name> <wasm-pack args...>
   # passed test.
   local suites; suites=$(grep -cE "^Running headless tests in" "$log" || true)
   local ok; ok=$(grep -cE '^test result: ok\. [1-9][0-9]* passed' "$log" || true)
-  if [ "$suites" -lt 9 ] || [ "$ok" -lt 9 ]; then
-    echo "FAILED: $name ran $suites browser suites with $ok passing results (expected >= 9 each)" >&2; exit 1
+  if [ "$suites" -lt 10 ] || [ "$ok" -lt 10 ]; then
+    echo "FAILED: $name ran $suites browser suites with $ok passing results (expected >= 10 each)" >&2; exit 1
   fi
   local n; n=$(count_passed "$log")
   summary+=("$name: $n passed in $suites browser suites"); total_passed=$((total_passed + n))

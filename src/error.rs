@@ -87,6 +87,9 @@ pub enum Error {
     /// describes.
     #[error("invalid user tower weights: {0}")]
     InvalidWeights(String),
+    /// The ranking stage's file (`ranker.bin`) is malformed or does not fit the catalogue.
+    #[error("invalid ranking stage: {0}")]
+    InvalidRanker(String),
     /// The tower and the catalogue disagree on the item vector dimension.
     #[error("user tower expects item vectors of dimension {tower}, catalogue has {catalogue}")]
     TowerCatalogMismatch { tower: usize, catalogue: usize },
@@ -137,9 +140,11 @@ impl Error {
             | NonFiniteTime(_) => "invalid-query",
             UnknownItem(_) => "unknown-item",
             EmptyHistory => "empty-history",
-            InvalidModelConfig(_) | InvalidWeights(_) | TowerCatalogMismatch { .. } | NonFiniteEmbedding => {
-                "invalid-model"
-            }
+            InvalidModelConfig(_)
+            | InvalidWeights(_)
+            | InvalidRanker(_)
+            | TowerCatalogMismatch { .. }
+            | NonFiniteEmbedding => "invalid-model",
             InvalidDelta(_) | DeltaBaseMismatch { .. } => "invalid-delta",
             InvalidArgument(_) => "invalid-argument",
             InvalidManifest(_) => "invalid-manifest",

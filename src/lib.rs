@@ -8,6 +8,7 @@
 //! * [`model`]: the Burn user tower (and the trainer's item tower), and the history encoding they share;
 //! * [`error`]: the one error type every fallible call returns;
 //! * [`history`]: the visitor's history (validation, bounds, export, tabs) over a store trait;
+//! * [`rerank`]: the second stage (item-item neighbours and a learned scorer over the tower's candidates);
 //! * [`manifest`]: the export's manifest and item metadata, validated before anything is fetched;
 //! * `wasm` (wasm32 only): the thin JavaScript binding that wasm-pack packages into `pkg/`.
 
@@ -19,6 +20,7 @@ pub mod manifest;
 pub mod model;
 pub mod rank;
 pub mod recommender;
+pub mod rerank;
 pub mod rng;
 pub mod sync;
 #[cfg(feature = "train")]

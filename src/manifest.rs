@@ -27,16 +27,22 @@ pub const ROLE_TOWER_WEIGHTS: &str = "tower-weights";
 pub const ROLE_ITEMS_INT8: &str = "items-int8";
 pub const ROLE_ITEMS_F32: &str = "items-f32";
 pub const ROLE_ITEM_METADATA: &str = "item-metadata";
+/// The ranking stage (`ranker.bin`, [`crate::rerank`]): optional, a manifest without it serves the
+/// tower alone.
+pub const ROLE_RANKER: &str = "ranker";
+/// Roles a manifest may leave out: [`Manifest::entries`] skips them when absent.
+pub const OPTIONAL_ROLES: &[&str] = &[ROLE_RANKER];
 
 /// The files a browser loads for an item table of `precision` (`"int8"` or `"f32"`), in the order
-/// tower config, tower weights, item table, item metadata; `None` for another precision.
-pub fn roles_for(precision: &str) -> Option<[&'static str; 4]> {
+/// tower config, tower weights, item table, item metadata, ranking stage (optional); `None` for
+/// another precision.
+pub fn roles_for(precision: &str) -> Option<[&'static str; 5]> {
     let items = match precision {
         "int8" => ROLE_ITEMS_INT8,
         "f32" => ROLE_ITEMS_F32,
         _ => return None,
     };
-    Some([ROLE_TOWER_CONFIG, ROLE_TOWER_WEIGHTS, items, ROLE_ITEM_METADATA])
+    Some([ROLE_TOWER_CONFIG, ROLE_TOWER_WEIGHTS, items, ROLE_ITEM_METADATA, ROLE_RANKER])
 }
 
 /// `manifest.json`.
@@ -225,15 +231,15 @@ impl Manifest {
         Ok(())
     }
 
-    /// The entries of `roles`, in that order; a missing role is an error naming it.
+    /// The entries of `roles`, in that order; a missing role is an error naming it, except an
+    /// optional one ([`OPTIONAL_ROLES`]), which is left out.
     pub fn entries(&self, roles: &[String]) -> Result<Vec<&FileEntry>> {
         roles
             .iter()
-            .map(|r| {
-                self.files
-                    .iter()
-                    .find(|f| &f.role == r)
-                    .ok_or_else(|| invalid(format!("manifest lacks a {r:?} file entry")))
+            .filter_map(|r| match self.files.iter().find(|f| &f.role == r) {
+                Some(f) => Some(Ok(f)),
+                None if OPTIONAL_ROLES.contains(&r.as_str()) => None,
+                None => Some(Err(invalid(format!("manifest lacks a {r:?} file entry")))),
             })
             .collect()
     }

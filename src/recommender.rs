@@ -11,6 +11,7 @@ use crate::catalog::Catalog;
 use crate::error::{Error, Result};
 use crate::model::{Event, Kind, UserModel};
 use crate::rank::{Query, TopK};
+use crate::rerank::{Candidate, Ranker, Scratch, StageInput};
 
 /// How many raw events the recommender keeps in memory (oldest dropped first): the history's own
 /// cap ([`crate::history::MAX_EVENTS`]). The tower reads the newest `max_len` distinct items and,
@@ -40,6 +41,9 @@ pub enum Reason {
     /// The history item (catalogue row) closest to the recommended one, and what the visitor did
     /// with it: "because you viewed X".
     Because { item: u32, kind: Kind },
+    /// Lifted by the item-item weights of the ranking stage: the history item (catalogue row) it is
+    /// most often had with, and what the visitor did with that item: "often bought with X".
+    Together { item: u32, kind: Kind },
     /// A cold-start answer: one of the catalogue's popular items.
     Popular,
 }
@@ -49,7 +53,8 @@ pub enum Reason {
 pub struct Recommendation {
     /// Catalogue row.
     pub index: u32,
-    /// Inner product with the user embedding (0 for cold-start answers).
+    /// The ranking stage's score, or the inner product with the user embedding without a ranking
+    /// stage (0 for cold-start answers).
     pub score: f32,
     pub reason: Reason,
 }
@@ -68,6 +73,24 @@ pub struct Recommender {
     embedding: Option<Vec<f32>>,
     exclude: Vec<u32>,
     popular: Vec<u32>,
+    stage: Option<Stage>,
+}
+
+/// The ranking stage and its reusable buffers.
+#[derive(Debug)]
+struct Stage {
+    ranker: Rc<Ranker>,
+    scratch: Scratch,
+    candidates: Vec<Candidate>,
+}
+
+/// What [`Recommender::check_ranker`] found: the shipped self-check against this build's answer.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RankerCheck {
+    /// The same rows, in the same order.
+    pub same_rows: bool,
+    /// The largest score difference over the expected rows.
+    pub max_score_diff: f32,
 }
 
 impl Recommender {
@@ -85,7 +108,50 @@ impl Recommender {
             embedding: None,
             exclude: Vec::new(),
             popular: Vec::new(),
+            stage: None,
         })
+    }
+
+    /// Adds (or with `None` removes) the ranking stage: the tower's candidates are then re-ranked
+    /// with the item-item weights ([`crate::rerank`]). The ranker must cover this catalogue.
+    pub fn set_ranker(&mut self, ranker: Option<Rc<Ranker>>) -> Result<()> {
+        if let Some(r) = &ranker {
+            r.check_catalog(&self.catalog)?;
+        }
+        self.stage = ranker.map(|ranker| Stage { ranker, scratch: Scratch::default(), candidates: Vec::new() });
+        Ok(())
+    }
+
+    /// The ranking stage in use, if any.
+    pub fn ranker(&self) -> Option<&Rc<Ranker>> {
+        self.stage.as_ref().map(|s| &s.ranker)
+    }
+
+    /// Runs the self-check shipped in `ranker.bin` (a history and the trainer's top 10 for it, the
+    /// history's items excluded) through this recommender's model and catalogue, without touching
+    /// the visitor's history. `None` without a ranking stage or a self-check.
+    pub fn check_ranker(&mut self) -> Result<Option<RankerCheck>> {
+        let Some(stage) = self.stage.as_mut() else { return Ok(None) };
+        let Some(check) = stage.ranker.check.clone() else { return Ok(None) };
+        let embedding = self.model.embed(&self.catalog, &check.events)?;
+        let mut exclude: Vec<u32> = check.events.iter().map(|e| e.item).collect();
+        exclude.sort_unstable();
+        exclude.dedup();
+        let input = StageInput {
+            catalog: &self.catalog,
+            embedding: &embedding,
+            events: &check.events,
+            exclude: &exclude,
+            categories: None,
+            min_tower: 0,
+        };
+        let ranker = stage.ranker.clone();
+        let (ranked, _) = ranker.rank(&mut stage.scratch, &mut self.topk, &input, &mut stage.candidates)?;
+        let same_rows = ranked.len() >= check.expected.len()
+            && ranked.iter().zip(&check.expected).all(|(r, &(row, _))| r.row == row);
+        let max_score_diff =
+            ranked.iter().zip(&check.expected).map(|(r, &(_, s))| (r.score - s).abs()).fold(0f32, f32::max);
+        Ok(Some(RankerCheck { same_rows, max_score_diff }))
     }
 
     pub fn catalog(&self) -> &Rc<Catalog> {
@@ -208,6 +274,38 @@ impl Recommender {
         // With a diversity cap, rank a pool of candidates and widen it (x4) until the cap can be met
         // or the pool holds every candidate: a visitor deep in one category may need a wide pool.
         let mut want = if cap.is_some() { options.k.saturating_mul(DIVERSITY_POOL) } else { options.k };
+        if let Some(stage) = self.stage.as_mut() {
+            let ranker = stage.ranker.clone();
+            loop {
+                let input = StageInput {
+                    catalog: &self.catalog,
+                    embedding,
+                    events: &self.events,
+                    exclude: &self.exclude,
+                    categories: options.categories,
+                    min_tower: want,
+                };
+                let (ranked, exhausted) =
+                    ranker.rank(&mut stage.scratch, &mut self.topk, &input, &mut stage.candidates)?;
+                let pairs: Vec<(u32, f32)> = ranked.iter().map(|s| (s.row, s.score)).collect();
+                let (chosen, capped_full) = diversify(&pairs, options.k, cap, self.catalog.categories());
+                if capped_full || exhausted || cap.is_none() {
+                    let candidates = self.reason_candidates();
+                    return Ok(chosen
+                        .into_iter()
+                        .map(|(index, score)| {
+                            let because = ranked.iter().find(|s| s.row == index).and_then(|s| s.because);
+                            let reason = match because.and_then(|h| self.events.iter().rev().find(|e| e.item == h)) {
+                                Some(e) => Reason::Together { item: e.item, kind: e.kind },
+                                None => reason_for(&self.catalog, &candidates, index),
+                            };
+                            Recommendation { index, score, reason }
+                        })
+                        .collect());
+                }
+                want = want.saturating_mul(4);
+            }
+        }
         loop {
             let mut query = Query::new(embedding, want).exclude(&self.exclude);
             if let Some(c) = options.categories {

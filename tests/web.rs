@@ -6,7 +6,7 @@ mod common;
 
 use js_sys::Error as JsErrorObject;
 use localrec::rank::Kernel;
-use localrec::wasm::{JsCatalogue, JsRanker, JsRecommender, JsUserTower};
+use localrec::wasm::{JsCatalogue, JsRanker, JsRankingStage, JsRecommender, JsUserTower};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_test::*;
 
@@ -83,6 +83,43 @@ const TOWER_JSON: &[u8] = include_bytes!("../www/artifacts/synthetic/tower.json"
 const TOWER_BIN: &[u8] = include_bytes!("../www/artifacts/synthetic/tower.bin");
 const ITEMS_F32: &[u8] = include_bytes!("../www/artifacts/synthetic/items.f32.lrc");
 const ITEMS_INT8: &[u8] = include_bytes!("../www/artifacts/synthetic/items.int8.lrc");
+const RANKER_BIN: &[u8] = include_bytes!("../www/artifacts/synthetic/ranker.bin");
+
+#[wasm_bindgen_test]
+fn the_ranking_stage_binding_checks_itself_and_explains_its_results() {
+    let items = JsCatalogue::from_bytes(ITEMS_INT8).unwrap();
+    let mut rec = JsRecommender::new(&items, JsUserTower::from_bytes(TOWER_JSON, TOWER_BIN).unwrap()).unwrap();
+    assert!(!rec.has_ranking_stage());
+    assert!(rec.check_ranking_stage().unwrap().is_undefined());
+    let stage = JsRankingStage::from_bytes(RANKER_BIN).unwrap();
+    assert_eq!(stage.length(), items.length());
+    assert!(stage.neighbours() > 0);
+    rec.set_ranking_stage(Some(stage)).unwrap();
+    assert!(rec.has_ranking_stage());
+    // The trainer's answer for its check history, reproduced by this engine's wasm.
+    let check = rec.check_ranking_stage().unwrap();
+    let get = |k: &str| js_sys::Reflect::get(&check, &JsValue::from_str(k)).unwrap();
+    assert_eq!(get("sameRows").as_bool(), Some(true));
+    assert!(get("maxScoreDiff").as_f64().unwrap() <= 1e-4, "{:?}", get("maxScoreDiff"));
+    // After a purchase: exactly 10, each explained by the one history item, some by the stage.
+    let first = items.id(0).unwrap();
+    rec.record(&first, "purchase", Some(1000.0)).unwrap();
+    let r = rec.recommend(10, true, None, None, None).unwrap();
+    assert_eq!(r.length(), 10);
+    let sources = r.reason_sources();
+    assert!(sources.iter().all(|s| s == "together" || s == "similar"), "{sources:?}");
+    assert!(sources.iter().any(|s| s == "together"), "{sources:?}");
+    assert!(r.reason_ids().iter().all(|id| *id == first));
+    // Bad files are typed errors; a stage for another catalogue is refused.
+    for bad in [&RANKER_BIN[..RANKER_BIN.len() / 2], &b"LRRK\x09\0\0\0"[..], &[][..]] {
+        let err = JsRankingStage::from_bytes(bad).err().unwrap();
+        assert_eq!(name_and_code(&err), ("LocalRecError".into(), "invalid-model".into()));
+    }
+    let small = JsCatalogue::random_unit(10, 64, 0, 1, "int8").unwrap();
+    let mut other = JsRecommender::new(&small, JsUserTower::from_bytes(TOWER_JSON, TOWER_BIN).unwrap()).unwrap();
+    let err = other.set_ranking_stage(Some(JsRankingStage::from_bytes(RANKER_BIN).unwrap())).err().unwrap();
+    assert!(message(err).contains("covers 2000 items"));
+}
 
 #[wasm_bindgen_test]
 fn exported_tower_gives_the_native_embedding_in_the_browser() {

@@ -96,7 +96,7 @@ async function showModel() {
   $('progress').hidden = true;
   const info = rec.info;
   $('store').textContent = `${info.storage === 'indexeddb' ? 'IndexedDB' : 'memory only'}${info.persisted ? ' · persisted' : ''}${info.degraded ? ' · degraded' : ''}`;
-  $('model').textContent = `${info.dataset} · ${info.items.toLocaleString('en')} items · ${info.source === 'cache' ? 'from cache' : info.source === 'delta' ? 'delta update' : 'downloaded'}`;
+  $('model').textContent = `${info.dataset} · ${info.items.toLocaleString('en')} items · ${info.ranking} · ${info.source === 'cache' ? 'from cache' : info.source === 'delta' ? 'delta update' : 'downloaded'}`;
   $('model').title = `model ${info.modelVersion}`;
   items = await rec.items();
   byId = new Map(items.map((it) => [it.id, it]));

@@ -8,6 +8,11 @@
 //!   --delta-from OLD_DIR        also write catalogue deltas from the export in OLD_DIR
 //!   --dedupe last|first         which occurrence of a repeated pair counts (default last)
 //!   --baselines-only            evaluate popularity and item-kNN only, no training
+//!   --tower-from DIR            evaluate the tower exported in DIR instead of training one (no --out)
+//!   --no-ranker                 the tower alone: no ranking stage, no ranker.bin
+//!   --ablation                  also refit the ranking stage without each feature group
+//!   --neighbours M              item-item neighbours kept per item (default 32)
+//!   --tower-candidates N --neighbour-candidates N   the ranking stage's candidates (200, 100)
 //!   --epochs N --batch N --lr X --temperature T --logq A --negatives M
 //!   --dim D --heads H --hidden H --attention-hidden A --diagonal-skip|--dense-skip
 //!   --max-len N --memory N --memory-decay F --token-buckets N
@@ -23,8 +28,11 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use localrec::model::UserModel;
 use localrec::train::eval::{evaluate_item_knn, evaluate_model, evaluate_popularity, queries};
+use localrec::train::rerank::{train_stage, StageTrainConfig};
 use localrec::train::{export::export, synthetic_dataset_with, train, Metrics, Split, SyntheticConfig, TrainConfig};
+use localrec::Catalog;
 
 fn main() -> ExitCode {
     match run() {
@@ -59,6 +67,10 @@ fn run() -> Result<(), String> {
     let mut delta_from: Option<PathBuf> = None;
     let mut dedupe = localrec::train::data::Dedupe::default();
     let mut baselines_only = false;
+    let mut tower_from: Option<PathBuf> = None;
+    let mut ranker = true;
+    let mut ablation = false;
+    let mut stage = StageTrainConfig::default();
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
@@ -67,6 +79,12 @@ fn run() -> Result<(), String> {
             "--delta-from" => delta_from = Some(parse(&a, args.next())?),
             "--dedupe" => dedupe = parse(&a, args.next())?,
             "--baselines-only" => baselines_only = true,
+            "--tower-from" => tower_from = Some(parse(&a, args.next())?),
+            "--no-ranker" => ranker = false,
+            "--ablation" => ablation = true,
+            "--neighbours" => stage.neighbours = parse(&a, args.next())?,
+            "--tower-candidates" => stage.stage.tower_candidates = parse(&a, args.next())?,
+            "--neighbour-candidates" => stage.stage.neighbour_candidates = parse(&a, args.next())?,
             "--epochs" => cfg.epochs = parse(&a, args.next())?,
             "--batch" => cfg.batch = parse(&a, args.next())?,
             "--lr" => cfg.lr = parse(&a, args.next())?,
@@ -115,6 +133,19 @@ fn run() -> Result<(), String> {
     if !(cfg.user_weight.is_finite() && cfg.user_weight >= 0.0) {
         return Err(format!("--user-weight must be a finite number >= 0, got {}", cfg.user_weight));
     }
+    if !(1..=localrec::rerank::MAX_NEIGHBOURS).contains(&stage.neighbours) {
+        return Err(format!("--neighbours must be 1..={}, got {}", localrec::rerank::MAX_NEIGHBOURS, stage.neighbours));
+    }
+    let max_c = localrec::rerank::MAX_CANDIDATES;
+    if stage.stage.tower_candidates == 0
+        || stage.stage.tower_candidates > max_c
+        || stage.stage.neighbour_candidates > max_c
+    {
+        return Err(format!("--tower-candidates must be 1..={max_c} and --neighbour-candidates 0..={max_c}"));
+    }
+    if tower_from.is_some() && out.is_some() {
+        return Err("--tower-from evaluates an export; it cannot write one (drop --out)".into());
+    }
     let t0 = std::time::Instant::now();
     let ds = if data == "synthetic" {
         synthetic_dataset_with(&syn, dedupe)
@@ -158,23 +189,57 @@ fn run() -> Result<(), String> {
         let rep = if test_rep.is_empty() { Metrics::default() } else { f(&test_rep) };
         (f(&valid_q), f(&test_q), f(&test_new), rep)
     };
-    let mut rows: Vec<(String, (Metrics, Metrics, Metrics, Metrics))> = Vec::new();
-    let trained = if baselines_only {
-        None
-    } else {
-        let trained = train(&ds, &cfg);
-        eprintln!("trained in {:.0} s; best epoch {} of {}", trained.seconds, trained.best_epoch, trained.log.len());
-        let model = trained.user_model();
-        let f32_catalog = trained.catalog(&ds);
-        let int8_catalog = f32_catalog.to_int8();
-        rows.push(("user tower (f32 items)".into(), split(&|q| evaluate_model(&model, &f32_catalog, q))));
-        rows.push(("user tower (int8 items)".into(), split(&|q| evaluate_model(&model, &int8_catalog, q))));
-        Some(trained)
+    let mut rows: Vec<(String, (Metrics, Metrics, Option<(Metrics, Metrics)>))> = Vec::new();
+    let split = |f: &dyn Fn(&[localrec::train::eval::EvalQuery]) -> Metrics| {
+        let (v, t, n, r) = split(f);
+        (v, t, Some((n, r)))
     };
+    let mut trained = None;
+    let tower: Option<(UserModel, Catalog)> = if baselines_only {
+        None
+    } else if let Some(dir) = &tower_from {
+        let read = |name: &str| std::fs::read(dir.join(name)).map_err(|e| format!("{}: {e}", dir.join(name).display()));
+        let model = UserModel::from_bytes(&read("tower.json")?, &read("tower.bin")?).map_err(|e| e.to_string())?;
+        let catalog = Catalog::decode(&read("items.f32.lrc")?).map_err(|e| e.to_string())?;
+        if catalog.ids().ne(ds.item_ids.iter().map(|s| s.as_str())) {
+            return Err(format!("{}: the export's items are not this dataset's", dir.display()));
+        }
+        Some((model, catalog))
+    } else {
+        let t = train(&ds, &cfg);
+        eprintln!("trained in {:.0} s; best epoch {} of {}", t.seconds, t.best_epoch, t.log.len());
+        let pair = (t.user_model(), t.catalog(&ds));
+        trained = Some(t);
+        Some(pair)
+    };
+    let mut stage_report = None;
+    if let Some((model, f32_catalog)) = &tower {
+        let int8_catalog = f32_catalog.to_int8();
+        rows.push(("user tower (f32 items)".into(), split(&|q| evaluate_model(model, f32_catalog, q))));
+        rows.push(("user tower (int8 items)".into(), split(&|q| evaluate_model(model, &int8_catalog, q))));
+        if ranker {
+            // The ranking stage runs over the int8 table, as in the browser.
+            let r = train_stage(&ds, model, &int8_catalog, &valid_q, &test_q, &stage, ablation);
+            eprintln!(
+                "ranking stage in {:.0} s: EASE λ {}, {} hidden units, {} neighbours per item ({} kept, {} bytes as shipped); {:.1}% of test targets among the candidates",
+                r.seconds,
+                r.lambda.map_or("- (cosine kNN above the EASE limit)".to_string(), |l| format!("{l:.1}")),
+                r.hidden,
+                stage.neighbours,
+                r.ranker.neighbours.nnz(),
+                r.ranker.encode().len(),
+                100.0 * r.test_candidate_recall
+            );
+            for (name, v, t) in &r.rows {
+                rows.push((name.clone(), (*v, *t, None)));
+            }
+            stage_report = Some(r);
+        }
+    }
     rows.push(("popularity".into(), split(&|q| evaluate_popularity(&ds, q))));
     if ds.item_ids.len() <= 20_000 {
         rows.push((
-            "item-kNN (co-occurrence cosine)".into(),
+            "item-kNN (co-occurrence cosine, every co-occurring item)".into(),
             split(&|q| evaluate_item_knn(&ds, q, 20_000).expect("small")),
         ));
     }
@@ -185,21 +250,22 @@ fn run() -> Result<(), String> {
         test_rep.len()
     );
     println!("|---|---:|---:|---:|---:|---:|---:|---:|");
-    for (name, (v, t, n, r)) in &rows {
+    for (name, (v, t, parts)) in &rows {
+        let (new, rep) = match parts {
+            Some((n, r)) => (
+                format!("{:.4}", n.recall10),
+                if test_rep.is_empty() { "-".to_string() } else { format!("{:.4}", r.recall10) },
+            ),
+            None => ("-".to_string(), "-".to_string()),
+        };
         println!(
-            "| {name} | {:.4} | {:.4} | {:.4} | {:.4} | {:.4} | {:.4} | {} |",
-            t.recall10,
-            t.ndcg10,
-            t.recall50,
-            t.coverage10,
-            v.recall10,
-            n.recall10,
-            if test_rep.is_empty() { "-".to_string() } else { format!("{:.4}", r.recall10) }
+            "| {name} | {:.4} | {:.4} | {:.4} | {:.4} | {:.4} | {new} | {rep} |",
+            t.recall10, t.ndcg10, t.recall50, t.coverage10, v.recall10,
         );
     }
     if let Some(dir) = out {
         let trained = trained.ok_or("--out needs a trained model (drop --baselines-only)")?;
-        let m = export(&ds, &trained, &dir)?;
+        let m = export(&ds, &trained, &dir, stage_report.as_ref().map(|r| &r.ranker))?;
         println!("\nexported model {} to {}:", m.model_version, dir.display());
         for f in &m.files {
             println!("  {:<16} {:>10} bytes  sha256 {}", f.name, f.bytes, &f.sha256[..16]);

@@ -23,6 +23,8 @@ pub struct EvalQuery {
     /// Items known before the target, sorted (never recommended).
     pub exclude: Vec<u32>,
     pub history: EncodedHistory,
+    /// The events the history was encoded from, oldest first (the second stage reads them).
+    pub events: Vec<crate::model::Event>,
     /// The target item occurs earlier in the user's events (a repeat; only with `Dedupe::Last`).
     pub repeat: bool,
 }
@@ -53,6 +55,7 @@ pub fn queries(ds: &Dataset, split: Split, history: &HistoryConfig) -> Vec<EvalQ
                 repeat: ue.events[..j].iter().any(|e| e.item == ue.events[j].item),
                 exclude,
                 history: encode_history(&events, history).expect("dataset times are finite"),
+                events,
             }
         })
         .collect()

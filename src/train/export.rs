@@ -7,6 +7,7 @@
 //! items.f32.lrc     the item table, catalogue format v1, f32
 //! items.int8.lrc    the same, int8 with a per-row scale
 //! items.json        item metadata: id, title, category; category names; the most popular ids
+//! ranker.bin        the ranking stage (`crate::rerank`): scorer, popularity, item-item neighbours
 //! ```
 
 use std::path::Path;
@@ -20,14 +21,22 @@ use crate::model::{tower_weights, TowerCheck, TowerFile, UserModel, TOWER_FORMAT
 pub use crate::manifest::{
     DeltaEntry, FileEntry, ItemEntry, ItemMetadata, Manifest, MANIFEST_FORMAT, MANIFEST_VERSION,
 };
-use crate::manifest::{ROLE_ITEMS_F32, ROLE_ITEMS_INT8, ROLE_ITEM_METADATA, ROLE_TOWER_CONFIG, ROLE_TOWER_WEIGHTS};
+use crate::manifest::{
+    ROLE_ITEMS_F32, ROLE_ITEMS_INT8, ROLE_ITEM_METADATA, ROLE_RANKER, ROLE_TOWER_CONFIG, ROLE_TOWER_WEIGHTS,
+};
+use crate::recommender::{RecommendOptions, Recommender};
+use crate::rerank::{Ranker, SelfCheck};
 
 pub fn sha256_hex(bytes: &[u8]) -> String {
     Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Writes the export into `dir` (created if missing) and returns its manifest.
-pub fn export(ds: &Dataset, trained: &Trained, dir: &Path) -> Result<Manifest, String> {
+///
+/// With a `ranker` (the second stage, [`crate::rerank`]), `ranker.bin` is written too, with a
+/// self-check: the check user's top 10 through the browser's path ([`Recommender`] over the int8
+/// table), which the browser must reproduce.
+pub fn export(ds: &Dataset, trained: &Trained, dir: &Path, ranker: Option<&Ranker>) -> Result<Manifest, String> {
     std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let catalog = trained.catalog(ds);
     let f32_bytes = catalog.encode();
@@ -77,13 +86,40 @@ pub fn export(ds: &Dataset, trained: &Trained, dir: &Path) -> Result<Manifest, S
     let meta_bytes = serde_json::to_vec(&meta).map_err(|e| e.to_string())?;
     let tower_bytes = tower.to_json().into_bytes();
 
-    let files: [(&str, &str, &[u8]); 5] = [
+    let ranker_bytes = match ranker {
+        Some(r) => {
+            let int8 = std::rc::Rc::new(catalog.to_int8());
+            let mut rec = Recommender::new(int8, trained.user_model()).map_err(|e| e.to_string())?;
+            rec.set_ranker(Some(std::rc::Rc::new(r.clone()))).map_err(|e| e.to_string())?;
+            rec.set_history(events).map_err(|e| e.to_string())?;
+            let top = rec
+                .recommend(&RecommendOptions { k: 10, exclude_seen: true, ..Default::default() })
+                .map_err(|e| e.to_string())?;
+            let mut with_check = r.clone();
+            with_check.check =
+                Some(SelfCheck { events: events.clone(), expected: top.iter().map(|x| (x.index, x.score)).collect() });
+            let bytes = with_check.encode();
+            // The check must pass on the file as written, decoded the way a browser decodes it.
+            let decoded = Ranker::decode(&bytes).map_err(|e| e.to_string())?;
+            rec.set_ranker(Some(std::rc::Rc::new(decoded))).map_err(|e| e.to_string())?;
+            let check = rec.check_ranker().map_err(|e| e.to_string())?.ok_or("no ranker check")?;
+            if !check.same_rows || check.max_score_diff > 1e-6 {
+                return Err(format!("reloaded ranker differs from the trained one: {check:?}"));
+            }
+            Some(bytes)
+        }
+        None => None,
+    };
+    let mut files: Vec<(&str, &str, &[u8])> = vec![
         ("tower.json", ROLE_TOWER_CONFIG, &tower_bytes),
         ("tower.bin", ROLE_TOWER_WEIGHTS, &weights),
         ("items.f32.lrc", ROLE_ITEMS_F32, &f32_bytes),
         ("items.int8.lrc", ROLE_ITEMS_INT8, &int8_bytes),
         ("items.json", ROLE_ITEM_METADATA, &meta_bytes),
     ];
+    if let Some(b) = &ranker_bytes {
+        files.push(("ranker.bin", ROLE_RANKER, b));
+    }
     let mut entries = Vec::new();
     for (name, role, bytes) in files {
         std::fs::write(dir.join(name), bytes).map_err(|e| format!("{name}: {e}"))?;
@@ -95,7 +131,11 @@ pub fn export(ds: &Dataset, trained: &Trained, dir: &Path) -> Result<Manifest, S
             deltas: Vec::new(),
         });
     }
-    let version_input = format!("{}{}", entries[1].sha256, entries[2].sha256);
+    // The version covers the weights, the item table and the ranking stage.
+    let mut version_input = format!("{}{}", entries[1].sha256, entries[2].sha256);
+    if let Some(r) = entries.iter().find(|e| e.role == ROLE_RANKER) {
+        version_input.push_str(&r.sha256);
+    }
     let manifest = Manifest {
         format: MANIFEST_FORMAT.into(),
         format_version: MANIFEST_VERSION,

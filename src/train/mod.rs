@@ -4,6 +4,7 @@
 pub mod data;
 pub mod eval;
 pub mod export;
+pub mod rerank;
 pub mod synthetic;
 pub mod trainer;
 pub mod warm;

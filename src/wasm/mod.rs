@@ -424,6 +424,34 @@ impl JsUserTower {
     }
 }
 
+/// The ranking stage (`ranker.bin`): item-item neighbours and a learned scorer that re-rank the
+/// tower's candidates.
+#[wasm_bindgen(js_name = RankingStage)]
+pub struct JsRankingStage {
+    inner: Rc<crate::rerank::Ranker>,
+}
+
+#[wasm_bindgen(js_class = RankingStage)]
+impl JsRankingStage {
+    /// Decodes and validates `ranker.bin`; throws `invalid-model` on a bad file.
+    #[wasm_bindgen(js_name = fromBytes)]
+    pub fn from_bytes(bytes: &[u8]) -> JsResult<JsRankingStage> {
+        Ok(JsRankingStage { inner: Rc::new(crate::rerank::Ranker::decode(bytes).map_err(js_err)?) })
+    }
+
+    /// Items covered.
+    #[wasm_bindgen(getter)]
+    pub fn length(&self) -> u32 {
+        self.inner.popularity.len() as u32
+    }
+
+    /// Item-item neighbours kept, all items together.
+    #[wasm_bindgen(getter)]
+    pub fn neighbours(&self) -> u32 {
+        self.inner.neighbours.nnz() as u32
+    }
+}
+
 /// A catalogue, a user tower and the visitor's history: record interactions, get recommendations.
 #[wasm_bindgen(js_name = Recommender)]
 pub struct JsRecommender {
@@ -437,6 +465,31 @@ impl JsRecommender {
     pub fn new(catalogue: &JsCatalogue, tower: JsUserTower) -> JsResult<JsRecommender> {
         let inner = crate::recommender::Recommender::new(catalogue.inner.clone(), tower.inner).map_err(js_err)?;
         Ok(JsRecommender { inner })
+    }
+
+    /// Adds the ranking stage (or removes it with `undefined`); throws if it covers another
+    /// catalogue.
+    #[wasm_bindgen(js_name = setRankingStage)]
+    pub fn set_ranking_stage(&mut self, stage: Option<JsRankingStage>) -> JsResult<()> {
+        self.inner.set_ranker(stage.map(|s| s.inner)).map_err(js_err)
+    }
+
+    /// Whether a ranking stage is in use.
+    #[wasm_bindgen(getter, js_name = hasRankingStage)]
+    pub fn has_ranking_stage(&self) -> bool {
+        self.inner.ranker().is_some()
+    }
+
+    /// Runs the ranking stage's shipped self-check (the trainer's top 10 for one history) through
+    /// this build: `{ sameRows, maxScoreDiff }`, or `undefined` without a stage or a check. The
+    /// visitor's history is not touched.
+    #[wasm_bindgen(js_name = checkRankingStage)]
+    pub fn check_ranking_stage(&mut self) -> JsResult<JsValue> {
+        let Some(c) = self.inner.check_ranker().map_err(js_err)? else { return Ok(JsValue::UNDEFINED) };
+        let o = js_sys::Object::new();
+        js_sys::Reflect::set(&o, &"sameRows".into(), &JsValue::from_bool(c.same_rows))?;
+        js_sys::Reflect::set(&o, &"maxScoreDiff".into(), &JsValue::from_f64(c.max_score_diff as f64))?;
+        Ok(o.into())
     }
 
     /// Records an interaction and updates the user embedding at once. `kind` is `"view"`,
@@ -571,8 +624,26 @@ impl Recommendations {
         self.recs
             .iter()
             .map(|r| match r.reason {
-                Reason::Because { kind, .. } => kind.name().to_owned(),
+                Reason::Because { kind, .. } | Reason::Together { kind, .. } => kind.name().to_owned(),
                 Reason::Popular => "popular".to_owned(),
+            })
+            .collect()
+    }
+
+    /// Per result: `"together"` (lifted by the item-item weights: often had with the history item
+    /// in `reasonIds`), `"similar"` (closest to it in the tower's space) or `"popular"`.
+    #[wasm_bindgen(getter, js_name = reasonSources)]
+    pub fn reason_sources(&self) -> Vec<String> {
+        use crate::recommender::Reason;
+        self.recs
+            .iter()
+            .map(|r| {
+                match r.reason {
+                    Reason::Together { .. } => "together",
+                    Reason::Because { .. } => "similar",
+                    Reason::Popular => "popular",
+                }
+                .to_owned()
             })
             .collect()
     }
@@ -584,7 +655,7 @@ impl Recommendations {
         self.recs
             .iter()
             .map(|r| match r.reason {
-                Reason::Because { item, .. } => self.catalog.id(item).to_owned(),
+                Reason::Because { item, .. } | Reason::Together { item, .. } => self.catalog.id(item).to_owned(),
                 Reason::Popular => String::new(),
             })
             .collect()

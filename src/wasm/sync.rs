@@ -199,8 +199,9 @@ async fn verify_and_prepare(
         return Ok(Err(bad));
     }
     let files = Object::new();
-    for (role, b) in ctx.roles.iter().zip(bytes) {
-        set(&files, role, &b.clone().map_or(JsValue::NULL, JsValue::from));
+    // Keyed by each entry's own role: an optional role the manifest lacks is simply absent.
+    for (f, b) in entries.iter().zip(bytes) {
+        set(&files, &f.role, &b.clone().map_or(JsValue::NULL, JsValue::from));
     }
     Ok(Ok(ctx.prepare.call1(&JsValue::NULL, &files)?))
 }
