@@ -12,6 +12,8 @@
 //!   --no-ranker                 the tower alone: no ranking stage, no ranker.bin
 //!   --ablation                  also refit the ranking stage without each feature group
 //!   --neighbours M              item-item neighbours kept per item (default 32)
+//!   --lambda-grid A,B,..        EASE's λ candidates, as multiples of the mean item count (0.5,2,8)
+//!   --item-item auto|ease|cosine  neighbours from EASE up to 6,000 items, cosine kNN above (auto)
 //!   --tower-candidates N --neighbour-candidates N   the ranking stage's candidates (200, 100)
 //!   --epochs N --batch N --lr X --temperature T --logq A --negatives M
 //!   --dim D --heads H --hidden H --attention-hidden A --diagonal-skip|--dense-skip
@@ -83,6 +85,23 @@ fn run() -> Result<(), String> {
             "--no-ranker" => ranker = false,
             "--ablation" => ablation = true,
             "--neighbours" => stage.neighbours = parse(&a, args.next())?,
+            "--item-item" => {
+                stage.ease = match parse::<String>(&a, args.next())?.as_str() {
+                    "auto" => None,
+                    "ease" => Some(true),
+                    "cosine" => Some(false),
+                    other => return Err(format!("--item-item: auto, ease or cosine, got {other:?}")),
+                }
+            }
+            "--lambda-grid" => {
+                let v: String = parse(&a, args.next())?;
+                stage.lambda_grid = v
+                    .split(',')
+                    .map(|x| x.trim().parse::<f64>().ok().filter(|l| l.is_finite() && *l > 0.0))
+                    .collect::<Option<Vec<f64>>>()
+                    .filter(|g| !g.is_empty())
+                    .ok_or_else(|| format!("--lambda-grid: positive numbers separated by commas, got {v:?}"))?;
+            }
             "--tower-candidates" => stage.stage.tower_candidates = parse(&a, args.next())?,
             "--neighbour-candidates" => stage.stage.neighbour_candidates = parse(&a, args.next())?,
             "--epochs" => cfg.epochs = parse(&a, args.next())?,
@@ -223,7 +242,7 @@ fn run() -> Result<(), String> {
             eprintln!(
                 "ranking stage in {:.0} s: EASE λ {}, {} hidden units, {} neighbours per item ({} kept, {} bytes as shipped); {:.1}% of test targets among the candidates",
                 r.seconds,
-                r.lambda.map_or("- (cosine kNN above the EASE limit)".to_string(), |l| format!("{l:.1}")),
+                r.lambda.map_or("- (cosine kNN neighbours)".to_string(), |l| format!("{l:.1}")),
                 r.hidden,
                 stage.neighbours,
                 r.ranker.neighbours.nnz(),

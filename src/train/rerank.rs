@@ -18,10 +18,11 @@ use crate::model::UserModel;
 use crate::rank::TopK;
 use crate::rerank::{Candidate, Neighbours, Ranker, Scorer, Scratch, StageConfig, StageInput, NUM_FEATURES};
 
-/// Largest catalogue for which the trainer solves EASE's dense item-item system (memory
-/// `8 · items²` bytes, time `2 · items³` flops: 4,199 items take seconds, 12,000 about a minute per
-/// solve on 2 cores); larger catalogues use cosine item-kNN neighbours.
-pub const EASE_MAX_ITEMS: usize = 12_000;
+/// Largest catalogue for which the trainer solves EASE's dense item-item system by default (memory
+/// `12 · items²` bytes, time `2 · items³` flops: 4,199 items take 17 s per solve on the 2-core
+/// development machine, 6,000 about 50 s, and four solves are made); larger catalogues use cosine
+/// item-kNN neighbours, whose cost grows with the interactions, not with items².
+pub const EASE_MAX_ITEMS: usize = 6_000;
 
 /// Per user, the items known before the split's target, oldest first.
 pub fn known_sets(ds: &Dataset, split: Split) -> Vec<Vec<u32>> {
@@ -292,7 +293,7 @@ pub struct ItemItem {
 /// Fits the item-item model of a cut.
 pub fn fit_item_item(sets: &[Vec<u32>], n: usize, lambda: Option<f64>, m: usize) -> ItemItem {
     match lambda {
-        Some(l) if n <= EASE_MAX_ITEMS => {
+        Some(l) => {
             let b = ease(sets, n, l);
             ItemItem { rows: prune_dense(&b, n, m), dense: Some(b), lambda: Some(l) }
         }
@@ -309,6 +310,8 @@ pub struct StageTrainConfig {
     /// EASE's λ as multiples of the mean item count, tried on validation (first is used alone
     /// when `choose` is off).
     pub lambda_grid: Vec<f64>,
+    /// Which item-item model: EASE up to [`EASE_MAX_ITEMS`] and cosine above (`None`), or forced.
+    pub ease: Option<bool>,
     /// Hidden widths tried on validation (0: linear).
     pub hidden_grid: Vec<usize>,
     pub epochs: usize,
@@ -321,6 +324,7 @@ impl Default for StageTrainConfig {
             stage: StageConfig::default(),
             neighbours: 32,
             lambda_grid: vec![0.5, 2.0, 8.0],
+            ease: None,
             hidden_grid: vec![0, 16],
             epochs: 30,
             seed: 11,
@@ -449,13 +453,12 @@ pub fn fit_scorer(
             order.swap(i, rng.below(i as u64 + 1) as usize);
         }
         for batch in order.chunks(64) {
-            let grads: Vec<f32> = batch.par_iter().map(|&qi| query_gradient(&scorer, labelled[qi])).reduce(
-                || vec![0f32; n_params],
-                |mut a, b| {
-                    a.iter_mut().zip(&b).for_each(|(x, y)| *x += y);
-                    a
-                },
-            );
+            // Per-query gradients in parallel, summed in order: the same sums on any thread count.
+            let per_query: Vec<Vec<f32>> = batch.par_iter().map(|&qi| query_gradient(&scorer, labelled[qi])).collect();
+            let mut grads = vec![0f32; n_params];
+            for g in &per_query {
+                grads.iter_mut().zip(g).for_each(|(x, y)| *x += y);
+            }
             step += 1;
             let scale = 1.0 / batch.len() as f32;
             let params = params_mut(&mut scorer);
@@ -562,7 +565,7 @@ pub fn train_stage(
     // λ on validation: the recency-weighted dense model's Recall@10.
     let mut lambda_trials = Vec::new();
     let mut valid_model: Option<ItemItem> = None;
-    if n <= EASE_MAX_ITEMS {
+    if cfg.ease.unwrap_or(n <= EASE_MAX_ITEMS) {
         for &mult in &cfg.lambda_grid {
             let l = (mult * scale).max(1.0);
             let fit = fit_item_item(&valid_sets, n, Some(l), cfg.neighbours);
@@ -578,6 +581,7 @@ pub fn train_stage(
     let valid_model = valid_model.unwrap_or_else(|| fit_item_item(&valid_sets, n, None, cfg.neighbours));
     let lambda = valid_model.lambda;
     let test_model = fit_item_item(&test_sets, n, lambda, cfg.neighbours);
+    eprintln!("  item-item models fitted in {:.0} s", t0.elapsed().as_secs_f64());
     // Baselines on the same split: plain and recency-weighted EASE (dense), tuned item-kNN.
     if let (Some(vd), Some(td)) = (&valid_model.dense, &test_model.dense) {
         for (name, w) in [("EASE", Weighting::Plain), ("EASE, recency-weighted history", Weighting::Recency)] {
@@ -589,7 +593,7 @@ pub fn train_stage(
         }
     }
     let mut best_k = (0, -1.0);
-    for k in [10, 20, 50, 100, 200] {
+    for k in [2, 3, 5, 10, 20, 50, 100] {
         let r = evaluate_sparse(&cosine_knn(&valid_sets, n, k), valid_q, Weighting::Plain, &stage).recall10;
         if r > best_k.1 {
             best_k = (k, r);
@@ -598,6 +602,7 @@ pub fn train_stage(
     let knn_valid = evaluate_sparse(&cosine_knn(&valid_sets, n, best_k.0), valid_q, Weighting::Plain, &stage);
     let knn_test = evaluate_sparse(&cosine_knn(&test_sets, n, best_k.0), test_q, Weighting::Plain, &stage);
     rows.push((format!("item-kNN (cosine, {} neighbours chosen on validation)", best_k.0), knn_valid, knn_test));
+    eprintln!("  baselines evaluated at {:.0} s", t0.elapsed().as_secs_f64());
     rows.push((
         format!("item-item neighbours as shipped ({} per item), recency-weighted", cfg.neighbours),
         evaluate_sparse(&valid_model.rows, valid_q, Weighting::Recency, &stage),
@@ -624,6 +629,7 @@ pub fn train_stage(
     let test_vectors = embeddings(model, catalog, test_q);
     let valid_feats = query_features(&valid_ranker, catalog, valid_q, &valid_vectors);
     let test_feats = query_features(&test_ranker, catalog, test_q, &test_vectors);
+    eprintln!("  candidates and features at {:.0} s", t0.elapsed().as_secs_f64());
     let test_candidate_recall =
         test_feats.iter().filter(|f| f.label.is_some()).count() as f64 / test_feats.len().max(1) as f64;
     // Capacity on validation: fit on 80% of the users, compare on the other 20%.
@@ -665,7 +671,7 @@ pub fn train_stage(
             let s = fit_scorer(&all, hidden, cfg.epochs, cfg.seed, &mask);
             let names: Vec<&str> = off.iter().map(|&k| FEATURE_NAMES[k]).collect();
             rows.push((
-                format!("  ablation: {name} ({})", names.join(", ")),
+                format!("  ablation: {name} (off: {})", names.join(", ")),
                 evaluate_features(&s, &valid_feats, valid_q, n),
                 evaluate_features(&s, &test_feats, test_q, n),
             ));

@@ -53,8 +53,8 @@ pub fn rules() -> JsResult<JsValue> {
     }
     #[derive(serde::Serialize)]
     struct Roles {
-        int8: [&'static str; 4],
-        f32: [&'static str; 4],
+        int8: [&'static str; 5],
+        f32: [&'static str; 5],
     }
     let roles = |p: &str| crate::manifest::roles_for(p).expect("a known precision");
     use crate::model::Kind;

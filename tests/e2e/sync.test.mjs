@@ -36,7 +36,7 @@ async function hook(req, res, path) {
 }
 
 const sizes = (v, names) => names.reduce((n, f) => n + readFileSync(`${FIX}/${v}/${f}`).length, 0);
-const V1_FILES = ['tower.json', 'tower.bin', 'items.int8.lrc', 'items.json'];
+const V1_FILES = ['tower.json', 'tower.bin', 'items.int8.lrc', 'items.json', 'ranker.bin'];
 
 before(async () => {
   server = await serve('.', 0, '127.0.0.1', hook);
@@ -124,7 +124,7 @@ for (const storage of ['indexeddb', 'memory']) {
       assert.equal(r.info.source, 'network');
       assert.match(r.info.modelVersion, /-v2$/);
       assert.equal(r.info.items, 2015);
-      assert.deepEqual(state.requests.sort(), ['items.int8.lrc', 'items.json', 'manifest.json'], 'the tower is reused by digest');
+      assert.deepEqual(state.requests.sort(), ['items.int8.lrc', 'items.json', 'manifest.json', 'ranker.bin'], 'the tower is reused by digest');
       state.requests = [];
       const again = await visit();
       assert.equal(again.info.source, 'cache');
@@ -501,7 +501,7 @@ describe('IndexedDB only', () => {
       db.close();
       return n;
     });
-    assert.equal(count, 4, 'only the current version\'s four files remain');
+    assert.equal(count, 5, 'only the current version\'s five files remain');
   });
 });
 

@@ -153,7 +153,7 @@ for (const engine of ENGINES) {
       }
       const files = state.requests.filter((n) => n !== 'manifest.json');
       assert.equal(new Set(files).size, files.length, `each file is downloaded once: ${files}`);
-      assert.equal(files.length, 4);
+      assert.equal(files.length, 5, 'tower config and weights, item table, metadata, ranking stage');
     });
 
     test('offline-first: a newer version is installed in the background, announced, applied, and used by the next open', async () => {
