@@ -169,6 +169,37 @@ test('worker mode: the same demo with the recommender in a Web Worker', async ()
   await p.close();
 });
 
+test('the ranking stage is the default; `ranking: tower` is the tower alone and skips ranker.bin', async () => {
+  const r = await page.evaluate(async () => {
+    const L = await import('/pkg/index.js');
+    const url = '/www/artifacts/synthetic/manifest.json';
+    const run = async (ranking) => {
+      const fetched = [];
+      const fetch = (u, init) => { fetched.push(String(u).split('/').pop()); return globalThis.fetch(u, init); };
+      const rec = await L.open(url, { storage: 'memory', fetch, ...(ranking ? { ranking } : {}) });
+      const first = (await rec.items())[3].id;
+      await rec.record(first, 'purchase');
+      const { items } = await rec.recommend({ k: 10 });
+      const out = { ranking: rec.info.ranking, fetched, first, sources: items.map((i) => i.reason.source), ids: items.map((i) => i.id), why: items.map((i) => i.reason.itemId) };
+      await rec.close();
+      return out;
+    };
+    let bad;
+    try { await L.open(url, { storage: 'memory', ranking: 'both' }); } catch (e) { bad = e.code; }
+    return { two: await run(), tower: await run('tower'), bad };
+  });
+  assert.equal(r.two.ranking, 'two-stage');
+  assert.ok(r.two.fetched.includes('ranker.bin'));
+  assert.ok(r.two.sources.includes('together'), r.two.sources.join());
+  assert.ok(r.two.why.every((id) => id === r.two.first));
+  assert.equal(r.tower.ranking, 'tower');
+  assert.ok(!r.tower.fetched.includes('ranker.bin'), r.tower.fetched.join());
+  assert.ok(r.tower.sources.every((s) => s === 'similar'), r.tower.sources.join());
+  assert.equal(r.tower.ids.length, 10);
+  assert.notDeepEqual(r.two.ids, r.tower.ids, 'the stage re-ranks');
+  assert.equal(r.bad, 'invalid-argument');
+});
+
 test('worker mode: a worker that cannot load is a typed error, not a hang', async () => {
   const r = await page.evaluate(async () => {
     const { openInWorker } = await import('/pkg/index.js');

@@ -15,6 +15,9 @@ export async function quickStart(): Promise<string[]> {
   await rec.record('sku-2', 'purchase', Date.now() / 1000);
   const recs: Recommendations = await rec.recommend({ k: 10, excludeSeen: true, categories: ['Kitchen'], maxPerCategory: 3 });
   const lines = recs.items.map((it) => `${it.title} (${it.score.toFixed(3)}): ${it.reason.text}`);
+  const together: string[] = recs.items.filter((it) => it.reason.source === 'together').map((it) => it.reason.itemId ?? '');
+  const ranking: 'two-stage' | 'tower' = rec.info.ranking;
+  console.log(together, ranking);
   const history: HistoryEvent[] = await rec.history();
   const json: string = await rec.exportHistory();
   await rec.clearHistory();
@@ -24,7 +27,7 @@ export async function quickStart(): Promise<string[]> {
 }
 
 export async function inWorker(): Promise<void> {
-  const rec = await openInWorker(new URL('/models/shop/manifest.json', location.href), { precision: 'f32', update: 'apply' });
+  const rec = await openInWorker(new URL('/models/shop/manifest.json', location.href), { precision: 'f32', update: 'apply', ranking: 'tower' });
   try {
     const { items } = await rec.recommend();
     console.log(items[0]?.reason.kind, rec.worker);
