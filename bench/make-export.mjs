@@ -24,7 +24,7 @@ const files = [
   ['items.int8.lrc', 'items-int8', Buffer.from(cat.toBytes())],
   ['items.json', 'item-metadata', Buffer.from(JSON.stringify(meta))],
 ];
-// The ranking stage, written by `cargo run --release --example bench_ranker -- N 32 OUT/ranker.bin`.
+// The ranking stage, written by `cargo run --profile trainer --features train --example bench_ranker -- N 32 OUT/ranker.bin`.
 if (existsSync(`${out}/ranker.bin`)) files.push(['ranker.bin', 'ranker', readFileSync(`${out}/ranker.bin`)]);
 const manifest = {
   format: 'localrec-manifest', format_version: 1, model_version: `bench-${n}`, dataset: `random ${n}`, dim: 64, items: n,

@@ -2,9 +2,12 @@
 //! catalogues: `M` seeded random neighbours per item, a scorer with 16 hidden units, random
 //! popularity. Only its size and its cost matter there, not its quality.
 //!
-//! `cargo run --release --example bench_ranker -- ITEMS NEIGHBOURS OUT`
+//! `cargo run --profile trainer --features train --example bench_ranker -- ITEMS NEIGHBOURS OUT [--time]`
+//!
+//! With `--time`, also times natively, side by side over a random 64-dimension int8 catalogue and a
+//! history of 220 events: the tower's top 10, its top 200, and both stages (median of 200 runs).
 
-use localrec::rerank::{Neighbours, Ranker, Scorer, StageConfig, NUM_FEATURES};
+use localrec::rerank::{Neighbours, Ranker, Scorer, Scratch, StageConfig, StageInput, NUM_FEATURES};
 use localrec::rng::Rng;
 
 fn main() {
@@ -53,5 +56,63 @@ fn main() {
         "wrote {out}: {n} items x {m} neighbours, {} bytes ({:.2} bytes per item per neighbour)",
         bytes.len(),
         bytes.len() as f64 / (n * m) as f64
+    );
+    if args.iter().any(|a| a == "--time") {
+        time_stages(&ranker, n);
+    }
+}
+
+fn time_stages(ranker: &Ranker, n: usize) {
+    use localrec::rank::{Query, TopK};
+    use localrec::{Event, Kind};
+    use std::time::Instant;
+    let catalog = localrec::catalog::synthetic::random_unit(n, 64, 8, 1).to_int8();
+    let embedding = localrec::catalog::synthetic::random_unit(1, 64, 0, 2).vector(0);
+    let mut rng = Rng::new(3);
+    let events: Vec<Event> = (0..220)
+        .map(|i| Event {
+            item: rng.below(n as u64) as u32,
+            kind: Kind::from_code((i % 3) as u8).unwrap(),
+            time: i as f64,
+        })
+        .collect();
+    let mut exclude: Vec<u32> = events.iter().map(|e| e.item).collect();
+    exclude.sort_unstable();
+    exclude.dedup();
+    let mut topk = TopK::new();
+    let mut scratch = Scratch::default();
+    let mut candidates = Vec::new();
+    let median = |f: &mut dyn FnMut()| {
+        let mut ms: Vec<f64> = (0..200)
+            .map(|_| {
+                let t = Instant::now();
+                f();
+                t.elapsed().as_secs_f64() * 1e3
+            })
+            .collect();
+        ms.sort_by(f64::total_cmp);
+        ms[100]
+    };
+    let top10 = median(&mut || {
+        std::hint::black_box(topk.search(&catalog, &Query::new(&embedding, 10).exclude(&exclude)).unwrap());
+    });
+    let top200 = median(&mut || {
+        std::hint::black_box(topk.search(&catalog, &Query::new(&embedding, 200).exclude(&exclude)).unwrap());
+    });
+    let input = StageInput {
+        catalog: &catalog,
+        embedding: &embedding,
+        events: &events,
+        exclude: &exclude,
+        categories: None,
+        min_tower: 10,
+    };
+    let both = median(&mut || {
+        std::hint::black_box(ranker.rank(&mut scratch, &mut topk, &input, &mut candidates).unwrap());
+    });
+    println!(
+        "native, median ms: tower top 10 {top10:.3}, tower top 200 {top200:.3}, both stages {both:.3} ({} candidates; the stage beyond the top-200 scan {:.3})",
+        candidates.len(),
+        both - top200
     );
 }

@@ -5,6 +5,6 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh >/dev/null
 bash scripts/build-pkg.sh
 mkdir -p target/bench-100k
-cargo run -q --release --example bench_ranker -- 100000 32 target/bench-100k/ranker.bin
+cargo run -q --profile trainer --features train --example bench_ranker -- 100000 32 target/bench-100k/ranker.bin
 node bench/make-export.mjs 100000 target/bench-100k
 node bench/app.mjs

@@ -293,7 +293,7 @@ struct Acc {
 pub struct Scratch {
     slot: Vec<u32>,
     accs: Vec<(u32, Acc)>,
-    order: Vec<u32>,
+    pool: Vec<(f32, u32, u32)>,
 }
 
 impl Scratch {
@@ -410,7 +410,8 @@ impl Ranker {
             if h.item as usize >= n {
                 continue;
             }
-            let recency = DECAY_RECENT.powi(h.age as i32) + if h.session { 1.0 } else { 0.0 };
+            let decay = DECAY_RECENT.powi(h.age as i32);
+            let recency = decay + if h.session { 1.0 } else { 0.0 };
             let short = DECAY_SHORT.powi(h.age as i32);
             let strong = matches!(h.kind, Kind::Cart | Kind::Purchase);
             let (items, weights) = self.neighbours.row(h.item);
@@ -428,7 +429,7 @@ impl Ranker {
                     a.links += 1.0;
                 }
                 if strong {
-                    a.strong += DECAY_RECENT.powi(h.age as i32) * b;
+                    a.strong += decay * b;
                 }
                 if contribution > a.because_w {
                     a.because_w = contribution;
@@ -441,28 +442,49 @@ impl Ranker {
             input.exclude.binary_search(&row).is_err()
                 && input.categories.is_none_or(|want| cats.is_some_and(|c| want.contains(&c[row as usize])))
         };
-        // The item-item source: the best `neighbour_candidates` by `recent` the tower did not bring.
-        let order = &mut scratch.order;
-        order.clear();
-        order.extend(
+        // The item-item source: the best `neighbour_candidates` by `recent` the tower did not bring
+        // (selected over contiguous (score, slot) pairs).
+        let pool = &mut scratch.pool;
+        pool.clear();
+        pool.extend(
             scratch
                 .accs
                 .iter()
                 .enumerate()
-                .filter(|(_, (row, a))| a.tower_rank == 0 && a.recent > 0.0 && allowed(*row))
-                .map(|(i, _)| i as u32),
+                .filter(|(_, (_, a))| a.tower_rank == 0 && a.recent > 0.0)
+                .map(|(i, (row, a))| (a.recent, *row, i as u32)),
         );
-        let accs = &scratch.accs;
-        let by_recent = |&x: &u32, &y: &u32| {
-            let (a, b) = (&accs[x as usize], &accs[y as usize]);
-            b.1.recent.total_cmp(&a.1.recent).then(a.0.cmp(&b.0))
-        };
-        let m = (cfg.neighbour_candidates as usize).min(order.len());
-        if m > 0 && m < order.len() {
-            order.select_nth_unstable_by(m - 1, by_recent);
+        let by_recent = |x: &(f32, u32, u32), y: &(f32, u32, u32)| y.0.total_cmp(&x.0).then(x.1.cmp(&y.1));
+        let want = cfg.neighbour_candidates as usize;
+        // The filters are checked on the best `2m` first (few of them are excluded); on all, only if
+        // that leaves fewer than `m`.
+        let first = (2 * want).min(pool.len());
+        if first > 0 && first < pool.len() {
+            pool.select_nth_unstable_by(first - 1, by_recent);
         }
-        order.truncate(m);
-        order.sort_by(by_recent);
+        let filtered_all = first == pool.len();
+        let mut kept = 0;
+        for i in 0..first {
+            if allowed(pool[i].1) {
+                pool.swap(kept, i);
+                kept += 1;
+            }
+        }
+        if kept < want && !filtered_all {
+            for i in first..pool.len() {
+                if allowed(pool[i].1) {
+                    pool.swap(kept, i);
+                    kept += 1;
+                }
+            }
+        }
+        pool.truncate(kept);
+        let m = want.min(pool.len());
+        if m > 0 && m < pool.len() {
+            pool.select_nth_unstable_by(m - 1, by_recent);
+        }
+        pool.truncate(m);
+        pool.sort_by(by_recent);
         // Category shares of the newest history items.
         let mut recent_cats: Vec<u32> = Vec::new();
         if let Some(c) = cats {
@@ -497,7 +519,7 @@ impl Ranker {
             let a = &scratch.accs[scratch.slot[h.index as usize] as usize].1;
             out.push(feature(h.index, a));
         }
-        for &i in scratch.order.iter() {
+        for &(_, _, i) in scratch.pool.iter() {
             let (row, a) = &scratch.accs[i as usize];
             out.push(feature(*row, a));
         }
