@@ -1,5 +1,6 @@
-//! Writes small valid catalogue files as a starting corpus for the fuzz target (scripts/fuzz.sh).
-//! Usage: cargo run --example fuzz_seeds -- DIR
+//! Writes small valid catalogue files as a starting corpus for the fuzz target (scripts/fuzz.sh),
+//! and, given a second directory, small ranking stages (`ranker.bin`) for the `ranker` target.
+//! Usage: cargo run --example fuzz_seeds -- DIR [RANKER_DIR]
 use localrec::catalog::synthetic::random_unit;
 use localrec::Catalog;
 
@@ -17,5 +18,35 @@ fn main() {
     files.push(("unicode".into(), unicode));
     for (name, c) in files {
         std::fs::write(format!("{dir}/{name}.lrc"), c.encode()).unwrap();
+    }
+    if let Some(rdir) = std::env::args().nth(2) {
+        use localrec::rerank::{Neighbours, Ranker, Scorer, SelfCheck, StageConfig, NUM_FEATURES};
+        use localrec::{Event, Kind};
+        std::fs::create_dir_all(&rdir).unwrap();
+        for (n, m, hidden) in [(1usize, 0usize, 0usize), (4, 2, 0), (9, 3, 2)] {
+            let rows: Vec<Vec<(u32, f32)>> =
+                (0..n).map(|i| (1..=m.min(n - 1)).map(|d| (((i + d) % n) as u32, 0.1 * d as f32)).collect()).collect();
+            let mut scorer = Scorer::linear([0.5; NUM_FEATURES]);
+            scorer.hidden = hidden;
+            scorer.w1 = vec![0.1; hidden * NUM_FEATURES];
+            scorer.b1 = vec![0.0; hidden];
+            scorer.w2 = vec![1.0; hidden];
+            let r = Ranker {
+                config: StageConfig {
+                    tower_candidates: 3,
+                    neighbour_candidates: 2,
+                    session_seconds: 60.0,
+                    max_history: 5,
+                },
+                scorer,
+                popularity: vec![1.0; n],
+                neighbours: Neighbours::from_rows(&rows).unwrap(),
+                check: Some(SelfCheck {
+                    events: vec![Event { item: 0, kind: Kind::Cart, time: 1.0 }],
+                    expected: vec![(0, 0.5)],
+                }),
+            };
+            std::fs::write(format!("{rdir}/ranker-{n}x{m}-h{hidden}.bin"), r.encode()).unwrap();
+        }
     }
 }
