@@ -290,18 +290,22 @@ impl Recommender {
                 let pairs: Vec<(u32, f32)> = ranked.iter().map(|s| (s.row, s.score)).collect();
                 let (chosen, capped_full) = diversify(&pairs, options.k, cap, self.catalog.categories());
                 if capped_full || exhausted || cap.is_none() {
-                    let candidates = self.reason_candidates();
-                    return Ok(chosen
-                        .into_iter()
-                        .map(|(index, score)| {
-                            let because = ranked.iter().find(|s| s.row == index).and_then(|s| s.because);
-                            let reason = match because.and_then(|h| self.events.iter().rev().find(|e| e.item == h)) {
-                                Some(e) => Reason::Together { item: e.item, kind: e.kind },
-                                None => reason_for(&self.catalog, &candidates, index),
-                            };
-                            Recommendation { index, score, reason }
-                        })
-                        .collect());
+                    // The history's vectors are decoded only if some result needs "similar to".
+                    let mut candidates = None;
+                    let mut out = Vec::with_capacity(chosen.len());
+                    for (index, score) in chosen {
+                        let because = ranked.iter().find(|s| s.row == index).and_then(|s| s.because);
+                        let reason = match because.and_then(|h| self.events.iter().rev().find(|e| e.item == h)) {
+                            Some(e) => Reason::Together { item: e.item, kind: e.kind },
+                            None => reason_for(
+                                &self.catalog,
+                                candidates.get_or_insert_with(|| self.reason_candidates()),
+                                index,
+                            ),
+                        };
+                        out.push(Recommendation { index, score, reason });
+                    }
+                    return Ok(out);
                 }
                 want = want.saturating_mul(4);
             }

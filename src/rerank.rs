@@ -699,22 +699,26 @@ impl<'a> Reader<'a> {
         Ok(s)
     }
 
+    /// `n` little-endian 4-byte words, decoded by `word`.
+    fn words<T>(&mut self, n: usize, what: &str, word: fn([u8; 4]) -> T) -> Result<Vec<T>> {
+        let raw = self.take(n.checked_mul(4).ok_or_else(|| bad("size overflow"))?, what)?;
+        Ok(raw.chunks_exact(4).map(|c| word(c.try_into().expect("4 bytes"))).collect())
+    }
+
     fn u32(&mut self, what: &str) -> Result<u32> {
-        Ok(u32::from_le_bytes(self.take(4, what)?.try_into().expect("4 bytes")))
+        Ok(self.words(1, what, u32::from_le_bytes)?[0])
     }
 
     fn f32(&mut self, what: &str) -> Result<f32> {
-        Ok(f32::from_le_bytes(self.take(4, what)?.try_into().expect("4 bytes")))
+        Ok(self.words(1, what, f32::from_le_bytes)?[0])
     }
 
     fn u32s(&mut self, n: usize, what: &str) -> Result<Vec<u32>> {
-        let raw = self.take(n.checked_mul(4).ok_or_else(|| bad("size overflow"))?, what)?;
-        Ok(raw.chunks_exact(4).map(|c| u32::from_le_bytes(c.try_into().expect("4 bytes"))).collect())
+        self.words(n, what, u32::from_le_bytes)
     }
 
     fn f32s(&mut self, n: usize, what: &str) -> Result<Vec<f32>> {
-        let raw = self.take(n.checked_mul(4).ok_or_else(|| bad("size overflow"))?, what)?;
-        Ok(raw.chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().expect("4 bytes"))).collect())
+        self.words(n, what, f32::from_le_bytes)
     }
 }
 

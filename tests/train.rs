@@ -310,7 +310,7 @@ fn the_ranking_stage_beats_its_inputs_and_ranks_as_the_browser_does() {
     );
 
     // Parity: the browser's path (Recommender) returns the evaluation's top 10 for test users.
-    let vectors = localrec::train::rerank::embeddings(&model, &int8, &test[..60]);
+    let vectors = localrec::train::eval::query_vectors(&model, &int8, &test[..60]);
     let feats = query_features(&stage.ranker, &int8, &test[..60], &vectors);
     let catalog = Rc::new(int8.clone());
     let mut rec = Recommender::new(catalog, model).unwrap();

@@ -128,16 +128,37 @@ pub fn evaluate_catalog(catalog: &Catalog, queries: &[EvalQuery], vectors: &[f32
     acc.finish()
 }
 
-/// The model: embeds every query's history against `catalog` (f32 or int8) and ranks.
-pub fn evaluate_model(model: &UserModel, catalog: &Catalog, queries: &[EvalQuery]) -> Metrics {
+/// The tower's embedding of every query's history against `catalog` (f32 or int8): `dim` floats
+/// per query.
+pub fn query_vectors(model: &UserModel, catalog: &Catalog, queries: &[EvalQuery]) -> Vec<f32> {
     let dim = catalog.dim();
     let mut table = Vec::with_capacity(catalog.len() * dim);
     for row in 0..catalog.len() as u32 {
         table.extend(catalog.vector(row));
     }
     let histories: Vec<EncodedHistory> = queries.iter().map(|q| q.history.clone()).collect();
-    let vectors = model.embed_batch(&table, &histories);
-    evaluate_catalog(catalog, queries, &vectors)
+    model.embed_batch(&table, &histories)
+}
+
+/// The model: embeds every query's history against `catalog` (f32 or int8) and ranks.
+pub fn evaluate_model(model: &UserModel, catalog: &Catalog, queries: &[EvalQuery]) -> Metrics {
+    evaluate_catalog(catalog, queries, &query_vectors(model, catalog, queries))
+}
+
+/// Ranks a dense score vector over every item (top 50, `exclude` sorted, ties by row) into `acc`;
+/// `order` is scratch.
+pub fn rank_scores(scores: &[f32], exclude: &[u32], target: u32, acc: &mut MetricsAcc, order: &mut Vec<u32>) {
+    let n = scores.len();
+    order.clear();
+    order.extend((0..n as u32).filter(|i| exclude.binary_search(i).is_err()));
+    let k = order.len().min(50);
+    let by = |a: &u32, b: &u32| scores[*b as usize].total_cmp(&scores[*a as usize]).then(a.cmp(b));
+    if k > 0 && k < order.len() {
+        order.select_nth_unstable_by(k - 1, by);
+    }
+    order.truncate(k);
+    order.sort_by(by);
+    acc.add(order, target);
 }
 
 /// Popularity: training-target counts as a one-dimensional catalogue.
@@ -185,17 +206,7 @@ pub fn evaluate_item_knn(ds: &Dataset, queries: &[EvalQuery], max_items: usize) 
             let row = &co[h as usize * n..(h as usize + 1) * n];
             scores.iter_mut().zip(row).for_each(|(s, r)| *s += r);
         }
-        order.clear();
-        order.extend((0..n as u32).filter(|i| q.exclude.binary_search(i).is_err()));
-        let k = order.len().min(50);
-        if k > 0 && k < order.len() {
-            order.select_nth_unstable_by(k - 1, |&a, &b| {
-                scores[b as usize].total_cmp(&scores[a as usize]).then(a.cmp(&b))
-            });
-        }
-        order.truncate(k);
-        order.sort_by(|&a, &b| scores[b as usize].total_cmp(&scores[a as usize]).then(a.cmp(&b)));
-        acc.add(&order, q.target);
+        rank_scores(&scores, &q.exclude, q.target, &mut acc, &mut order);
     }
     Some(acc.finish())
 }

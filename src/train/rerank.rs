@@ -12,7 +12,7 @@
 use rayon::prelude::*;
 
 use super::data::Dataset;
-use super::eval::{EvalQuery, Metrics, MetricsAcc, Split};
+use super::eval::{query_vectors, rank_scores, EvalQuery, Metrics, MetricsAcc, Split};
 use crate::catalog::Catalog;
 use crate::model::UserModel;
 use crate::rank::TopK;
@@ -213,21 +213,6 @@ pub fn cosine_knn(sets: &[Vec<u32>], n: usize, m: usize) -> Vec<Vec<(u32, f32)>>
         .collect()
 }
 
-/// Ranks a dense score vector (top 50, `exclude` sorted) into `acc`.
-fn rank_scores(scores: &[f32], exclude: &[u32], target: u32, acc: &mut MetricsAcc, order: &mut Vec<u32>) {
-    let n = scores.len();
-    order.clear();
-    order.extend((0..n as u32).filter(|i| exclude.binary_search(i).is_err()));
-    let k = order.len().min(50);
-    let by = |a: &u32, b: &u32| scores[*b as usize].total_cmp(&scores[*a as usize]).then(a.cmp(b));
-    if k > 0 && k < order.len() {
-        order.select_nth_unstable_by(k - 1, by);
-    }
-    order.truncate(k);
-    order.sort_by(by);
-    acc.add(order, target);
-}
-
 /// How an item-item model scores a history.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Weighting {
@@ -248,38 +233,42 @@ fn history_weights(q: &EvalQuery, w: Weighting, cfg: &StageConfig) -> Vec<(u32, 
     }
 }
 
-/// A dense item-item model (`n × n`, row = history item) scored over every item.
-pub fn evaluate_dense(b: &[f32], n: usize, queries: &[EvalQuery], w: Weighting, cfg: &StageConfig) -> Metrics {
+/// Scores every query over all `n` items: `add(h, weight, scores)` adds history item `h`'s row.
+fn evaluate_item_item(
+    n: usize,
+    queries: &[EvalQuery],
+    w: Weighting,
+    cfg: &StageConfig,
+    add: impl Fn(u32, f32, &mut [f32]),
+) -> Metrics {
     let mut acc = MetricsAcc::new(n);
     let mut scores = vec![0f32; n];
     let mut order = Vec::new();
     for q in queries {
         scores.iter_mut().for_each(|s| *s = 0.0);
         for (h, wt) in history_weights(q, w, cfg) {
-            let row = &b[h as usize * n..(h as usize + 1) * n];
-            scores.iter_mut().zip(row).for_each(|(s, r)| *s += wt * r);
+            add(h, wt, &mut scores);
         }
         rank_scores(&scores, &q.exclude, q.target, &mut acc, &mut order);
     }
     acc.finish()
 }
 
+/// A dense item-item model (`n × n`, row = history item) scored over every item.
+pub fn evaluate_dense(b: &[f32], n: usize, queries: &[EvalQuery], w: Weighting, cfg: &StageConfig) -> Metrics {
+    evaluate_item_item(n, queries, w, cfg, |h, wt, scores| {
+        let row = &b[h as usize * n..(h as usize + 1) * n];
+        scores.iter_mut().zip(row).for_each(|(s, r)| *s += wt * r);
+    })
+}
+
 /// A sparse item-item model scored over every item (unreached items score 0).
 pub fn evaluate_sparse(rows: &[Vec<(u32, f32)>], queries: &[EvalQuery], w: Weighting, cfg: &StageConfig) -> Metrics {
-    let n = rows.len();
-    let mut acc = MetricsAcc::new(n);
-    let mut scores = vec![0f32; n];
-    let mut order = Vec::new();
-    for q in queries {
-        scores.iter_mut().for_each(|s| *s = 0.0);
-        for (h, wt) in history_weights(q, w, cfg) {
-            for &(c, b) in &rows[h as usize] {
-                scores[c as usize] += wt * b;
-            }
+    evaluate_item_item(rows.len(), queries, w, cfg, |h, wt, scores| {
+        for &(c, b) in &rows[h as usize] {
+            scores[c as usize] += wt * b;
         }
-        rank_scores(&scores, &q.exclude, q.target, &mut acc, &mut order);
-    }
-    acc.finish()
+    })
 }
 
 /// The item-item model of one cut: EASE (dense, pruned to `m` per item) or cosine kNN.
@@ -336,17 +325,6 @@ impl Default for StageTrainConfig {
 pub struct QueryFeatures {
     pub candidates: Vec<Candidate>,
     pub label: Option<usize>,
-}
-
-/// Tower embeddings for the queries (`dim` floats each).
-pub fn embeddings(model: &UserModel, catalog: &Catalog, queries: &[EvalQuery]) -> Vec<f32> {
-    let dim = catalog.dim();
-    let mut table = Vec::with_capacity(catalog.len() * dim);
-    for row in 0..catalog.len() as u32 {
-        table.extend(catalog.vector(row));
-    }
-    let histories: Vec<_> = queries.iter().map(|q| q.history.clone()).collect();
-    model.embed_batch(&table, &histories)
 }
 
 /// Candidates and features of every query, with a ranker's neighbours and settings.
@@ -625,8 +603,8 @@ pub fn train_stage(
         neighbours: Neighbours::from_rows(&test_model.rows).expect("valid neighbours"),
         check: None,
     };
-    let valid_vectors = embeddings(model, catalog, valid_q);
-    let test_vectors = embeddings(model, catalog, test_q);
+    let valid_vectors = query_vectors(model, catalog, valid_q);
+    let test_vectors = query_vectors(model, catalog, test_q);
     let valid_feats = query_features(&valid_ranker, catalog, valid_q, &valid_vectors);
     let test_feats = query_features(&test_ranker, catalog, test_q, &test_vectors);
     eprintln!("  candidates and features at {:.0} s", t0.elapsed().as_secs_f64());
