@@ -115,3 +115,47 @@ export async function runBench(configs) {
   }
   return results;
 }
+
+// Kernel comparison at one size: the variants of one build side by side on the same data, each
+// timed in turn, `rounds` times interleaved (so a noisy moment hits all of them). Reports the median
+// of the per-round medians and the bytes of rows read per second by each scan.
+export async function runKernelBench(configs, variants, rounds = 3) {
+  await init();
+  const out = [];
+  for (const { n, dim } of configs) {
+    const f32 = Catalogue.randomUnit(n, dim, 0, CATALOG_SEED, 'f32');
+    const int8 = f32.toInt8();
+    const qc = Catalogue.randomUnit(50, dim, 0, QUERY_SEED, 'f32');
+    const qv = qc.valuesF32();
+    qc.free();
+    const queries = Array.from({ length: 50 }, (_, i) => qv.subarray(i * dim, (i + 1) * dim));
+    const rankers = variants.map((v) => ({
+      ...v,
+      ranker: Ranker.withKernel(v.type === 'f32' ? f32 : int8, v.kernel, v.bounded ?? true),
+    }));
+    const search = (ranker) => (q) => { const r = ranker.topK(q, K); const ids = r.indices; r.free(); return ids; };
+    // Every variant must agree with the first variant of its element type.
+    const agree = {};
+    for (const r of rankers) {
+      const ref = rankers.find((x) => x.type === r.type);
+      let same = 0;
+      for (const q of queries) {
+        const a = search(ref.ranker)(q), b = search(r.ranker)(q);
+        same += a.every((x, i) => x === b[i]) ? 1 : 0;
+      }
+      agree[r.name] = same / queries.length;
+    }
+    const medians = Object.fromEntries(rankers.map((r) => [r.name, []]));
+    for (let round = 0; round < rounds; round++) {
+      for (const r of rankers) medians[r.name].push(timeQueries(queries, search(r.ranker)).median_ms);
+    }
+    for (const r of rankers) {
+      const ms = medians[r.name].sort((a, b) => a - b)[Math.floor(rounds / 2)];
+      const bytes = n * dim * (r.type === 'f32' && !r.bounded ? 4 : 1);
+      out.push({ n, dim, name: r.name, type: r.type, kernel: r.kernel, median_ms: ms, rounds: medians[r.name], gb_per_s: bytes / (ms * 1e6), agree: agree[r.name] });
+      r.ranker.free();
+    }
+    f32.free(); int8.free();
+  }
+  return out;
+}

@@ -8,6 +8,7 @@
 #   chromium, chromium-driver, firefox-esr, webkit2gtk-driver (WebKitWebDriver + MiniBrowser: Safari's
 #   engine) and xvfb (WebKitGTK needs a display, even headless) (Debian)
 #   playwright-core, binaryen (wasm-opt), typescript and vite (npm, see package.json)
+#   datafusion and pyarrow (PyPI): the tested recipe that writes the trainer's Parquet input
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -57,6 +58,13 @@ if [ ! -f node_modules/.package-lock.json ] || ! cmp -s package-lock.json node_m
   log "npm install (from package-lock.json)"
   PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm install --no-audit --no-fund --loglevel=error
   cp package-lock.json node_modules/.setup-stamp
+fi
+
+# 5. DataFusion (Python) for the Parquet recipe and its test (tests/input.rs), pinned
+py_want="datafusion==55.0.0 pyarrow==26.0.1"
+if ! python3 -c 'import datafusion, pyarrow, sys; sys.exit(datafusion.__version__ != "55.0.0" or pyarrow.__version__ != "26.0.1")' 2>/dev/null; then
+  log "pip install $py_want"
+  python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore $py_want
 fi
 
 log "ready: $(rustc --version | cut -d' ' -f1-2), wasm-bindgen $bindgen_version, $(wasm-pack --version), $(chromium --version 2>/dev/null | head -n1), $(firefox-esr --version 2>/dev/null | head -n1), WebKitGTK $(dpkg-query -W -f '${Version}' libwebkit2gtk-4.1-0 2>/dev/null || echo '?')"

@@ -259,3 +259,118 @@ fn int8_recall_at_10_against_f32_is_at_least_0_98() {
     assert!(recall >= 0.98, "int8 recall@10 = {recall:.4} seed={seed}");
     assert!(recall_refined >= 0.995, "refined int8 recall@10 = {recall_refined:.4} seed={seed}");
 }
+
+/// The bounded scan of a large f32 catalogue (int8 shadow, error radii, f32 re-score of the
+/// shortlist) must return exactly what the plain f32 scan returns, hit for hit and bit for bit, with
+/// every kernel: on random data and on data built to break a loose bound (exact ties, near-ties a
+/// few ulps apart, rows of very different norms, zero rows, a zero and a huge query).
+#[test]
+fn bounded_scan_returns_exactly_the_plain_f32_scan() {
+    let mut rng = Rng::new(base_seed() ^ 0xB0B0);
+    // Small tables with a shadow built on request (the wasm suites run unoptimised): the bound does
+    // not depend on the table's size.
+    let random = synthetic::random_unit(3000, 128, 8, base_seed() ^ 17).with_shadow();
+    // 1200 x 256: 48 base vectors, each repeated with scales 1, 1 + 1e-7 (near-ties), 0.5, 1e-3
+    // and exact copies; every 97th row zero, every 401st row 1e3 times larger.
+    let (n, dim) = (1200usize, 256usize);
+    let bases: Vec<Vec<f32>> = (0..48).map(|_| synthetic::random_unit_vector(dim, &mut rng)).collect();
+    let mut values = Vec::with_capacity(n * dim);
+    for r in 0..n {
+        let scale = [1.0f32, 1.0 + 1e-7, 0.5, 1e-3, 1.0][r % 5];
+        let scale = if r % 97 == 0 {
+            0.0
+        } else if r % 401 == 0 {
+            1e3
+        } else {
+            scale
+        };
+        values.extend(bases[r % 48].iter().map(|x| x * scale));
+    }
+    let cats: Vec<u32> = (0..n as u32).map(|r| r % 6).collect();
+    let adversarial = Catalog::from_f32(&ids(n), dim, values, Some(cats)).unwrap().with_shadow();
+    for catalog in [&random, &adversarial] {
+        let d = catalog.dim();
+        let mut queries = vec![
+            synthetic::random_unit_vector(d, &mut rng),
+            synthetic::random_unit_vector(d, &mut rng),
+            catalog.vector(5),
+            vec![0.0; d],
+            synthetic::random_unit_vector(d, &mut rng).iter().map(|x| x * 1e4).collect(),
+        ];
+        let mut one_hot = vec![0.0; d];
+        one_hot[3] = 1.0;
+        queries.push(one_hot);
+        let exclude: Vec<u32> = (0..catalog.len() as u32).step_by(3).collect();
+        for &kernel in Kernel::ALL {
+            let (mut bounded, mut plain) = (TopK::with_kernel(kernel), TopK::with_kernel(kernel).bounded(false));
+            for q in &queries {
+                for k in [1, 10, 100, catalog.len() + 5] {
+                    for filter in 0..3 {
+                        let mut query = Query::new(q, k);
+                        if filter == 1 {
+                            query = query.exclude(&exclude);
+                        }
+                        if filter == 2 {
+                            query = query.categories(&[1, 4]);
+                        }
+                        let want = plain.search(catalog, &query).unwrap().to_vec();
+                        let got = bounded.search(catalog, &query).unwrap();
+                        assert_eq!(got.len(), want.len(), "{kernel:?} k {k} filter {filter}");
+                        for (g, w) in got.iter().zip(&want) {
+                            assert!(
+                                g.index == w.index && g.score.to_bits() == w.score.to_bits(),
+                                "{kernel:?} k {k} filter {filter}: {g:?} != {w:?}"
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
+    // Large tables get a shadow on their own; below the threshold the plain scan runs.
+    assert!(synthetic::random_unit(8192, 128, 0, 1).shadow().is_some());
+    assert!(synthetic::random_unit(8191, 128, 0, 1).shadow().is_none());
+    assert!(synthetic::random_unit(65536, 16, 0, 1).shadow().is_none());
+}
+
+/// The radius of the bounded scan holds for every row, and is nearly reached by a row whose
+/// rounding errors all point the same way as the query: the bound is valid and not loose.
+#[test]
+fn shadow_radius_bounds_every_row_and_is_tight() {
+    let dim = 128;
+    let mut rng = Rng::new(base_seed() ^ 0x5AD0);
+    let mut values = gaussian_values(&mut rng, 2000 * dim);
+    // Row 0: every value but the first sits 0.49 of a step above an integer step (max 127 steps),
+    // so each rounds down by 0.49 steps; with an all-ones query the errors add up.
+    let step = 1.0f32 / 127.0;
+    values[0] = 1.0;
+    for c in 1..dim {
+        values[c] = ((c % 100) as f32 + 0.49) * step;
+    }
+    let catalog = Catalog::from_f32(&ids(2000), dim, values, None).unwrap().with_shadow();
+    let shadow = catalog.shadow().unwrap();
+    let Vectors::F32(v) = catalog.vectors() else { unreachable!() };
+    let ones = vec![1.0f32; dim];
+    let queries = [ones.clone(), synthetic::random_unit_vector(dim, &mut rng), catalog.vector(7)];
+    for &kernel in Kernel::ALL {
+        for q in &queries {
+            let mut q16 = Vec::new();
+            let qs = quantize_query(q, &mut q16);
+            let l1: f32 = q.iter().map(|x| x.abs()).sum();
+            let (mut exact, mut approx) = (vec![0.0; catalog.len()], vec![0.0; catalog.len()]);
+            kernel.scores_f32(q, v, &mut exact);
+            kernel.scores_i8(&q16, qs, &shadow.values, &shadow.scales, &mut approx);
+            for r in 0..catalog.len() {
+                let (err, radius) = ((exact[r] - approx[r]).abs(), shadow.radius(r, l1, qs));
+                assert!(err <= radius, "{kernel:?} row {r}: error {err} > radius {radius}");
+            }
+        }
+        // The aligned row with the all-ones query: at least 90% of the value-rounding term.
+        let (mut q16, mut e, mut a) = (Vec::new(), [0.0f32], [0.0f32]);
+        let qs = quantize_query(&ones, &mut q16);
+        kernel.scores_f32(&ones, &v[..dim], &mut e);
+        kernel.scores_i8(&q16, qs, &shadow.values[..dim], &shadow.scales[..1], &mut a);
+        let term = shadow.scales[0] / 2.0 * dim as f32;
+        assert!((e[0] - a[0]).abs() >= 0.9 * term, "{kernel:?}: error {} < 0.9 x {term}", (e[0] - a[0]).abs());
+    }
+}

@@ -234,7 +234,7 @@ fn every_export_is_total_under_hostile_arguments() {
     assert_eq!(ranker.top_k(&[0.5; 8], u32::MAX, None, None).unwrap().length(), 50, "k > n gives n");
     assert_eq!(ranker.top_k(&[0.5; 8], 0, None, None).unwrap().length(), 0);
     assert_eq!(ranker.top_k(&[0.5; 8], 5, None, Some(vec![u32::MAX])).unwrap().length(), 0, "no such category");
-    typed("withKernel", JsRanker::with_kernel(&c, "avx512").err().unwrap());
+    typed("withKernel", JsRanker::with_kernel(&c, "avx512", None).err().unwrap());
     // The tower: mismatched lengths, unknown rows and kinds, NaN times, an empty history.
     let items = JsCatalogue::from_bytes(ITEMS_INT8).unwrap();
     let mut tower = JsUserTower::from_bytes(TOWER_JSON, TOWER_BIN).unwrap();

@@ -1,43 +1,22 @@
 //! `localrec-train`: train the towers, evaluate against the baselines, export for the browser.
 //!
-//! ```text
-//! cargo run --release --features train --bin localrec-train -- [options]
-//!   --data synthetic            the built-in synthetic shop (default)
-//!   --data DIR                  DIR/interactions.csv[.gz] and DIR/items.csv
-//!   --out DIR                   write the export there (default: no export)
-//!   --delta-from OLD_DIR        also write catalogue deltas from the export in OLD_DIR
-//!   --dedupe last|first         which occurrence of a repeated pair counts (default last)
-//!   --baselines-only            evaluate popularity and item-kNN only, no training
-//!   --tower-from DIR            evaluate the tower exported in DIR instead of training one (no --out)
-//!   --no-ranker                 the tower alone: no ranking stage, no ranker.bin
-//!   --ablation                  also refit the ranking stage without each feature group
-//!   --neighbours M              item-item neighbours kept per item (default 32)
-//!   --lambda-grid A,B,..        EASE's λ candidates, as multiples of the mean item count (0.5,2,8)
-//!   --item-item auto|ease|cosine  neighbours from EASE up to 6,000 items, cosine kNN above (auto)
-//!   --tower-candidates N --neighbour-candidates N   the ranking stage's candidates (200, 100)
-//!   --epochs N --batch N --lr X --temperature T --logq A --negatives M
-//!   --dim D --heads H --hidden H --attention-hidden A --diagonal-skip|--dense-skip
-//!   --max-len N --memory N --memory-decay F --token-buckets N
-//!   --seed S --max-minutes M --patience N --plateau-decay F
-//!   --warm-start|--no-warm-start  id vectors from the co-occurrence embedding (default on)
-//!   --warm-window W             warm start: co-occurrence within W pairs (default 30; 0: whole histories)
-//!   --no-memory-grad            the memory as a constant sum in each step (faster; default: trained through)
-//!   --user-weight B             each example weighs n_u^-B (n_u: the user's targets; default 0)
-//!   --synthetic-users N --synthetic-items N
-//!   --quiet                     no progress bar
-//! ```
+//! `cargo run --profile trainer --features train --bin localrec-train -- --help` lists the options
+//! with their defaults. Every value is checked before any data is read.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
+use clap::Parser;
 use localrec::model::UserModel;
+use localrec::train::data::Dedupe;
 use localrec::train::eval::{evaluate_item_knn, evaluate_model, evaluate_popularity, queries};
 use localrec::train::rerank::{train_stage, StageTrainConfig};
 use localrec::train::{export::export, synthetic_dataset_with, train, Metrics, Split, SyntheticConfig, TrainConfig};
 use localrec::Catalog;
 
 fn main() -> ExitCode {
-    match run() {
+    let cli = Cli::parse();
+    match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");
@@ -46,131 +25,248 @@ fn main() -> ExitCode {
     }
 }
 
-fn parse<T: std::str::FromStr>(flag: &str, v: Option<String>) -> Result<T, String> {
-    let v = v.ok_or_else(|| format!("{flag} needs a value"))?;
-    v.parse().map_err(|_| format!("{flag}: cannot parse {v:?}"))
+/// Which item-item model gives the ranking stage its neighbours.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum ItemItem {
+    /// EASE up to 6,000 items, cosine kNN above.
+    Auto,
+    Ease,
+    Cosine,
 }
 
-fn find(dir: &Path, stem: &str) -> Result<PathBuf, String> {
-    for name in [format!("{stem}.csv"), format!("{stem}.csv.gz")] {
-        let p = dir.join(name);
-        if p.exists() {
-            return Ok(p);
-        }
+/// EASE's λ candidates (one value on the command line: `0.5,2,8`).
+#[derive(Debug, Clone)]
+struct Grid(Vec<f64>);
+
+fn positive_list(v: &str) -> Result<Grid, String> {
+    v.split(',')
+        .map(|x| x.trim().parse::<f64>().ok().filter(|l| l.is_finite() && *l > 0.0))
+        .collect::<Option<Vec<f64>>>()
+        .filter(|g| !g.is_empty())
+        .map(Grid)
+        .ok_or_else(|| format!("positive numbers separated by commas, got {v:?}"))
+}
+
+fn finite_f32(v: &str) -> Result<f32, String> {
+    v.parse::<f32>().ok().filter(|x| x.is_finite()).ok_or_else(|| format!("a finite number, got {v:?}"))
+}
+
+fn finite_f64(v: &str) -> Result<f64, String> {
+    v.parse::<f64>().ok().filter(|x| x.is_finite()).ok_or_else(|| format!("a finite number, got {v:?}"))
+}
+
+fn positive_usize(v: &str) -> Result<usize, String> {
+    v.parse::<usize>().ok().filter(|&x| x > 0).ok_or_else(|| format!("a whole number above 0, got {v:?}"))
+}
+
+const MAX_C: u32 = localrec::rerank::MAX_CANDIDATES;
+const MAX_N: usize = localrec::rerank::MAX_NEIGHBOURS;
+
+/// Train the user tower and the ranking stage, evaluate them against baselines on the same split,
+/// and export what the browser loads.
+#[derive(Debug, Parser)]
+#[command(name = "localrec-train", version, max_term_width = 100)]
+struct Cli {
+    /// `synthetic` (the built-in shop), or a directory with interactions and items, each as
+    /// NAME.parquet (a file or a directory of parts), NAME/ (parts), NAME.csv or NAME.csv.gz
+    #[arg(long, default_value = "synthetic", value_name = "synthetic|DIR")]
+    data: String,
+    /// Write the export to DIR
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+    /// Also write catalogue deltas from the export in OLD_DIR
+    #[arg(long, value_name = "OLD_DIR", requires = "out")]
+    delta_from: Option<PathBuf>,
+    /// Which occurrence of a repeated user-item pair counts
+    #[arg(long, default_value = "last", value_parser = ["last", "first"])]
+    dedupe: String,
+    /// Evaluate popularity and item-kNN only, no training
+    #[arg(long, conflicts_with_all = ["out", "tower_from"])]
+    baselines_only: bool,
+    /// Evaluate the tower exported in DIR instead of training one
+    #[arg(long, value_name = "DIR", conflicts_with = "out")]
+    tower_from: Option<PathBuf>,
+    /// The tower alone: no ranking stage, no ranker.bin
+    #[arg(long)]
+    no_ranker: bool,
+    /// Also refit the ranking stage without each feature group
+    #[arg(long)]
+    ablation: bool,
+    /// Item-item neighbours kept per item
+    #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u16).range(1..=MAX_N as i64))]
+    neighbours: u16,
+    /// EASE's λ candidates, as multiples of the mean interactions per item
+    #[arg(long, default_value = "0.5,2,8", value_parser = positive_list, value_name = "A,B,..")]
+    lambda_grid: Grid,
+    /// Where the ranking stage's neighbours come from
+    #[arg(long, value_enum, default_value_t = ItemItem::Auto)]
+    item_item: ItemItem,
+    /// The ranking stage's candidates from the tower
+    #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u32).range(1..=MAX_C as i64))]
+    tower_candidates: u32,
+    /// The ranking stage's candidates from the item-item neighbours
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(0..=MAX_C as i64))]
+    neighbour_candidates: u32,
+    #[arg(long, default_value_t = TrainConfig::default().epochs, value_parser = positive_usize)]
+    epochs: usize,
+    #[arg(long, default_value_t = TrainConfig::default().batch, value_parser = positive_usize)]
+    batch: usize,
+    /// Learning rate
+    #[arg(long, default_value_t = TrainConfig::default().lr, value_parser = finite_f64)]
+    lr: f64,
+    /// Softmax temperature
+    #[arg(long, default_value_t = TrainConfig::default().temperature, value_parser = finite_f32)]
+    temperature: f32,
+    /// logQ correction strength
+    #[arg(long, default_value_t = TrainConfig::default().logq, value_parser = finite_f32)]
+    logq: f32,
+    /// Uniform negatives per batch
+    #[arg(long = "negatives", default_value_t = TrainConfig::default().uniform_negatives)]
+    negatives: usize,
+    /// Embedding dimension
+    #[arg(long, default_value_t = TrainConfig::default().dim)]
+    dim: usize,
+    #[arg(long, default_value_t = TrainConfig::default().heads)]
+    heads: usize,
+    #[arg(long, default_value_t = TrainConfig::default().hidden)]
+    hidden: usize,
+    #[arg(long, default_value_t = TrainConfig::default().attention_hidden)]
+    attention_hidden: usize,
+    /// A diagonal skip connection (the default)
+    #[arg(long, overrides_with = "dense_skip")]
+    diagonal_skip: bool,
+    /// A dense skip connection instead of the diagonal one
+    #[arg(long, overrides_with = "diagonal_skip")]
+    dense_skip: bool,
+    /// History events the tower reads
+    #[arg(long, default_value_t = TrainConfig::default().max_len)]
+    max_len: usize,
+    /// Memory slots
+    #[arg(long, default_value_t = TrainConfig::default().memory)]
+    memory: usize,
+    #[arg(long, default_value_t = TrainConfig::default().memory_decay, value_parser = finite_f32)]
+    memory_decay: f32,
+    #[arg(long, default_value_t = TrainConfig::default().token_buckets)]
+    token_buckets: usize,
+    #[arg(long, default_value_t = TrainConfig::default().seed)]
+    seed: u64,
+    /// Wall-clock budget of the tower's training
+    #[arg(long, default_value_t = TrainConfig::default().max_minutes, value_parser = finite_f64)]
+    max_minutes: f64,
+    #[arg(long, default_value_t = TrainConfig::default().patience)]
+    patience: usize,
+    #[arg(long, default_value_t = TrainConfig::default().plateau_decay, value_parser = finite_f64)]
+    plateau_decay: f64,
+    /// Id vectors from the co-occurrence embedding (the default)
+    #[arg(long, overrides_with = "no_warm_start")]
+    warm_start: bool,
+    #[arg(long, overrides_with = "warm_start")]
+    no_warm_start: bool,
+    /// Warm start: co-occurrence within W pairs (0: whole histories)
+    #[arg(long, default_value_t = TrainConfig::default().warm_window, value_name = "W")]
+    warm_window: usize,
+    /// The memory as a constant sum in each step (faster; default: trained through)
+    #[arg(long)]
+    no_memory_grad: bool,
+    /// Each example weighs n_u^-B (n_u: the user's targets)
+    #[arg(long, default_value_t = TrainConfig::default().user_weight, value_parser = finite_f32, value_name = "B")]
+    user_weight: f32,
+    #[arg(long, default_value_t = SyntheticConfig::default().users, value_parser = positive_usize)]
+    synthetic_users: usize,
+    #[arg(long, default_value_t = SyntheticConfig::default().items, value_parser = positive_usize)]
+    synthetic_items: usize,
+    /// No progress bar
+    #[arg(long)]
+    quiet: bool,
+}
+
+impl Cli {
+    fn configs(&self) -> (TrainConfig, StageTrainConfig, SyntheticConfig) {
+        let d = TrainConfig::default();
+        let cfg = TrainConfig {
+            epochs: self.epochs,
+            batch: self.batch,
+            lr: self.lr,
+            temperature: self.temperature,
+            logq: self.logq,
+            uniform_negatives: self.negatives,
+            dim: self.dim,
+            heads: self.heads,
+            hidden: self.hidden,
+            attention_hidden: self.attention_hidden,
+            diagonal_skip: if self.dense_skip { false } else { self.diagonal_skip || d.diagonal_skip },
+            max_len: self.max_len,
+            memory: self.memory,
+            memory_decay: self.memory_decay,
+            token_buckets: self.token_buckets,
+            seed: self.seed,
+            max_minutes: self.max_minutes,
+            patience: self.patience,
+            plateau_decay: self.plateau_decay,
+            warm_start: if self.no_warm_start { false } else { self.warm_start || d.warm_start },
+            warm_window: self.warm_window,
+            memory_grad: !self.no_memory_grad && d.memory_grad,
+            user_weight: self.user_weight,
+            progress: !self.quiet,
+            ..d
+        };
+        let d = StageTrainConfig::default();
+        let stage = StageTrainConfig {
+            neighbours: self.neighbours as usize,
+            lambda_grid: self.lambda_grid.0.clone(),
+            ease: match self.item_item {
+                ItemItem::Auto => None,
+                ItemItem::Ease => Some(true),
+                ItemItem::Cosine => Some(false),
+            },
+            stage: localrec::rerank::StageConfig {
+                tower_candidates: self.tower_candidates,
+                neighbour_candidates: self.neighbour_candidates,
+                ..d.stage
+            },
+            ..d
+        };
+        let syn = SyntheticConfig { users: self.synthetic_users, items: self.synthetic_items, ..Default::default() };
+        (cfg, stage, syn)
     }
-    Err(format!("{}: no {stem}.csv or {stem}.csv.gz", dir.display()))
 }
 
-fn run() -> Result<(), String> {
-    let mut cfg = TrainConfig::default();
-    let mut syn = SyntheticConfig::default();
-    let mut data = String::from("synthetic");
-    let mut out: Option<PathBuf> = None;
-    let mut delta_from: Option<PathBuf> = None;
-    let mut dedupe = localrec::train::data::Dedupe::default();
-    let mut baselines_only = false;
-    let mut tower_from: Option<PathBuf> = None;
-    let mut ranker = true;
-    let mut ablation = false;
-    let mut stage = StageTrainConfig::default();
-    let mut args = std::env::args().skip(1);
-    while let Some(a) = args.next() {
-        match a.as_str() {
-            "--data" => data = parse(&a, args.next())?,
-            "--out" => out = Some(parse(&a, args.next())?),
-            "--delta-from" => delta_from = Some(parse(&a, args.next())?),
-            "--dedupe" => dedupe = parse(&a, args.next())?,
-            "--baselines-only" => baselines_only = true,
-            "--tower-from" => tower_from = Some(parse(&a, args.next())?),
-            "--no-ranker" => ranker = false,
-            "--ablation" => ablation = true,
-            "--neighbours" => stage.neighbours = parse(&a, args.next())?,
-            "--item-item" => {
-                stage.ease = match parse::<String>(&a, args.next())?.as_str() {
-                    "auto" => None,
-                    "ease" => Some(true),
-                    "cosine" => Some(false),
-                    other => return Err(format!("--item-item: auto, ease or cosine, got {other:?}")),
-                }
-            }
-            "--lambda-grid" => {
-                let v: String = parse(&a, args.next())?;
-                stage.lambda_grid = v
-                    .split(',')
-                    .map(|x| x.trim().parse::<f64>().ok().filter(|l| l.is_finite() && *l > 0.0))
-                    .collect::<Option<Vec<f64>>>()
-                    .filter(|g| !g.is_empty())
-                    .ok_or_else(|| format!("--lambda-grid: positive numbers separated by commas, got {v:?}"))?;
-            }
-            "--tower-candidates" => stage.stage.tower_candidates = parse(&a, args.next())?,
-            "--neighbour-candidates" => stage.stage.neighbour_candidates = parse(&a, args.next())?,
-            "--epochs" => cfg.epochs = parse(&a, args.next())?,
-            "--batch" => cfg.batch = parse(&a, args.next())?,
-            "--lr" => cfg.lr = parse(&a, args.next())?,
-            "--temperature" => cfg.temperature = parse(&a, args.next())?,
-            "--logq" => cfg.logq = parse(&a, args.next())?,
-            "--negatives" => cfg.uniform_negatives = parse(&a, args.next())?,
-            "--dim" => cfg.dim = parse(&a, args.next())?,
-            "--heads" => cfg.heads = parse(&a, args.next())?,
-            "--hidden" => cfg.hidden = parse(&a, args.next())?,
-            "--attention-hidden" => cfg.attention_hidden = parse(&a, args.next())?,
-            "--token-buckets" => cfg.token_buckets = parse(&a, args.next())?,
-            "--diagonal-skip" => cfg.diagonal_skip = true,
-            "--dense-skip" => cfg.diagonal_skip = false,
-            "--max-len" => cfg.max_len = parse(&a, args.next())?,
-            "--memory" => cfg.memory = parse(&a, args.next())?,
-            "--memory-decay" => cfg.memory_decay = parse(&a, args.next())?,
-            "--seed" => cfg.seed = parse(&a, args.next())?,
-            "--max-minutes" => cfg.max_minutes = parse(&a, args.next())?,
-            "--patience" => cfg.patience = parse(&a, args.next())?,
-            "--plateau-decay" => cfg.plateau_decay = parse(&a, args.next())?,
-            "--synthetic-users" => syn.users = parse(&a, args.next())?,
-            "--synthetic-items" => syn.items = parse(&a, args.next())?,
-            "--quiet" => cfg.progress = false,
-            "--warm-start" => cfg.warm_start = true,
-            "--no-warm-start" => cfg.warm_start = false,
-            "--warm-window" => cfg.warm_window = parse(&a, args.next())?,
-            "--no-memory-grad" => cfg.memory_grad = false,
-            "--user-weight" => cfg.user_weight = parse(&a, args.next())?,
-            "-h" | "--help" => {
-                println!(
-                    "{}",
-                    include_str!("localrec-train.rs")
-                        .lines()
-                        .take_while(|l| l.starts_with("//!"))
-                        .map(|l| l.trim_start_matches("//!"))
-                        .collect::<Vec<_>>()
-                        .join("\n")
-                );
-                return Ok(());
-            }
-            other => return Err(format!("unknown option {other:?} (see --help)")),
-        }
+/// A table row's (validation, test, Some((new-item targets, repeat targets))).
+type Row = (Metrics, Metrics, Option<(Metrics, Metrics)>);
+
+fn run(cli: Cli) -> Result<(), String> {
+    let (cfg, stage, syn) = cli.configs();
+    let dedupe: Dedupe = cli.dedupe.parse()?;
+    let (data, out, delta_from, baselines_only, tower_from, ranker, ablation) = (
+        cli.data.clone(),
+        cli.out.clone(),
+        cli.delta_from.clone(),
+        cli.baselines_only,
+        cli.tower_from.clone(),
+        !cli.no_ranker,
+        cli.ablation,
+    );
+    if data != "synthetic" && !std::path::Path::new(&data).is_dir() {
+        return Err(format!("--data: {data:?} is neither `synthetic` nor a directory"));
     }
     // Bad sizes or a bad decay fail here, not after the training budget is spent.
     cfg.tower_config().validate().map_err(|e| format!("model options: {e}"))?;
     if !(cfg.user_weight.is_finite() && cfg.user_weight >= 0.0) {
         return Err(format!("--user-weight must be a finite number >= 0, got {}", cfg.user_weight));
     }
-    if !(1..=localrec::rerank::MAX_NEIGHBOURS).contains(&stage.neighbours) {
-        return Err(format!("--neighbours must be 1..={}, got {}", localrec::rerank::MAX_NEIGHBOURS, stage.neighbours));
+    for (flag, v) in [("--lr", cfg.lr), ("--temperature", cfg.temperature as f64), ("--max-minutes", cfg.max_minutes)] {
+        if v <= 0.0 {
+            return Err(format!("{flag} must be above 0, got {v}"));
+        }
     }
-    let max_c = localrec::rerank::MAX_CANDIDATES;
-    if stage.stage.tower_candidates == 0
-        || stage.stage.tower_candidates > max_c
-        || stage.stage.neighbour_candidates > max_c
-    {
-        return Err(format!("--tower-candidates must be 1..={max_c} and --neighbour-candidates 0..={max_c}"));
-    }
-    if tower_from.is_some() && out.is_some() {
-        return Err("--tower-from evaluates an export; it cannot write one (drop --out)".into());
+    if !(0.0..=1.0).contains(&cfg.plateau_decay) {
+        return Err(format!("--plateau-decay must be within 0..=1, got {}", cfg.plateau_decay));
     }
     let t0 = std::time::Instant::now();
     let ds = if data == "synthetic" {
         synthetic_dataset_with(&syn, dedupe)
     } else {
-        let dir = PathBuf::from(&data);
-        localrec::train::read_csv_dataset(&data, &find(&dir, "interactions")?, &find(&dir, "items")?, dedupe)?
+        localrec::train::input::read_dataset(&data, std::path::Path::new(&data), dedupe)?
     };
     let s = ds.stats();
     eprintln!(
@@ -208,7 +304,7 @@ fn run() -> Result<(), String> {
         let rep = if test_rep.is_empty() { Metrics::default() } else { f(&test_rep) };
         (f(&valid_q), f(&test_q), f(&test_new), rep)
     };
-    let mut rows: Vec<(String, (Metrics, Metrics, Option<(Metrics, Metrics)>))> = Vec::new();
+    let mut rows: Vec<(String, Row)> = Vec::new();
     let split = |f: &dyn Fn(&[localrec::train::eval::EvalQuery]) -> Metrics| {
         let (v, t, n, r) = split(f);
         (v, t, Some((n, r)))
@@ -296,4 +392,48 @@ fn run() -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_consistent_and_its_defaults_are_the_library_defaults() {
+        Cli::command().debug_assert();
+        let (cfg, stage, syn) = Cli::try_parse_from(["localrec-train"]).unwrap().configs();
+        let (d, ds, dsyn) = (TrainConfig::default(), StageTrainConfig::default(), SyntheticConfig::default());
+        assert_eq!(format!("{cfg:?}"), format!("{d:?}"));
+        assert_eq!(format!("{stage:?}"), format!("{ds:?}"));
+        assert_eq!(format!("{syn:?}"), format!("{dsyn:?}"));
+    }
+
+    #[test]
+    fn bad_values_are_refused_before_any_data_loads() {
+        for args in [
+            &["--neighbours", "0"][..],
+            &["--lambda-grid", "1,-2"],
+            &["--item-item", "foo"],
+            &["--epochs", "0"],
+            &["--lr", "nan"],
+            &["--tower-from", "x", "--out", "y"],
+            &["--delta-from", "x"],
+            &["--dedupe", "middle"],
+            &["--bogus"],
+        ] {
+            let argv = std::iter::once("localrec-train").chain(args.iter().copied());
+            assert!(Cli::try_parse_from(argv).is_err(), "{args:?} was accepted");
+        }
+        // Values clap accepts but the run refuses, still before reading data.
+        for args in [&["--lr", "0"][..], &["--memory-decay", "1.5"], &["--dim", "0"], &["--data", "/nonexistent/dir"]] {
+            let argv = std::iter::once("localrec-train").chain(args.iter().copied());
+            let e = run(Cli::try_parse_from(argv).unwrap()).unwrap_err();
+            assert!(!e.is_empty(), "{args:?}");
+        }
+        let cli = Cli::try_parse_from(["x", "--dense-skip", "--no-warm-start", "--lambda-grid", "1,4"]).unwrap();
+        let (cfg, stage, _) = cli.configs();
+        assert!(!cfg.diagonal_skip && !cfg.warm_start);
+        assert_eq!(stage.lambda_grid, vec![1.0, 4.0]);
+    }
 }

@@ -59,6 +59,59 @@ pub struct Refine {
     pub scales: Vec<f32>,
 }
 
+/// An int8 copy of a large f32 catalogue, with a bound on each row's quantization error, for the
+/// ranker's bounded scan: it reads one byte per value instead of four and re-scores in f32 only the
+/// rows whose bound can still reach the top k, so the result is the f32 scan's, bit for bit (see
+/// [`crate::rank`]). Built when the catalogue is assembled, for tables of at least
+/// [`SHADOW_MIN_VALUES`] values and [`SHADOW_MIN_DIM`] dimensions: about 1.25 bytes per value more
+/// memory (the f32 table stays; it scores the shortlist).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Shadow {
+    /// `rows * dim` values, quantized as [`Catalog::to_int8`] does.
+    pub values: Vec<i8>,
+    pub scales: Vec<f32>,
+    /// Per row, the factor of the query's L1 norm in the error radius: `s * (1/2 + margin)`.
+    pub radius_l1: Vec<f32>,
+    /// Per row, the factor of the query's own quantization scale: `s * Σ|v| * (1/2 + margin)`.
+    pub radius_q: Vec<f32>,
+}
+
+/// f32 tables with fewer values than this (4 MiB) fit the caches and are scanned directly.
+pub const SHADOW_MIN_VALUES: usize = 1 << 20;
+/// Below this dimension the per-row work of the bounded scan outweighs the bytes it saves.
+pub const SHADOW_MIN_DIM: usize = 32;
+
+impl Shadow {
+    /// The radius of row `r` for a query with L1 norm `l1` and quantization scale `qscale`: the f32
+    /// kernel's score of the row is within `approx ± radius`, where `approx` is the int8 kernel's.
+    ///
+    /// Why: with `x ≈ s·v` (`|x - s·v| ≤ s/2` per value) and `q ≈ qs·u` (`|q - qs·u| ≤ qs/2`),
+    /// `q·x - qs·s·(u·v) = Σ q(x - s·v) + s·Σ v(q - qs·u)`, whose size is at most
+    /// `s/2·‖q‖₁ + qs/2·s·‖v‖₁`. The margins cover the f32 kernel's own rounding (at most
+    /// `(dim + 1)·2⁻²⁴·‖q‖₁·max|x|`, with `max|x| = 127·s`) and the int8 score's three roundings.
+    #[inline]
+    pub fn radius(&self, r: usize, l1: f32, qscale: f32) -> f32 {
+        self.radius_l1[r] * l1 + self.radius_q[r] * qscale
+    }
+
+    fn build(v: &[f32], dim: usize) -> Shadow {
+        let (values, scales) = quantize_rows(v, dim);
+        // Kernel rounding: (dim + 1) 2^-24 * 127 (relative to s * |q|_1), doubled for safety.
+        let m_l1 = 0.5 + 2.0 * (dim as f32 + 1.0) * 127.0 / 16_777_216.0;
+        // The int8 score's roundings (3 * 2^-24 relative, and |score| <= |q|_inf * s * |v|_1 with
+        // |q|_inf <= 32767 * qs) and the quantized query's rounding, with room to spare.
+        let m_q = 0.5 + 2.0 * 32767.0 * 4.0 / 16_777_216.0;
+        let mut radius_l1 = Vec::with_capacity(scales.len());
+        let mut radius_q = Vec::with_capacity(scales.len());
+        for (row, &s) in values.chunks_exact(dim).zip(&scales) {
+            let l1: f32 = row.iter().map(|&x| (x as i32).unsigned_abs()).sum::<u32>() as f32;
+            radius_l1.push(s * m_l1);
+            radius_q.push(s * l1 * m_q);
+        }
+        Shadow { values, scales, radius_l1, radius_q }
+    }
+}
+
 /// A validated item-embedding table.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Catalog {
@@ -71,6 +124,8 @@ pub struct Catalog {
     categories: Option<Vec<u32>>,
     vectors: Vectors,
     refine: Option<Refine>,
+    /// The bounded scan's int8 copy of a large f32 table (derived, never stored in a file).
+    shadow: Option<Shadow>,
 }
 
 impl Catalog {
@@ -164,7 +219,11 @@ impl Catalog {
                 return Err(Error::InvalidScale { row: row as u32, value: r.scales[row] });
             }
         }
-        let mut catalog = Catalog { dim, id_blob, id_ends, by_id: Vec::new(), categories, vectors, refine };
+        let shadow = match &vectors {
+            Vectors::F32(v) if v.len() >= SHADOW_MIN_VALUES && dim >= SHADOW_MIN_DIM => Some(Shadow::build(v, dim)),
+            _ => None,
+        };
+        let mut catalog = Catalog { dim, id_blob, id_ends, by_id: Vec::new(), categories, vectors, refine, shadow };
         catalog.by_id = catalog.index_ids()?;
         Ok(catalog)
     }
@@ -206,6 +265,21 @@ impl Catalog {
     /// The stored vectors.
     pub fn vectors(&self) -> &Vectors {
         &self.vectors
+    }
+
+    /// This f32 catalogue with a [`Shadow`] whatever its size (one is built on its own for tables of
+    /// at least [`SHADOW_MIN_VALUES`] values and [`SHADOW_MIN_DIM`] dimensions). An int8 catalogue is
+    /// returned unchanged.
+    pub fn with_shadow(mut self) -> Catalog {
+        if let (Vectors::F32(v), None) = (&self.vectors, &self.shadow) {
+            self.shadow = Some(Shadow::build(v, self.dim));
+        }
+        self
+    }
+
+    /// The bounded scan's int8 copy of a large f32 table ([`Shadow`]), if built.
+    pub fn shadow(&self) -> Option<&Shadow> {
+        self.shadow.as_ref()
     }
 
     /// The residual plane of an int8 catalogue made with [`Catalog::to_int8_refined`], if any.
@@ -289,6 +363,7 @@ impl Catalog {
             categories: self.categories.clone(),
             vectors: Vectors::F32(Vec::new()),
             refine: None,
+            shadow: None,
         }
     }
 

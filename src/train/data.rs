@@ -1,5 +1,5 @@
-//! Interaction data for training and evaluation: the CSV reader, the 5-core filter and the
-//! leave-last-out split.
+//! Interaction data for training and evaluation: the 5-core filter and the leave-last-out split
+//! (the readers are in [`super::input`]).
 //!
 //! Protocol (the same for every model and baseline):
 //! * interactions are (user, item, time, kind); each user's events are ordered by time, and events
@@ -15,8 +15,6 @@
 //!   reveals the target.
 
 use std::collections::{HashMap, HashSet};
-use std::io::{BufRead, BufReader, Read};
-use std::path::Path;
 
 use crate::model::{Event, Kind};
 use crate::rng::splitmix64;
@@ -293,119 +291,12 @@ pub fn build_with(
     })
 }
 
-/// Splits one CSV line (RFC 4180 quoting).
-pub fn split_csv_line(line: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut field = String::new();
-    let mut quoted = false;
-    let mut chars = line.chars().peekable();
-    while let Some(c) = chars.next() {
-        match (c, quoted) {
-            ('"', true) if chars.peek() == Some(&'"') => {
-                field.push('"');
-                chars.next();
-            }
-            ('"', true) => quoted = false,
-            ('"', false) if field.is_empty() => quoted = true,
-            (',', false) => out.push(std::mem::take(&mut field)),
-            (c, _) => field.push(c),
-        }
-    }
-    out.push(field);
-    out
-}
-
-fn open(path: &Path) -> Result<Box<dyn BufRead>, String> {
-    let file = std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let reader: Box<dyn Read> = if path.extension().is_some_and(|e| e == "gz") {
-        Box::new(flate2::read::GzDecoder::new(file))
-    } else {
-        Box::new(file)
-    };
-    Ok(Box::new(BufReader::with_capacity(1 << 20, reader)))
-}
-
-/// Reads a CSV with a header into (header, rows).
-fn read_csv(path: &Path) -> Result<(Vec<String>, Vec<Vec<String>>), String> {
-    let mut lines = open(path)?.lines();
-    let header = match lines.next() {
-        Some(h) => split_csv_line(h.map_err(|e| e.to_string())?.trim_end_matches('\r')),
-        None => return Err(format!("{}: empty file", path.display())),
-    };
-    let mut rows = Vec::new();
-    for (n, line) in lines.enumerate() {
-        let line = line.map_err(|e| format!("{}: line {}: {e}", path.display(), n + 2))?;
-        let line = line.trim_end_matches('\r');
-        if line.is_empty() {
-            continue;
-        }
-        let row = split_csv_line(line);
-        if row.len() != header.len() {
-            return Err(format!(
-                "{}: line {}: {} fields, header has {}",
-                path.display(),
-                n + 2,
-                row.len(),
-                header.len()
-            ));
-        }
-        rows.push(row);
-    }
-    Ok((header, rows))
-}
-
-fn column(header: &[String], name: &str) -> Option<usize> {
-    header.iter().position(|h| h.trim().eq_ignore_ascii_case(name))
-}
-
-/// Reads `interactions` (`user_id,item_id,timestamp`, optional `kind`) and `items`
-/// (`item_id,title`, optional `category`) and builds the dataset. A `.gz` file is decompressed.
-pub fn read_csv_dataset(name: &str, interactions: &Path, items: &Path, dedupe: Dedupe) -> Result<Dataset, String> {
-    let (h, rows) = read_csv(interactions)?;
-    let need = |c: &str| column(&h, c).ok_or_else(|| format!("{}: no {c:?} column", interactions.display()));
-    let (cu, ci, ct) = (need("user_id")?, need("item_id")?, need("timestamp")?);
-    let ck = column(&h, "kind");
-    let mut raw = Vec::with_capacity(rows.len());
-    for (n, r) in rows.iter().enumerate() {
-        let time: f64 = r[ct]
-            .trim()
-            .parse()
-            .map_err(|_| format!("{}: line {}: bad timestamp {:?}", interactions.display(), n + 2, r[ct]))?;
-        let kind = match ck {
-            Some(k) => {
-                Kind::from_name(&r[k]).map_err(|e| format!("{}: line {}: {e}", interactions.display(), n + 2))?
-            }
-            None => Kind::Purchase,
-        };
-        raw.push(RawInteraction { user: r[cu].trim().to_string(), item: r[ci].trim().to_string(), time, kind });
-    }
-    let (h, rows) = read_csv(items)?;
-    let ci = column(&h, "item_id").ok_or_else(|| format!("{}: no \"item_id\" column", items.display()))?;
-    let ct = column(&h, "title");
-    let cc = column(&h, "category");
-    let raw_items: Vec<RawItem> = rows
-        .iter()
-        .map(|r| RawItem {
-            id: r[ci].trim().to_string(),
-            title: ct.map(|c| r[c].clone()).unwrap_or_default(),
-            category: cc.map(|c| r[c].clone()).filter(|c| !c.is_empty()),
-        })
-        .collect();
-    build_with(name, &raw, &raw_items, dedupe)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn raw(user: &str, item: &str, time: f64) -> RawInteraction {
         RawInteraction { user: user.into(), item: item.into(), time, kind: Kind::Purchase }
-    }
-
-    #[test]
-    fn csv_quoting() {
-        assert_eq!(split_csv_line(r#"1,"A, ""B""",c"#), vec!["1", "A, \"B\"", "c"]);
-        assert_eq!(split_csv_line("a,,b"), vec!["a", "", "b"]);
     }
 
     #[test]

@@ -4,12 +4,13 @@
 pub mod data;
 pub mod eval;
 pub mod export;
+pub mod input;
 pub mod rerank;
 pub mod synthetic;
 pub mod trainer;
 pub mod warm;
 
-pub use data::{read_csv_dataset, Dataset, Dedupe};
+pub use data::{Dataset, Dedupe};
 pub use eval::{Metrics, Split};
 pub use synthetic::SyntheticConfig;
 pub use trainer::{train, TrainConfig, Trained};

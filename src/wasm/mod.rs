@@ -276,14 +276,16 @@ impl JsRanker {
     }
 
     /// A ranker using a named kernel (`"simd128"`, `"portable"` or `"scalar"`), for benchmarks and
-    /// for comparing kernels in a given engine. Throws for an unknown name.
+    /// for comparing kernels in a given engine. Throws for an unknown name. `boundedScan: false`
+    /// scans a large f32 catalogue directly instead of through its int8 shadow (same results).
     #[wasm_bindgen(js_name = withKernel)]
-    pub fn with_kernel(catalogue: &JsCatalogue, kernel: &str) -> JsResult<JsRanker> {
+    pub fn with_kernel(catalogue: &JsCatalogue, kernel: &str, bounded_scan: Option<bool>) -> JsResult<JsRanker> {
         let Some(&k) = Kernel::ALL.iter().find(|k| k.name() == kernel) else {
             let names: Vec<&str> = Kernel::ALL.iter().map(|k| k.name()).collect();
             return Err(bad_input(&format!("unknown kernel {kernel:?} (this build has {names:?})")));
         };
-        Ok(JsRanker { catalog: Rc::clone(&catalogue.inner), topk: TopK::with_kernel(k) })
+        let topk = TopK::with_kernel(k).bounded(bounded_scan.unwrap_or(true));
+        Ok(JsRanker { catalog: Rc::clone(&catalogue.inner), topk })
     }
 
     /// The kernel in use: `"simd128"` unless chosen with `withKernel`.

@@ -68,16 +68,21 @@ pub fn scores_f32(query: &[f32], rows: &[f32], out: &mut [f32]) {
 }
 
 /// i8 x i16 dot product of 16 columns, accumulated into `acc` (i32x4).
+///
+/// Each half is loaded already widened (`v128.load8x8_s`, one `pmovsxbw` from memory on x86)
+/// rather than loaded whole and widened twice: the high half's widening needs a shuffle first.
 #[inline(always)]
 fn dot16(acc: v128, row: *const i8, q_lo: v128, q_hi: v128) -> v128 {
     // SAFETY: callers guarantee 16 readable bytes at `row`.
-    let x = unsafe { v128_load(row as *const v128) };
-    let lo = i32x4_dot_i16x8(i16x8_extend_low_i8x16(x), q_lo);
-    let hi = i32x4_dot_i16x8(i16x8_extend_high_i8x16(x), q_hi);
-    i32x4_add(acc, i32x4_add(lo, hi))
+    let (x_lo, x_hi) = unsafe { (i16x8_load_extend_i8x8(row), i16x8_load_extend_i8x8(row.add(8))) };
+    i32x4_add(acc, i32x4_add(i32x4_dot_i16x8(x_lo, q_lo), i32x4_dot_i16x8(x_hi, q_hi)))
 }
 
 /// See [`super::Kernel::scores_i8`].
+///
+/// Loading each half widened was 10% faster than one load and two widenings at 100k x 384 and 7%
+/// at 100k x 64 in Chromium 156 (2.93 against 3.30 ms, 0.433 against 0.465 ms, one run side by
+/// side); eight rows per step instead of four was 31% slower at 384 dimensions (3.84 ms).
 pub fn scores_i8(q16: &[i16], qscale: f32, rows: &[i8], scales: &[f32], out: &mut [f32]) {
     let dim = q16.len();
     let body = dim - dim % 16;

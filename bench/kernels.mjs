@@ -1,0 +1,22 @@
+// Kernel benchmark in headless Chromium: the scans of one build side by side on the same data
+// (f32 plain against the bounded scan through the int8 shadow; the int8 kernels), at the
+// dimensions the trainer ships. Usage: node bench/kernels.mjs [N] [DIM,DIM,..]   (build pkg/ first)
+import { openReadyPage } from '../scripts/browser.mjs';
+
+const n = Number(process.argv[2] ?? 100_000);
+const dims = (process.argv[3] ?? '64,384').split(',').map(Number);
+const variants = [
+  { name: 'f32 plain scan', type: 'f32', kernel: 'simd128', bounded: false },
+  { name: 'f32 bounded scan', type: 'f32', kernel: 'simd128', bounded: true },
+  { name: 'int8', type: 'int8', kernel: 'simd128' },
+];
+if (process.env.KERNEL_VARIANTS) variants.push(...JSON.parse(process.env.KERNEL_VARIANTS));
+const { page, browserVersion, close } = await openReadyPage('.', 'bench/index.html');
+const rows = await page.evaluate(([c, v]) => window.runKernelBench(c, v), [dims.map((dim) => ({ n, dim })), variants], { timeout: 0 });
+await close();
+console.log(`${browserVersion}; top-10, median of 3 interleaved rounds (each a median of 40 samples)`);
+console.log('| items × dim | scan | median ms | rows read GB/s | same top 10 as the first of its type |');
+console.log('|---|---|---:|---:|---:|');
+for (const r of rows) {
+  console.log(`| ${r.n.toLocaleString('en')} × ${r.dim} | ${r.name} | ${r.median_ms.toFixed(3)} | ${r.gb_per_s.toFixed(1)} | ${r.agree.toFixed(2)} |`);
+}
