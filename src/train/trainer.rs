@@ -302,7 +302,7 @@ pub fn train(ds: &Dataset, cfg: &TrainConfig) -> Trained {
                         })
                         .collect();
                     let batch = HistoryBatch::new(&histories);
-                    let memory = (cfg.memory > 0 && cfg.memory_grad).then(|| memory_weights(&batch, n_items));
+                    let memory = (cfg.memory > 0 && cfg.memory_grad).then(|| memory_weights(&batch));
                     let targets = chunk.iter().map(|&(u, j)| ds.users[u as usize].events[j as usize].item).collect();
                     let weights = chunk.iter().map(|&(u, _)| user_weights[u as usize]).collect();
                     busy += started.elapsed().as_secs_f64();
@@ -400,9 +400,9 @@ pub fn item_table(item: &ItemTower, features: &ItemFeatures) -> Vec<f32> {
 /// One training batch, prepared off the training thread.
 struct PreparedBatch {
     batch: HistoryBatch,
-    /// The memory's `[B, I]` weight matrix ([`memory_weights`]), for a tower with a memory
-    /// trained through it ([`TrainConfig::memory_grad`]).
-    memory: Option<Vec<f32>>,
+    /// The memory's weights over the items the batch's memories touch ([`memory_weights`]), for
+    /// a tower with a memory trained through it ([`TrainConfig::memory_grad`]).
+    memory: Option<MemoryWeights>,
     targets: Vec<u32>,
     /// Each example's loss weight ([`TrainConfig::user_weight`]).
     weights: Vec<f32>,
@@ -425,7 +425,7 @@ fn batch_loss(
     let hist =
         items.clone().select(0, ints(batch.rows.iter().map(|&r| r as i64).collect())).reshape([b, batch.slots, d]);
     let memory = match memory {
-        Some(w) => Some(dense_memory(w.clone(), b, items.clone())),
+        Some(w) => Some(w.product(items.clone())),
         // Without the memory's gradient: the browser's sparse sums over the current table, a
         // constant for this step.
         None if cfg.memory > 0 => {
@@ -465,27 +465,53 @@ fn batch_loss(
 }
 
 /// The memory vectors of a batch `[B, d]`, differentiable in the item table `items` `[I, d]`: the
-/// batch's (history, row, weight) triplets as a dense `[B, I]` weight matrix times the table. The
-/// browser computes the same sums row by row ([`HistoryBatch::memory_vectors`]); a test holds the
-/// two together. Dense is right for thousands of items; 100k would want a sparse product.
+/// batch's (history, row, weight) triplets as a `[B, U]` weight matrix over the `U` distinct items
+/// they touch, times those rows of the table. The browser computes the same sums row by row
+/// ([`HistoryBatch::memory_vectors`]); a test holds the two together. The cost grows with the
+/// items a batch's memories hold (at most batch x memory), not with the catalogue (a dense `[B, I]`
+/// product grew with both).
 pub fn memory_matrix(batch: &HistoryBatch, items: Tensor<2>) -> Tensor<2> {
-    let [n_items, _] = items.dims();
-    dense_memory(memory_weights(batch, n_items), batch.batch, items)
+    memory_weights(batch).product(items)
 }
 
-/// `[B, I]` memory weights (row-major) times the item table `[I, d]`.
-fn dense_memory(weights: Vec<f32>, batch: usize, items: Tensor<2>) -> Tensor<2> {
-    let n_items = items.dims()[0];
-    Tensor::<2>::from_data(TensorData::new(weights, [batch, n_items]), &items.device()).matmul(items)
+/// A batch's memory weights, compacted to the items they touch.
+#[derive(Debug, Clone)]
+pub struct MemoryWeights {
+    batch: usize,
+    /// The distinct item rows, ascending.
+    rows: Vec<i64>,
+    /// `[batch, rows.len()]`, row-major.
+    weights: Vec<f32>,
 }
 
-/// The batch's memories as a dense `[B, n_items]` weight matrix, row-major.
-fn memory_weights(batch: &HistoryBatch, n_items: usize) -> Vec<f32> {
-    let mut w = vec![0f32; batch.batch * n_items];
-    for &(i, row, weight) in &batch.memory {
-        w[i as usize * n_items + row as usize] += weight;
+impl MemoryWeights {
+    /// `[B, U]` weights times the table's rows `[U, d]`: `[B, d]`, differentiable in the table
+    /// (the gather's gradient scatters back into the touched rows).
+    fn product(&self, items: Tensor<2>) -> Tensor<2> {
+        let device = items.device();
+        let d = items.dims()[1];
+        if self.rows.is_empty() {
+            return Tensor::<2>::zeros([self.batch, d], &device);
+        }
+        let u = self.rows.len();
+        let idx = Tensor::<1, Int>::from_data(TensorData::new(self.rows.clone(), [u]), &device);
+        let w = Tensor::<2>::from_data(TensorData::new(self.weights.clone(), [self.batch, u]), &device);
+        w.matmul(items.select(0, idx))
     }
-    w
+}
+
+/// The batch's memories as weights over the distinct items they touch.
+fn memory_weights(batch: &HistoryBatch) -> MemoryWeights {
+    let mut rows: Vec<i64> = batch.memory.iter().map(|&(_, row, _)| row as i64).collect();
+    rows.sort_unstable();
+    rows.dedup();
+    let u = rows.len();
+    let mut weights = vec![0f32; batch.batch * u];
+    for &(i, row, weight) in &batch.memory {
+        let col = rows.binary_search(&(row as i64)).expect("collected above");
+        weights[i as usize * u + col] += weight;
+    }
+    MemoryWeights { batch: batch.batch, rows, weights }
 }
 
 /// The evaluation queries of the test split, for callers that report test metrics.
