@@ -127,4 +127,50 @@ impl ItemTower {
         let category = self.category.forward(cats).reshape([i as i32, -1]);
         l2_normalize(id + words + category)
     }
+
+    /// The vectors of the given item rows only, `[rows.len(), d]`: row `k` equals row `rows[k]` of
+    /// [`Self::forward`], computed the same way. A training step needs the items it touches, not
+    /// the catalogue: this keeps a step's cost growing with the batch, not with the items.
+    pub fn forward_rows(&self, f: &ItemFeatures, rows: &[i64], device: &Device) -> Tensor<2> {
+        let (u, t) = (rows.len(), f.max_tokens);
+        let ids = Tensor::<2, Int>::from_data(TensorData::new(rows.to_vec(), [u, 1]), device);
+        let id = self.id.forward(ids).reshape([u as i32, -1]);
+        let gather = |v: &[i64]| -> Vec<i64> {
+            rows.iter().flat_map(|&r| &v[r as usize * t..(r as usize + 1) * t]).copied().collect()
+        };
+        let tokens = Tensor::<2, Int>::from_data(TensorData::new(gather(&f.tokens), [u, t]), device);
+        let w: Vec<f32> =
+            rows.iter().flat_map(|&r| &f.token_weights[r as usize * t..(r as usize + 1) * t]).copied().collect();
+        let weights = Tensor::<3>::from_data(TensorData::new(w, [u, t, 1]), device);
+        let words = (self.token.forward(tokens) * weights).sum_dim(1).reshape([u as i32, -1]);
+        let c: Vec<i64> = rows.iter().map(|&r| f.categories[r as usize]).collect();
+        let cats = Tensor::<2, Int>::from_data(TensorData::new(c, [u, 1]), device);
+        let category = self.category.forward(cats).reshape([u as i32, -1]);
+        l2_normalize(id + words + category)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{inference_device, tensor_to_vec};
+
+    #[test]
+    fn the_rows_of_a_step_equal_the_same_rows_of_the_whole_table() {
+        let device = inference_device();
+        let tokens: Vec<Vec<u32>> = (0..50u32).map(|i| (0..(i % 5)).map(|t| (i * 7 + t) % 23).collect()).collect();
+        let cats: Vec<u32> = (0..50).map(|i| i % 4).collect();
+        let f = ItemFeatures::new(&tokens, Some(&cats), 3);
+        let tower = ItemTowerConfig::new(50, 16)
+            .with_token_rows(f.token_rows)
+            .with_categories(4)
+            .with_max_tokens(3)
+            .init(&device);
+        let all = tensor_to_vec(tower.forward(&f, &device));
+        let rows = [0i64, 3, 4, 17, 49];
+        let some = tensor_to_vec(tower.forward_rows(&f, &rows, &device));
+        for (k, &r) in rows.iter().enumerate() {
+            assert_eq!(&some[k * 16..(k + 1) * 16], &all[r as usize * 16..(r as usize + 1) * 16], "row {r}");
+        }
+    }
 }

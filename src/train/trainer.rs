@@ -419,13 +419,40 @@ fn batch_loss(
 ) -> Tensor<1> {
     let PreparedBatch { batch, memory, targets, weights } = prepared;
     let b = targets.len();
-    let items = model.item.forward(features, device); // [I, d]
     let d = cfg.dim;
     let ints = |v: Vec<i64>| Tensor::<1, Int>::from_data(TensorData::new(v.clone(), [v.len()]), device);
+    let columns: Vec<u32> = targets.iter().chain(negatives).copied().collect();
+    // The item vectors this step reads: the whole table only when the memory is a constant sum
+    // over it; otherwise just the rows the histories, memories and candidates touch, `touched[k]`
+    // being row k of `items`.
+    let constant_memory = memory.is_none() && cfg.memory > 0;
+    let touched: Vec<i64> = if constant_memory {
+        Vec::new()
+    } else {
+        let mut t: Vec<i64> = batch.rows.iter().chain(&columns).map(|&r| r as i64).collect();
+        if let Some(w) = memory {
+            t.extend_from_slice(&w.rows);
+        }
+        t.sort_unstable();
+        t.dedup();
+        t
+    };
+    let at = |r: i64| -> i64 {
+        if constant_memory {
+            r
+        } else {
+            touched.binary_search(&r).expect("every touched row is listed") as i64
+        }
+    };
+    let items = if constant_memory {
+        model.item.forward(features, device) // [I, d]
+    } else {
+        model.item.forward_rows(features, &touched, device) // [U, d]
+    };
     let hist =
-        items.clone().select(0, ints(batch.rows.iter().map(|&r| r as i64).collect())).reshape([b, batch.slots, d]);
+        items.clone().select(0, ints(batch.rows.iter().map(|&r| at(r as i64)).collect())).reshape([b, batch.slots, d]);
     let memory = match memory {
-        Some(w) => Some(w.product(items.clone())),
+        Some(w) => Some(w.product_with(items.clone(), at)),
         // Without the memory's gradient: the browser's sparse sums over the current table, a
         // constant for this step.
         None if cfg.memory > 0 => {
@@ -436,10 +463,9 @@ fn batch_loss(
         None => None,
     };
     let users = model.user.forward(hist, memory, batch); // [B, d]
-    let columns: Vec<u32> = targets.iter().chain(negatives).copied().collect();
     let c = columns.len();
-    let cands = items.select(0, ints(columns.iter().map(|&r| r as i64).collect())); // [C, d]
-                                                                                    // Correction and accidental-hit mask, built on the CPU: [B, C].
+    let cands = items.select(0, ints(columns.iter().map(|&r| at(r as i64)).collect())); // [C, d]
+                                                                                        // Correction and accidental-hit mask, built on the CPU: [B, C].
     let n_items = log_q.len() as f32;
     let mut offset = vec![0f32; b * c];
     for i in 0..b {
@@ -488,13 +514,19 @@ impl MemoryWeights {
     /// `[B, U]` weights times the table's rows `[U, d]`: `[B, d]`, differentiable in the table
     /// (the gather's gradient scatters back into the touched rows).
     fn product(&self, items: Tensor<2>) -> Tensor<2> {
+        self.product_with(items, |r| r)
+    }
+
+    /// The same over a table whose row `at(r)` holds item `r`.
+    fn product_with(&self, items: Tensor<2>, at: impl Fn(i64) -> i64) -> Tensor<2> {
         let device = items.device();
         let d = items.dims()[1];
         if self.rows.is_empty() {
             return Tensor::<2>::zeros([self.batch, d], &device);
         }
         let u = self.rows.len();
-        let idx = Tensor::<1, Int>::from_data(TensorData::new(self.rows.clone(), [u]), &device);
+        let idx =
+            Tensor::<1, Int>::from_data(TensorData::new(self.rows.iter().map(|&r| at(r)).collect(), [u]), &device);
         let w = Tensor::<2>::from_data(TensorData::new(self.weights.clone(), [self.batch, u]), &device);
         w.matmul(items.select(0, idx))
     }
