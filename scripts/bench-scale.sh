@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Scale benchmark, first part (issue 15): the trainer on the synthetic shop at growing catalogue
+# sizes (as many users as items; one epoch, its validation, the ranking stage and the export),
+# with wall time, peak memory and the export's sizes per item. Prints a markdown table.
+# Usage: scripts/bench-scale.sh [ITEMS ...]   (default: 2000 10000; each size trains once)
+# The ranker's side at 100k and 1M items: node bench/kernels.mjs 1000000 64 (after build-pkg.sh).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh >/dev/null
+cargo build -q --profile trainer --features train --bin localrec-train
+sizes=("$@"); [ ${#sizes[@]} -gt 0 ] || sizes=(2000 10000)
+rows=()
+for n in "${sizes[@]}"; do
+  out="target/scale/$n"; rm -rf "$out"; mkdir -p "$out"
+  log="$out.log"
+  /usr/bin/time -f 'peak_kb %M wall_s %e' target/trainer/localrec-train --synthetic-items "$n" --synthetic-users "$n" \
+    --epochs 1 --quiet --out "$out" >"$log" 2>&1 || { cat "$log" >&2; exit 1; }
+  pairs=$(sed -n 's/.* items, \([0-9]*\) user-item pairs.*/\1/p' "$log")
+  kept=$(sed -n 's/^data synthetic: [0-9]* users, \([0-9]*\) items.*/\1/p' "$log")
+  epoch=$(sed -n 's/^trained in \([0-9]*\) s.*/\1/p' "$log")
+  stage=$(sed -n 's/^ranking stage in \([0-9]*\) s.*/\1/p' "$log")
+  peak=$(sed -n 's/^peak_kb \([0-9]*\) wall_s.*/\1/p' "$log"); wall=$(sed -n 's/.* wall_s \([0-9.]*\)/\1/p' "$log")
+  size() { stat -c %s "$out/$1" 2>/dev/null || echo 0; }
+  f32=$(size items.f32.lrc); int8=$(size items.int8.lrc); json=$(size items.json); rk=$(size ranker.bin)
+  per=$(( (int8 + json + rk) / kept ))
+  rows+=("| $kept | $n | $pairs | $epoch | $stage | $wall | $((peak / 1024)) | $((f32 / kept)) | $((int8 / kept)) | $((json / kept)) | $((rk / kept)) | $per |")
+done
+echo "| items (after 5-core) | users | pairs | tower: 1 epoch + validation, s | ranking stage, s | whole command, s | peak MB | items.f32.lrc B/item | items.int8.lrc B/item | items.json B/item | ranker.bin B/item | first visit (int8 + json + ranker) B/item |"
+echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+printf '%s\n' "${rows[@]}"
