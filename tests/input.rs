@@ -27,6 +27,15 @@ fn csv_field(s: &str) -> String {
     }
 }
 
+/// The items as CSV under `header` (id, title, category).
+fn write_items(path: &Path, header: &str, items: &[localrec::train::data::RawItem]) {
+    let mut text = format!("{header}\n");
+    for i in items {
+        writeln!(text, "{},{},{}", i.id, csv_field(&i.title), csv_field(i.category.as_deref().unwrap_or(""))).unwrap();
+    }
+    std::fs::write(path, text).unwrap();
+}
+
 #[test]
 fn datafusion_parquet_reads_like_the_trainers_csv() {
     let (rows, items) = generate(&SyntheticConfig { users: 300, items: 200, ..Default::default() });
@@ -37,11 +46,7 @@ fn datafusion_parquet_reads_like_the_trainers_csv() {
         writeln!(text, "{},{},{},{}", r.user, r.item, r.time, r.kind.name()).unwrap();
     }
     std::fs::write(csv_dir.join("interactions.csv"), text).unwrap();
-    let mut text = String::from("item_id,title,category\n");
-    for i in &items {
-        writeln!(text, "{},{},{}", i.id, csv_field(&i.title), csv_field(i.category.as_deref().unwrap_or(""))).unwrap();
-    }
-    std::fs::write(csv_dir.join("items.csv"), text).unwrap();
+    write_items(&csv_dir.join("items.csv"), "item_id,title,category", &items);
 
     // A raw log in another shape (other names, milliseconds, the shop's event names, noise rows).
     let raw = dir("raw");
@@ -58,11 +63,7 @@ fn datafusion_parquet_reads_like_the_trainers_csv() {
         }
     }
     std::fs::write(raw.join("events.csv"), text).unwrap();
-    let mut text = String::from("sku,name,dept\n");
-    for i in &items {
-        writeln!(text, "{},{},{}", i.id, csv_field(&i.title), csv_field(i.category.as_deref().unwrap_or(""))).unwrap();
-    }
-    std::fs::write(raw.join("catalogue.csv"), text).unwrap();
+    write_items(&raw.join("catalogue.csv"), "sku,name,dept", &items);
 
     let parquet_dir = dir("parquet");
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/datafusion-recipe.py");

@@ -344,8 +344,8 @@ fn shadow_radius_bounds_every_row_and_is_tight() {
     // so each rounds down by 0.49 steps; with an all-ones query the errors add up.
     let step = 1.0f32 / 127.0;
     values[0] = 1.0;
-    for c in 1..dim {
-        values[c] = ((c % 100) as f32 + 0.49) * step;
+    for (c, x) in values[..dim].iter_mut().enumerate().skip(1) {
+        *x = ((c % 100) as f32 + 0.49) * step;
     }
     let catalog = Catalog::from_f32(&ids(2000), dim, values, None).unwrap().with_shadow();
     let shadow = catalog.shadow().unwrap();

@@ -237,15 +237,8 @@ type Row = (Metrics, Metrics, Option<(Metrics, Metrics)>);
 fn run(cli: Cli) -> Result<(), String> {
     let (cfg, stage, syn) = cli.configs();
     let dedupe: Dedupe = cli.dedupe.parse()?;
-    let (data, out, delta_from, baselines_only, tower_from, ranker, ablation) = (
-        cli.data.clone(),
-        cli.out.clone(),
-        cli.delta_from.clone(),
-        cli.baselines_only,
-        cli.tower_from.clone(),
-        !cli.no_ranker,
-        cli.ablation,
-    );
+    let (baselines_only, ranker, ablation) = (cli.baselines_only, !cli.no_ranker, cli.ablation);
+    let Cli { data, out, delta_from, tower_from, .. } = cli;
     if data != "synthetic" && !std::path::Path::new(&data).is_dir() {
         return Err(format!("--data: {data:?} is neither `synthetic` nor a directory"));
     }

@@ -133,7 +133,8 @@ pub struct TopK {
     bounded: bool,
     /// The bounded scan's shortlist: rows whose upper bound reached the k-th lower bound so far.
     shortlist: Vec<(u32, f32)>,
-    row_score: Vec<f32>,
+    /// The bounded scan's per-row error radii for one block.
+    radius: Vec<f32>,
 }
 
 impl Default for TopK {
@@ -159,7 +160,7 @@ impl TopK {
             q16: Vec::new(),
             bounded: true,
             shortlist: Vec::new(),
-            row_score: vec![0.0; 1],
+            radius: vec![0.0; BLOCK_ROWS],
         }
     }
 
@@ -295,16 +296,17 @@ impl TopK {
                 block,
             );
             // Lower bounds into the heap (NaN, from an overflow, ranks as -inf there)...
-            for (i, a) in block.iter_mut().enumerate() {
-                *a -= shadow.radius(start + i, l1, qscale);
+            let radius = &mut self.radius[..end - start];
+            for (i, (a, e)) in block.iter_mut().zip(radius.iter_mut()).enumerate() {
+                *e = shadow.radius(start + i, l1, qscale);
+                *a -= *e;
             }
             select(&mut self.heap, k, block, start, &self.excluded, cats);
             // ...then the upper bounds that reach the k-th lower bound so far (it only rises, so
             // rows dropped here stay below it). A NaN bound is kept: its row is scored exactly.
             let floor = if self.heap.len() < k { f32::NEG_INFINITY } else { self.heap[0].score };
-            for (i, lower) in block.iter().enumerate() {
+            for (i, (lower, e)) in block.iter().zip(radius.iter()).enumerate() {
                 let row = start + i;
-                let e = shadow.radius(row, l1, qscale);
                 let upper = lower + 2.0 * e;
                 // A NaN bound compares false both ways: its row is kept.
                 if upper.partial_cmp(&floor) != Some(std::cmp::Ordering::Less)
@@ -320,14 +322,13 @@ impl TopK {
         // (each row's score is the same as in a block).
         let floor = if self.heap.len() < k { f32::NEG_INFINITY } else { self.heap[0].score };
         self.heap.clear();
-        let mut shortlist = std::mem::take(&mut self.shortlist);
-        let score = &mut self.row_score[..1];
-        for &(row, upper) in &shortlist {
+        let mut score = [0.0f32];
+        for &(row, upper) in &self.shortlist {
             if upper < floor {
                 continue;
             }
             let r = row as usize;
-            self.kernel.scores_f32(vector, &v[r * dim..(r + 1) * dim], score);
+            self.kernel.scores_f32(vector, &v[r * dim..(r + 1) * dim], &mut score);
             let s = if score[0].is_nan() { f32::NEG_INFINITY } else { score[0] };
             let hit = Hit { index: row, score: s };
             if self.heap.len() < k {
@@ -339,8 +340,6 @@ impl TopK {
                 sift_down(&mut self.heap, 0);
             }
         }
-        shortlist.clear();
-        self.shortlist = shortlist;
     }
 }
 

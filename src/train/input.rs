@@ -283,44 +283,42 @@ fn read_parquet_part(
     values: &mut [Value],
     sink: &mut Sink,
 ) -> Result<(), String> {
-    {
-        let err = |e: parquet::errors::ParquetError| format!("{}: {e}", part.display());
-        let file = File::open(part).map_err(|e| format!("{}: {e}", part.display()))?;
-        let reader = SerializedFileReader::new(file).map_err(err)?;
-        let schema = reader.metadata().file_metadata().schema_descr_ptr();
-        let fields = schema.root_schema().get_fields();
-        let names: Vec<String> = fields.iter().map(|f| f.name().to_string()).collect();
-        let at = locate(part, &names, cols, required)?;
-        // A flat schema's top-level field k is leaf column k; anything nested is refused.
-        if fields.iter().any(|f| !f.is_primitive()) && at.iter().flatten().any(|&i| !fields[i].is_primitive()) {
-            return Err(format!("{}: a wanted column is nested; flat columns are expected", part.display()));
+    let err = |e: parquet::errors::ParquetError| format!("{}: {e}", part.display());
+    let file = File::open(part).map_err(|e| format!("{}: {e}", part.display()))?;
+    let reader = SerializedFileReader::new(file).map_err(err)?;
+    let schema = reader.metadata().file_metadata().schema_descr_ptr();
+    let fields = schema.root_schema().get_fields();
+    let names: Vec<String> = fields.iter().map(|f| f.name().to_string()).collect();
+    let at = locate(part, &names, cols, required)?;
+    // Only flat columns are read; each is found among the leaf columns by its path.
+    if at.iter().flatten().any(|&i| !fields[i].is_primitive()) {
+        return Err(format!("{}: a wanted column is nested; flat columns are expected", part.display()));
+    }
+    let leaf = |i: usize| (0..schema.num_columns()).find(|&c| schema.column(c).path().parts() == [names[i].clone()]);
+    let leaves: Vec<Option<usize>> = at.iter().map(|a| a.and_then(leaf)).collect();
+    for g in 0..reader.num_row_groups() {
+        let group = reader.get_row_group(g).map_err(err)?;
+        let n =
+            usize::try_from(group.metadata().num_rows()).map_err(|_| format!("{}: bad row count", part.display()))?;
+        let mut columns: Vec<Option<Vec<Value>>> = Vec::with_capacity(cols.len());
+        for l in &leaves {
+            columns.push(match l {
+                None => None,
+                Some(c) => Some(read_column(group.as_ref(), *c, n).map_err(|e| {
+                    format!("{}: row group {g}, column {:?}: {e}", part.display(), schema.column(*c).name())
+                })?),
+            });
         }
-        let leaf =
-            |i: usize| (0..schema.num_columns()).find(|&c| schema.column(c).path().parts() == [names[i].clone()]);
-        let leaves: Vec<Option<usize>> = at.iter().map(|a| a.and_then(leaf)).collect();
-        for g in 0..reader.num_row_groups() {
-            let group = reader.get_row_group(g).map_err(err)?;
-            let n = usize::try_from(group.metadata().num_rows())
-                .map_err(|_| format!("{}: bad row count", part.display()))?;
-            let mut columns = Vec::with_capacity(cols.len());
-            for l in &leaves {
-                columns.push(match l {
-                    None => None,
-                    Some(c) => Some(read_column(group.as_ref(), *c, n).map_err(|e| {
-                        format!("{}: row group {g}, column {:?}: {e}", part.display(), schema.column(*c).name())
-                    })?),
-                });
+        for r in 0..n {
+            *row += 1;
+            // Each cell is handed over once: moved out of its column, not copied.
+            for (v, c) in values.iter_mut().zip(columns.iter_mut()) {
+                *v = match c {
+                    None => Value::Missing,
+                    Some(c) => std::mem::replace(&mut c[r], Value::Null),
+                };
             }
-            for r in 0..n {
-                *row += 1;
-                for (v, c) in values.iter_mut().zip(&columns) {
-                    *v = match c {
-                        None => Value::Missing,
-                        Some(c) => c[r].clone(),
-                    };
-                }
-                sink(*row, values)?;
-            }
+            sink(*row, values)?;
         }
     }
     Ok(())
