@@ -14,7 +14,7 @@ pub enum Error {
     #[error("unsupported catalogue format version {found} (this build reads version {supported})")]
     UnsupportedVersion { found: u16, supported: u16 },
     /// The element type byte names no known encoding.
-    #[error("unknown element type code {0} (expected 1 = f32 or 2 = int8 with per-row scale)")]
+    #[error("unknown element type code {0} (expected 1 = f32, 2 = int8 with per-row scale or 3 = pq)")]
     UnknownElementType(u8),
     /// Reserved flag bits are set: a newer writer, or corruption.
     #[error("unknown flag bits {0:#04x} set in catalogue header")]
@@ -52,6 +52,12 @@ pub enum Error {
     /// An int8 row scale is negative, NaN or infinite.
     #[error("invalid int8 scale {value} at row {row} (must be finite and >= 0)")]
     InvalidScale { row: u32, value: f32 },
+    /// A product-quantized table's sub-space count is odd, below 2, above 256 or above the dimension.
+    #[error("invalid pq sub-space count {m} for dimension {dim} (even, 2..=256, at most the dimension)")]
+    InvalidSubspaces { m: u32, dim: u32 },
+    /// A product-quantized table's codebook holds NaN or an infinity.
+    #[error("non-finite pq codebook value {value} at index {index}")]
+    InvalidCodebook { index: u32, value: f32 },
     /// A refine plane was given for a catalogue that is not int8.
     #[error("a refine plane is only valid with int8 vectors")]
     RefineRequiresInt8,

@@ -352,6 +352,7 @@ pub fn row_dot(catalog: &Catalog, row: u32, embedding: &[f32]) -> f32 {
             }
             s
         }
+        Vectors::Pq(pq) => pq.reconstruct(r).iter().zip(embedding).map(|(a, b)| a * b).sum(),
     }
 }
 

@@ -102,3 +102,42 @@ fn diff_refuses_reordered_rows() {
     assert!(matches!(old.diff(&new), Err(Error::InvalidDelta(m)) if m.contains("moved")));
     assert!(matches!(old.diff(&old.to_int8()), Err(Error::InvalidDelta(m)) if m.contains("shape")));
 }
+
+#[test]
+fn pq_deltas_carry_codes_under_one_codebook() {
+    use localrec::catalog::{Catalog, Pq};
+    let mut rng = Rng::new(21);
+    let codebook: Vec<f32> = (0..16 * 8).map(|_| rng.gaussian()).collect();
+    let codes: Vec<u8> = (0..300 * 2).map(|_| rng.next_u64() as u8).collect();
+    let ids: Vec<String> = (0..300).map(|r| format!("sku-{r}")).collect();
+    let make = |rows: &[usize], codes: &[u8], codebook: Vec<f32>| {
+        let picked: Vec<u8> = rows.iter().flat_map(|&r| codes[2 * r..2 * r + 2].to_vec()).collect();
+        let ids: Vec<&str> = rows.iter().map(|&r| ids[r].as_str()).collect();
+        Catalog::from_pq(&ids, Pq::new(8, 4, codebook, &picked).unwrap(), None).unwrap()
+    };
+    let old_rows: Vec<usize> = (0..250).collect();
+    let new_rows: Vec<usize> = (20..300).collect();
+    let mut changed = codes.clone();
+    changed[2 * 40] ^= 0x31; // row 40's codes change
+    let old = make(&old_rows, &codes, codebook.clone());
+    let new = make(&new_rows, &changed, codebook.clone());
+    let delta = old.diff(&new).unwrap();
+    assert_eq!(delta.removed, rows(0..20));
+    assert_eq!(delta.upserts.len(), 1 + 50); // one changed row, 50 added
+    assert_eq!(apply_delta_bytes(&old.encode(), &delta.encode()).unwrap(), new.encode());
+    // Another codebook: the codes mean something else, so no delta (the whole file ships).
+    let mut other = codebook.clone();
+    other[0] += 1.0;
+    let retrained = make(&new_rows, &changed, other);
+    assert!(matches!(old.diff(&retrained), Err(Error::InvalidDelta(_))));
+    let foreign =
+        Delta { base_rows: 250, removed: vec![], upserts: make(&[7], &codes, retrained_codebook(&retrained)) };
+    assert!(matches!(foreign.apply(&old), Err(Error::InvalidDelta(_))));
+}
+
+fn retrained_codebook(c: &localrec::catalog::Catalog) -> Vec<f32> {
+    match c.vectors() {
+        localrec::catalog::Vectors::Pq(pq) => pq.codebook().to_vec(),
+        _ => unreachable!(),
+    }
+}

@@ -178,7 +178,10 @@ fn rejects_header_fields() {
     };
     assert_eq!(patched(8, &2u16.to_le_bytes()), Error::UnsupportedVersion { found: 2, supported: 1 });
     assert_eq!(patched(8, &0u16.to_le_bytes()), Error::UnsupportedVersion { found: 0, supported: 1 });
-    assert_eq!(patched(10, &[3]), Error::UnknownElementType(3));
+    assert_eq!(patched(10, &[4]), Error::UnknownElementType(4));
+    assert_eq!(patched(10, &[0]), Error::UnknownElementType(0));
+    // pq needs a sub-space count where f32 and int8 have the reserved field.
+    assert_eq!(patched(10, &[3]), Error::InvalidSubspaces { m: 0, dim: 2 });
     assert_eq!(patched(11, &[0x81]), Error::UnknownFlags(0x80));
     assert_eq!(patched(12, &0u32.to_le_bytes()), Error::InvalidDimension { dim: 0, max: 4096 });
     assert_eq!(patched(12, &5000u32.to_le_bytes()), Error::InvalidDimension { dim: 5000, max: 4096 });
@@ -291,6 +294,70 @@ fn random_corruption_never_panics() {
         if let Ok(c) = Catalog::decode(&b) {
             // Whatever decodes must re-encode to the same bytes.
             assert_eq!(c.encode(), b, "seed={seed}");
+        }
+    }
+}
+
+/// A product-quantized catalogue of 40 rows, dim 12, 6 sub-spaces (of two columns), categories.
+fn sample_pq() -> (Catalog, Vec<u8>) {
+    let mut rng = Rng::new(11);
+    let n = 40;
+    let c =
+        Catalog::from_f32(&ids(n), 12, gaussian_values(&mut rng, n * 12), Some((0..n as u32).map(|r| r % 3).collect()))
+            .unwrap()
+            .to_pq(6, 1)
+            .unwrap();
+    let bytes = c.encode();
+    (c, bytes)
+}
+
+#[test]
+fn pq_round_trips_and_rejects_bad_shapes() {
+    let (c, bytes) = sample_pq();
+    assert_eq!(c.element_type(), ElementType::Pq);
+    assert_eq!(bytes[10], 3);
+    let back = Catalog::decode(&bytes).unwrap();
+    assert_eq!(back, c);
+    assert_eq!(back.encode(), bytes);
+    // 64 x dim codebook bytes, then 3 code bytes a row.
+    assert_eq!(bytes.len(), after_ids(&bytes) + 4 * 40 + 64 * 12 + 40 * 3);
+    for m in [0u32, 1, 5, 14, 258] {
+        let mut b = bytes.clone();
+        put_u32(&mut b, 24, m);
+        assert!(matches!(Catalog::decode(&b), Err(Error::InvalidSubspaces { .. })), "m = {m}");
+    }
+    // A sub-space count that changes the size is caught as a size error, not read past the end.
+    let mut b = bytes.clone();
+    put_u32(&mut b, 24, 4);
+    assert!(matches!(Catalog::decode(&b), Err(Error::Truncated { .. }) | Err(Error::TrailingBytes { .. })));
+    // A NaN in the codebook.
+    let mut b = bytes.clone();
+    let at = after_ids(&bytes) + 4 * 40 + 8;
+    b[at..at + 4].copy_from_slice(&f32::NAN.to_le_bytes());
+    assert!(matches!(Catalog::decode(&b), Err(Error::InvalidCodebook { index: 2, .. })));
+    // A refine plane is int8's alone.
+    let mut b = bytes.clone();
+    b[11] |= 2;
+    assert_eq!(Catalog::decode(&b), Err(Error::RefineRequiresInt8));
+    // Every truncation is an error, never a panic.
+    for len in 0..bytes.len() {
+        assert!(Catalog::decode(&bytes[..len]).is_err(), "len {len}");
+    }
+    let mut longer = bytes.clone();
+    longer.push(0);
+    assert!(matches!(Catalog::decode(&longer), Err(Error::TrailingBytes { extra: 1 })));
+}
+
+#[test]
+fn pq_rows_are_rebuilt_from_their_centroids() {
+    let (c, _) = sample_pq();
+    let localrec::catalog::Vectors::Pq(pq) = c.vectors() else { panic!("pq") };
+    assert_eq!(pq.subspaces(), 6);
+    for r in 0..c.len() as u32 {
+        let v = c.vector(r);
+        for j in 0..6 {
+            let code = pq.code(r as usize, j) as usize;
+            assert_eq!(&v[2 * j..2 * j + 2], &pq.codebook()[32 * j + 2 * code..32 * j + 2 * code + 2]);
         }
     }
 }

@@ -29,6 +29,7 @@ fn all_scores(kernel: Kernel, catalog: &Catalog, query: &[f32]) -> Vec<f32> {
             let qs = quantize_query(query, &mut q16);
             kernel.scores_i8(&q16, qs, values, scales, &mut out);
         }
+        Vectors::Pq(_) => unreachable!("pq scores are checked by the pq tests"),
     }
     out
 }
@@ -372,5 +373,117 @@ fn shadow_radius_bounds_every_row_and_is_tight() {
         kernel.scores_i8(&q16, qs, &shadow.values[..dim], &shadow.scales[..1], &mut a);
         let term = shadow.scales[0] / 2.0 * dim as f32;
         assert!((e[0] - a[0]).abs() >= 0.9 * term, "{kernel:?}: error {} < 0.9 x {term}", (e[0] - a[0]).abs());
+    }
+}
+
+/// A pq catalogue learnt from `values` (`dim` columns), `m` sub-spaces.
+fn pq_catalog(values: Vec<f32>, dim: usize, m: usize, cats: Option<Vec<u32>>) -> Catalog {
+    let n = values.len() / dim;
+    Catalog::from_f32(&ids(n), dim, values, cats).unwrap().to_pq(m, 5).unwrap()
+}
+
+/// Brute force over a pq table: every eligible row scored with the float table, sorted.
+fn pq_brute_force(catalog: &Catalog, q: &Query) -> Vec<Hit> {
+    let Vectors::Pq(pq) = catalog.vectors() else { unreachable!() };
+    let mut lut = Vec::new();
+    pq.lut(q.vector, &mut lut);
+    let mut hits: Vec<Hit> = (0..catalog.len())
+        .filter(|i| !q.exclude.contains(&(*i as u32)))
+        .filter(|i| q.categories.is_none_or(|allowed| catalog.categories().is_some_and(|c| allowed.contains(&c[*i]))))
+        .map(|i| {
+            let s = pq.score(&lut, i);
+            Hit { index: i as u32, score: if s.is_nan() { f32::NEG_INFINITY } else { s } }
+        })
+        .collect();
+    hits.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.index.cmp(&b.index)));
+    hits.truncate(q.k);
+    hits
+}
+
+#[test]
+fn every_kernel_scores_pq_codes_like_the_scalar_twin() {
+    let seed = base_seed() ^ 0x5051;
+    let mut rng = Rng::new(seed);
+    for m in [2usize, 4, 6, 30, 96, 256] {
+        for blocks in [0usize, 1, 3] {
+            // Tables use the whole byte range; an all-255 table makes the largest sum, 256 x 255.
+            let lut: Vec<u8> =
+                if m == 256 { vec![255; 16 * m] } else { (0..16 * m).map(|_| rng.next_u64() as u8).collect() };
+            let blocked: Vec<u8> = (0..blocks * m * 16).map(|_| rng.next_u64() as u8).collect();
+            // The reference: each row's codes read nibble by nibble from the layout's definition.
+            let want: Vec<u16> = (0..blocks * 32)
+                .map(|r| {
+                    (0..m)
+                        .map(|j| {
+                            let byte = blocked[((r / 32) * m + j) * 16 + r % 16];
+                            let code = if r % 32 < 16 { byte & 15 } else { byte >> 4 };
+                            lut[j * 16 + code as usize] as u16
+                        })
+                        .sum()
+                })
+                .collect();
+            for &kernel in Kernel::ALL {
+                let mut got = vec![0u16; blocks * 32];
+                kernel.scores_pq(&lut, m, &blocked, &mut got);
+                assert_eq!(got, want, "{kernel:?} m={m} blocks={blocks} seed={seed}");
+            }
+        }
+    }
+}
+
+#[test]
+fn pq_search_returns_exactly_the_float_table_scan() {
+    let seed = base_seed() ^ 0x5052;
+    let mut rng = Rng::new(seed);
+    let mut tables = Vec::new();
+    // Random rows, several shapes (a partial last block of 32 rows; sub-spaces of unequal width).
+    for (n, dim, m) in [(1usize, 4usize, 2usize), (33, 8, 4), (700, 64, 16), (1000, 30, 12), (257, 17, 8)] {
+        let cats = (0..n).map(|r| (r % 6) as u32).collect();
+        tables.push(pq_catalog(gaussian_values(&mut rng, n * dim), dim, m, Some(cats)));
+    }
+    // Ties: 40 distinct rows repeated 15 times, so many rows share codes and scores exactly.
+    let base = gaussian_values(&mut rng, 40 * 32);
+    let tied: Vec<f32> = (0..600).flat_map(|r| base[(r % 40) * 32..(r % 40 + 1) * 32].to_vec()).collect();
+    tables.push(pq_catalog(tied, 32, 8, Some((0..600).map(|r| (r % 6) as u32).collect())));
+    // No spread in the table (every centroid equal): the byte table is unusable, the float one rules.
+    tables.push(pq_catalog(vec![0.25; 300 * 16], 16, 4, None));
+    // Products that overflow to infinity: scores become NaN or inf and rank deterministically.
+    let huge: Vec<f32> = gaussian_values(&mut rng, 200 * 8).iter().map(|x| x * 1e30).collect();
+    tables.push(pq_catalog(huge, 8, 4, None));
+    for &kernel in Kernel::ALL {
+        let mut topk = TopK::with_kernel(kernel); // reused: scratch must reset between tables
+        for catalog in &tables {
+            let d = catalog.dim();
+            let n = catalog.len();
+            let queries = [
+                gaussian_values(&mut rng, d),
+                gaussian_values(&mut rng, d).iter().map(|x| x * 1e4).collect(),
+                catalog.vector(0),
+                vec![0.0; d],
+            ];
+            let exclude: Vec<u32> = (0..n as u32).step_by(3).collect();
+            for q in &queries {
+                for k in [1, 10, 100, n + 5] {
+                    for filter in 0..3 {
+                        let mut query = Query::new(q, k);
+                        if filter == 1 {
+                            query = query.exclude(&exclude);
+                        }
+                        if filter == 2 {
+                            query = query.categories(&[1, 4]);
+                        }
+                        let want = pq_brute_force(catalog, &query);
+                        let got = topk.search(catalog, &query).unwrap();
+                        assert_eq!(got.len(), want.len(), "{kernel:?} n={n} d={d} k={k} filter={filter} seed={seed}");
+                        for (g, w) in got.iter().zip(&want) {
+                            assert!(
+                                g.index == w.index && g.score.to_bits() == w.score.to_bits(),
+                                "{kernel:?} n={n} d={d} k={k} filter={filter}: {g:?} != {w:?} seed={seed}"
+                            );
+                        }
+                    }
+                }
+            }
+        }
     }
 }

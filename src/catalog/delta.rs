@@ -50,6 +50,9 @@ struct RowBuilder {
     scales: Vec<f32>,
     refine: Option<(Vec<i8>, Vec<f32>)>,
     int8: bool,
+    /// A pq table's sub-spaces and codebook (shared by every row), and the rows' codes.
+    pq: Option<(usize, Vec<f32>)>,
+    codes: Vec<u8>,
 }
 
 impl RowBuilder {
@@ -63,6 +66,11 @@ impl RowBuilder {
             scales: Vec::new(),
             refine: c.refine.as_ref().map(|_| (Vec::new(), Vec::new())),
             int8: matches!(c.vectors, Vectors::Int8 { .. }),
+            pq: match &c.vectors {
+                Vectors::Pq(pq) => Some((pq.subspaces(), pq.codebook().to_vec())),
+                _ => None,
+            },
+            codes: Vec::new(),
         }
     }
 
@@ -78,6 +86,7 @@ impl RowBuilder {
                 self.i8.extend_from_slice(&values[row * d..(row + 1) * d]);
                 self.scales.push(scales[row]);
             }
+            Vectors::Pq(pq) => pq.push_row_codes(row, &mut self.codes),
         }
         if let (Some((rv, rs)), Some(src)) = (&mut self.refine, &c.refine) {
             rv.extend_from_slice(&src.values[row * d..(row + 1) * d]);
@@ -87,8 +96,11 @@ impl RowBuilder {
 
     fn build(self) -> Result<Catalog> {
         let (id_blob, id_ends) = super::build_id_blob(&self.ids)?;
-        let vectors =
-            if self.int8 { Vectors::Int8 { values: self.i8, scales: self.scales } } else { Vectors::F32(self.f32) };
+        let vectors = match self.pq {
+            Some((m, codebook)) => Vectors::Pq(super::Pq::new(self.dim, m, codebook, &self.codes)?),
+            None if self.int8 => Vectors::Int8 { values: self.i8, scales: self.scales },
+            None => Vectors::F32(self.f32),
+        };
         let refine = self.refine.map(|(values, scales)| Refine { values, scales });
         Catalog::assemble(self.dim, id_blob, id_ends, self.categories, vectors, refine)
     }
@@ -108,6 +120,11 @@ fn same_shape(a: &Catalog, b: &Catalog) -> std::result::Result<(), String> {
     if a.refine.is_some() != b.refine.is_some() {
         return Err("one has a refine plane, the other not".into());
     }
+    if let (Vectors::Pq(x), Vectors::Pq(y)) = (&a.vectors, &b.vectors) {
+        if !x.same_codebook(y) {
+            return Err("the pq codebooks differ (a new codebook ships the whole file)".into());
+        }
+    }
     Ok(())
 }
 
@@ -125,6 +142,7 @@ fn same_row(a: &Catalog, ra: usize, b: &Catalog, rb: usize) -> bool {
         (Vectors::Int8 { values: xv, scales: xs }, Vectors::Int8 { values: yv, scales: ys }) => {
             xs[ra].to_bits() == ys[rb].to_bits() && xv[ra * d..(ra + 1) * d] == yv[rb * d..(rb + 1) * d]
         }
+        (Vectors::Pq(x), Vectors::Pq(y)) => (0..x.subspaces()).all(|j| x.code(ra, j) == y.code(rb, j)),
         _ => false,
     };
     let refine = match (&a.refine, &b.refine) {

@@ -8,12 +8,12 @@
 //! |---|---|---|---|
 //! | 0 | 8 | bytes | magic `89 4C 52 43 0D 0A 1A 0A` (`\x89LRC\r\n\x1a\n`) |
 //! | 8 | 2 | u16 | format version, `1` |
-//! | 10 | 1 | u8 | element type: `1` = f32, `2` = int8 with a per-row f32 scale |
+//! | 10 | 1 | u8 | element type: `1` = f32, `2` = int8 with a per-row f32 scale, `3` = pq ([`super::pq`]) |
 //! | 11 | 1 | u8 | flags: bit 0 = per-item category codes present; bit 1 = int8 refine plane present (int8 only); other bits must be 0 |
 //! | 12 | 4 | u32 | dimension `d`, 1..=4096 |
 //! | 16 | 4 | u32 | row count `n`, 0..=2^26 |
 //! | 20 | 4 | u32 | id blob length `L` in bytes |
-//! | 24 | 4 | u32 | reserved, must be 0 |
+//! | 24 | 4 | u32 | pq: sub-space count `m` (even, 2..=256, at most `d`); f32 and int8: reserved, must be 0 |
 //! | 28 | 4n | u32 × n | end offset of each id in the blob (non-decreasing, the last equals `L`) |
 //! | | L | UTF-8 | item ids (the app's ids, e.g. SKUs), concatenated; each 1..=1024 bytes, all distinct |
 //! | | 0..3 | zero | padding to a multiple of 4 bytes from the start of the file |
@@ -21,6 +21,7 @@
 //! | | 4nd | f32 × nd | f32: vectors, row-major |
 //! | | 4n + nd | f32 × n, i8 × nd | int8: row scales (finite, >= 0), then values, row-major; element = value × scale |
 //! | | 4n + nd | f32 × n, i8 × nd | refine plane (only if flag bit 1): residual scales, then residual values |
+//! | | 64d + nm/2 | f32 × 16d, u8 × nm/2 | pq: the codebook (sub-space by sub-space, its 16 centroids one after another), then the codes, row-major, two sub-spaces a byte (the even one in the low nibble) |
 //!
 //! The file ends exactly there: shorter is [`Error::Truncated`], longer is [`Error::TrailingBytes`].
 //! The magic follows PNG's design: a non-ASCII first byte, and CR LF / SUB / LF bytes that text-mode
@@ -40,6 +41,7 @@ pub const HEADER_LEN: usize = 28;
 
 const ELEM_F32: u8 = 1;
 const ELEM_INT8: u8 = 2;
+const ELEM_PQ: u8 = 3;
 const FLAG_CATEGORIES: u8 = 1;
 const FLAG_REFINE: u8 = 2;
 const KNOWN_FLAGS: u8 = FLAG_CATEGORIES | FLAG_REFINE;
@@ -91,7 +93,7 @@ impl Catalog {
             return Err(Error::UnsupportedVersion { found: version, supported: VERSION });
         }
         let (elem, flags) = (h[2], h[3]);
-        if elem != ELEM_F32 && elem != ELEM_INT8 {
+        if !matches!(elem, ELEM_F32 | ELEM_INT8 | ELEM_PQ) {
             return Err(Error::UnknownElementType(elem));
         }
         if flags & !KNOWN_FLAGS != 0 {
@@ -108,7 +110,9 @@ impl Catalog {
         if n > MAX_ROWS {
             return Err(Error::TooManyRows { count: n, max: MAX_ROWS });
         }
-        if reserved != 0 {
+        if elem == ELEM_PQ {
+            super::pq::check_shape(dim as usize, reserved as usize)?;
+        } else if reserved != 0 {
             return Err(Error::ReservedNotZero(reserved));
         }
 
@@ -116,7 +120,11 @@ impl Catalog {
         let (n64, d64) = (n as u64, dim as u64);
         let pad = padding(HEADER_LEN + 4 * n as usize + blob_len as usize) as u64;
         let cats = if flags & FLAG_CATEGORIES != 0 { 4 * n64 } else { 0 };
-        let vecs = if elem == ELEM_F32 { 4 * n64 * d64 } else { 4 * n64 + n64 * d64 };
+        let vecs = match elem {
+            ELEM_F32 => 4 * n64 * d64,
+            ELEM_INT8 => 4 * n64 + n64 * d64,
+            _ => 4 * super::pq::CENTROIDS as u64 * d64 + n64 * reserved as u64 / 2,
+        };
         let vecs = if has_refine { vecs + 4 * n64 + n64 * d64 } else { vecs };
         let expected = HEADER_LEN as u64 + 4 * n64 + blob_len as u64 + pad + cats + vecs;
         let actual = bytes.len() as u64;
@@ -160,12 +168,18 @@ impl Catalog {
             return Err(Error::ReservedNotZero(pad_bytes.iter().fold(0u32, |a, &b| (a << 8) | b as u32)));
         }
         let categories = if flags & FLAG_CATEGORIES != 0 { Some(r.u32s("category codes", n64)?) } else { None };
-        let vectors = if elem == ELEM_F32 {
-            Vectors::F32(r.f32s("f32 vectors", n64 * d64)?)
-        } else {
-            let scales = r.f32s("int8 row scales", n64)?;
-            let values = r.take("int8 vectors", n64 * d64)?.iter().map(|&b| b as i8).collect();
-            Vectors::Int8 { values, scales }
+        let vectors = match elem {
+            ELEM_F32 => Vectors::F32(r.f32s("f32 vectors", n64 * d64)?),
+            ELEM_INT8 => {
+                let scales = r.f32s("int8 row scales", n64)?;
+                let values = r.take("int8 vectors", n64 * d64)?.iter().map(|&b| b as i8).collect();
+                Vectors::Int8 { values, scales }
+            }
+            _ => {
+                let codebook = r.f32s("pq codebook", super::pq::CENTROIDS as u64 * d64)?;
+                let codes = r.take("pq codes", n64 * reserved as u64 / 2)?;
+                Vectors::Pq(super::Pq::new(dim as usize, reserved as usize, codebook, codes)?)
+            }
         };
         let refine = if has_refine {
             let scales = r.f32s("refine scales", n64)?;
@@ -188,13 +202,15 @@ impl Catalog {
         out.push(match self.vectors() {
             Vectors::F32(_) => ELEM_F32,
             Vectors::Int8 { .. } => ELEM_INT8,
+            Vectors::Pq(_) => ELEM_PQ,
         });
         let mut flags = if self.categories().is_some() { FLAG_CATEGORIES } else { 0 };
         if self.refine().is_some() {
             flags |= FLAG_REFINE;
         }
         out.push(flags);
-        for v in [d as u32, n as u32, blob.len() as u32, 0] {
+        let m = if let Vectors::Pq(pq) = self.vectors() { pq.subspaces() as u32 } else { 0 };
+        for v in [d as u32, n as u32, blob.len() as u32, m] {
             out.extend_from_slice(&v.to_le_bytes());
         }
         ends.iter().for_each(|e| out.extend_from_slice(&e.to_le_bytes()));
@@ -208,6 +224,10 @@ impl Catalog {
             Vectors::Int8 { values, scales } => {
                 scales.iter().for_each(|s| out.extend_from_slice(&s.to_le_bytes()));
                 out.extend(values.iter().map(|&q| q as u8));
+            }
+            Vectors::Pq(pq) => {
+                pq.codebook().iter().for_each(|x| out.extend_from_slice(&x.to_le_bytes()));
+                out.extend(pq.codes());
             }
         }
         if let Some(r) = self.refine() {

@@ -6,7 +6,10 @@
 
 pub mod delta;
 pub mod format;
+pub mod pq;
 pub mod synthetic;
+
+pub use pq::Pq;
 
 use crate::error::{Error, Result};
 
@@ -26,6 +29,9 @@ pub enum ElementType {
     F32,
     /// Signed bytes; value = byte * row scale. A quarter of the size, slightly less exact.
     Int8,
+    /// Product quantization, 4-bit codes ([`pq`]): `m / 2` bytes a row (48 at 384 dimensions), for
+    /// large catalogues.
+    Pq,
 }
 
 impl ElementType {
@@ -34,6 +40,7 @@ impl ElementType {
         match self {
             ElementType::F32 => "f32",
             ElementType::Int8 => "int8",
+            ElementType::Pq => "pq",
         }
     }
 }
@@ -45,6 +52,8 @@ pub enum Vectors {
     F32(Vec<f32>),
     /// `values.len() = rows * dim`, `scales.len() = rows`; element = `values[i] as f32 * scales[row]`.
     Int8 { values: Vec<i8>, scales: Vec<f32> },
+    /// Product-quantized rows.
+    Pq(Pq),
 }
 
 /// An optional second int8 plane for an int8 catalogue: the rounding residual of each row, quantized
@@ -152,6 +161,12 @@ impl Catalog {
         Catalog::assemble(dim, id_blob, id_ends, categories, Vectors::Int8 { values, scales }, None)
     }
 
+    /// Builds a product-quantized catalogue ([`Pq`]); its rows and dimension must match `ids`.
+    pub fn from_pq<S: AsRef<str>>(ids: &[S], pq: Pq, categories: Option<Vec<u32>>) -> Result<Catalog> {
+        let (id_blob, id_ends) = build_id_blob(ids)?;
+        Catalog::assemble(pq.dim(), id_blob, id_ends, categories, Vectors::Pq(pq), None)
+    }
+
     /// Checks every invariant and builds the id index. All constructors end here.
     pub(crate) fn assemble(
         dim: usize,
@@ -198,6 +213,14 @@ impl Catalog {
                 }
                 if let Some(row) = scales.iter().position(|s| !(s.is_finite() && *s >= 0.0)) {
                     return Err(Error::InvalidScale { row: row as u32, value: scales[row] });
+                }
+            }
+            Vectors::Pq(pq) => {
+                if pq.rows() != n {
+                    return Err(Error::LengthMismatch { what: "pq rows", expected: n, got: pq.rows() });
+                }
+                if pq.dim() != dim {
+                    return Err(Error::LengthMismatch { what: "pq dimension", expected: dim, got: pq.dim() });
                 }
             }
         }
@@ -259,6 +282,7 @@ impl Catalog {
         match self.vectors {
             Vectors::F32(_) => ElementType::F32,
             Vectors::Int8 { .. } => ElementType::Int8,
+            Vectors::Pq(_) => ElementType::Pq,
         }
     }
 
@@ -314,7 +338,8 @@ impl Catalog {
         self.categories.as_deref()
     }
 
-    /// Row `row` as `f32` (dequantized for int8, with the refine plane if present). Panics if `row >= len()`.
+    /// Row `row` as `f32` (dequantized for int8, with the refine plane if present; rebuilt from its
+    /// centroids for pq). Panics if `row >= len()`.
     pub fn vector(&self, row: u32) -> Vec<f32> {
         let (d, r) = (self.dim, row as usize);
         match &self.vectors {
@@ -327,7 +352,23 @@ impl Catalog {
                 }
                 v
             }
+            Vectors::Pq(pq) => pq.reconstruct(r),
         }
+    }
+
+    /// This catalogue product-quantized with `m` sub-spaces ([`pq::default_subspaces`] for the
+    /// default), the codebook learnt from its own rows ([`Pq::train`]: 20 k-means rounds on at most
+    /// 65,536 rows). A pq catalogue is returned unchanged.
+    pub fn to_pq(&self, m: usize, seed: u64) -> Result<Catalog> {
+        if matches!(self.vectors, Vectors::Pq(_)) {
+            return Ok(self.clone());
+        }
+        let v: Vec<f32> = match &self.vectors {
+            Vectors::F32(v) => v.clone(),
+            _ => (0..self.len() as u32).flat_map(|r| self.vector(r)).collect(),
+        };
+        let pq = Pq::train(&v, self.dim, m, 20, 1 << 16, seed)?;
+        Ok(Catalog { vectors: Vectors::Pq(pq), ..self.clone_without_vectors() })
     }
 
     /// This catalogue with vectors quantized to int8, one symmetric scale per row

@@ -35,7 +35,8 @@ pub mod kernels;
 
 pub use kernels::Kernel;
 
-use crate::catalog::{Catalog, Refine, Shadow, Vectors, MAX_CATEGORY};
+use crate::catalog::pq::{quantize_lut, BLOCK as PQ_BLOCK};
+use crate::catalog::{Catalog, Pq, Refine, Shadow, Vectors, MAX_CATEGORY};
 use crate::error::{Error, Result};
 
 /// Rows scored per kernel call: big enough to amortize the call, small enough to stay in L1.
@@ -135,6 +136,10 @@ pub struct TopK {
     shortlist: Vec<(u32, f32)>,
     /// The bounded scan's per-row error radii for one block.
     radius: Vec<f32>,
+    /// A pq query's float table, its byte table and every row's byte-table score.
+    lut: Vec<f32>,
+    lut8: Vec<u8>,
+    pq_scores: Vec<u16>,
 }
 
 impl Default for TopK {
@@ -161,6 +166,9 @@ impl TopK {
             bounded: true,
             shortlist: Vec::new(),
             radius: vec![0.0; BLOCK_ROWS],
+            lut: Vec::new(),
+            lut8: Vec::new(),
+            pq_scores: Vec::new(),
         }
     }
 
@@ -214,6 +222,7 @@ impl TopK {
             (Vectors::F32(v), Some(shadow)) if self.bounded => {
                 self.scan_bounded(query.vector, k, v, dim, shadow, row_codes);
             }
+            (Vectors::Pq(pq), _) => self.scan_pq(query.vector, k, pq, row_codes),
             _ => self.scan(catalog, query.vector, k, row_codes),
         }
         query.exclude.iter().for_each(|&r| self.excluded.unset(r as usize));
@@ -237,7 +246,7 @@ impl TopK {
         self.heap.reserve(scan_k);
         let qscale = match catalog.vectors() {
             Vectors::Int8 { .. } => kernels::quantize_query(vector, &mut self.q16),
-            Vectors::F32(_) => 0.0,
+            _ => 0.0,
         };
         let mut start = 0;
         while start < n {
@@ -252,6 +261,7 @@ impl TopK {
                     &scales[start..end],
                     block,
                 ),
+                Vectors::Pq(_) => unreachable!("pq tables are searched by scan_pq"),
             }
             select(&mut self.heap, scan_k, block, start, &self.excluded, row_codes.map(|c| (c, &self.allowed)));
             start = end;
@@ -331,6 +341,68 @@ impl TopK {
             self.kernel.scores_f32(vector, &v[r * dim..(r + 1) * dim], &mut score);
             let s = if score[0].is_nan() { f32::NEG_INFINITY } else { score[0] };
             let hit = Hit { index: row, score: s };
+            if self.heap.len() < k {
+                self.heap.push(hit);
+                let last = self.heap.len() - 1;
+                sift_up(&mut self.heap, last);
+            } else if worse(&self.heap[0], &hit) {
+                self.heap[0] = hit;
+                sift_down(&mut self.heap, 0);
+            }
+        }
+    }
+}
+
+impl TopK {
+    /// The scan of a product-quantized table, in two passes. The first scores every row through the
+    /// query's byte table with the kernel and keeps the k best; each byte-table score is within
+    /// `m / 2` units of the float table's (scaled), plus float rounding, so a row can be in the
+    /// float-table top k only if its byte score reaches the k-th best minus twice that. The second
+    /// pass scores those rows with the float table ([`Pq::score`]): the hits are exactly the
+    /// float-table scan's, whatever the kernel.
+    fn scan_pq(&mut self, vector: &[f32], k: usize, pq: &Pq, row_codes: Option<&[u32]>) {
+        let (n, m) = (pq.rows(), pq.subspaces());
+        pq.lut(vector, &mut self.lut);
+        let cats = row_codes.map(|c| (c, &self.allowed));
+        self.heap.reserve(k);
+        // Without a usable byte table (no spread, or an overflow), every eligible row is scored
+        // with the float table.
+        let factor = quantize_lut(&self.lut, &mut self.lut8);
+        let mut floor = f32::NEG_INFINITY;
+        if let Some(factor) = factor {
+            self.pq_scores.resize(n.div_ceil(PQ_BLOCK) * PQ_BLOCK, 0);
+            let mut start = 0;
+            while start < n {
+                let end = (start + BLOCK_ROWS).min(n);
+                let padded = end.div_ceil(PQ_BLOCK) * PQ_BLOCK;
+                let codes = &pq.blocked()[start / PQ_BLOCK * m * 16..padded / PQ_BLOCK * m * 16];
+                let scores = &mut self.pq_scores[start..padded];
+                self.kernel.scores_pq(&self.lut8, m, codes, scores);
+                let block = &mut self.block[..end - start];
+                block.iter_mut().zip(scores.iter()).for_each(|(b, &s)| *b = s as f32);
+                select(&mut self.heap, k, block, start, &self.excluded, cats);
+                start = end;
+            }
+            if self.heap.len() == k {
+                // Rounding to bytes: at most 0.5 (plus 3e-5 of float error) per entry and row, so
+                // two rows' byte-score gap is within m × 1.0001 units of their true gap. Summing m
+                // float entries errs by at most m · 2^-24 · Σ|entry| per row; doubled, then doubled
+                // again for safety.
+                let sum_abs: f32 = self.lut.chunks_exact(16).map(|t| t.iter().fold(0f32, |a, &x| a.max(x.abs()))).sum();
+                let rounding = m as f32 * sum_abs * factor / 4_194_304.0;
+                floor = self.heap[0].score - (m as f32 * 1.01 + rounding + 2.0);
+            }
+        }
+        self.heap.clear();
+        for row in 0..n {
+            if factor.is_some() && (self.pq_scores[row] as f32) < floor {
+                continue;
+            }
+            if self.excluded.get(row) || cats.is_some_and(|(codes, allowed)| !allowed.get(codes[row] as usize)) {
+                continue;
+            }
+            let s = pq.score(&self.lut, row);
+            let hit = Hit { index: row as u32, score: if s.is_nan() { f32::NEG_INFINITY } else { s } };
             if self.heap.len() < k {
                 self.heap.push(hit);
                 let last = self.heap.len() - 1;

@@ -179,6 +179,14 @@ impl JsCatalogue {
         JsCatalogue { inner: Rc::new(self.inner.to_int8_refined()) }
     }
 
+    /// A copy product-quantized with `subspaces` sub-spaces of 16 centroids (`m / 2` bytes a row;
+    /// default: four columns each), the codebook learnt from this catalogue's rows.
+    #[wasm_bindgen(js_name = toPq)]
+    pub fn to_pq(&self, subspaces: Option<u32>) -> JsResult<JsCatalogue> {
+        let m = subspaces.map_or_else(|| crate::catalog::pq::default_subspaces(self.inner.dim()), |m| m as usize);
+        Ok(JsCatalogue { inner: Rc::new(self.inner.to_pq(m, 1).map_err(js_err)?) })
+    }
+
     /// True for an int8 catalogue with a refine plane.
     #[wasm_bindgen(getter, js_name = hasRefine)]
     pub fn has_refine(&self) -> bool {
@@ -197,7 +205,7 @@ impl JsCatalogue {
         self.inner.dim() as u32
     }
 
-    /// `"f32"` or `"int8"`.
+    /// `"f32"`, `"int8"` or `"pq"`.
     #[wasm_bindgen(getter, js_name = elementType)]
     pub fn element_type(&self) -> String {
         self.inner.element_type().name().to_owned()
@@ -237,7 +245,7 @@ impl JsCatalogue {
     pub fn values_f32(&self) -> JsResult<Float32Array> {
         match self.inner.vectors() {
             Vectors::F32(v) => Ok(Float32Array::from(&v[..])),
-            Vectors::Int8 { .. } => Err(bad_input("valuesF32: catalogue is int8")),
+            _ => Err(bad_input("valuesF32: catalogue is not f32")),
         }
     }
 
@@ -246,7 +254,7 @@ impl JsCatalogue {
     pub fn values_int8(&self) -> JsResult<Int8Array> {
         match self.inner.vectors() {
             Vectors::Int8 { values, .. } => Ok(Int8Array::from(&values[..])),
-            Vectors::F32(_) => Err(bad_input("valuesInt8: catalogue is f32")),
+            _ => Err(bad_input("valuesInt8: catalogue is not int8")),
         }
     }
 
@@ -255,7 +263,7 @@ impl JsCatalogue {
     pub fn scales_int8(&self) -> JsResult<Float32Array> {
         match self.inner.vectors() {
             Vectors::Int8 { scales, .. } => Ok(Float32Array::from(&scales[..])),
-            Vectors::F32(_) => Err(bad_input("scalesInt8: catalogue is f32")),
+            _ => Err(bad_input("scalesInt8: catalogue is not int8")),
         }
     }
 }

@@ -92,6 +92,24 @@ impl Kernel {
     }
 }
 
+impl Kernel {
+    /// Byte-table scores of product-quantized rows ([`crate::catalog::pq`]): for each row of
+    /// `blocked` (whole blocks of 32 rows in the scan layout, `m · 16` bytes each), the sum of its `m`
+    /// entries of `lut` (`16 · m` bytes). Exact integer sums (at most `256 · 255`), so every kernel
+    /// returns the same values. `out.len()` is 32 per block.
+    #[inline]
+    pub fn scores_pq(self, lut: &[u8], m: usize, blocked: &[u8], out: &mut [u16]) {
+        debug_assert_eq!(lut.len(), 16 * m);
+        debug_assert_eq!(blocked.len() * 2, out.len() * m);
+        match self {
+            Kernel::Scalar => scalar::scores_pq(lut, m, blocked, out),
+            Kernel::Portable => portable::scores_pq(lut, m, blocked, out),
+            #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+            Kernel::Simd128 => simd128::scores_pq(lut, m, blocked, out),
+        }
+    }
+}
+
 /// Largest `|q16|` for dimension `dim` such that `dim * 127 * max` fits in an i32.
 pub fn query_i16_max(dim: usize) -> i32 {
     let bound = i32::MAX as i64 / (127 * dim.max(1) as i64);

@@ -53,3 +53,18 @@ pub fn scores_i8(q16: &[i16], qscale: f32, rows: &[i8], scales: &[f32], out: &mu
         *o = (dot as f32 * s) * qscale;
     }
 }
+
+/// See [`super::Kernel::scores_pq`]: a block of 32 rows at a time, sub-space by sub-space, with 32
+/// independent accumulators.
+pub fn scores_pq(lut: &[u8], m: usize, blocked: &[u8], out: &mut [u16]) {
+    for (block, o) in blocked.chunks_exact(m * 16).zip(out.chunks_exact_mut(32)) {
+        let mut acc = [0u16; 32];
+        for (codes, table) in block.chunks_exact(16).zip(lut.chunks_exact(16)) {
+            for i in 0..16 {
+                acc[i] += table[(codes[i] & 15) as usize] as u16;
+                acc[i + 16] += table[(codes[i] >> 4) as usize] as u16;
+            }
+        }
+        o.copy_from_slice(&acc);
+    }
+}

@@ -21,3 +21,17 @@ pub fn scores_i8(q16: &[i16], qscale: f32, rows: &[i8], scales: &[f32], out: &mu
         *o = (dot as f32 * s) * qscale;
     }
 }
+
+/// See [`super::Kernel::scores_pq`]: row by row, sub-space by sub-space.
+pub fn scores_pq(lut: &[u8], m: usize, blocked: &[u8], out: &mut [u16]) {
+    for (r, o) in out.iter_mut().enumerate() {
+        let base = (r / 32) * m * 16 + r % 16;
+        let shift = if r % 32 < 16 { 0 } else { 4 };
+        let mut sum = 0u16;
+        for j in 0..m {
+            let code = (blocked[base + j * 16] >> shift) & 15;
+            sum += lut[j * 16 + code as usize] as u16;
+        }
+        *o = sum;
+    }
+}

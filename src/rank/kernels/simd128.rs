@@ -133,3 +133,35 @@ pub fn scores_i8(q16: &[i16], qscale: f32, rows: &[i8], scales: &[f32], out: &mu
         out[j] = (dot as f32 * scales[j]) * qscale;
     }
 }
+
+/// See [`super::Kernel::scores_pq`]: the fast scan. Per block of 32 rows and sub-space, one 16-byte
+/// load holds the 32 codes; `i8x16.swizzle` looks up 16 rows' entries of the sub-space's 16-byte
+/// table at once, and the bytes are widened into four u16x8 accumulators (exact: at most 256 × 255).
+pub fn scores_pq(lut: &[u8], m: usize, blocked: &[u8], out: &mut [u16]) {
+    assert!(lut.len() >= 16 * m && blocked.len() * 2 >= out.len() * m && out.len() % 32 == 0);
+    let low = u8x16_splat(15);
+    for (b, o) in out.chunks_exact_mut(32).enumerate() {
+        let codes = blocked[b * m * 16..].as_ptr();
+        let (mut a0, mut a1, mut a2, mut a3) = (u16x8_splat(0), u16x8_splat(0), u16x8_splat(0), u16x8_splat(0));
+        for j in 0..m {
+            // SAFETY: j < m, so 16 bytes of the table and of the block's codes are in bounds (asserted).
+            let (table, c) = unsafe {
+                (v128_load(lut.as_ptr().add(j * 16) as *const v128), v128_load(codes.add(j * 16) as *const v128))
+            };
+            let lo = u8x16_swizzle(table, v128_and(c, low));
+            let hi = u8x16_swizzle(table, u8x16_shr(c, 4));
+            a0 = u16x8_add(a0, u16x8_extend_low_u8x16(lo));
+            a1 = u16x8_add(a1, u16x8_extend_high_u8x16(lo));
+            a2 = u16x8_add(a2, u16x8_extend_low_u8x16(hi));
+            a3 = u16x8_add(a3, u16x8_extend_high_u8x16(hi));
+        }
+        let p = o.as_mut_ptr() as *mut v128;
+        // SAFETY: `o` holds 32 u16, four v128.
+        unsafe {
+            v128_store(p, a0);
+            v128_store(p.add(1), a1);
+            v128_store(p.add(2), a2);
+            v128_store(p.add(3), a3);
+        }
+    }
+}
