@@ -18,9 +18,16 @@ fn main() -> Result<(), String> {
         std::fs::create_dir_all(d).map_err(|e| e.to_string())?;
     }
     let read = |name: &str| std::fs::read(src.join(name)).map_err(|e| format!("{name}: {e}"));
-    for name in
-        ["manifest.json", "tower.json", "tower.bin", "items.f32.lrc", "items.int8.lrc", "items.json", "ranker.bin"]
-    {
+    for name in [
+        "manifest.json",
+        "tower.json",
+        "tower.bin",
+        "items.f32.lrc",
+        "items.int8.lrc",
+        "items.pq.lrc",
+        "items.json",
+        "ranker.bin",
+    ] {
         std::fs::write(v1.join(name), read(name)?).map_err(|e| e.to_string())?;
     }
 
@@ -80,12 +87,19 @@ fn main() -> Result<(), String> {
         check: None,
         ..ranker
     };
-    let files: [(&str, Vec<u8>); 6] = [
+    // v2's pq table keeps v1's codebook, so it ships as a delta too.
+    let old_pq = Catalog::decode(&read("items.pq.lrc")?).map_err(|e| e.to_string())?;
+    let localrec::catalog::Vectors::Pq(codebook) = old_pq.vectors() else {
+        return Err("items.pq.lrc is not pq".into());
+    };
+    let new_pq = new_f32.to_pq_like(codebook).map_err(|e| e.to_string())?;
+    let files: [(&str, Vec<u8>); 7] = [
         ("ranker.bin", ranker2.encode()),
         ("tower.json", read("tower.json")?),
         ("tower.bin", read("tower.bin")?),
         ("items.f32.lrc", new_f32.encode()),
         ("items.int8.lrc", new_f32.to_int8().encode()),
+        ("items.pq.lrc", new_pq.encode()),
         ("items.json", serde_json::to_vec(&meta2).map_err(|e| e.to_string())?),
     ];
     let mut manifest: Manifest = serde_json::from_slice(&read("manifest.json")?).map_err(|e| e.to_string())?;

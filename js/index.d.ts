@@ -62,8 +62,13 @@ export interface OpenOptions {
   onEvent?: (e: SyncEvent) => void;
   /** Called for `degraded` events only (a shortcut for onEvent). */
   onDegraded?: (e: SyncEvent) => void;
-  /** Which item table to download: 'int8' (default, 4x smaller) or 'f32'. */
-  precision?: 'int8' | 'f32';
+  /**
+   * Which item table to download. 'auto' (default): by device class, the first the manifest lists of
+   * pq, int8, f32 with Data Saver on or at most 2 GB of device memory, else of int8, pq, f32.
+   * 'int8' (4x smaller than f32), 'pq' (product-quantized, 64 bytes an item at 384 dimensions; what
+   * the exporter ships alone from 50,000 items) or 'f32': that table, or an `invalid-manifest` error.
+   */
+  precision?: 'auto' | 'int8' | 'pq' | 'f32';
   /**
    * 'two-stage' (default): re-rank the tower's candidates with the export's ranking stage
    * (`ranker.bin`) when it ships one; 'tower': the tower alone (the stage is not downloaded).
@@ -102,6 +107,8 @@ export interface RecommenderInfo {
   dataset: string;
   items: number;
   dim: number;
+  /** The item table in use. */
+  precision: 'int8' | 'pq' | 'f32';
   /** 'two-stage': the tower's candidates re-ranked by the ranking stage; 'tower': the tower alone. */
   ranking: 'two-stage' | 'tower';
   /** 'cache': nothing downloaded; 'network': files downloaded; 'delta': catalogue changes applied. */

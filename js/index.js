@@ -27,7 +27,7 @@ export { Catalogue, Ranker, UserTower, Recommender as CoreRecommender, applyCata
  */
 export const KINDS = [];
 const REASON_VERB = { view: 'viewed', cart: 'added to your cart', purchase: 'bought' };
-const DEFAULTS = { precision: 'int8', storage: 'indexeddb', dbName: 'localrec', update: 'background', ranking: 'two-stage' };
+const DEFAULTS = { precision: 'auto', storage: 'indexeddb', dbName: 'localrec', update: 'background', ranking: 'two-stage' };
 const UPDATE_MODES = ['background', 'apply', 'wait'];
 
 let wasmReady = null;
@@ -89,8 +89,11 @@ export async function open(manifestUrl, options = {}) {
     await wasm;
     // Which files to load: tower config, tower weights, item table, item metadata (the core's roles).
     const known = rules().roles;
-    let roles = Object.hasOwn(known, opts.precision) ? known[opts.precision] : null;
-    if (!roles) throw new LocalRecError('invalid-argument', `precision must be 'int8' or 'f32', got ${opts.precision}`);
+    const tables = itemTables(opts.precision, known);
+    if (!tables) throw new LocalRecError('invalid-argument', `precision must be 'auto', 'int8', 'pq' or 'f32', got ${opts.precision}`);
+    // The item table: the first of these the manifest lists (the core resolves 'a|b|c').
+    let roles = known[tables[0]].slice();
+    roles[2] = tables.map((t) => known[t][2]).join('|');
     if (opts.ranking !== 'two-stage' && opts.ranking !== 'tower') throw new LocalRecError('invalid-argument', `ranking must be 'two-stage' or 'tower', got ${opts.ranking}`);
     // The tower alone: the ranking stage's file is not even downloaded.
     if (opts.ranking === 'tower') roles = roles.slice(0, 4);
@@ -118,6 +121,20 @@ export async function open(manifestUrl, options = {}) {
 }
 
 /**
+ * The item tables to try, in order. 'auto' goes by device class, as native apps ship variants per
+ * device: with Data Saver on or at most 2 GB of device memory (`navigator.connection.saveData`,
+ * `navigator.deviceMemory`; Chromium only, elsewhere they read as absent), the compact pq table
+ * first, else int8 first; f32 last. Large catalogues ship pq alone by default (the exporter leaves
+ * int8 out from 50,000 items), so there every device loads pq.
+ */
+function itemTables(precision, known) {
+  if (precision !== 'auto') return Object.hasOwn(known, precision) ? [precision] : null;
+  const nav = globalThis.navigator;
+  const constrained = nav?.connection?.saveData === true || (typeof nav?.deviceMemory === 'number' && nav.deviceMemory <= 2);
+  return constrained ? ['pq', 'int8', 'f32'] : ['int8', 'pq', 'f32'];
+}
+
+/**
  * Item metadata by id. The exporter writes items.json in catalogue row order, so a lookup is the
  * catalogue's own id search plus an array access; a Map is built only if the order differs.
  */
@@ -140,7 +157,9 @@ class ItemIndex {
 function prepareModel(files, [towerConfig, towerWeights, items, metadata, ranker]) {
   let catalogue = null, core = null;
   try {
-    catalogue = Catalogue.fromBytes(files[items]);
+    // `items` may list alternatives ('items-int8|items-pq|...'): files holds the one the core chose.
+    const table = items.split('|').find((role) => files[role] != null);
+    catalogue = Catalogue.fromBytes(files[table]);
     core = new Recommender(catalogue, UserTower.fromBytes(files[towerConfig], files[towerWeights]));
     // The ranking stage, when the export ships one (and it was asked for): else the tower alone.
     if (ranker && files[ranker]) core.setRankingStage(RankingStage.fromBytes(files[ranker]));
@@ -201,7 +220,7 @@ export class LocalRecommender {
 
   _modelInfo(source) {
     const m = this._manifest;
-    return { modelVersion: m.model_version, dataset: m.dataset, items: this._catalogue.length, dim: this._catalogue.dim, ranking: this._core.hasRankingStage ? 'two-stage' : 'tower', source };
+    return { modelVersion: m.model_version, dataset: m.dataset, items: this._catalogue.length, dim: this._catalogue.dim, precision: this._catalogue.elementType, ranking: this._core.hasRankingStage ? 'two-stage' : 'tower', source };
   }
 
   _offer(u) {

@@ -26,6 +26,8 @@ pub const ROLE_TOWER_CONFIG: &str = "tower-config";
 pub const ROLE_TOWER_WEIGHTS: &str = "tower-weights";
 pub const ROLE_ITEMS_INT8: &str = "items-int8";
 pub const ROLE_ITEMS_F32: &str = "items-f32";
+/// The product-quantized item table ([`crate::catalog::pq`]), the large-catalogue download.
+pub const ROLE_ITEMS_PQ: &str = "items-pq";
 pub const ROLE_ITEM_METADATA: &str = "item-metadata";
 /// The ranking stage (`ranker.bin`, [`crate::rerank`]): optional, a manifest without it serves the
 /// tower alone.
@@ -33,13 +35,14 @@ pub const ROLE_RANKER: &str = "ranker";
 /// Roles a manifest may leave out: [`Manifest::entries`] skips them when absent.
 pub const OPTIONAL_ROLES: &[&str] = &[ROLE_RANKER];
 
-/// The files a browser loads for an item table of `precision` (`"int8"` or `"f32"`), in the order
+/// The files a browser loads for an item table of `precision` (`"int8"`, `"pq"` or `"f32"`), in the order
 /// tower config, tower weights, item table, item metadata, ranking stage (optional); `None` for
 /// another precision.
 pub fn roles_for(precision: &str) -> Option<[&'static str; 5]> {
     let items = match precision {
         "int8" => ROLE_ITEMS_INT8,
         "f32" => ROLE_ITEMS_F32,
+        "pq" => ROLE_ITEMS_PQ,
         _ => return None,
     };
     Some([ROLE_TOWER_CONFIG, ROLE_TOWER_WEIGHTS, items, ROLE_ITEM_METADATA, ROLE_RANKER])
@@ -215,6 +218,12 @@ impl Manifest {
             if f.role.is_empty() || f.role.len() > MAX_NAME_BYTES {
                 return Err(invalid(format!("file {i} has no role")));
             }
+            if f.role.contains('|') {
+                return Err(invalid(format!(
+                    "role {:?} contains '|' (it separates alternatives in a request)",
+                    f.role
+                )));
+            }
             if self.files[..i].iter().any(|g| g.role == f.role) {
                 return Err(invalid(format!("role {:?} is listed twice", f.role)));
             }
@@ -232,11 +241,13 @@ impl Manifest {
     }
 
     /// The entries of `roles`, in that order; a missing role is an error naming it, except an
-    /// optional one ([`OPTIONAL_ROLES`]), which is left out.
+    /// optional one ([`OPTIONAL_ROLES`]), which is left out. A role may list alternatives in order
+    /// of preference, `"items-int8|items-pq"`: the first the manifest has is taken (how the loader
+    /// picks an item table by device class).
     pub fn entries(&self, roles: &[String]) -> Result<Vec<&FileEntry>> {
         roles
             .iter()
-            .filter_map(|r| match self.files.iter().find(|f| &f.role == r) {
+            .filter_map(|r| match r.split('|').find_map(|alt| self.files.iter().find(|f| f.role == alt)) {
                 Some(f) => Some(Ok(f)),
                 None if OPTIONAL_ROLES.contains(&r.as_str()) => None,
                 None => Some(Err(invalid(format!("manifest lacks a {r:?} file entry")))),

@@ -81,6 +81,28 @@ fn bad_manifests_are_named() {
 }
 
 #[test]
+fn alternative_roles_take_the_first_listed() {
+    let m = Manifest::parse(MANIFEST).unwrap();
+    let pick = |role: &str| {
+        let roles = vec!["tower-config".to_string(), role.to_string()];
+        m.entries(&roles).map(|e| e[1].role.clone())
+    };
+    // The shipped demo lists int8, pq and f32 tables.
+    assert_eq!(pick("items-pq|items-int8").unwrap(), "items-pq");
+    assert_eq!(pick("items-int8|items-pq").unwrap(), "items-int8");
+    assert_eq!(pick("items-none|items-f32").unwrap(), "items-f32");
+    let err = pick("items-none|items-other").unwrap_err();
+    assert!(err.to_string().contains("items-none|items-other"), "{err}");
+    // Without a pq table, a pq-first request falls back to the next.
+    let no_pq = edited(|v| v["files"].as_array_mut().unwrap().retain(|f| f["role"] != "items-pq"));
+    let m = Manifest::parse(&no_pq).unwrap();
+    let roles = vec!["items-pq|items-int8|items-f32".to_string()];
+    assert_eq!(m.entries(&roles).unwrap()[0].role, "items-int8");
+    // A role cannot itself contain the separator.
+    rejects(&edited(|v| v["files"][0]["role"] = "a|b".into()), "contains '|'");
+}
+
+#[test]
 fn names_inside_the_manifest_directory_are_accepted() {
     for name in ["items.int8.lrc", "v2/items.json", "a-b_c.1/x.delta"] {
         check_name(name).unwrap();

@@ -215,6 +215,11 @@ fn training_without_the_memory_gradient_still_learns() {
     );
 }
 
+fn exported_model(dir: &std::path::Path) -> localrec::UserModel {
+    let read = |name: &str| std::fs::read(dir.join(name)).unwrap();
+    localrec::UserModel::from_bytes(&read("tower.json"), &read("tower.bin")).unwrap()
+}
+
 /// Today's exporter, not only the committed artifacts: a freshly trained model exported to disk
 /// decodes back into the same catalogue (f32 bit for bit, int8 as quantized) and the same tower
 /// (the embeddings of several histories within 1e-5), its manifest passes the browser's checks with
@@ -232,7 +237,8 @@ fn the_exporter_round_trips_into_the_same_model_and_catalogue() {
     let int8 = trained.catalog(&ds).to_int8();
     let cfg = StageTrainConfig { epochs: 2, hidden_grid: vec![4], ..Default::default() };
     let stage = train_stage(&ds, &trained.user_model(), &int8, &valid, &test, &cfg, false);
-    let manifest = localrec::train::export::export(&ds, &trained, &dir, Some(&stage.ranker)).unwrap();
+    let pq = trained.catalog(&ds).to_pq(localrec::catalog::pq::default_subspaces(16), 1).unwrap();
+    let manifest = localrec::train::export::export(&ds, &trained, &dir, Some(&stage.ranker), &pq, usize::MAX).unwrap();
     let read = |name: &str| std::fs::read(dir.join(name)).unwrap();
     // The ranking stage decodes to what was trained (its weights at the file's bf16 precision) and
     // carries the self-check the browser runs.
@@ -254,6 +260,19 @@ fn the_exporter_round_trips_into_the_same_model_and_catalogue() {
     assert_eq!(f32_items, trained.catalog(&ds), "the f32 table decodes to the trained one");
     let int8_items = Catalog::decode(&read("items.int8.lrc")).unwrap();
     assert_eq!(int8_items, trained.catalog(&ds).to_int8());
+    assert_eq!(Catalog::decode(&read("items.pq.lrc")).unwrap(), pq);
+    // From the pq threshold on, pq is the export's default table: no int8 file, and the ranking
+    // stage's self-check is computed over pq, as the browser will run it.
+    let large = dir.join("large");
+    let m =
+        localrec::train::export::export(&ds, &trained, &large, Some(&stage.ranker), &pq, ds.item_ids.len()).unwrap();
+    let roles: Vec<&str> = m.files.iter().map(|f| f.role.as_str()).collect();
+    assert_eq!(roles, ["tower-config", "tower-weights", "items-f32", "items-pq", "item-metadata", "ranker"]);
+    let shipped = localrec::rerank::Ranker::decode(&std::fs::read(large.join("ranker.bin")).unwrap()).unwrap();
+    let mut rec = localrec::Recommender::new(std::rc::Rc::new(pq.clone()), exported_model(&large)).unwrap();
+    rec.set_ranker(Some(std::rc::Rc::new(shipped))).unwrap();
+    let check = rec.check_ranker().unwrap().unwrap();
+    assert!(check.same_rows && check.max_score_diff <= 1e-6, "{check:?}");
     ItemMetadata::parse(&read("items.json")).unwrap().check_against(&f32_items).unwrap();
 
     let mut exported = UserModel::from_bytes(&read("tower.json"), &read("tower.bin")).unwrap();
@@ -335,4 +354,19 @@ fn the_ranking_stage_beats_its_inputs_and_ranks_as_the_browser_does() {
     assert!(same >= 58, "{same} of 60 test users ranked identically");
     let m = evaluate_features(&stage.ranker.scorer, &feats, &test[..60], ds.item_ids.len());
     assert!(m.users == 60);
+}
+
+/// The synthetic shop never gives two items the same title (a visitor would read two equal titles in
+/// one list as a duplicate recommendation), at the demo's size and at ten times it.
+#[test]
+fn synthetic_titles_are_unique() {
+    for items in [2000, 20_000] {
+        let (_, raw) = localrec::train::synthetic::generate(&SyntheticConfig { items, ..SyntheticConfig::default() });
+        let mut titles: Vec<&str> = raw.iter().map(|it| it.title.as_str()).collect();
+        assert_eq!(titles.len(), items);
+        titles.sort_unstable();
+        let dup = titles.windows(2).find(|w| w[0] == w[1]);
+        assert!(dup.is_none(), "{dup:?} at {items} items");
+        assert!(titles.iter().any(|t| t.contains(" No. ")), "repeats are numbered");
+    }
 }

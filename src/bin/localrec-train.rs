@@ -7,9 +7,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
+use localrec::catalog::pq::default_subspaces;
 use localrec::model::UserModel;
 use localrec::train::data::Dedupe;
 use localrec::train::eval::{evaluate_item_knn, evaluate_model, evaluate_popularity, queries};
+use localrec::train::export::{served_table, PQ_DEFAULT_FROM_ITEMS};
 use localrec::train::rerank::{train_stage, StageTrainConfig};
 use localrec::train::{export::export, synthetic_dataset_with, train, Metrics, Split, SyntheticConfig, TrainConfig};
 use localrec::Catalog;
@@ -175,6 +177,12 @@ struct Cli {
     synthetic_users: usize,
     #[arg(long, default_value_t = SyntheticConfig::default().items, value_parser = positive_usize)]
     synthetic_items: usize,
+    /// pq table: sub-spaces of 16 centroids, two a byte (0: a third of --dim, 128 at 384)
+    #[arg(long, default_value_t = 0, value_name = "M")]
+    pq_subspaces: usize,
+    /// From this many items on, the export ships pq as its default table (no int8)
+    #[arg(long, default_value_t = PQ_DEFAULT_FROM_ITEMS, value_name = "ITEMS")]
+    pq_from_items: usize,
     /// No progress bar
     #[arg(long)]
     quiet: bool,
@@ -238,7 +246,11 @@ fn run(cli: Cli) -> Result<(), String> {
     let (cfg, stage, syn) = cli.configs();
     let dedupe: Dedupe = cli.dedupe.parse()?;
     let (baselines_only, ranker, ablation) = (cli.baselines_only, !cli.no_ranker, cli.ablation);
-    let Cli { data, out, delta_from, tower_from, .. } = cli;
+    let Cli { data, out, delta_from, tower_from, pq_from_items, .. } = cli;
+    let pq_m = if cli.pq_subspaces == 0 { default_subspaces(cfg.dim) } else { cli.pq_subspaces };
+    // An impossible sub-space count fails here, not after training.
+    localrec::catalog::Pq::new(cfg.dim, pq_m, vec![0.0; 16 * cfg.dim], &[])
+        .map_err(|e| format!("--pq-subspaces {pq_m} with --dim {}: {e}", cfg.dim))?;
     if data != "synthetic" && !std::path::Path::new(&data).is_dir() {
         return Err(format!("--data: {data:?} is neither `synthetic` nor a directory"));
     }
@@ -321,13 +333,24 @@ fn run(cli: Cli) -> Result<(), String> {
         Some(pair)
     };
     let mut stage_report = None;
+    let mut pq_table = None;
     if let Some((model, f32_catalog)) = &tower {
         let int8_catalog = f32_catalog.to_int8();
+        let t = std::time::Instant::now();
+        let pq_catalog = f32_catalog.to_pq(pq_m, cfg.seed).map_err(|e| e.to_string())?;
+        eprintln!(
+            "pq table: {pq_m} sub-spaces, {} bytes an item, codebook learnt in {:.1} s",
+            pq_m / 2,
+            t.elapsed().as_secs_f64()
+        );
         rows.push(("user tower (f32 items)".into(), split(&|q| evaluate_model(model, f32_catalog, q))));
         rows.push(("user tower (int8 items)".into(), split(&|q| evaluate_model(model, &int8_catalog, q))));
+        rows.push(("user tower (pq items)".into(), split(&|q| evaluate_model(model, &pq_catalog, q))));
         if ranker {
-            // The ranking stage runs over the int8 table, as in the browser.
-            let r = train_stage(&ds, model, &int8_catalog, &valid_q, &test_q, &stage, ablation);
+            // The ranking stage runs over the table the browser loads by default.
+            let served = served_table(f32_catalog, &pq_catalog, pq_from_items);
+            eprintln!("ranking stage fitted over the {} table", served.element_type().name());
+            let r = train_stage(&ds, model, &served, &valid_q, &test_q, &stage, ablation);
             eprintln!(
                 "ranking stage in {:.0} s: EASE λ {}, {} hidden units, {} neighbours per item ({} kept, {} bytes as shipped); {:.1}% of test targets among the candidates",
                 r.seconds,
@@ -343,6 +366,7 @@ fn run(cli: Cli) -> Result<(), String> {
             }
             stage_report = Some(r);
         }
+        pq_table = Some(pq_catalog);
     }
     rows.push(("popularity".into(), split(&|q| evaluate_popularity(&ds, q))));
     if ds.item_ids.len() <= 20_000 {
@@ -373,7 +397,8 @@ fn run(cli: Cli) -> Result<(), String> {
     }
     if let Some(dir) = out {
         let trained = trained.ok_or("--out needs a trained model (drop --baselines-only)")?;
-        let m = export(&ds, &trained, &dir, stage_report.as_ref().map(|r| &r.ranker))?;
+        let pq = pq_table.as_ref().ok_or("no pq table")?;
+        let m = export(&ds, &trained, &dir, stage_report.as_ref().map(|r| &r.ranker), pq, pq_from_items)?;
         println!("\nexported model {} to {}:", m.model_version, dir.display());
         for f in &m.files {
             println!("  {:<16} {:>10} bytes  sha256 {}", f.name, f.bytes, &f.sha256[..16]);
@@ -413,13 +438,21 @@ mod tests {
             &["--tower-from", "x", "--out", "y"],
             &["--delta-from", "x"],
             &["--dedupe", "middle"],
+            &["--pq-subspaces", "-2"],
             &["--bogus"],
         ] {
             let argv = std::iter::once("localrec-train").chain(args.iter().copied());
             assert!(Cli::try_parse_from(argv).is_err(), "{args:?} was accepted");
         }
         // Values clap accepts but the run refuses, still before reading data.
-        for args in [&["--lr", "0"][..], &["--memory-decay", "1.5"], &["--dim", "0"], &["--data", "/nonexistent/dir"]] {
+        for args in [
+            &["--lr", "0"][..],
+            &["--memory-decay", "1.5"],
+            &["--dim", "0"],
+            &["--data", "/nonexistent/dir"],
+            &["--pq-subspaces", "7"],
+            &["--pq-subspaces", "512"],
+        ] {
             let argv = std::iter::once("localrec-train").chain(args.iter().copied());
             let e = run(Cli::try_parse_from(argv).unwrap()).unwrap_err();
             assert!(!e.is_empty(), "{args:?}");

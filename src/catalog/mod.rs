@@ -29,7 +29,7 @@ pub enum ElementType {
     F32,
     /// Signed bytes; value = byte * row scale. A quarter of the size, slightly less exact.
     Int8,
-    /// Product quantization, 4-bit codes ([`pq`]): `m / 2` bytes a row (48 at 384 dimensions), for
+    /// Product quantization, 4-bit codes ([`pq`]): `m / 2` bytes a row (64 at 384 dimensions), for
     /// large catalogues.
     Pq,
 }
@@ -369,6 +369,16 @@ impl Catalog {
         };
         let pq = Pq::train(&v, self.dim, m, 20, 1 << 16, seed)?;
         Ok(Catalog { vectors: Vectors::Pq(pq), ..self.clone_without_vectors() })
+    }
+
+    /// This catalogue product-quantized with the codebook of `like` (another version's pq table):
+    /// rows both versions share keep their codes, so the new version can ship as a delta.
+    pub fn to_pq_like(&self, like: &Pq) -> Result<Catalog> {
+        if like.dim() != self.dim {
+            return Err(Error::LengthMismatch { what: "pq codebook dimension", expected: self.dim, got: like.dim() });
+        }
+        let v: Vec<f32> = (0..self.len() as u32).flat_map(|r| self.vector(r)).collect();
+        Ok(Catalog { vectors: Vectors::Pq(like.encode(&v)?), ..self.clone_without_vectors() })
     }
 
     /// This catalogue with vectors quantized to int8, one symmetric scale per row

@@ -21,6 +21,19 @@ pub fn random_unit(n: usize, dim: usize, categories: u32, seed: u64) -> Catalog 
     Catalog::from_f32(&ids, dim, vectors, cats).expect("generated catalogue is valid by construction")
 }
 
+/// `n` rows of random 4-bit codes under a random codebook (`m` sub-spaces, near-Gaussian centroid
+/// values), ids and category codes as [`random_unit`]'s: a pq table for speed tests, whose scores
+/// mean nothing. Seeded, bit-identical on every platform.
+pub fn random_pq(n: usize, dim: usize, m: usize, categories: u32, seed: u64) -> crate::Result<Catalog> {
+    let mut rng = Rng::new(seed);
+    let codebook: Vec<f32> = (0..16 * dim).map(|_| rng.normal_approx()).collect();
+    let codes: Vec<u8> = (0..n * m / 2).map(|_| rng.next_u64() as u8).collect();
+    let pq = super::Pq::new(dim, m, codebook, &codes)?;
+    let cats = (categories > 0).then(|| (0..n).map(|_| rng.below(categories as u64) as u32).collect());
+    let ids: Vec<String> = (0..n).map(|i| format!("item-{i}")).collect();
+    Catalog::from_pq(&ids, pq, cats)
+}
+
 /// A random unit query vector of dimension `dim`.
 pub fn random_unit_vector(dim: usize, rng: &mut Rng) -> Vec<f32> {
     let mut v: Vec<f32> = (0..dim).map(|_| rng.normal_approx()).collect();

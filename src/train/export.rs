@@ -5,7 +5,8 @@
 //! tower.json        UserTowerConfig + a self-check history and its native embedding
 //! tower.bin         the user tower's weights (f32 tensors, `crate::model` docs)
 //! items.f32.lrc     the item table, catalogue format v1, f32
-//! items.int8.lrc    the same, int8 with a per-row scale
+//! items.int8.lrc    the same, int8 with a per-row scale (below `PQ_DEFAULT_FROM_ITEMS` items)
+//! items.pq.lrc      the same, product-quantized (`crate::catalog::pq`): the large-catalogue table
 //! items.json        item metadata: id, title, category; category names; the most popular ids
 //! ranker.bin        the ranking stage (`crate::rerank`): scorer, popularity, item-item neighbours
 //! ```
@@ -17,12 +18,14 @@ use sha2::{Digest, Sha256};
 use super::data::Dataset;
 use super::trainer::Trained;
 use crate::model::{tower_weights, TowerCheck, TowerFile, UserModel, TOWER_FORMAT, TOWER_VERSION};
+use crate::Catalog;
 
 pub use crate::manifest::{
     DeltaEntry, FileEntry, ItemEntry, ItemMetadata, Manifest, MANIFEST_FORMAT, MANIFEST_VERSION,
 };
 use crate::manifest::{
-    ROLE_ITEMS_F32, ROLE_ITEMS_INT8, ROLE_ITEM_METADATA, ROLE_RANKER, ROLE_TOWER_CONFIG, ROLE_TOWER_WEIGHTS,
+    ROLE_ITEMS_F32, ROLE_ITEMS_INT8, ROLE_ITEMS_PQ, ROLE_ITEM_METADATA, ROLE_RANKER, ROLE_TOWER_CONFIG,
+    ROLE_TOWER_WEIGHTS,
 };
 use crate::recommender::{RecommendOptions, Recommender};
 use crate::rerank::{Ranker, SelfCheck};
@@ -31,16 +34,44 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Writes the export into `dir` (created if missing) and returns its manifest.
+/// From this many items on, the export's default item table is pq: `items.int8.lrc` (388 bytes an
+/// item at 384 dimensions, 19 MB at this size) is no longer written, so every browser loads the pq
+/// table (64 bytes of codes an item at 384 dimensions), and the ranking stage is fitted over it.
+pub const PQ_DEFAULT_FROM_ITEMS: usize = 50_000;
+
+/// The item table the browser is expected to score with: pq from [`PQ_DEFAULT_FROM_ITEMS`] items
+/// on, int8 below. The ranking stage is fitted over it and the export's self-checks run on it.
+pub fn served_table(f32_catalog: &Catalog, pq: &Catalog, pq_from_items: usize) -> Catalog {
+    if f32_catalog.len() >= pq_from_items {
+        pq.clone()
+    } else {
+        f32_catalog.to_int8()
+    }
+}
+
+/// Writes the export into `dir` (created if missing) and returns its manifest. `pq` is the
+/// product-quantized table ([`Catalog::to_pq`]); int8 is written below `pq_from_items` items.
 ///
 /// With a `ranker` (the second stage, [`crate::rerank`]), `ranker.bin` is written too, with a
-/// self-check: the check user's top 10 through the browser's path ([`Recommender`] over the int8
-/// table), which the browser must reproduce.
-pub fn export(ds: &Dataset, trained: &Trained, dir: &Path, ranker: Option<&Ranker>) -> Result<Manifest, String> {
+/// self-check: the check user's top 10 through the browser's path ([`Recommender`] over the
+/// [`served_table`]), which the browser must reproduce.
+pub fn export(
+    ds: &Dataset,
+    trained: &Trained,
+    dir: &Path,
+    ranker: Option<&Ranker>,
+    pq: &Catalog,
+    pq_from_items: usize,
+) -> Result<Manifest, String> {
     std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let catalog = trained.catalog(ds);
+    if !matches!(pq.vectors(), crate::catalog::Vectors::Pq(_)) || pq.ids().ne(catalog.ids()) {
+        return Err("the pq table is not a pq table of this model's items".into());
+    }
     let f32_bytes = catalog.encode();
-    let int8_bytes = catalog.to_int8().encode();
+    let with_int8 = catalog.len() < pq_from_items;
+    let int8_bytes = if with_int8 { catalog.to_int8().encode() } else { Vec::new() };
+    let pq_bytes = pq.encode();
     let weights = tower_weights(trained.user.clone()).map_err(|e| e.to_string())?;
 
     // Self-check: the first user's test-time history (as much of it as training read, so that a
@@ -88,8 +119,8 @@ pub fn export(ds: &Dataset, trained: &Trained, dir: &Path, ranker: Option<&Ranke
 
     let ranker_bytes = match ranker {
         Some(r) => {
-            let int8 = std::rc::Rc::new(catalog.to_int8());
-            let mut rec = Recommender::new(int8, trained.user_model()).map_err(|e| e.to_string())?;
+            let served = std::rc::Rc::new(served_table(&catalog, pq, pq_from_items));
+            let mut rec = Recommender::new(served, trained.user_model()).map_err(|e| e.to_string())?;
             rec.set_ranker(Some(std::rc::Rc::new(r.clone()))).map_err(|e| e.to_string())?;
             rec.set_history(events).map_err(|e| e.to_string())?;
             let top = rec
@@ -115,8 +146,12 @@ pub fn export(ds: &Dataset, trained: &Trained, dir: &Path, ranker: Option<&Ranke
         ("tower.bin", ROLE_TOWER_WEIGHTS, &weights),
         ("items.f32.lrc", ROLE_ITEMS_F32, &f32_bytes),
         ("items.int8.lrc", ROLE_ITEMS_INT8, &int8_bytes),
+        ("items.pq.lrc", ROLE_ITEMS_PQ, &pq_bytes),
         ("items.json", ROLE_ITEM_METADATA, &meta_bytes),
     ];
+    if !with_int8 {
+        files.retain(|f| f.1 != ROLE_ITEMS_INT8);
+    }
     if let Some(b) = &ranker_bytes {
         files.push(("ranker.bin", ROLE_RANKER, b));
     }

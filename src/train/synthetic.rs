@@ -73,6 +73,9 @@ pub fn generate(cfg: &SyntheticConfig) -> (Vec<RawInteraction>, Vec<RawItem>) {
     let mut style = Vec::with_capacity(cfg.items);
     let mut category = Vec::with_capacity(cfg.items);
     let mut weight = Vec::with_capacity(cfg.items);
+    // Titles are unique: a repeated adjective-colour-noun gets a model number (no random draw, so the
+    // shop's items and interactions do not depend on it).
+    let mut seen: std::collections::HashMap<String, u32> = std::collections::HashMap::new();
     for i in 0..cfg.items {
         let c = i % n_cat;
         let mut s = vec![0.0f32; STYLE_DIM];
@@ -84,11 +87,11 @@ pub fn generate(cfg: &SyntheticConfig) -> (Vec<RawInteraction>, Vec<RawItem>) {
         let adjective = (0..ADJECTIVES.len()).max_by(|&a, &b| s[a].total_cmp(&s[b])).unwrap_or(0);
         let noun = CATEGORIES[c].1[rng.below(6) as usize];
         let colour = COLOURS[rng.below(COLOURS.len() as u64) as usize];
-        items.push(RawItem {
-            id: format!("sku-{i:05}"),
-            title: format!("{} {} {}", ADJECTIVES[adjective], colour, noun),
-            category: Some(CATEGORIES[c].0.to_string()),
-        });
+        let title = format!("{} {} {}", ADJECTIVES[adjective], colour, noun);
+        let count = seen.entry(title.clone()).or_insert(0);
+        *count += 1;
+        let title = if *count == 1 { title } else { format!("{title} No. {count}") };
+        items.push(RawItem { id: format!("sku-{i:05}"), title, category: Some(CATEGORIES[c].0.to_string()) });
         style.push(s);
         category.push(c);
         // Long-tailed popularity.

@@ -35,7 +35,7 @@ fn to_js<T: serde::Serialize + ?Sized>(value: &T) -> crate::Result<JsValue> {
 
 /// The rules the JS package reads instead of restating them: interaction kinds (canonical names),
 /// history bounds (defaults and the cap), the error codes, the history export format, and the
-/// roles of the files loaded for each precision (`roles.int8`, `roles.f32`: tower config, tower
+/// roles of the files loaded for each precision (`roles.int8`, `roles.pq`, `roles.f32`: tower config, tower
 /// weights, item table, item metadata).
 #[wasm_bindgen(js_name = rules)]
 pub fn rules() -> JsResult<JsValue> {
@@ -55,6 +55,7 @@ pub fn rules() -> JsResult<JsValue> {
     struct Roles {
         int8: [&'static str; 5],
         f32: [&'static str; 5],
+        pq: [&'static str; 5],
     }
     let roles = |p: &str| crate::manifest::roles_for(p).expect("a known precision");
     use crate::model::Kind;
@@ -66,7 +67,7 @@ pub fn rules() -> JsResult<JsValue> {
         error_codes: crate::ERROR_CODES,
         history_format: crate::history::EXPORT_FORMAT,
         history_version: crate::history::EXPORT_VERSION,
-        roles: Roles { int8: roles("int8"), f32: roles("f32") },
+        roles: Roles { int8: roles("int8"), f32: roles("f32"), pq: roles("pq") },
     })
     .map_err(js_err)
 }
@@ -129,7 +130,7 @@ impl JsCatalogue {
     }
 
     /// A seeded synthetic catalogue of `n` random unit vectors (ids `item-0`..), for demos and
-    /// benchmarks. `elementType` is `"f32"`, `"int8"` or `"int8+refine"`.
+    /// benchmarks. `elementType` is `"f32"`, `"int8"` or `"pq"` (random codes and codebook).
     #[wasm_bindgen(js_name = randomUnit)]
     pub fn random_unit(n: u32, dim: u32, categories: u32, seed: u32, element_type: &str) -> JsResult<JsCatalogue> {
         // n * dim floats must fit a wasm32 memory: checked in u64, before anything is allocated.
@@ -151,11 +152,22 @@ impl JsCatalogue {
                 crate::catalog::MAX_CATEGORY + 1
             )));
         }
+        if element_type == "pq" {
+            // Random codes under a random codebook (the scan's speed does not depend on them), with
+            // the default sub-spaces: no f32 table is built, so 1M x 384 fits.
+            let m = crate::catalog::pq::default_subspaces(dim as usize);
+            let c = synthetic::random_pq(n as usize, dim as usize, m, categories, seed as u64).map_err(js_err)?;
+            return Ok(JsCatalogue { inner: Rc::new(c) });
+        }
         let c = synthetic::random_unit(n as usize, dim as usize, categories, seed as u64);
         let c = match element_type {
             "f32" => c,
             "int8" => c.to_int8(),
-            other => return Err(bad_input(&format!("unknown element type {other:?} (expected \"f32\" or \"int8\")"))),
+            other => {
+                return Err(bad_input(&format!(
+                    "unknown element type {other:?} (expected \"f32\", \"int8\" or \"pq\")"
+                )))
+            }
         };
         Ok(JsCatalogue { inner: Rc::new(c) })
     }
@@ -177,14 +189,6 @@ impl JsCatalogue {
     #[wasm_bindgen(js_name = toInt8Refined)]
     pub fn to_int8_refined(&self) -> JsCatalogue {
         JsCatalogue { inner: Rc::new(self.inner.to_int8_refined()) }
-    }
-
-    /// A copy product-quantized with `subspaces` sub-spaces of 16 centroids (`m / 2` bytes a row;
-    /// default: four columns each), the codebook learnt from this catalogue's rows.
-    #[wasm_bindgen(js_name = toPq)]
-    pub fn to_pq(&self, subspaces: Option<u32>) -> JsResult<JsCatalogue> {
-        let m = subspaces.map_or_else(|| crate::catalog::pq::default_subspaces(self.inner.dim()), |m| m as usize);
-        Ok(JsCatalogue { inner: Rc::new(self.inner.to_pq(m, 1).map_err(js_err)?) })
     }
 
     /// True for an int8 catalogue with a refine plane.

@@ -44,8 +44,9 @@ before(async () => {
 });
 after(() => server?.close());
 
-async function newPage(context) {
+async function newPage(context, init) {
   const page = await context.newPage();
+  if (init) await page.addInitScript(init);
   page.on('pageerror', (e) => console.error(`[page error] ${e.message}`));
   await page.goto(`${base}/tests/e2e/pages/sync.html`);
   await page.waitForFunction(() => window.pageReady === true, null, { timeout: 60_000 });
@@ -106,6 +107,27 @@ for (const storage of ['indexeddb', 'memory']) {
         const e = await visit(bad);
         assert.equal(e.error?.code, 'invalid-argument', JSON.stringify([bad, e]));
       }
+    });
+
+    test("precision 'pq' loads the product-quantized table; 'auto' picks it on a device with little memory", async () => {
+      const r = await visit({ precision: 'pq', record: [['sku-00010', 'view']] });
+      assert.equal(r.error, undefined, JSON.stringify(r.error));
+      assert.ok(state.requests.includes('items.pq.lrc') && !state.requests.includes('items.int8.lrc'), `${state.requests}`);
+      assert.equal(r.info.precision, 'pq');
+      assert.equal(r.ids.length, 5);
+      assert.ok(!r.ids.includes('sku-00010'), 'the seen item is excluded');
+      // 'auto' on a 1 GB device (navigator.deviceMemory, as Chromium reports it): pq first.
+      const small = await newPage(context, () => Object.defineProperty(Navigator.prototype, 'deviceMemory', { get: () => 1 }));
+      state.requests = [];
+      const a = await small.evaluate(([s]) => window.visit(s, { dbName: 'small-device' }), [storage]);
+      assert.equal(a.error, undefined, JSON.stringify(a.error));
+      assert.equal(a.info.precision, 'pq');
+      assert.ok(!state.requests.includes('items.int8.lrc'), `${state.requests}`);
+      // ... and int8 first on an ordinary one (the default page reports 8 GB or nothing).
+      state.requests = [];
+      const b = await visit({ dbName: 'big-device' });
+      assert.equal(b.info.precision, 'int8');
+      assert.ok(!state.requests.includes('items.pq.lrc'), `${state.requests}`);
     });
 
     test('nothing cached and no network: a typed error', async () => {
