@@ -77,8 +77,13 @@ export async function runBench(configs) {
   await init();
   const results = [];
   for (const { n, dim } of configs) {
-    const f32 = Catalogue.randomUnit(n, dim, 0, CATALOG_SEED, 'f32');
-    const int8 = f32.toInt8();
+    // Only the tables the variants scan (1M x 384 in f32 would not fit a wasm memory).
+    const types = new Set(variants.map((v) => v.type));
+    const f32 = types.has('f32') || types.has('int8') ? Catalogue.randomUnit(n, dim, 0, CATALOG_SEED, 'f32') : null;
+    const int8 = types.has('int8') ? f32.toInt8() : null;
+    // pq: random codes (its speed does not depend on them), the default sub-spaces (dim / 3).
+    const pq = types.has('pq') ? Catalogue.randomUnit(n, dim, 0, CATALOG_SEED, 'pq') : null;
+    const tables = { f32, int8, pq };
     const int8r = f32.toInt8Refined();
     const qc = Catalogue.randomUnit(50, dim, 0, QUERY_SEED, 'f32');
     const qv = qc.valuesF32();
@@ -123,15 +128,20 @@ export async function runKernelBench(configs, variants, rounds = 3) {
   await init();
   const out = [];
   for (const { n, dim } of configs) {
-    const f32 = Catalogue.randomUnit(n, dim, 0, CATALOG_SEED, 'f32');
-    const int8 = f32.toInt8();
+    // Only the tables the variants scan (1M x 384 in f32 would not fit a wasm memory).
+    const types = new Set(variants.map((v) => v.type));
+    const f32 = types.has('f32') || types.has('int8') ? Catalogue.randomUnit(n, dim, 0, CATALOG_SEED, 'f32') : null;
+    const int8 = types.has('int8') ? f32.toInt8() : null;
+    // pq: random codes (its speed does not depend on them), the default sub-spaces (dim / 3).
+    const pq = types.has('pq') ? Catalogue.randomUnit(n, dim, 0, CATALOG_SEED, 'pq') : null;
+    const tables = { f32, int8, pq };
     const qc = Catalogue.randomUnit(50, dim, 0, QUERY_SEED, 'f32');
     const qv = qc.valuesF32();
     qc.free();
     const queries = Array.from({ length: 50 }, (_, i) => qv.subarray(i * dim, (i + 1) * dim));
     const rankers = variants.map((v) => ({
       ...v,
-      ranker: Ranker.withKernel(v.type === 'f32' ? f32 : int8, v.kernel, v.bounded ?? true),
+      ranker: Ranker.withKernel(tables[v.type], v.kernel, v.bounded ?? true),
     }));
     const search = (ranker) => (q) => { const r = ranker.topK(q, K); const ids = r.indices; r.free(); return ids; };
     // Every variant must agree with the first variant of its element type.
@@ -151,11 +161,12 @@ export async function runKernelBench(configs, variants, rounds = 3) {
     }
     for (const r of rankers) {
       const ms = medians[r.name].sort((a, b) => a - b)[Math.floor(rounds / 2)];
-      const bytes = n * dim * (r.type === 'f32' && !r.bounded ? 4 : 1);
+      const m = Math.max(2, Math.min(256, Math.floor(dim / 3)) & ~1);
+      const bytes = r.type === 'pq' ? n * m / 2 : n * dim * (r.type === 'f32' && !r.bounded ? 4 : 1);
       out.push({ n, dim, name: r.name, type: r.type, kernel: r.kernel, median_ms: ms, rounds: medians[r.name], gb_per_s: bytes / (ms * 1e6), agree: agree[r.name] });
       r.ranker.free();
     }
-    f32.free(); int8.free();
+    f32?.free(); int8?.free(); pq?.free();
   }
   return out;
 }

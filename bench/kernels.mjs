@@ -1,6 +1,7 @@
 // Kernel benchmark in headless Chromium: the scans of one build side by side on the same data
 // (f32 plain against the bounded scan through the int8 shadow; the int8 kernels), at the
 // dimensions the trainer ships. Usage: node bench/kernels.mjs [N] [DIM,DIM,..]   (build pkg/ first)
+// KERNEL_TYPES=pq (or f32,int8,pq) keeps the variants of those element types only.
 import { openReadyPage } from '../scripts/browser.mjs';
 
 const n = Number(process.argv[2] ?? 100_000);
@@ -9,8 +10,14 @@ const variants = [
   { name: 'f32 plain scan', type: 'f32', kernel: 'simd128', bounded: false },
   { name: 'f32 bounded scan', type: 'f32', kernel: 'simd128', bounded: true },
   { name: 'int8', type: 'int8', kernel: 'simd128' },
+  { name: 'pq, fast scan', type: 'pq', kernel: 'simd128' },
+  { name: 'pq, scalar twin', type: 'pq', kernel: 'scalar' },
 ];
 if (process.env.KERNEL_VARIANTS) variants.push(...JSON.parse(process.env.KERNEL_VARIANTS));
+if (process.env.KERNEL_TYPES) {
+  const keep = process.env.KERNEL_TYPES.split(',');
+  variants.splice(0, variants.length, ...variants.filter((v) => keep.includes(v.type)));
+}
 const { page, browserVersion, close } = await openReadyPage('.', 'bench/index.html');
 const rows = await page.evaluate(([c, v]) => window.runKernelBench(c, v), [dims.map((dim) => ({ n, dim })), variants], { timeout: 0 });
 await close();

@@ -378,9 +378,14 @@ impl TopK {
                 let codes = &pq.blocked()[start / PQ_BLOCK * m * 16..padded / PQ_BLOCK * m * 16];
                 let scores = &mut self.pq_scores[start..padded];
                 self.kernel.scores_pq(&self.lut8, m, codes, scores);
-                let block = &mut self.block[..end - start];
-                block.iter_mut().zip(scores.iter()).for_each(|(b, &s)| *b = s as f32);
-                select(&mut self.heap, k, block, start, &self.excluded, cats);
+                // Once the heap is full, a block whose best score does not beat its worst adds
+                // nothing (a later row loses ties): most blocks stop here.
+                let best = scores[..end - start].iter().copied().max().unwrap_or(0);
+                if self.heap.len() < k || best as f32 > self.heap[0].score {
+                    let block = &mut self.block[..end - start];
+                    block.iter_mut().zip(scores.iter()).for_each(|(b, &s)| *b = s as f32);
+                    select(&mut self.heap, k, block, start, &self.excluded, cats);
+                }
                 start = end;
             }
             if self.heap.len() == k {
@@ -394,23 +399,34 @@ impl TopK {
             }
         }
         self.heap.clear();
-        for row in 0..n {
-            if factor.is_some() && (self.pq_scores[row] as f32) < floor {
+        // Rows whose byte score is below the floor are skipped, 32 at a time where none reaches it.
+        let floor = if factor.is_none() || floor <= 0.0 { 0 } else { floor.ceil().min(65_536.0) as u32 };
+        let mut start = 0;
+        while start < n {
+            let end = (start + PQ_BLOCK).min(n);
+            if floor > 0 && (self.pq_scores[start..end].iter().copied().max().unwrap_or(0) as u32) < floor {
+                start = end;
                 continue;
             }
-            if self.excluded.get(row) || cats.is_some_and(|(codes, allowed)| !allowed.get(codes[row] as usize)) {
-                continue;
+            for row in start..end {
+                if floor > 0 && (self.pq_scores[row] as u32) < floor {
+                    continue;
+                }
+                if self.excluded.get(row) || cats.is_some_and(|(codes, allowed)| !allowed.get(codes[row] as usize)) {
+                    continue;
+                }
+                let s = pq.score(&self.lut, row);
+                let hit = Hit { index: row as u32, score: if s.is_nan() { f32::NEG_INFINITY } else { s } };
+                if self.heap.len() < k {
+                    self.heap.push(hit);
+                    let last = self.heap.len() - 1;
+                    sift_up(&mut self.heap, last);
+                } else if worse(&self.heap[0], &hit) {
+                    self.heap[0] = hit;
+                    sift_down(&mut self.heap, 0);
+                }
             }
-            let s = pq.score(&self.lut, row);
-            let hit = Hit { index: row as u32, score: if s.is_nan() { f32::NEG_INFINITY } else { s } };
-            if self.heap.len() < k {
-                self.heap.push(hit);
-                let last = self.heap.len() - 1;
-                sift_up(&mut self.heap, last);
-            } else if worse(&self.heap[0], &hit) {
-                self.heap[0] = hit;
-                sift_down(&mut self.heap, 0);
-            }
+            start = end;
         }
     }
 }

@@ -133,13 +133,12 @@ impl JsCatalogue {
     /// benchmarks. `elementType` is `"f32"`, `"int8"` or `"pq"` (random codes and codebook).
     #[wasm_bindgen(js_name = randomUnit)]
     pub fn random_unit(n: u32, dim: u32, categories: u32, seed: u32, element_type: &str) -> JsResult<JsCatalogue> {
-        // n * dim floats must fit a wasm32 memory: checked in u64, before anything is allocated.
+        // n * dim floats must fit a wasm32 memory: checked in u64, before anything is allocated
+        // (pq: its n * dim / 6 bytes of codes, counted as f32 values).
         const MAX_VALUES: u64 = 1 << 28; // 1 GiB of f32
-        if dim == 0
-            || dim > crate::catalog::MAX_DIM
-            || n > crate::catalog::MAX_ROWS
-            || u64::from(n) * u64::from(dim) > MAX_VALUES
-        {
+        let values =
+            if element_type == "pq" { u64::from(n) * u64::from(dim) / 24 } else { u64::from(n) * u64::from(dim) };
+        if dim == 0 || dim > crate::catalog::MAX_DIM || n > crate::catalog::MAX_ROWS || values > MAX_VALUES {
             return Err(bad_input(&format!(
                 "randomUnit: n must be <= {}, dim in 1..={} and n * dim <= {MAX_VALUES}",
                 crate::catalog::MAX_ROWS,
