@@ -125,7 +125,7 @@ export async function runBench(configs) {
 // timed in turn, `rounds` times interleaved (so a noisy moment hits all of them). Reports the median
 // of the per-round medians and the bytes of rows read per second by each scan.
 export async function runKernelBench(configs, variants, rounds = 3) {
-  await init();
+  const wasm = await init();
   const out = [];
   for (const { n, dim } of configs) {
     // Only the tables the variants scan (1M x 384 in f32 would not fit a wasm memory).
@@ -163,7 +163,8 @@ export async function runKernelBench(configs, variants, rounds = 3) {
       const ms = medians[r.name].sort((a, b) => a - b)[Math.floor(rounds / 2)];
       const m = Math.max(2, Math.min(256, Math.floor(dim / 3)) & ~1);
       const bytes = r.type === 'pq' ? n * m / 2 : n * dim * (r.type === 'f32' && !r.bounded ? 4 : 1);
-      out.push({ n, dim, name: r.name, type: r.type, kernel: r.kernel, median_ms: ms, rounds: medians[r.name], gb_per_s: bytes / (ms * 1e6), agree: agree[r.name] });
+      // The module's memory so far (it only grows): every table built, plus the scans' scratch.
+      out.push({ n, dim, name: r.name, type: r.type, kernel: r.kernel, median_ms: ms, rounds: medians[r.name], gb_per_s: bytes / (ms * 1e6), agree: agree[r.name], memory_mb: wasm.memory.buffer.byteLength / 2 ** 20 });
       r.ranker.free();
     }
     f32?.free(); int8?.free(); pq?.free();

@@ -22,8 +22,8 @@ const { page, browserVersion, close } = await openReadyPage('.', 'bench/index.ht
 const rows = await page.evaluate(([c, v]) => window.runKernelBench(c, v), [dims.map((dim) => ({ n, dim })), variants], { timeout: 0 });
 await close();
 console.log(`${browserVersion}; top-10, median of 3 interleaved rounds (each a median of 40 samples)`);
-console.log('| items × dim | scan | median ms | rows read GB/s | same top 10 as the first of its type |');
-console.log('|---|---|---:|---:|---:|');
+console.log('| items × dim | scan | median ms | rows read GB/s | same top 10 as the first of its type | wasm memory MiB |');
+console.log('|---|---|---:|---:|---:|---:|');
 for (const r of rows) {
-  console.log(`| ${r.n.toLocaleString('en')} × ${r.dim} | ${r.name} | ${r.median_ms.toFixed(3)} | ${r.gb_per_s.toFixed(1)} | ${r.agree.toFixed(2)} |`);
+  console.log(`| ${r.n.toLocaleString('en')} × ${r.dim} | ${r.name} | ${r.median_ms.toFixed(3)} | ${r.gb_per_s.toFixed(1)} | ${r.agree.toFixed(2)} | ${r.memory_mb.toFixed(0)} |`);
 }

@@ -13,6 +13,9 @@ fn main() {
         files.push((format!("f32-{n}x{dim}-c{cats}"), c.clone()));
         files.push((format!("int8-{n}x{dim}-c{cats}"), c.to_int8()));
         files.push((format!("int8r-{n}x{dim}-c{cats}"), c.to_int8_refined()));
+        if dim >= 2 {
+            files.push((format!("pq-{n}x{dim}-c{cats}"), c.to_pq(2, 1).unwrap()));
+        }
     }
     let unicode = Catalog::from_f32(&["ä", "日本", "x"], 1, vec![1.0, 2.0, 3.0], Some(vec![0, 1, 2])).unwrap();
     files.push(("unicode".into(), unicode));
