@@ -1,5 +1,6 @@
 //! Research tool: how much of a quantized table's quality loss comes from the history's item vectors
-//! (the tower's input) and how much from scoring. Usage: pq_quality EXPORT_DIR [DATA_DIR|synthetic] M...
+//! (the tower's input) and how much from scoring. Usage: pq_quality EXPORT_DIR DATA_DIR|synthetic[:N] M...
+//! (`synthetic:N`: the shop with N items and N users, as `scripts/bench-scale.sh` trains it).
 use localrec::train::data::Dedupe;
 use localrec::train::eval::{evaluate_catalog, queries, query_vectors, Split};
 use localrec::{Catalog, UserModel};
@@ -10,7 +11,11 @@ fn main() {
     let read = |n: &str| std::fs::read(dir.join(n)).unwrap();
     let model = UserModel::from_bytes(&read("tower.json"), &read("tower.bin")).unwrap();
     let f32c = Catalog::decode(&read("items.f32.lrc")).unwrap();
-    let ds = if args[2] == "synthetic" {
+    let ds = if let Some(n) = args[2].strip_prefix("synthetic:") {
+        let n: usize = n.parse().unwrap();
+        let cfg = localrec::train::SyntheticConfig { items: n, users: n, ..Default::default() };
+        localrec::train::synthetic_dataset_with(&cfg, Dedupe::default())
+    } else if args[2] == "synthetic" {
         localrec::train::synthetic_dataset_with(&Default::default(), Dedupe::First)
     } else {
         localrec::train::input::read_dataset(&args[2], std::path::Path::new(&args[2]), Dedupe::default()).unwrap()
