@@ -96,9 +96,13 @@ export interface OpenOptions {
   wasmUrl?: string | URL;
   /** Worker mode: where worker.js is (default: next to the package's JS). */
   workerUrl?: string | URL;
-  /** In-page mode only: a custom fetch, store or abort signal. */
+  /** In-page mode only: a custom fetch or store. */
   fetch?: typeof fetch;
   store?: unknown;
+  /**
+   * Aborts `open` (it rejects with the signal's reason) or, once open, a background update; in
+   * worker mode too (the abort is relayed to the worker).
+   */
   signal?: AbortSignal;
 }
 
@@ -226,7 +230,7 @@ export const KINDS: readonly InteractionKind[];
 export function open(manifestUrl: string | URL, options?: OpenOptions): Promise<LocalRecommender>;
 
 /** The same API, running in a Web Worker. */
-export function openInWorker(manifestUrl: string | URL, options?: Omit<OpenOptions, 'fetch' | 'store' | 'signal'>): Promise<WorkerRecommender>;
+export function openInWorker(manifestUrl: string | URL, options?: Omit<OpenOptions, 'fetch' | 'store'>): Promise<WorkerRecommender>;
 
 /** In-memory store (the fallback when IndexedDB is unusable); pass as `store` for tests. */
 export class MemoryStore {

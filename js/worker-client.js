@@ -3,8 +3,11 @@
 import { LocalRecError } from './errors.js';
 
 export async function openInWorker(manifestUrl, options = {}) {
-  const { onProgress, onEvent, onDegraded, fetch: _fetch, store: _store, signal: _signal, ...plain } = options;
-  if (_fetch || _store || _signal) throw new LocalRecError('invalid-argument', 'fetch, store and signal cannot cross into a worker');
+  const { onProgress, onEvent, onDegraded, fetch: _fetch, store: _store, signal, ...plain } = options;
+  if (_fetch || _store) throw new LocalRecError('invalid-argument', 'fetch and store cannot cross into a worker');
+  // The signal stays on the page: its abort is passed on as a message (it stops the open, or a
+  // background update after it), and the page rejects with the signal's own reason, as `open` does.
+  signal?.throwIfAborted();
   // The literal `new Worker(new URL(...), ...)` form is what bundlers (Vite, webpack 5) recognise.
   const worker = options.workerUrl
     ? new Worker(options.workerUrl, { type: 'module' })
@@ -39,8 +42,16 @@ export async function openInWorker(manifestUrl, options = {}) {
   });
   if (plain.wasmUrl !== undefined) plain.wasmUrl = String(new URL(plain.wasmUrl, globalThis.location?.href));
   delete plain.workerUrl;
+  const onAbort = () => worker.postMessage({ method: 'abort', reason: String(signal.reason?.message ?? signal.reason ?? 'aborted') });
+  signal?.addEventListener('abort', onAbort, { once: true });
   let info = null;
-  info = await call('open', String(new URL(manifestUrl, globalThis.location?.href)), plain);
+  try {
+    info = await call('open', String(new URL(manifestUrl, globalThis.location?.href)), plain);
+  } catch (e) {
+    signal?.removeEventListener('abort', onAbort);
+    worker.terminate();
+    throw signal?.aborted ? signal.reason : e;
+  }
   let closed = false;
   const live = (method) => (...args) => closed ? Promise.reject(new LocalRecError('closed', 'this recommender was closed')) : call(method, ...args);
   return {
@@ -59,6 +70,6 @@ export async function openInWorker(manifestUrl, options = {}) {
       return r.applied;
     },
     history: live('history'), exportHistory: live('exportHistory'), importHistory: live('importHistory'), clearHistory: live('clearHistory'), flush: live('flush'),
-    async close() { if (closed) return; await call('close'); closed = true; worker.terminate(); },
+    async close() { if (closed) return; await call('close'); closed = true; signal?.removeEventListener('abort', onAbort); worker.terminate(); },
   };
 }

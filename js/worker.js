@@ -3,11 +3,14 @@
 import { open } from './index.js';
 
 let rec = null;
+// The page's AbortSignal, relayed: an 'abort' message stops `open` (or a background update).
+const aborter = new AbortController();
 
 // Calls run one after another, in the order the page made them: a `record` is in the history before
 // a later `recommend` runs. `stored` only waits for the cache write, so it stays out of the queue.
 let queue = Promise.resolve();
 self.onmessage = ({ data }) => {
+  if (data.method === 'abort') { aborter.abort(new DOMException(data.reason, 'AbortError')); return; }
   if (data.method === 'stored') { handle(data); return; }
   queue = queue.then(() => handle(data));
 };
@@ -20,6 +23,7 @@ async function handle(data) {
       const [manifestUrl, options] = args;
       rec = await open(manifestUrl, {
         ...options,
+        signal: aborter.signal,
         onProgress: (p) => self.postMessage({ event: 'progress', payload: p }),
         onEvent: (e) => self.postMessage({ event: 'event', payload: { ...e, error: undefined } }),
       });

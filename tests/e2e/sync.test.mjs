@@ -464,6 +464,47 @@ describe('IndexedDB only', () => {
     assert.ok(r.last.items.every((i) => i.reason.itemId === 'sku-00012'), 'only the event after the clear counts');
   });
 
+  test('an AbortSignal stops open, in the page and in worker mode, with the signal\'s reason', async () => {
+    const page = await newPage(context);
+    let release;
+    const held = new Promise((ok) => { release = ok; });
+    state.fault = async (name, body, res) => {
+      if (name !== 'manifest.json') return false;
+      await held; // nothing is cached: open waits for the manifest, and is aborted meanwhile
+      res.writeHead(200, { 'Content-Type': 'application/json' }); res.end(body);
+      return true;
+    };
+    const r = await page.evaluate(async () => {
+      const attempt = async (how, db) => {
+        const c = new AbortController();
+        const opening = how === 'worker'
+          ? window.L.openInWorker('/model/manifest.json', { dbName: db, signal: c.signal })
+          : window.L.open('/model/manifest.json', { dbName: db, signal: c.signal });
+        setTimeout(() => c.abort(new DOMException(`left the ${how} page`, 'AbortError')), 300);
+        try { const rec = await opening; await rec.close(); return 'opened'; } catch (e) { return `${e.name}: ${e.message}`; }
+      };
+      const page = await attempt('page', 'e2e-abort-page');
+      const worker = await attempt('worker', 'e2e-abort-worker');
+      // An already aborted signal: rejected without a request.
+      const c = new AbortController();
+      c.abort(new DOMException('too late', 'AbortError'));
+      let early;
+      try { await window.L.openInWorker('/model/manifest.json', { signal: c.signal }); early = 'opened'; } catch (e) { early = `${e.name}: ${e.message}`; }
+      return { page, worker, early };
+    });
+    release();
+    assert.deepEqual(r, { page: 'AbortError: left the page page', worker: 'AbortError: left the worker page', early: 'AbortError: too late' });
+    // Aborted, nothing stays broken: the next open (no signal) works.
+    state.fault = null;
+    const ok = await page.evaluate(async () => {
+      const rec = await window.L.openInWorker('/model/manifest.json', { dbName: 'e2e-abort-worker' });
+      const { items } = await rec.recommend({ k: 3 });
+      await rec.close();
+      return items.length;
+    });
+    assert.equal(ok, 3);
+  });
+
   test("worker mode, update: 'apply': a background update switches at once and the page's info follows", async () => {
     const page = await newPage(context);
     await page.evaluate(() => window.visit('indexeddb'));

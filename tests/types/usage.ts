@@ -17,7 +17,8 @@ export async function quickStart(): Promise<string[]> {
   const lines = recs.items.map((it) => `${it.title} (${it.score.toFixed(3)}): ${it.reason.text}`);
   const together: string[] = recs.items.filter((it) => it.reason.source === 'together').map((it) => it.reason.itemId ?? '');
   const ranking: 'two-stage' | 'tower' = rec.info.ranking;
-  console.log(together, ranking);
+  const table: 'int8' | 'pq' | 'f32' = rec.info.precision;
+  console.log(together, ranking, table);
   const history: HistoryEvent[] = await rec.history();
   const json: string = await rec.exportHistory();
   await rec.clearHistory();
@@ -27,7 +28,8 @@ export async function quickStart(): Promise<string[]> {
 }
 
 export async function inWorker(): Promise<void> {
-  const rec = await openInWorker(new URL('/models/shop/manifest.json', location.href), { precision: 'f32', update: 'apply', ranking: 'tower' });
+  const leave = new AbortController();
+  const rec = await openInWorker(new URL('/models/shop/manifest.json', location.href), { precision: 'pq', update: 'apply', ranking: 'tower', signal: leave.signal });
   try {
     const { items } = await rec.recommend();
     console.log(items[0]?.reason.kind, rec.worker);
