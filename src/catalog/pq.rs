@@ -290,7 +290,6 @@ fn kmeans(points: &[f32], len: usize, iters: usize, rng: &mut Rng) -> Vec<f32> {
         }
         centroids[c * len..(c + 1) * len].copy_from_slice(point(pick));
     }
-    let mut assign = vec![0usize; n];
     let mut sums = vec![0.0f64; CENTROIDS * len];
     for _ in 0..iters {
         sums.iter_mut().for_each(|s| *s = 0.0);
@@ -298,7 +297,6 @@ fn kmeans(points: &[f32], len: usize, iters: usize, rng: &mut Rng) -> Vec<f32> {
         let mut far = (0usize, -1.0f32);
         for i in 0..n {
             let (c, d) = nearest(point(i), &centroids);
-            assign[i] = c;
             counts[c] += 1;
             sums[c * len..(c + 1) * len].iter_mut().zip(point(i)).for_each(|(s, &x)| *s += x as f64);
             if d > far.1 {
@@ -412,7 +410,7 @@ mod tests {
                 assert!(((x - lo) * factor - y as f32).abs() <= 0.5 + 1e-3);
             }
         }
-        assert!(q.iter().any(|&x| x == 255));
+        assert!(q.contains(&255));
         assert_eq!(quantize_lut(&[1.0; 32], &mut q), None);
         assert_eq!(quantize_lut(&[f32::INFINITY; 16], &mut q), None);
     }

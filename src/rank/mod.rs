@@ -339,16 +339,7 @@ impl TopK {
             }
             let r = row as usize;
             self.kernel.scores_f32(vector, &v[r * dim..(r + 1) * dim], &mut score);
-            let s = if score[0].is_nan() { f32::NEG_INFINITY } else { score[0] };
-            let hit = Hit { index: row, score: s };
-            if self.heap.len() < k {
-                self.heap.push(hit);
-                let last = self.heap.len() - 1;
-                sift_up(&mut self.heap, last);
-            } else if worse(&self.heap[0], &hit) {
-                self.heap[0] = hit;
-                sift_down(&mut self.heap, 0);
-            }
+            offer(&mut self.heap, k, Hit { index: row, score: score[0] });
         }
     }
 }
@@ -415,16 +406,7 @@ impl TopK {
                 if self.excluded.get(row) || cats.is_some_and(|(codes, allowed)| !allowed.get(codes[row] as usize)) {
                     continue;
                 }
-                let s = pq.score(&self.lut, row);
-                let hit = Hit { index: row as u32, score: if s.is_nan() { f32::NEG_INFINITY } else { s } };
-                if self.heap.len() < k {
-                    self.heap.push(hit);
-                    let last = self.heap.len() - 1;
-                    sift_up(&mut self.heap, last);
-                } else if worse(&self.heap[0], &hit) {
-                    self.heap[0] = hit;
-                    sift_down(&mut self.heap, 0);
-                }
+                offer(&mut self.heap, k, Hit { index: row as u32, score: pq.score(&self.lut, row) });
             }
             start = end;
         }
@@ -486,6 +468,21 @@ fn select(
                 threshold = heap[0].score;
             }
         }
+    }
+}
+
+/// Offers one hit, scored out of row order, to the heap of the best `k` (NaN ranks as -inf).
+fn offer(heap: &mut Vec<Hit>, k: usize, mut hit: Hit) {
+    if hit.score.is_nan() {
+        hit.score = f32::NEG_INFINITY;
+    }
+    if heap.len() < k {
+        heap.push(hit);
+        let last = heap.len() - 1;
+        sift_up(heap, last);
+    } else if worse(&heap[0], &hit) {
+        heap[0] = hit;
+        sift_down(heap, 0);
     }
 }
 

@@ -55,7 +55,8 @@ pub fn scores_i8(q16: &[i16], qscale: f32, rows: &[i8], scales: &[f32], out: &mu
 }
 
 /// See [`super::Kernel::scores_pq`]: a block of 32 rows at a time, sub-space by sub-space, with 32
-/// independent accumulators.
+/// independent accumulators. Native builds only (wasm builds score pq with simd128 or the scalar loops).
+#[cfg(not(target_arch = "wasm32"))]
 pub fn scores_pq(lut: &[u8], m: usize, blocked: &[u8], out: &mut [u16]) {
     for (block, o) in blocked.chunks_exact(m * 16).zip(out.chunks_exact_mut(32)) {
         let mut acc = [0u16; 32];
