@@ -191,6 +191,27 @@ export interface ImportReport {
   pruned: number;
 }
 
+export interface CachedVersion {
+  manifestUrl: string;
+  modelVersion: string;
+  /** Milliseconds since the epoch. */
+  storedAt: number;
+  bytes: number;
+}
+
+export interface StorageReport {
+  kind: 'indexeddb' | 'memory';
+  persisted: boolean;
+  /** Every model version this origin's store keeps (one per manifest URL). */
+  versions: CachedVersion[];
+  /** Stored files (shared by versions counted once) and their bytes. */
+  files: number;
+  bytes: number;
+  /** The browser's estimate for the whole origin (`navigator.storage.estimate()`), or null. */
+  usage: number | null;
+  quota: number | null;
+}
+
 export interface LocalRecommenderApi {
   readonly info: RecommenderInfo;
   /** Settles once a newly downloaded version is cached (true) or could not be stored (false). */
@@ -206,6 +227,10 @@ export interface LocalRecommenderApi {
   /** Adds what an `exportHistory()` string holds that the history lacks; 'invalid-history' for another format. */
   importHistory(json: string): Promise<ImportReport>;
   clearHistory(): Promise<void>;
+  /** What is cached: model versions, files, bytes, the origin's usage and quota. */
+  storage(): Promise<StorageReport>;
+  /** Deletes every cached model version and file; the history stays, the model in use keeps answering. */
+  clearCache(): Promise<void>;
   /** Resolves once the history recorded so far is in storage. */
   flush(): Promise<void>;
   /** Switches to the version an 'update' event announced (the history carries over); false if none is waiting. */

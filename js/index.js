@@ -377,6 +377,27 @@ export class LocalRecommender {
   }
 
   /** Deletes the history, here and in storage; other open tabs follow. */
+  /**
+   * What this origin keeps for the recommender: the store's kind, whether it is persistent, each
+   * cached model version (`{ manifestUrl, modelVersion, storedAt, bytes }`), the stored files and
+   * their bytes, and the browser's own estimate of the origin's usage and quota (or null).
+   */
+  async storage() {
+    this._check();
+    const s = await this._store.files.summary().catch((e) => { throw fromWasm(e); });
+    const estimate = await globalThis.navigator?.storage?.estimate?.().catch(() => null);
+    return { kind: this._store.kind, persisted: this.info.persisted, ...s, usage: estimate?.usage ?? null, quota: estimate?.quota ?? null };
+  }
+
+  /**
+   * Deletes every cached model version and file (the history stays). The model in use keeps
+   * answering from memory; the next `open` downloads it again.
+   */
+  async clearCache() {
+    this._check();
+    await this._store.files.clear().catch((e) => { throw fromWasm(e); });
+  }
+
   async clearHistory() {
     this._check();
     this._core.clear();

@@ -69,6 +69,7 @@ export async function openInWorker(manifestUrl, options = {}) {
       Object.assign(info, r.info);
       return r.applied;
     },
+    storage: live('storage'), clearCache: live('clearCache'),
     history: live('history'), exportHistory: live('exportHistory'), importHistory: live('importHistory'), clearHistory: live('clearHistory'), flush: live('flush'),
     async close() { if (closed) return; await call('close'); closed = true; signal?.removeEventListener('abort', onAbort); worker.terminate(); },
   };

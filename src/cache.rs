@@ -68,6 +68,57 @@ pub fn unreferenced<'a>(
         .collect()
 }
 
+/// What the cache holds (`rec.storage()`): each cached version and the stored files.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CacheSummary {
+    pub versions: Vec<CachedVersion>,
+    /// Stored files (shared by versions counted once).
+    pub files: usize,
+    /// Their bytes, as the manifests that list them give the sizes (every file was checked against
+    /// its manifest size when stored).
+    pub bytes: u64,
+}
+
+/// One cached version in a [`CacheSummary`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct CachedVersion {
+    pub manifest_url: String,
+    /// `""` if the stored manifest does not parse (the version is then downloaded again).
+    pub model_version: String,
+    /// Milliseconds since the epoch.
+    pub stored_at: f64,
+    /// The bytes of its files.
+    pub bytes: u64,
+}
+
+/// The summary of `versions` over the stored files `stored` (digests): sizes come from each
+/// version's manifest; a digest no manifest sizes counts as a file of 0 bytes.
+pub fn summarize(versions: &[VersionRecord], stored: &[String]) -> CacheSummary {
+    // (digest, size) of each stored file some version lists, once.
+    let mut sizes: Vec<(&str, u64)> = Vec::new();
+    let mut out = Vec::with_capacity(versions.len());
+    for v in versions {
+        let manifest = crate::manifest::Manifest::parse(v.manifest_json.as_bytes()).ok();
+        let size =
+            |sha: &str| manifest.as_ref().and_then(|m| m.files.iter().find(|f| f.sha256 == sha)).map_or(0, |f| f.bytes);
+        let mut bytes = 0;
+        for (_, sha) in &v.files {
+            let b = size(sha);
+            bytes += b;
+            if stored.contains(sha) && !sizes.iter().any(|(s, _)| s == sha) {
+                sizes.push((sha.as_str(), b));
+            }
+        }
+        out.push(CachedVersion {
+            manifest_url: v.manifest_url.clone(),
+            model_version: manifest.map(|m| m.model_version).unwrap_or_default(),
+            stored_at: v.stored_at,
+            bytes,
+        });
+    }
+    CacheSummary { versions: out, files: stored.len(), bytes: sizes.iter().map(|(_, b)| b).sum() }
+}
+
 /// A file of a version being committed.
 #[derive(Debug, Clone)]
 pub struct NewFile<B> {
@@ -91,6 +142,10 @@ pub trait FileStore {
     /// Atomically writes `files`, points `version.manifest_url` at `version`, and deletes the files
     /// no version references any more.
     async fn commit(&self, version: &VersionRecord, files: Vec<NewFile<Self::Bytes>>) -> Result<(), StoreError>;
+    /// Every well-formed version record and the digests of every stored file, in one read.
+    async fn contents(&self) -> Result<(Vec<VersionRecord>, Vec<String>), StoreError>;
+    /// Deletes every version and every file, at once (the history is elsewhere and stays).
+    async fn clear(&self) -> Result<(), StoreError>;
 }
 
 /// The [`FileStore`] in memory.
@@ -163,6 +218,16 @@ impl FileStore for MemoryFileStore {
         for sha in unreferenced(versions.iter(), &keys) {
             stored.remove(&sha);
         }
+        Ok(())
+    }
+
+    async fn contents(&self) -> Result<(Vec<VersionRecord>, Vec<String>), StoreError> {
+        Ok((self.versions.borrow().clone(), self.stored()))
+    }
+
+    async fn clear(&self) -> Result<(), StoreError> {
+        self.files.borrow_mut().clear();
+        self.versions.borrow_mut().clear();
         Ok(())
     }
 }

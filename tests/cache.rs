@@ -24,6 +24,22 @@ fn version(url: &str, files: &[(&str, u8)]) -> VersionRecord {
     }
 }
 
+/// A version whose manifest is a real one, giving each file's size (file `n` has `10 + n` bytes).
+fn sized_version(url: &str, files: &[(&str, u8)]) -> VersionRecord {
+    let entries: Vec<String> = files
+        .iter()
+        .map(|(role, n)| {
+            format!(r#"{{"name":"f{n}","role":"{role}","bytes":{},"sha256":"{}"}}"#, 10 + *n as u64, sha(*n))
+        })
+        .collect();
+    let manifest_json = format!(
+        r#"{{"format":"localrec-manifest","format_version":1,"model_version":"m-{}","files":[{}]}}"#,
+        url.len(),
+        entries.join(",")
+    );
+    VersionRecord { manifest_json, ..version(url, files) }
+}
+
 /// What the suite needs beyond [`FileStore`]: bytes in and out, and the stored digests.
 #[allow(async_fn_in_trait)]
 trait TestStore: FileStore {
@@ -79,6 +95,29 @@ async fn a_malformed_version_is_refused_and_changes_nothing<S: TestStore>(store:
     assert!(store.commit(&twice, vec![file::<S>(11)]).await.is_err());
     assert_eq!(store.stored().await, before);
     assert_eq!(store.version("https://x/d.json").await.unwrap().unwrap().files, vec![("t".to_owned(), sha(10))]);
+}
+
+async fn summary_then_clear<S: TestStore>(store: &S) {
+    use localrec::cache::summarize;
+    let a = sized_version("https://x/s.json", &[("t", 1), ("i", 2)]);
+    store.commit(&a, vec![file::<S>(1), file::<S>(2)]).await.unwrap();
+    let b = sized_version("https://x/long.json", &[("t", 1), ("i", 3)]);
+    store.commit(&b, vec![file::<S>(3)]).await.unwrap();
+    let (versions, stored) = store.contents().await.unwrap();
+    let mut s = summarize(&versions, &stored);
+    s.versions.sort_by(|x, y| x.manifest_url.cmp(&y.manifest_url));
+    assert_eq!(s.files, 3, "the shared file counts once");
+    assert_eq!(s.bytes, 11 + 12 + 13);
+    let got: Vec<(&str, &str, u64)> =
+        s.versions.iter().map(|v| (v.manifest_url.as_str(), v.model_version.as_str(), v.bytes)).collect();
+    assert_eq!(got, [("https://x/long.json", "m-19", 11 + 13), ("https://x/s.json", "m-16", 11 + 12)]);
+    // Cleared at once: no version, no file; and the store works as before afterwards.
+    store.clear().await.unwrap();
+    assert!(store.stored().await.is_empty());
+    assert_eq!(store.version("https://x/s.json").await.unwrap(), None);
+    assert_eq!(summarize(&store.contents().await.unwrap().0, &[]).versions.len(), 0);
+    store.commit(&a, vec![file::<S>(1), file::<S>(2)]).await.unwrap();
+    assert_eq!(store.version("https://x/s.json").await.unwrap(), Some(a));
 }
 
 #[test]
@@ -140,6 +179,11 @@ mod native {
     }
 
     #[test]
+    fn summary_and_clear() {
+        block_on(summary_then_clear(&MemoryFileStore::new()));
+    }
+
+    #[test]
     fn a_full_store_refuses_the_commit_whole() {
         let store = MemoryFileStore::with_quota(15);
         block_on(store.commit(&version("u", &[("t", 1)]), vec![file::<MemoryFileStore>(1)])).unwrap();
@@ -191,6 +235,12 @@ mod browser {
         async fn commit(&self, v: &VersionRecord, files: Vec<NewFile<Uint8Array>>) -> Result<(), StoreError> {
             self.1.commit(v, files).await
         }
+        async fn contents(&self) -> Result<(Vec<VersionRecord>, Vec<String>), StoreError> {
+            self.1.contents().await
+        }
+        async fn clear(&self) -> Result<(), StoreError> {
+            self.1.clear().await
+        }
     }
 
     impl TestStore for Db {
@@ -220,6 +270,11 @@ mod browser {
     #[wasm_bindgen_test]
     async fn two_manifests() {
         manifests_never_evict_each_other(&fresh_db("c-two").await).await;
+    }
+
+    #[wasm_bindgen_test]
+    async fn summary_and_clear() {
+        summary_then_clear(&fresh_db("c-summary").await).await;
     }
 
     #[wasm_bindgen_test]

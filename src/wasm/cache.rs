@@ -13,7 +13,7 @@ use web_sys::{IdbDatabase, IdbTransactionMode};
 
 use super::idb::{self, FILES, VERSIONS};
 use super::{js_err, JsResult};
-use crate::cache::{unreferenced, FileStore, MemoryFileStore, NewFile, VersionRecord};
+use crate::cache::{summarize, unreferenced, FileStore, MemoryFileStore, NewFile, VersionRecord};
 use crate::history::StoreError;
 
 /// The [`FileStore`] of IndexedDB.
@@ -170,6 +170,35 @@ impl FileStore for IdbFileStore {
         }
         idb::done(&t).await.map_err(|e| idb::store_error(WHAT, &e))
     }
+
+    async fn contents(&self) -> Result<(Vec<VersionRecord>, Vec<String>), StoreError> {
+        const WHAT: &str = "reading what is cached";
+        let t = tx(&self.db, &[FILES, VERSIONS], IdbTransactionMode::Readonly, WHAT)?;
+        let read = async {
+            let (all, keys) = (t.object_store(VERSIONS)?.get_all()?, t.object_store(FILES)?.get_all_keys()?);
+            let versions: Vec<VersionRecord> =
+                Array::from(&idb::request(&all).await?).iter().filter_map(|v| version_from_js(&v)).collect();
+            let stored: Vec<String> =
+                Array::from(&idb::request(&keys).await?).iter().filter_map(|k| k.as_string()).collect();
+            Ok::<_, JsValue>((versions, stored))
+        };
+        read.await.map_err(|e| idb::store_error(WHAT, &e))
+    }
+
+    async fn clear(&self) -> Result<(), StoreError> {
+        const WHAT: &str = "clearing the cache";
+        let t = tx(&self.db, &[FILES, VERSIONS], IdbTransactionMode::Readwrite, WHAT)?;
+        let step = (|| {
+            t.object_store(FILES)?.clear()?;
+            t.object_store(VERSIONS)?.clear()?;
+            Ok::<(), JsValue>(())
+        })();
+        if let Err(e) = step {
+            let _ = t.abort();
+            return Err(idb::store_error(WHAT, &e));
+        }
+        idb::done(&t).await.map_err(|e| idb::store_error(WHAT, &e))
+    }
 }
 
 /// IndexedDB or memory.
@@ -200,6 +229,20 @@ impl FileBackend {
         match self {
             FileBackend::Idb(s) => s.delete_file(sha).await,
             FileBackend::Memory(s) => s.delete_file(sha).await,
+        }
+    }
+
+    pub async fn contents(&self) -> Result<(Vec<VersionRecord>, Vec<String>), StoreError> {
+        match self {
+            FileBackend::Idb(s) => s.contents().await,
+            FileBackend::Memory(s) => s.contents().await,
+        }
+    }
+
+    pub async fn clear(&self) -> Result<(), StoreError> {
+        match self {
+            FileBackend::Idb(s) => s.clear().await,
+            FileBackend::Memory(s) => s.clear().await,
         }
     }
 
@@ -268,6 +311,39 @@ impl JsFileCache {
         let backend = self.backend.clone();
         wasm_bindgen_futures::future_to_promise(async move {
             Ok(array_of(backend.files_js(&shas).await.map_err(|e| js_err(e.into()))?).into())
+        })
+    }
+
+    /// What the cache holds: `{ versions: [{ manifestUrl, modelVersion, storedAt, bytes }], files,
+    /// bytes }` (sizes as the manifests give them).
+    pub fn summary(&self) -> Promise {
+        let backend = self.backend.clone();
+        wasm_bindgen_futures::future_to_promise(async move {
+            let (versions, stored) = backend.contents().await.map_err(|e| js_err(e.into()))?;
+            let s = summarize(&versions, &stored);
+            let list = Array::new();
+            for v in &s.versions {
+                let o = Object::new();
+                Reflect::set(&o, &"manifestUrl".into(), &JsValue::from_str(&v.manifest_url))?;
+                Reflect::set(&o, &"modelVersion".into(), &JsValue::from_str(&v.model_version))?;
+                Reflect::set(&o, &"storedAt".into(), &JsValue::from_f64(v.stored_at))?;
+                Reflect::set(&o, &"bytes".into(), &JsValue::from_f64(v.bytes as f64))?;
+                list.push(&o);
+            }
+            let out = Object::new();
+            Reflect::set(&out, &"versions".into(), &list)?;
+            Reflect::set(&out, &"files".into(), &JsValue::from_f64(s.files as f64))?;
+            Reflect::set(&out, &"bytes".into(), &JsValue::from_f64(s.bytes as f64))?;
+            Ok(out.into())
+        })
+    }
+
+    /// Deletes every cached version and file in one transaction; the histories are not touched.
+    pub fn clear(&self) -> Promise {
+        let backend = self.backend.clone();
+        wasm_bindgen_futures::future_to_promise(async move {
+            backend.clear().await.map_err(|e| js_err(e.into()))?;
+            Ok(JsValue::UNDEFINED)
         })
     }
 

@@ -130,6 +130,35 @@ for (const storage of ['indexeddb', 'memory']) {
       assert.ok(!state.requests.includes('items.pq.lrc'), `${state.requests}`);
     });
 
+    test('storage() reports the cached version; clearCache() removes it, keeps the history, and the next visit downloads again', async () => {
+      const r = await page.evaluate(async ([s]) => {
+        const rec = await window.L.open('/model/manifest.json', { dbName: 'e2e-storage', store: s === 'memory' ? window.memoryStore : undefined, update: 'wait' });
+        await rec.stored;
+        await rec.record('sku-00010', 'view');
+        await rec.flush();
+        const before = await rec.storage();
+        await rec.clearCache();
+        const after = await rec.storage();
+        const still = (await rec.recommend({ k: 3 })).items.length; // the model in use answers from memory
+        await rec.close();
+        const again = await window.L.open('/model/manifest.json', { dbName: 'e2e-storage', store: s === 'memory' ? window.memoryStore : undefined, update: 'wait' });
+        const out = { before, after, still, source: again.info.source, history: (await again.history()).map((e) => e.id) };
+        await again.close();
+        return out;
+      }, [storage]);
+      assert.equal(r.before.kind, storage);
+      assert.equal(r.before.versions.length, 1);
+      assert.match(r.before.versions[0].manifestUrl, /\/model\/manifest\.json$/);
+      assert.equal(r.before.versions[0].bytes, sizes('v1', V1_FILES));
+      assert.equal(r.before.files, V1_FILES.length);
+      assert.equal(r.before.bytes, sizes('v1', V1_FILES));
+      assert.ok(r.before.versions[0].modelVersion.length > 0);
+      assert.deepEqual([r.after.versions.length, r.after.files, r.after.bytes], [0, 0, 0]);
+      assert.equal(r.still, 3);
+      assert.equal(r.source, 'network', 'the next open downloads again');
+      assert.deepEqual(r.history, ['sku-00010'], 'the history survived the clear');
+    });
+
     test('nothing cached and no network: a typed error', async () => {
       await context.setOffline(true);
       const r = await visit();
@@ -453,9 +482,14 @@ describe('IndexedDB only', () => {
         rec.history(), rec.clearHistory(), rec.history(), rec.record('sku-00012', 'purchase'), rec.recommend({ k: 5 }),
       ];
       const out = await Promise.all(calls);
+      // storage() and clearCache() cross into the worker like the rest.
+      const kept = await rec.storage();
+      await rec.clearCache();
+      const after = await rec.storage();
       await rec.close();
-      return { first: out[1], hist: out[3].map((e) => e.id), cleared: out[5].length, last: out[7] };
+      return { first: out[1], hist: out[3].map((e) => e.id), cleared: out[5].length, last: out[7], kept: kept.versions.length, after: after.files };
     });
+    assert.deepEqual([r.kept, r.after], [1, 0], 'storage() and clearCache() in worker mode');
     assert.equal(r.first.coldStart, false, 'the recommend after a record used it');
     assert.ok(!r.first.items.some((i) => i.id === 'sku-00010'), 'and excluded the recorded item');
     assert.deepEqual(r.hist, ['sku-00010', 'sku-00011']);
