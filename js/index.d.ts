@@ -62,6 +62,8 @@ export interface OpenOptions {
   onEvent?: (e: SyncEvent) => void;
   /** Called for `degraded` events only (a shortcut for onEvent). */
   onDegraded?: (e: SyncEvent) => void;
+  /** Each content-free figure as it happens (latency, error code, event, model, download); see `stats()`. */
+  onMetric?: (m: Metric) => void;
   /**
    * Which item table to download. 'auto' (default): by device class, the first the manifest lists of
    * pq, int8, f32 with Data Saver on or at most 2 GB of device memory, else of int8, pq, f32.
@@ -212,6 +214,34 @@ export interface StorageReport {
   quota: number | null;
 }
 
+/** One content-free figure, as `onMetric` receives it: never an item id, title, category or history event. */
+export type Metric =
+  | { type: 'latency'; op: 'open' | 'record' | 'recommend'; ms: number }
+  | { type: 'error'; op: 'open' | 'record' | 'recommend'; code: ErrorCode | 'aborted' }
+  /** A library event by type, with the reason for degradations ('degraded:quota', 'offline', ...). */
+  | { type: 'event'; name: string }
+  | { type: 'model'; modelVersion: string; source: 'cache' | 'network' | 'delta'; precision: 'int8' | 'pq' | 'f32'; ranking: 'two-stage' | 'tower' }
+  | { type: 'download'; bytes: number };
+
+export interface LatencyHistogram {
+  count: number;
+  meanMs: number;
+  maxMs: number;
+  /** Non-empty buckets: `count` operations took at most `leMs` (and more than the previous bound). */
+  buckets: { leMs: number; count: number }[];
+}
+
+export interface Stats {
+  latency: Partial<Record<'open' | 'record' | 'recommend', LatencyHistogram>>;
+  errors: Record<string, number>;
+  events: Record<string, number>;
+  bytesDownloaded: number;
+  model: { modelVersion: string; source: 'cache' | 'network' | 'delta'; precision: 'int8' | 'pq' | 'f32'; ranking: 'two-stage' | 'tower' };
+  storage: 'indexeddb' | 'memory';
+  /** Bytes of the cached files, or null if the cache could not be read. */
+  cacheBytes: number | null;
+}
+
 export interface LocalRecommenderApi {
   readonly info: RecommenderInfo;
   /** Settles once a newly downloaded version is cached (true) or could not be stored (false). */
@@ -227,6 +257,8 @@ export interface LocalRecommenderApi {
   /** Adds what an `exportHistory()` string holds that the history lacks; 'invalid-history' for another format. */
   importHistory(json: string): Promise<ImportReport>;
   clearHistory(): Promise<void>;
+  /** Aggregate, content-free figures since `open`: latencies, errors, events, bytes, the model in use. */
+  stats(): Promise<Stats>;
   /** What is cached: model versions, files, bytes, the origin's usage and quota. */
   storage(): Promise<StorageReport>;
   /** Deletes every cached model version and file; the history stays, the model in use keeps answering. */

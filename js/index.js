@@ -13,6 +13,7 @@ import init, { Catalogue, UserTower, Recommender, RankingStage, VisitorHistory, 
 import { LocalRecError, fromWasm } from './errors.js';
 import { openIndexedDbStore, MemoryStore } from './store.js';
 import { syncArtifacts } from './sync.js';
+import { Metrics } from './metrics.js';
 
 export { LocalRecError } from './errors.js';
 export { MemoryStore } from './store.js';
@@ -62,7 +63,13 @@ export async function open(manifestUrl, options = {}) {
   const abort = new AbortController();
   if (opts.signal?.aborted) abort.abort(opts.signal.reason);
   opts.signal?.addEventListener('abort', () => abort.abort(opts.signal.reason), { once: true });
-  const emit = (ev) => { try { opts.onEvent?.(ev); if (ev.type === 'degraded') opts.onDegraded?.(ev); } catch (e) { console.error(e); } };
+  const metrics = new Metrics(opts.onMetric);
+  const opened = now();
+  const emit = (ev) => {
+    metrics.event(ev);
+    if (ev.type === 'update' && ev.applied && ev.info) metrics.model(ev.info);
+    try { opts.onEvent?.(ev); if (ev.type === 'degraded') opts.onDegraded?.(ev); } catch (e) { console.error(e); }
+  };
   const wasm = initWasm(opts.wasmUrl);
   wasm.catch(() => {}); // awaited below; avoid an unhandled rejection if another step fails first
 
@@ -100,14 +107,16 @@ export async function open(manifestUrl, options = {}) {
     // The core fetches the manifest and reads the cached version at the same time.
     synced = await syncArtifacts(manifestUrl, roles, {
       store, fetch: opts.fetch, signal: abort.signal, onEvent: emit, background: opts.update !== 'wait',
-      onProgress: (p) => { try { opts.onProgress?.(p); } catch (e) { console.error(e); } },
+      onProgress: (p) => { metrics.progress(p.bytesDone); try { opts.onProgress?.(p); } catch (e) { console.error(e); } },
       prepare: (files) => prepareModel(files, roles),
     });
   } catch (e) {
     if (!opts.store) store.close();
+    metrics.error('open', e?.code ?? (e?.name === 'AbortError' ? 'aborted' : 'internal'));
     throw e;
   }
   const rec = new LocalRecommender(synced, store, opts, emit, { persisted: false, degraded: store.kind === 'memory' }, abort);
+  rec._metrics = metrics;
   persisting.then((p) => { rec.info.persisted = p; });
   try { await rec._restore(); } catch (e) {
     rec._closed = true;
@@ -115,8 +124,12 @@ export async function open(manifestUrl, options = {}) {
     await rec._updating;
     rec._prepared.free();
     if (!opts.store) store.close();
-    throw fromWasm(e);
+    const err = fromWasm(e);
+    metrics.error('open', err.code);
+    throw err;
   }
+  metrics.time('open', now() - opened);
+  metrics.model(rec.info);
   return rec;
 }
 
@@ -305,6 +318,12 @@ export class LocalRecommender {
    */
   async record(itemId, kind = 'view', time = Date.now() / 1000) {
     this._check();
+    const t0 = now();
+    try { this._record(itemId, kind, time); } catch (e) { this._metrics.error('record', e.code); throw e; }
+    this._metrics.time('record', now() - t0);
+  }
+
+  _record(itemId, kind, time) {
     const id = String(itemId);
     try {
       this._core.record(id, kind, time);
@@ -319,8 +338,16 @@ export class LocalRecommender {
    * Top k with reasons. Options: k (default 10), excludeSeen (default true), exclude (ids),
    * categories (names), maxPerCategory (diversity cap). With no history: the popular list.
    */
-  async recommend({ k = 10, excludeSeen = true, exclude = [], categories, maxPerCategory } = {}) {
+  async recommend(options) {
     this._check();
+    const t0 = now();
+    let out;
+    try { out = this._recommend(options); } catch (e) { this._metrics.error('recommend', e.code); throw e; }
+    this._metrics.time('recommend', now() - t0);
+    return out;
+  }
+
+  _recommend({ k = 10, excludeSeen = true, exclude = [], categories, maxPerCategory } = {}) {
     if (!Number.isInteger(k) || k < 1 || k > 1000) throw new LocalRecError('invalid-argument', `k must be an integer in 1..=1000, got ${k}`);
     let codes;
     if (categories !== undefined) {
@@ -377,6 +404,18 @@ export class LocalRecommender {
   }
 
   /** Deletes the history, here and in storage; other open tabs follow. */
+  /**
+   * Aggregate, content-free figures: latency histograms of open / record / recommend, errors by
+   * code, library events by type and reason, bytes downloaded, the model in use and the cache's size.
+   * Never an item id, a title, a category or an event of the history.
+   */
+  async stats() {
+    this._check();
+    const cacheBytes = await this._store.files.summary().then((s) => s.bytes, () => null);
+    const { modelVersion, source, precision, ranking, storage } = this.info;
+    return { ...this._metrics.snapshot(), model: { modelVersion, source, precision, ranking }, storage, cacheBytes };
+  }
+
   /**
    * What this origin keeps for the recommender: the store's kind, whether it is persistent, each
    * cached model version (`{ manifestUrl, modelVersion, storedAt, bytes }`), the stored files and

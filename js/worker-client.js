@@ -3,7 +3,8 @@
 import { LocalRecError } from './errors.js';
 
 export async function openInWorker(manifestUrl, options = {}) {
-  const { onProgress, onEvent, onDegraded, fetch: _fetch, store: _store, signal, ...plain } = options;
+  const { onProgress, onEvent, onDegraded, onMetric, fetch: _fetch, store: _store, signal, ...plain } = options;
+  plain.metrics = typeof onMetric === 'function'; // the worker posts metrics only if the page listens
   if (_fetch || _store) throw new LocalRecError('invalid-argument', 'fetch and store cannot cross into a worker');
   // The signal stays on the page: its abort is passed on as a message (it stops the open, or a
   // background update after it), and the page rejects with the signal's own reason, as `open` does.
@@ -16,6 +17,7 @@ export async function openInWorker(manifestUrl, options = {}) {
   let next = 1;
   worker.onmessage = ({ data }) => {
     if (data.event === 'progress') { onProgress?.(data.payload); return; }
+    if (data.event === 'metric') { try { onMetric?.(data.payload); } catch (e) { console.error(e); } return; }
     if (data.event === 'event') {
       // An update applied in the worker: the page's `info` follows before the app hears of it.
       if (data.payload.type === 'update' && data.payload.info && info) Object.assign(info, data.payload.info);
@@ -69,7 +71,7 @@ export async function openInWorker(manifestUrl, options = {}) {
       Object.assign(info, r.info);
       return r.applied;
     },
-    storage: live('storage'), clearCache: live('clearCache'),
+    storage: live('storage'), clearCache: live('clearCache'), stats: live('stats'),
     history: live('history'), exportHistory: live('exportHistory'), importHistory: live('importHistory'), clearHistory: live('clearHistory'), flush: live('flush'),
     async close() { if (closed) return; await call('close'); closed = true; signal?.removeEventListener('abort', onAbort); worker.terminate(); },
   };

@@ -26,6 +26,7 @@ async function handle(data) {
         signal: aborter.signal,
         onProgress: (p) => self.postMessage({ event: 'progress', payload: p }),
         onEvent: (e) => self.postMessage({ event: 'event', payload: { ...e, error: undefined } }),
+        onMetric: options.metrics ? (m) => self.postMessage({ event: 'metric', payload: m }) : undefined,
       });
       result = rec.info;
     } else if (!rec) {

@@ -539,6 +539,47 @@ describe('IndexedDB only', () => {
     assert.equal(ok, 3);
   });
 
+  test('stats() and onMetric are content-free: no item id, title, category or history event in any figure', async () => {
+    const page = await newPage(context);
+    const r = await page.evaluate(async () => {
+      const run = async (how) => {
+        const seen = [];
+        const opts = { dbName: `e2e-metrics-${how}`, update: 'wait', onMetric: (m) => seen.push(m) };
+        const rec = how === 'worker' ? await window.L.openInWorker('/model/manifest.json', opts) : await window.L.open('/model/manifest.json', opts);
+        for (const [id, kind] of [['sku-00010', 'view'], ['sku-00011', 'cart'], ['sku-00012', 'purchase']]) await rec.record(id, kind);
+        const recs = await rec.recommend({ k: 10, categories: [(await rec.categories())[0]] });
+        await rec.recommend({ k: 5 });
+        let code = null;
+        try { await rec.record('sku-does-not-exist', 'view'); } catch (e) { code = e.code; }
+        const stats = await rec.stats();
+        const items = await rec.items();
+        const text = JSON.stringify({ seen, stats });
+        // Everything the figures must never carry: every id, title and category of the catalogue
+        // (the recommended ones included) and the recorded ids.
+        const secrets = [...items.flatMap((it) => [it.id, it.title, it.category]), ...recs.items.map((it) => it.id), 'sku-does-not-exist'].filter(Boolean);
+        const leaks = [...new Set(secrets)].filter((s) => text.includes(s));
+        await rec.close();
+        return { how, leaks, code, stats, kinds: [...new Set(seen.map((m) => m.type))].sort(), ops: seen.filter((m) => m.type === 'latency').map((m) => m.op) };
+      };
+      return [await run('page'), await run('worker')];
+    });
+    for (const x of r) {
+      assert.deepEqual(x.leaks, [], `${x.how}: ${x.leaks.slice(0, 5)}`);
+      assert.equal(x.code, 'unknown-item');
+      assert.deepEqual(x.kinds, ['download', 'error', 'latency', 'model'], x.how);
+      assert.deepEqual(x.ops, ['open', 'record', 'record', 'record', 'recommend', 'recommend'], x.how);
+      assert.equal(x.stats.latency.record.count, 3);
+      assert.equal(x.stats.latency.recommend.count, 2);
+      assert.equal(x.stats.latency.open.count, 1);
+      assert.equal(x.stats.latency.recommend.buckets.reduce((n, b) => n + b.count, 0), 2);
+      assert.deepEqual(x.stats.errors, { 'unknown-item': 1 });
+      assert.equal(x.stats.bytesDownloaded, sizes('v1', V1_FILES), 'every byte of the first visit');
+      assert.equal(x.stats.model.source, 'network');
+      assert.equal(x.stats.model.precision, 'int8');
+      assert.equal(x.stats.cacheBytes, sizes('v1', V1_FILES));
+    }
+  });
+
   test("worker mode, update: 'apply': a background update switches at once and the page's info follows", async () => {
     const page = await newPage(context);
     await page.evaluate(() => window.visit('indexeddb'));
