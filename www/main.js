@@ -71,6 +71,19 @@ async function renderHistory() {
     : '<li class="muted">Nothing yet: view, add to cart or buy something.</li>';
 }
 
+/** The content-free figures of `rec.stats()`: what an app could send to its own telemetry. */
+async function renderStats() {
+  const s = await rec.stats();
+  const lat = Object.entries(s.latency).map(([op, h]) => `${op}: ${h.count} × mean ${h.meanMs.toFixed(2)} ms, max ${h.maxMs.toFixed(2)} ms`);
+  const errors = Object.entries(s.errors).map(([code, n]) => `${code} × ${n}`).join(', ') || 'none';
+  $('stats').textContent = [
+    `model ${s.model.modelVersion} (${s.model.source}, ${s.model.precision} table, ${s.model.ranking})`,
+    ...lat,
+    `errors: ${errors}`,
+    `downloaded ${(s.bytesDownloaded / 1024).toFixed(0)} KB; cached ${s.cacheBytes === null ? '?' : (s.cacheBytes / 1024).toFixed(0)} KB (${s.storage})`,
+  ].join('\n');
+}
+
 async function act(id, kind, t0) {
   try {
     showError(null);
@@ -81,6 +94,7 @@ async function act(id, kind, t0) {
     await Promise.all([rec.record(id, kind), renderRecs(t0)]);
     demo.lastClick = { queued: t1 - t0, recordRecommendRender: performance.now() - t1 };
     renderHistory();
+    renderStats().catch(showError);
   } catch (e) { showError(e); }
 }
 
@@ -96,7 +110,7 @@ async function showModel() {
   $('progress').hidden = true;
   const info = rec.info;
   $('store').textContent = `${info.storage === 'indexeddb' ? 'IndexedDB' : 'memory only'}${info.persisted ? ' · persisted' : ''}${info.degraded ? ' · degraded' : ''}`;
-  $('model').textContent = `${info.dataset} · ${info.items.toLocaleString('en')} items · ${info.ranking} · ${info.source === 'cache' ? 'from cache' : info.source === 'delta' ? 'delta update' : 'downloaded'}`;
+  $('model').textContent = `${info.dataset} · ${info.items.toLocaleString('en')} items · ${info.precision} · ${info.ranking} · ${info.source === 'cache' ? 'from cache' : info.source === 'delta' ? 'delta update' : 'downloaded'}`;
   $('model').title = `model ${info.modelVersion}`;
   items = await rec.items();
   byId = new Map(items.map((it) => [it.id, it]));
@@ -128,6 +142,7 @@ async function main() {
   demo.firstRecMs = performance.now();
   demo.openMs = demo.firstRecMs - started;
   await renderHistory();
+  renderStats().catch(showError);
 
   $('search').addEventListener('input', renderShop);
   $('category').addEventListener('change', renderShop);

@@ -62,6 +62,12 @@ test('cold start shows popular items; a click updates recommendations at once, w
   assert.notDeepEqual(await recTitles(), after);
   assert.ok((await reasons()).some((r) => r === `because you added to your cart ${bought}` || r === `often bought with ${bought}`), (await reasons()).join('|'));
   assert.match(await page.textContent('#latency'), /click → new recommendations in [0-9.]+ ms/);
+  // The stats panel: content-free figures, counting this page's clicks.
+  await page.waitForFunction(() => /recommend: 3 ×/.test(document.querySelector('#stats').textContent));
+  const stats = await page.textContent('#stats');
+  assert.match(stats, /record: 2 × mean [0-9.]+ ms/);
+  assert.match(stats, /int8 table, two-stage/);
+  assert.ok(!stats.includes(viewed) && !stats.includes(bought), stats);
   await page.setViewportSize({ width: 1280, height: 900 });
   await page.waitForTimeout(800); // let the "fresh" highlight fade
   await page.screenshot({ path: `${SHOTS}/demo.png` });
