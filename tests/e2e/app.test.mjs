@@ -217,6 +217,20 @@ test('worker mode: a worker that cannot load is a typed error, not a hang', asyn
   assert.equal(r, 'LocalRecError internal');
 });
 
+test('a webpack 5 build imports the package and gets recommendations, in page and worker mode', async () => {
+  execFileSync(process.execPath, ['node_modules/webpack-cli/bin/cli.js', '--config', 'tests/e2e/webpack-app/webpack.config.mjs'], { stdio: 'inherit' });
+  for (const mode of ['page', 'worker']) {
+    const p = await context.newPage();
+    const errors = [];
+    p.on('pageerror', (e) => errors.push(e.message));
+    await p.goto(`${base}/tests/e2e/webpack-app/index.html?mode=${mode}`);
+    await p.waitForFunction(() => document.getElementById('status').textContent !== 'loading', null, { timeout: 60_000 });
+    assert.equal(await p.textContent('#status'), `ok ${mode} 5`, errors.join('\n'));
+    assert.equal(await p.$$eval('#recs li', (l) => l.length), 5);
+    await p.close();
+  }
+});
+
 test('a Vite build imports the package and gets recommendations, in page and worker mode', async () => {
   execFileSync(process.execPath, ['node_modules/vite/bin/vite.js', 'build', '--config', 'tests/e2e/vite-app/vite.config.mjs'], { stdio: 'inherit' });
   for (const mode of ['page', 'worker']) {
