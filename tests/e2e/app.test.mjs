@@ -231,6 +231,24 @@ test('a webpack 5 build imports the package and gets recommendations, in page an
   }
 });
 
+test('a Next.js page (static export) imports the package in an effect: it prerenders, then gets recommendations, in page and worker mode', async () => {
+  execFileSync(process.execPath, ['node_modules/next/dist/bin/next', 'build', 'tests/e2e/next-app'], {
+    stdio: 'inherit', env: { ...process.env, NEXT_TELEMETRY_DISABLED: '1' },
+  });
+  // Server rendering ran without the package: the prerendered page shows the loading state.
+  assert.match(readFileSync('target/next-app/index.html', 'utf8'), /id="status">loading</);
+  for (const mode of ['page', 'worker']) {
+    const p = await context.newPage();
+    const errors = [];
+    p.on('pageerror', (e) => errors.push(e.message));
+    await p.goto(`${base}/target/next-app/index.html?mode=${mode}`);
+    await p.waitForFunction(() => document.getElementById('status')?.textContent.startsWith('ok') || document.getElementById('status')?.textContent.startsWith('error'), null, { timeout: 60_000 });
+    assert.equal(await p.textContent('#status'), `ok ${mode} 5`, errors.join('\n'));
+    assert.equal(await p.$$eval('#recs li', (l) => l.length), 5);
+    await p.close();
+  }
+});
+
 test('a Vite build imports the package and gets recommendations, in page and worker mode', async () => {
   execFileSync(process.execPath, ['node_modules/vite/bin/vite.js', 'build', '--config', 'tests/e2e/vite-app/vite.config.mjs'], { stdio: 'inherit' });
   for (const mode of ['page', 'worker']) {
