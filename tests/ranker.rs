@@ -60,6 +60,15 @@ fn brute_force(kernel: Kernel, catalog: &Catalog, q: &Query) -> Vec<Hit> {
     hits
 }
 
+/// Query `q` for the best `k`: no filter (0), excluding `exclude` (1), or categories 1 and 4 only (2).
+fn filtered<'a>(q: &'a [f32], k: usize, filter: usize, exclude: &'a [u32]) -> Query<'a> {
+    match filter {
+        1 => Query::new(q, k).exclude(exclude),
+        2 => Query::new(q, k).categories(&[1, 4]),
+        _ => Query::new(q, k),
+    }
+}
+
 /// `int8`: 0 = f32, 1 = int8, 2 = int8 with a refine plane.
 fn catalog_with(rng: &mut Rng, n: usize, dim: usize, exact: bool, int8: u8, cats: u32) -> Catalog {
     let values = if exact { exact_values(rng, n * dim) } else { gaussian_values(rng, n * dim) };
@@ -307,13 +316,7 @@ fn bounded_scan_returns_exactly_the_plain_f32_scan() {
             for q in &queries {
                 for k in [1, 10, 100, catalog.len() + 5] {
                     for filter in 0..3 {
-                        let mut query = Query::new(q, k);
-                        if filter == 1 {
-                            query = query.exclude(&exclude);
-                        }
-                        if filter == 2 {
-                            query = query.categories(&[1, 4]);
-                        }
+                        let query = filtered(q, k, filter, &exclude);
                         let want = plain.search(catalog, &query).unwrap().to_vec();
                         let got = bounded.search(catalog, &query).unwrap();
                         assert_eq!(got.len(), want.len(), "{kernel:?} k {k} filter {filter}");
@@ -465,13 +468,7 @@ fn pq_search_returns_exactly_the_float_table_scan() {
             for q in &queries {
                 for k in [1, 10, 100, n + 5] {
                     for filter in 0..3 {
-                        let mut query = Query::new(q, k);
-                        if filter == 1 {
-                            query = query.exclude(&exclude);
-                        }
-                        if filter == 2 {
-                            query = query.categories(&[1, 4]);
-                        }
+                        let query = filtered(q, k, filter, &exclude);
                         let want = pq_brute_force(catalog, &query);
                         let got = topk.search(catalog, &query).unwrap();
                         assert_eq!(got.len(), want.len(), "{kernel:?} n={n} d={d} k={k} filter={filter} seed={seed}");

@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 export default {
   mode: 'production',
   context: fileURLToPath(new URL('.', import.meta.url)),
-  entry: './main.js',
+  entry: '../vite-app/main.js', // the same app as the Vite build
   output: {
     path: fileURLToPath(new URL('../../../target/webpack-app', import.meta.url)),
     publicPath: '/target/webpack-app/',
