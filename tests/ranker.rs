@@ -69,6 +69,14 @@ fn filtered<'a>(q: &'a [f32], k: usize, filter: usize, exclude: &'a [u32]) -> Qu
     }
 }
 
+/// The same rows in the same order with bit-identical scores.
+fn assert_same_hits(got: &[Hit], want: &[Hit], context: &str) {
+    assert_eq!(got.len(), want.len(), "{context}");
+    for (g, w) in got.iter().zip(want) {
+        assert!(g.index == w.index && g.score.to_bits() == w.score.to_bits(), "{context}: {g:?} != {w:?}");
+    }
+}
+
 /// `int8`: 0 = f32, 1 = int8, 2 = int8 with a refine plane.
 fn catalog_with(rng: &mut Rng, n: usize, dim: usize, exact: bool, int8: u8, cats: u32) -> Catalog {
     let values = if exact { exact_values(rng, n * dim) } else { gaussian_values(rng, n * dim) };
@@ -319,13 +327,7 @@ fn bounded_scan_returns_exactly_the_plain_f32_scan() {
                         let query = filtered(q, k, filter, &exclude);
                         let want = plain.search(catalog, &query).unwrap().to_vec();
                         let got = bounded.search(catalog, &query).unwrap();
-                        assert_eq!(got.len(), want.len(), "{kernel:?} k {k} filter {filter}");
-                        for (g, w) in got.iter().zip(&want) {
-                            assert!(
-                                g.index == w.index && g.score.to_bits() == w.score.to_bits(),
-                                "{kernel:?} k {k} filter {filter}: {g:?} != {w:?}"
-                            );
-                        }
+                        assert_same_hits(got, &want, &format!("{kernel:?} k {k} filter {filter}"));
                     }
                 }
             }
@@ -471,13 +473,11 @@ fn pq_search_returns_exactly_the_float_table_scan() {
                         let query = filtered(q, k, filter, &exclude);
                         let want = pq_brute_force(catalog, &query);
                         let got = topk.search(catalog, &query).unwrap();
-                        assert_eq!(got.len(), want.len(), "{kernel:?} n={n} d={d} k={k} filter={filter} seed={seed}");
-                        for (g, w) in got.iter().zip(&want) {
-                            assert!(
-                                g.index == w.index && g.score.to_bits() == w.score.to_bits(),
-                                "{kernel:?} n={n} d={d} k={k} filter={filter}: {g:?} != {w:?} seed={seed}"
-                            );
-                        }
+                        assert_same_hits(
+                            got,
+                            &want,
+                            &format!("{kernel:?} n={n} d={d} k={k} filter={filter} seed={seed}"),
+                        );
                     }
                 }
             }

@@ -348,9 +348,9 @@ fn run(cli: Cli) -> Result<(), String> {
         rows.push(("user tower (pq items)".into(), split(&|q| evaluate_model(model, &pq_catalog, q))));
         if ranker {
             // The ranking stage runs over the table the browser loads by default.
-            let served = served_table(f32_catalog, &pq_catalog, pq_from_items);
+            let served = served_table(&int8_catalog, &pq_catalog, pq_from_items);
             eprintln!("ranking stage fitted over the {} table", served.element_type().name());
-            let r = train_stage(&ds, model, &served, &valid_q, &test_q, &stage, ablation);
+            let r = train_stage(&ds, model, served, &valid_q, &test_q, &stage, ablation);
             eprintln!(
                 "ranking stage in {:.0} s: EASE λ {}, {} hidden units, {} neighbours per item ({} kept, {} bytes as shipped); {:.1}% of test targets among the candidates",
                 r.seconds,

@@ -41,11 +41,11 @@ pub const PQ_DEFAULT_FROM_ITEMS: usize = 50_000;
 
 /// The item table the browser is expected to score with: pq from [`PQ_DEFAULT_FROM_ITEMS`] items
 /// on, int8 below. The ranking stage is fitted over it and the export's self-checks run on it.
-pub fn served_table(f32_catalog: &Catalog, pq: &Catalog, pq_from_items: usize) -> Catalog {
-    if f32_catalog.len() >= pq_from_items {
-        pq.clone()
+pub fn served_table<'a>(int8: &'a Catalog, pq: &'a Catalog, pq_from_items: usize) -> &'a Catalog {
+    if pq.len() >= pq_from_items {
+        pq
     } else {
-        f32_catalog.to_int8()
+        int8
     }
 }
 
@@ -70,7 +70,8 @@ pub fn export(
     }
     let f32_bytes = catalog.encode();
     let with_int8 = catalog.len() < pq_from_items;
-    let int8_bytes = if with_int8 { catalog.to_int8().encode() } else { Vec::new() };
+    let int8 = if with_int8 { Some(catalog.to_int8()) } else { None };
+    let int8_bytes = int8.as_ref().map_or_else(Vec::new, Catalog::encode);
     let pq_bytes = pq.encode();
     let weights = tower_weights(trained.user.clone()).map_err(|e| e.to_string())?;
 
@@ -119,7 +120,7 @@ pub fn export(
 
     let ranker_bytes = match ranker {
         Some(r) => {
-            let served = std::rc::Rc::new(served_table(&catalog, pq, pq_from_items));
+            let served = std::rc::Rc::new(int8.clone().unwrap_or_else(|| pq.clone()));
             let mut rec = Recommender::new(served, trained.user_model()).map_err(|e| e.to_string())?;
             rec.set_ranker(Some(std::rc::Rc::new(r.clone()))).map_err(|e| e.to_string())?;
             rec.set_history(events).map_err(|e| e.to_string())?;
