@@ -101,6 +101,13 @@ export interface OpenOptions {
   /** In-page mode only: a custom fetch or store. */
   fetch?: typeof fetch;
   store?: unknown;
+  /** Business rules on top of the manifest's (see `setRules`). */
+  rules?: Rules;
+  /**
+   * The experiment's variant to use instead of this device's assignment (for QA); an
+   * 'invalid-argument' error if the manifest's experiment has no such variant.
+   */
+  variant?: string;
   /**
    * Aborts `open` (it rejects with the signal's reason) or, once open, a background update; in
    * worker mode too (the abort is relayed to the worker).
@@ -124,6 +131,45 @@ export interface RecommenderInfo {
   storage: 'indexeddb' | 'memory';
   persisted: boolean;
   degraded: boolean;
+  /** The manifest's experiment and the variant this device is assigned (stable), or null. */
+  experiment: string | null;
+  variant: string | null;
+}
+
+/**
+ * Business rules: the manifest's `rules` with the app's on top (blocklists add up; the app's boost
+ * of a category replaces the manifest's; the app's pins replace the manifest's). Ids and categories
+ * the catalogue lacks are ignored. Every rule obeys the filters and keeps exactly k results where
+ * enough items are eligible.
+ */
+export interface Rules {
+  /** Never recommended (a guardrail), applied inside the scan. */
+  block?: string[];
+  /** Added to the score of each item of the category (negative: bury), in the units of `score`. */
+  boost?: Record<string, number>;
+  /** Items at fixed 0-based positions (past the end: last). */
+  pin?: { id: string; position: number }[];
+}
+
+export interface Explanation {
+  /** The history as the tower reads it, newest first: kind, recency bucket, attention per head. */
+  slots: { id: string; title: string; kind: InteractionKind; recency: number; attention: number[] }[];
+  /** The long-term memory: items and their weights (empty for a tower without one). */
+  memory: { id: string; title: string; weight: number }[];
+  heads: number;
+  /** Dismissed items, and how far they moved the query from the embedding (Euclidean distance). */
+  dismissed: number;
+  queryShift: number;
+  /** Each result: the tower's score (query · item), the ranking stage's (before the boost), the boost, the final score. */
+  results: { id: string; title: string; source: 'together' | 'similar' | 'popular' | 'pinned'; tower: number | null; stage: number | null; boost: number; score: number }[];
+  /** The tower's self-check through this item table (largest difference from the trainer's embedding), or null. */
+  towerCheck: number | null;
+  /** The ranking stage's self-check (the trainer's top 10 for its check history), or null. */
+  rankerCheck: { sameRows: boolean; maxScoreDiff: number } | null;
+  modelVersion: string;
+  variant: string | null;
+  precision: 'int8' | 'pq' | 'f32';
+  ranking: 'two-stage' | 'tower';
 }
 
 export interface RecommendOptions {
@@ -140,13 +186,13 @@ export interface RecommendOptions {
 }
 
 export interface Reason {
-  /** What the visitor did with the history item `itemId`, or 'popular'. */
-  kind: InteractionKind | 'popular';
+  /** What the visitor did with the history item `itemId`, 'popular', or 'pinned' (a rule's pin). */
+  kind: InteractionKind | 'popular' | 'pinned';
   /**
    * 'together': lifted by the ranking stage's item-item weights (shoppers often had it with
    * `itemId`); 'similar': closest to `itemId` in the tower's item space; 'popular': cold start.
    */
-  source: 'together' | 'similar' | 'popular';
+  source: 'together' | 'similar' | 'popular' | 'pinned';
   /** The history item behind the recommendation; null for popular items. */
   itemId: string | null;
   /** e.g. "often bought with Blue Mug" or "because you viewed Blue Mug". */
@@ -221,7 +267,11 @@ export type Metric =
   /** A library event by type, with the reason for degradations ('degraded:quota', 'offline', ...). */
   | { type: 'event'; name: string }
   | { type: 'model'; modelVersion: string; source: 'cache' | 'network' | 'delta'; precision: 'int8' | 'pq' | 'f32'; ranking: 'two-stage' | 'tower' }
-  | { type: 'download'; bytes: number };
+  | { type: 'download'; bytes: number }
+  /** The experiment's variant this visitor is shown (at open). */
+  | { type: 'exposure'; experiment: string; variant: string }
+  /** Whether a variant's top 10 held the visitor's next interaction (the live one and the shadow). */
+  | { type: 'shadow'; variant: string; hit: boolean };
 
 export interface LatencyHistogram {
   count: number;
@@ -240,6 +290,8 @@ export interface Stats {
   storage: 'indexeddb' | 'memory';
   /** Bytes of the cached files, or null if the cache could not be read. */
   cacheBytes: number | null;
+  /** The experiment, or null: the variant shown, the shadow and, per variant, next interactions scored and hits at 10. */
+  experiment: { name: string; variant: string; shadow: string | null; shadowReady: boolean; scores: Record<string, { events: number; hits: number }> } | null;
 }
 
 export interface LocalRecommenderApi {
@@ -249,6 +301,12 @@ export interface LocalRecommenderApi {
   /** Updates the user vector at once; the history is written to storage in the background. */
   record(itemId: string, kind?: InteractionKind, time?: number): Promise<void>;
   recommend(options?: RecommendOptions): Promise<Recommendations>;
+  /** "Not interested": never recommended again, similar items lose score; kept like the history. */
+  dismiss(itemId: string): Promise<void>;
+  /** Replaces the app's rules (the manifest's stay underneath). */
+  setRules(rules: Rules): Promise<void>;
+  /** What `recommend(options)` answers, with the tower's view of the history and each result's scores per stage. */
+  explain(options?: RecommendOptions): Promise<Explanation>;
   item(id: string): Promise<ItemInfo | null>;
   items(): Promise<ItemInfo[]>;
   categories(): Promise<string[]>;

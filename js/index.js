@@ -9,7 +9,7 @@
 // WebAssembly, and no request ever carries the history. `openInWorker` gives the same API backed by a
 // Web Worker.
 
-import init, { Catalogue, UserTower, Recommender, RankingStage, VisitorHistory, checkItemMetadata, rules } from './localrec.js';
+import init, { Catalogue, UserTower, Recommender, RankingStage, VisitorHistory, checkItemMetadata, experimentOf, rules } from './localrec.js';
 import { LocalRecError, fromWasm } from './errors.js';
 import { openIndexedDbStore, MemoryStore } from './store.js';
 import { syncArtifacts } from './sync.js';
@@ -28,6 +28,8 @@ export { Catalogue, Ranker, UserTower, Recommender as CoreRecommender, applyCata
  */
 export const KINDS = [];
 const REASON_VERB = { view: 'viewed', cart: 'added to your cart', purchase: 'bought' };
+/** How many results a shadow variant is scored on: a hit is the next interaction in its top 10. */
+const SHADOW_K = 10;
 const DEFAULTS = { precision: 'auto', storage: 'indexeddb', dbName: 'localrec', update: 'background', ranking: 'two-stage' };
 const UPDATE_MODES = ['background', 'apply', 'wait'];
 
@@ -91,22 +93,24 @@ export async function open(manifestUrl, options = {}) {
   const persisting = store.kind === 'indexeddb' && opts.persist !== false
     ? (async () => (await globalThis.navigator?.storage?.persist?.()) === true)().catch(() => false)
     : Promise.resolve(false);
-  let synced;
+  let synced, device = null, roles;
   try {
     await wasm;
+    // A random id kept on the device assigns the experiment's variant (the library never sends it).
+    device = await deviceId(store);
     // Which files to load: tower config, tower weights, item table, item metadata (the core's roles).
     const known = rules().roles;
     const tables = itemTables(opts.precision, known);
     if (!tables) throw new LocalRecError('invalid-argument', `precision must be 'auto', 'int8', 'pq' or 'f32', got ${opts.precision}`);
     // The item table: the first of these the manifest lists (the core resolves 'a|b|c').
-    let roles = known[tables[0]].slice();
+    roles = known[tables[0]].slice();
     roles[2] = tables.map((t) => known[t][2]).join('|');
     if (opts.ranking !== 'two-stage' && opts.ranking !== 'tower') throw new LocalRecError('invalid-argument', `ranking must be 'two-stage' or 'tower', got ${opts.ranking}`);
     // The tower alone: the ranking stage's file is not even downloaded.
     if (opts.ranking === 'tower') roles = roles.slice(0, 4);
     // The core fetches the manifest and reads the cached version at the same time.
     synced = await syncArtifacts(manifestUrl, roles, {
-      store, fetch: opts.fetch, signal: abort.signal, onEvent: emit, background: opts.update !== 'wait',
+      store, fetch: opts.fetch, signal: abort.signal, onEvent: emit, background: opts.update !== 'wait', device, variant: opts.variant,
       onProgress: (p) => { metrics.progress(p.bytesDone); try { opts.onProgress?.(p); } catch (e) { console.error(e); } },
       prepare: (files) => prepareModel(files, roles),
     });
@@ -115,8 +119,15 @@ export async function open(manifestUrl, options = {}) {
     metrics.error('open', e?.code ?? (e?.name === 'AbortError' ? 'aborted' : 'internal'));
     throw e;
   }
-  const rec = new LocalRecommender(synced, store, opts, emit, { persisted: false, degraded: store.kind === 'memory' }, abort);
-  rec._metrics = metrics;
+  let rec;
+  try {
+    rec = new LocalRecommender(synced, store, opts, emit, { persisted: false, degraded: store.kind === 'memory' }, abort, { device, metrics });
+  } catch (e) {
+    synced.prepared.free();
+    if (!opts.store) store.close();
+    metrics.error('open', e?.code ?? 'internal');
+    throw fromWasm(e);
+  }
   persisting.then((p) => { rec.info.persisted = p; });
   try { await rec._restore(); } catch (e) {
     rec._closed = true;
@@ -130,7 +141,24 @@ export async function open(manifestUrl, options = {}) {
   }
   metrics.time('open', now() - opened);
   metrics.model(rec.info);
+  if (rec._experiment) metrics.exposure(rec._experiment.name, rec._experiment.variant);
+  // A shadow variant loads in the background; it never delays or changes an answer.
+  rec._startShadow(manifestUrl, roles);
   return rec;
+}
+
+/** The device's random id, kept in the store beside the histories (a fresh one if it cannot be). */
+async function deviceId(store) {
+  const fresh = () => globalThis.crypto?.randomUUID?.() ?? `${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}`;
+  let h = null;
+  try {
+    h = await VisitorHistory.open(store.history, 'localrec:device', { maxEvents: 1, maxAgeDays: Infinity });
+    const [kept] = h.events();
+    if (kept) return kept.id;
+    const id = fresh();
+    await h.record(id, 'view', Date.now() / 1000);
+    return id;
+  } catch { return fresh(); } finally { h?.close(); h?.free(); }
 }
 
 /**
@@ -199,12 +227,16 @@ function prepareModel(files, [towerConfig, towerWeights, items, metadata, ranker
 
 /** The recommender returned by `open`. Every method is async, as in worker mode. */
 export class LocalRecommender {
-  constructor(synced, store, opts, emit, storage, abort) {
+  constructor(synced, store, opts, emit, storage, abort, { device, metrics }) {
+    this._device = device;
+    this._metrics = metrics;
+    this._rules = null;
+    this._shadow = null;
+    this._opts = opts;
     this._use(synced.prepared, synced.manifest);
     this._store = store;
     this._abort = abort;
     this._pending = null;
-    this._opts = opts;
     this._emit = emit;
     this._scope = opts.historyScope ?? 'default';
     this._history = null;
@@ -229,11 +261,40 @@ export class LocalRecommender {
     this._categoryNames = prepared.categoryNames;
     this._popular = prepared.popular;
     this._manifest = manifest;
+    // The variant this device was assigned (the files the core loaded are that variant's).
+    this._experiment = experimentOf(manifest, this._device ?? '', this._opts.variant ?? undefined) ?? null;
+    if (this._opts.rules) this._applyRules(this._core, this._opts.rules);
+    else if (manifest.rules) this._applyRules(this._core, null);
+  }
+
+  /**
+   * The manifest's rules with the app's on top: blocklists add up, the app's boosts replace the
+   * manifest's for the same category, the app's pins replace the manifest's.
+   */
+  _applyRules(core, app) {
+    const m = this._manifest.rules ?? {};
+    const a = app ?? this._rules ?? this._opts.rules ?? {};
+    if (typeof a !== 'object' || Array.isArray(a)) throw new LocalRecError('invalid-argument', 'rules must be an object { block, boost, pin }');
+    const list = (v, what) => {
+      if (v === undefined) return [];
+      if (!Array.isArray(v)) throw new LocalRecError('invalid-argument', `rules.${what} must be an array`);
+      return v;
+    };
+    const boost = { ...(m.boost ?? {}), ...(a.boost ?? {}) };
+    const codes = Object.entries(boost).map(([name, w]) => [this._categoryNames.indexOf(name), w]).filter(([c]) => c >= 0);
+    const pins = list(a.pin, 'pin').length ? a.pin : list(m.pin, 'pin');
+    try {
+      core.setRules({
+        block: [...list(m.block, 'block'), ...list(a.block, 'block')].map(String),
+        boost: codes,
+        pin: pins.map((p) => [String(p?.id), p?.position]),
+      });
+    } catch (e) { throw fromWasm(e); }
   }
 
   _modelInfo(source) {
     const m = this._manifest;
-    return { modelVersion: m.model_version, dataset: m.dataset, items: this._catalogue.length, dim: this._catalogue.dim, precision: this._catalogue.elementType, ranking: this._core.hasRankingStage ? 'two-stage' : 'tower', source };
+    return { modelVersion: m.model_version, dataset: m.dataset, items: this._catalogue.length, dim: this._catalogue.dim, precision: this._catalogue.elementType, ranking: this._core.hasRankingStage ? 'two-stage' : 'tower', source, experiment: this._experiment?.name ?? null, variant: this._experiment?.variant ?? null };
   }
 
   _offer(u) {
@@ -257,7 +318,10 @@ export class LocalRecommender {
     if (!u) return false;
     this._pending = null;
     const old = this._prepared;
-    try { u.prepared.core.useHistory(this._history); } catch (e) { u.prepared.free(); throw fromWasm(e); }
+    try {
+      u.prepared.core.useHistory(this._history);
+      if (this._dismissed) u.prepared.core.setDismissed(this._dismissed.events().map((e) => e.id));
+    } catch (e) { u.prepared.free(); throw fromWasm(e); }
     this._use(u.prepared, u.manifest);
     Object.assign(this.info, this._modelInfo(u.source), { updateError: null });
     old.free();
@@ -281,12 +345,22 @@ export class LocalRecommender {
     this._history = await VisitorHistory.open(this._store.history, this._scope, { maxEvents, maxAgeDays });
     this._reportLoad(this._history.lastReport);
     this._core.useHistory(this._history);
+    // Dismissed items ("not interested") are kept the same way, under their own scope.
+    this._dismissed = await VisitorHistory.open(this._store.history, `${this._scope}:dismissed`, { maxEvents, maxAgeDays });
+    this._reportLoad(this._dismissed.lastReport);
+    this._core.setDismissed(this._dismissed.events().map((e) => e.id));
+    this._dismissed.onChange(() => {
+      if (this._closed) return;
+      const ids = this._dismissed.events().map((e) => e.id);
+      try { this._core.setDismissed(ids); this._shadow?.core.setDismissed(ids); } catch (e) { console.error(e); }
+    });
     // Another tab recorded, cleared or imported: the history was read again; the next
     // recommendation reflects it.
     this._history.onChange((report) => {
       if (this._closed) return;
       this._reportLoad(report);
-      try { this._core.useHistory(this._history); } catch (e) { console.error(e); }
+      try { this._core.useHistory(this._history); this._shadow?.core.useHistory(this._history); } catch (e) { console.error(e); }
+      this._scheduleShadow();
       this._emit({ type: 'history-changed', cause: report.cause ?? null, events: this._history.length, message: `another tab changed the history (${report.cause ?? 'update'})` });
     });
   }
@@ -327,9 +401,10 @@ export class LocalRecommender {
     const id = String(itemId);
     try {
       this._core.record(id, kind, time);
+      this._scoreShadow(id, kind, time);
       const full = this._history.length >= this._opts.maxEvents;
       const write = this._history.record(id, kind, time);
-      if (full) this._core.useHistory(this._history); // the bound dropped the oldest event
+      if (full) { this._core.useHistory(this._history); this._shadow?.core.useHistory(this._history); } // the bound dropped the oldest event
       // Transactions commit in the order they were made: the last write settles last.
       this._written = write.catch((e) => this._storeFailed(fromWasm(e), 'history kept in memory only'));
     } catch (e) { throw fromWasm(e); }
@@ -347,15 +422,21 @@ export class LocalRecommender {
     return out;
   }
 
-  _recommend({ k = 10, excludeSeen = true, exclude = [], categories, maxPerCategory } = {}) {
+  /** The core's arguments for `recommend` / `explain` options. */
+  _args({ k = 10, excludeSeen = true, exclude = [], categories, maxPerCategory } = {}) {
     if (!Number.isInteger(k) || k < 1 || k > 1000) throw new LocalRecError('invalid-argument', `k must be an integer in 1..=1000, got ${k}`);
     let codes;
     if (categories !== undefined) {
       codes = Uint32Array.from(categories.map((c) => this._categoryNames.indexOf(c)).filter((c) => c >= 0));
     }
+    return [k, excludeSeen, exclude.map(String), codes, maxPerCategory ?? undefined];
+  }
+
+  _recommend(options) {
+    const args = this._args(options);
     const t0 = now();
     let r;
-    try { r = this._core.recommend(k, excludeSeen, exclude.map(String), codes, maxPerCategory ?? undefined); } catch (e) { throw fromWasm(e); }
+    try { r = this._core.recommend(...args); } catch (e) { throw fromWasm(e); }
     const ids = r.ids, scores = r.scores, kinds = r.reasonKinds, because = r.reasonIds, sources = r.reasonSources;
     r.free();
     const ms = now() - t0;
@@ -364,12 +445,107 @@ export class LocalRecommender {
       const title = this._meta.get(because[i])?.title ?? because[i];
       const reason = kinds[i] === 'popular'
         ? { kind: 'popular', source: 'popular', itemId: null, text: 'popular right now' }
+        : kinds[i] === 'pinned' ? { kind: 'pinned', source: 'pinned', itemId: null, text: 'featured' }
         : sources[i] === 'together'
           ? { kind: kinds[i], source: 'together', itemId: because[i], text: `often bought with ${title}` }
           : { kind: kinds[i], source: 'similar', itemId: because[i], text: `because you ${REASON_VERB[kinds[i]]} ${title}` };
       return { id, title: m.title ?? id, category: m.category ?? null, score: scores[i], reason };
     });
     return { items, coldStart: kinds.length > 0 && kinds.every((x) => x === 'popular'), tookMs: ms };
+  }
+
+  /**
+   * "Not interested": the item is never recommended again and similar items lose score (the query
+   * moves away from what was dismissed). Kept in storage like the history, cleared with it.
+   */
+  async dismiss(itemId) {
+    this._check();
+    const id = String(itemId);
+    try {
+      this._core.dismiss(id);
+      try { this._shadow?.core.dismiss(id); } catch { /* not in the shadow's catalogue */ }
+      const full = this._dismissed.length >= this._opts.maxEvents;
+      const write = this._dismissed.record(id, 'view', Date.now() / 1000);
+      if (full) this._core.setDismissed(this._dismissed.events().map((e) => e.id));
+      this._written = write.catch((e) => this._storeFailed(fromWasm(e), 'dismissal kept in memory only'));
+    } catch (e) { throw fromWasm(e); }
+    this._scheduleShadow();
+  }
+
+  /**
+   * Business rules on top of the manifest's: `{ block: [id], boost: { category: number }, pin:
+   * [{ id, position }] }`. Blocked items never come back (applied inside the scan); a boost adds to
+   * the score of every item of its category (negative: bury); pins put items at 0-based positions.
+   * Every rule obeys the filters and keeps exactly k results where enough items are eligible.
+   */
+  async setRules(rules) {
+    this._check();
+    this._applyRules(this._core, rules ?? {});
+    if (this._shadow) this._applyRules(this._shadow.core, rules ?? {});
+    this._rules = rules ?? {};
+    this._scheduleShadow();
+  }
+
+  /**
+   * What `recommend(options)` answers, explained: the history as the tower encodes it (slots newest
+   * first with kind, recency bucket and attention per head; the memory's items and weights), each
+   * result's scores per stage (tower, ranking stage, boost) and the model's self-checks.
+   */
+  async explain(options) {
+    this._check();
+    let e;
+    try { e = this._core.explain(...this._args(options)); } catch (err) { throw fromWasm(err); }
+    const title = (id) => this._meta.get(id)?.title ?? id;
+    for (const x of [...e.slots, ...e.memory, ...e.results]) x.title = title(x.id);
+    return { ...e, modelVersion: this.info.modelVersion, variant: this.info.variant, precision: this.info.precision, ranking: this.info.ranking };
+  }
+
+  /** Loads the experiment's shadow variant, in the background, once (see the README). */
+  async _startShadow(manifestUrl, roles) {
+    const name = this._experiment?.shadows?.[0];
+    if (!name) return;
+    try {
+      const s = await syncArtifacts(`${new URL(manifestUrl, globalThis.location?.href)}#shadow=${name}`, roles, {
+        store: this._store, fetch: this._opts.fetch, signal: this._abort.signal, background: true, variant: name, device: this._device,
+        prepare: (files) => prepareModel(files, roles),
+      });
+      s.update?.then((u) => u?.prepared.free(), () => {}); // a newer shadow is used from the next open
+      if (this._closed) { s.prepared.free(); return; }
+      const core = s.prepared.core;
+      core.useHistory(this._history);
+      core.setDismissed(this._dismissed.events().map((e) => e.id));
+      this._applyRules(core, null);
+      this._shadow = { name, prepared: s.prepared, core, next: null, timer: null };
+      this._metrics.event({ type: 'shadow-ready' });
+      this._scheduleShadow();
+    } catch (e) {
+      if (!this._closed) this._metrics.event({ type: 'shadow-failed', reason: e?.code ?? 'internal' });
+    }
+  }
+
+  /** After each change, off the critical path: both variants' top 10 for the next interaction. */
+  _scheduleShadow() {
+    const sh = this._shadow;
+    if (!sh) return;
+    sh.next = null;
+    clearTimeout(sh.timer);
+    sh.timer = setTimeout(() => {
+      if (this._closed || this._shadow !== sh || this._history.length === 0) return;
+      const top = (core) => { const r = core.recommend(SHADOW_K, true, undefined, undefined, undefined); const ids = r.ids; r.free(); return ids; };
+      try { sh.next = { live: top(this._core), shadow: top(sh.core) }; } catch { sh.next = null; }
+    }, 0);
+  }
+
+  /** Counts whether each variant had the visitor's next interaction in its top 10; counts only. */
+  _scoreShadow(id, kind, time) {
+    const sh = this._shadow;
+    if (!sh) return;
+    if (sh.next) {
+      this._metrics.shadow(this._experiment.variant, sh.next.live.includes(id));
+      this._metrics.shadow(sh.name, sh.next.shadow.includes(id));
+    }
+    try { sh.core.record(id, kind, time); } catch { sh.core.useHistory(this._history); }
+    this._scheduleShadow();
   }
 
   /** Item metadata by id (`null` if unknown). */
@@ -413,7 +589,9 @@ export class LocalRecommender {
     this._check();
     const cacheBytes = await this._store.files.summary().then((s) => s.bytes, () => null);
     const { modelVersion, source, precision, ranking, storage } = this.info;
-    return { ...this._metrics.snapshot(), model: { modelVersion, source, precision, ranking }, storage, cacheBytes };
+    const x = this._experiment;
+    const experiment = x ? { name: x.name, variant: x.variant, shadow: x.shadows[0] ?? null, shadowReady: this._shadow !== null, scores: this._metrics.shadowScores() } : null;
+    return { ...this._metrics.snapshot(), model: { modelVersion, source, precision, ranking }, storage, cacheBytes, experiment };
   }
 
   /**
@@ -440,7 +618,8 @@ export class LocalRecommender {
   async clearHistory() {
     this._check();
     this._core.clear();
-    try { await this._history.clear(); } catch (e) {
+    this._shadow?.core.clear();
+    try { await this._history.clear(); await this._dismissed.clear(); } catch (e) {
       this._storeFailed(fromWasm(e), 'could not delete the stored history');
     }
   }
@@ -457,6 +636,9 @@ export class LocalRecommender {
     await this._written;
     this._history?.close();
     this._history?.free();
+    this._dismissed?.close();
+    this._dismissed?.free();
+    if (this._shadow) { clearTimeout(this._shadow.timer); this._shadow.prepared.free(); this._shadow = null; }
     this._prepared.free();
     this._store.close();
   }

@@ -13,6 +13,7 @@ export class Metrics {
     this._events = {};
     this._bytes = 0;
     this._lastDone = 0;
+    this._shadow = {};
   }
   _emit(m) { try { this._onMetric?.(m); } catch (e) { console.error(e); } }
   /** One timed operation ('open', 'record', 'recommend'). */
@@ -38,6 +39,15 @@ export class Metrics {
   model(info) {
     this._emit({ type: 'model', modelVersion: info.modelVersion, source: info.source, precision: info.precision, ranking: info.ranking });
   }
+  /** The experiment's variant this visitor sees (names only). */
+  exposure(experiment, variant) { this._emit({ type: 'exposure', experiment, variant }); }
+  /** A variant's top 10 had (or missed) the visitor's next interaction: a count, never the item. */
+  shadow(variant, hit) {
+    const c = (this._shadow[variant] ??= { events: 0, hits: 0 });
+    c.events += 1; if (hit) c.hits += 1;
+    this._emit({ type: 'shadow', variant, hit });
+  }
+  shadowScores() { return Object.fromEntries(Object.entries(this._shadow).map(([v, c]) => [v, { ...c }])); }
   /** Download progress (bytes done, cumulative within one download; a new download starts lower). */
   progress(bytesDone) {
     const delta = bytesDone >= this._lastDone ? bytesDone - this._lastDone : bytesDone;

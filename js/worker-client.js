@@ -66,6 +66,7 @@ export async function openInWorker(manifestUrl, options = {}) {
       return { ...r, items: r.items.map((it, i) => ({ ...it, score: r.scores[i] })) };
     },
     item: live('item'), items: live('items'), categories: live('categories'),
+    dismiss: live('dismiss'), setRules: live('setRules'), explain: live('explain'),
     async applyUpdate() {
       const r = await live('applyUpdate')();
       Object.assign(info, r.info);

@@ -62,6 +62,118 @@ pub struct Manifest {
     #[serde(default)]
     pub items: usize,
     pub files: Vec<FileEntry>,
+    /// Business rules for every visitor (the app's own rules add to them): see [`ManifestRules`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rules: Option<ManifestRules>,
+    /// Model variants to split visitors between: see [`Experiment`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub experiment: Option<Experiment>,
+}
+
+/// `rules` of a manifest: item ids never recommended (a guardrail), category boosts (positive) and
+/// buries (negative) in score units, items pinned to 0-based positions.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ManifestRules {
+    #[serde(default)]
+    pub block: Vec<String>,
+    #[serde(default)]
+    pub boost: std::collections::BTreeMap<String, f32>,
+    #[serde(default)]
+    pub pin: Vec<Pin>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Pin {
+    pub id: String,
+    pub position: u32,
+}
+
+/// An experiment: each visitor is assigned one variant, locally and stably, from a random id kept
+/// on the device ([`Experiment::assign`]); a variant's files are the entries whose role is the base
+/// role followed by `@` and the variant's name (`tower-weights@wide`), the base entries where it
+/// has none. A `shadow` variant is never shown: it is scored against the visitor's next
+/// interactions on the device.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Experiment {
+    pub name: String,
+    pub variants: Vec<Variant>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Variant {
+    pub name: String,
+    /// Share of visitors, relative to the other variants' weights (ignored for a shadow).
+    #[serde(default)]
+    pub weight: f64,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub shadow: bool,
+}
+
+/// Longest experiment or variant name.
+pub const MAX_VARIANT_NAME: usize = 64;
+
+/// A name of letters, digits, `-` and `_` (it becomes part of a role).
+fn check_variant_name(what: &str, name: &str) -> Result<()> {
+    if name.is_empty()
+        || name.len() > MAX_VARIANT_NAME
+        || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
+        return Err(invalid(format!("{what} {name:?} must be 1 to {MAX_VARIANT_NAME} letters, digits, '-' or '_'")));
+    }
+    Ok(())
+}
+
+impl Experiment {
+    /// The variant a device is assigned: a 64-bit hash of the experiment's name and the device's
+    /// id, as a fraction of 2^64, falls in one variant's share of the weights (shadows excluded).
+    /// The same id always gets the same variant; a new experiment name reshuffles visitors.
+    pub fn assign(&self, device_id: &str) -> &Variant {
+        let mut h = crate::model::features::fnv1a(&format!("{}\u{0}{device_id}", self.name));
+        // splitmix64's finalizer: every input bit reaches the top bits the fraction reads.
+        h = (h ^ (h >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        h = (h ^ (h >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        h ^= h >> 31;
+        let u = (h >> 11) as f64 / (1u64 << 53) as f64;
+        let live: Vec<&Variant> = self.variants.iter().filter(|v| !v.shadow && v.weight > 0.0).collect();
+        let total: f64 = live.iter().map(|v| v.weight).sum();
+        let mut acc = 0.0;
+        for v in &live {
+            acc += v.weight / total;
+            if u < acc {
+                return v;
+            }
+        }
+        live.last().expect("validated: a variant with a positive weight")
+    }
+
+    /// The shadow variants.
+    pub fn shadows(&self) -> impl Iterator<Item = &Variant> {
+        self.variants.iter().filter(|v| v.shadow)
+    }
+
+    fn validate(&self) -> Result<()> {
+        check_variant_name("experiment", &self.name)?;
+        for (i, v) in self.variants.iter().enumerate() {
+            check_variant_name("variant", &v.name)?;
+            if !v.weight.is_finite() || v.weight < 0.0 {
+                return Err(invalid(format!("variant {:?}: weight {} is not a finite number >= 0", v.name, v.weight)));
+            }
+            if self.variants[..i].iter().any(|w| w.name == v.name) {
+                return Err(invalid(format!("variant {:?} is listed twice", v.name)));
+            }
+        }
+        if !self.variants.iter().any(|v| !v.shadow && v.weight > 0.0) {
+            return Err(invalid(format!("experiment {:?} has no variant with a positive weight", self.name)));
+        }
+        Ok(())
+    }
+}
+
+/// Each role of `roles` (alternatives included) preceded by its `variant`'s own role: with variant
+/// `b`, `"items-int8|items-pq"` becomes `"items-int8@b|items-int8|items-pq@b|items-pq"`.
+pub fn variant_roles(roles: &[String], variant: Option<&str>) -> Vec<String> {
+    let Some(v) = variant else { return roles.to_vec() };
+    roles.iter().map(|r| r.split('|').map(|a| format!("{a}@{v}|{a}")).collect::<Vec<_>>().join("|")).collect()
 }
 
 /// One file of an export.
@@ -204,6 +316,14 @@ impl Manifest {
             dim: count("dim"),
             items: count("items"),
             files,
+            rules: match o.get("rules") {
+                None | Some(Value::Null) => None,
+                Some(r) => Some(serde_json::from_value(r.clone()).map_err(|e| invalid(format!("rules: {e}")))?),
+            },
+            experiment: match o.get("experiment") {
+                None | Some(Value::Null) => None,
+                Some(x) => Some(serde_json::from_value(x.clone()).map_err(|e| invalid(format!("experiment: {e}")))?),
+            },
         };
         m.validate()?;
         Ok(m)
@@ -227,6 +347,12 @@ impl Manifest {
             if self.files[..i].iter().any(|g| g.role == f.role) {
                 return Err(invalid(format!("role {:?} is listed twice", f.role)));
             }
+            if let Some((base, variant)) = f.role.split_once('@') {
+                check_variant_name("variant", variant)?;
+                if base.is_empty() {
+                    return Err(invalid(format!("role {:?} names a variant of no role", f.role)));
+                }
+            }
             check_name(&f.name)?;
             check_bytes(&f.name, f.bytes)?;
             check_sha(&f.name, &f.sha256)?;
@@ -237,7 +363,23 @@ impl Manifest {
                 check_sha(&d.name, &d.from_sha256)?;
             }
         }
+        if let Some(r) = &self.rules {
+            if let Some((c, b)) = r.boost.iter().find(|(_, b)| !b.is_finite()) {
+                return Err(invalid(format!("rules: the boost of {c:?} is {b}, not a finite number")));
+            }
+            if r.pin.len() > crate::recommender::MAX_K {
+                return Err(invalid(format!("rules: {} pins, at most {}", r.pin.len(), crate::recommender::MAX_K)));
+            }
+        }
+        if let Some(x) = &self.experiment {
+            x.validate()?;
+        }
         Ok(())
+    }
+
+    /// The variant this device is assigned (`None` without an experiment).
+    pub fn variant_for(&self, device_id: &str) -> Option<&Variant> {
+        self.experiment.as_ref().map(|x| x.assign(device_id))
     }
 
     /// The entries of `roles`, in that order; a missing role is an error naming it, except an
@@ -249,7 +391,7 @@ impl Manifest {
             .iter()
             .filter_map(|r| match r.split('|').find_map(|alt| self.files.iter().find(|f| f.role == alt)) {
                 Some(f) => Some(Ok(f)),
-                None if OPTIONAL_ROLES.contains(&r.as_str()) => None,
+                None if r.split('|').any(|alt| OPTIONAL_ROLES.contains(&alt)) => None,
                 None => Some(Err(invalid(format!("manifest lacks a {r:?} file entry")))),
             })
             .collect()

@@ -9,7 +9,7 @@ use std::rc::Rc;
 
 use crate::catalog::Catalog;
 use crate::error::{Error, Result};
-use crate::model::{Event, Kind, UserModel};
+use crate::model::{EncodedHistory, Event, Kind, UserModel};
 use crate::rank::{Query, TopK};
 use crate::rerank::{Candidate, Ranker, Scratch, StageInput};
 
@@ -35,6 +35,30 @@ pub struct RecommendOptions<'a> {
     pub max_per_category: Option<usize>,
 }
 
+/// How far dismissed items push the query away ([`Recommender::dismiss`]), in units of the user
+/// embedding's length: the query is `e - DISMISS_WEIGHT · |e| · mean(dismissed vectors)`, so an
+/// item loses score in proportion to its similarity to what the visitor dismissed (Rocchio's
+/// negative feedback), inside the scan, and unrelated items keep theirs.
+pub const DISMISS_WEIGHT: f32 = 0.5;
+
+/// Most pins a rule set may hold (no answer is longer than [`MAX_K`]).
+pub const MAX_K: usize = 1000;
+
+/// Business rules applied to every recommendation ([`Recommender::set_rules`]), in catalogue rows
+/// and category codes.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Rules {
+    /// Never recommended (a guardrail): left out inside the scan, like `exclude`.
+    pub block: Vec<u32>,
+    /// Added to the score of every item of a category code: positive boosts, negative buries. In
+    /// the units of [`Recommendation::score`] (the ranking stage's score, or the inner product).
+    pub boosts: Vec<(u32, f32)>,
+    /// Items placed at fixed 0-based positions `(row, position)`. A pin obeys every filter (seen,
+    /// blocked, dismissed, excluded, category); a position past the end of the list puts the item
+    /// last.
+    pub pins: Vec<(u32, u32)>,
+}
+
 /// Why an item was recommended.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Reason {
@@ -46,6 +70,8 @@ pub enum Reason {
     Together { item: u32, kind: Kind },
     /// A cold-start answer: one of the catalogue's popular items.
     Popular,
+    /// Placed by a pin of the [`Rules`].
+    Pinned,
 }
 
 /// One recommended item.
@@ -54,9 +80,41 @@ pub struct Recommendation {
     /// Catalogue row.
     pub index: u32,
     /// The ranking stage's score, or the inner product with the user embedding without a ranking
-    /// stage (0 for cold-start answers).
+    /// stage (0 for cold-start answers and pins), plus the boost of its category ([`Rules`]).
     pub score: f32,
     pub reason: Reason,
+}
+
+/// What [`Recommender::explain`] returns: the tower's view of the history and each result's scores.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Explanation {
+    /// The history as the tower reads it (slots newest first, kinds, recency buckets, the memory's
+    /// rows and weights); `None` with an empty history.
+    pub encoded: Option<EncodedHistory>,
+    /// Attention weight of each slot for each head, `slots × heads`, row-major.
+    pub attention: Vec<f32>,
+    pub heads: usize,
+    /// The user embedding, and the query the scan used (moved away from the dismissed items).
+    pub embedding: Option<Vec<f32>>,
+    pub query: Option<Vec<f32>>,
+    pub results: Vec<ExplainedResult>,
+    /// The tower's self-check through this item table: the largest difference from the trainer's
+    /// embedding of its check history (`None` if the export ships no check).
+    pub tower_check: Option<f32>,
+    /// The ranking stage's self-check ([`Recommender::check_ranker`]).
+    pub ranker_check: Option<RankerCheck>,
+}
+
+/// One result of [`Recommender::explain`] with its score per stage.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ExplainedResult {
+    pub recommendation: Recommendation,
+    /// Inner product of the query and the item's vector (`None` for cold-start answers).
+    pub tower: Option<f32>,
+    /// The ranking stage's score, before the boost (`None` without a stage, cold start or a pin).
+    pub stage: Option<f32>,
+    /// The boost of its category ([`Rules`]).
+    pub boost: f32,
 }
 
 /// How many candidates the diversity re-ranking looks at, per requested slot.
@@ -71,9 +129,23 @@ pub struct Recommender {
     events: Vec<Event>,
     seen: Vec<u32>,
     embedding: Option<Vec<f32>>,
+    /// The embedding moved away from the dismissed items: what the scan searches with.
+    query: Option<Vec<f32>>,
     exclude: Vec<u32>,
     popular: Vec<u32>,
     stage: Option<Stage>,
+    rules: Rules,
+    /// Dismissed rows ("not interested"), oldest first, each once.
+    dismissed: Vec<u32>,
+}
+
+/// One candidate before the filters of [`Recommender::recommend`]: its row, score and, from the
+/// ranking stage, the history item that lifted it.
+#[derive(Debug, Clone, Copy)]
+struct Ranked {
+    row: u32,
+    score: f32,
+    because: Option<u32>,
 }
 
 /// The ranking stage and its reusable buffers.
@@ -106,9 +178,12 @@ impl Recommender {
             events: Vec::new(),
             seen: Vec::new(),
             embedding: None,
+            query: None,
             exclude: Vec::new(),
             popular: Vec::new(),
             stage: None,
+            rules: Rules::default(),
+            dismissed: Vec::new(),
         })
     }
 
@@ -228,110 +303,301 @@ impl Recommender {
         Ok(rows.len())
     }
 
-    /// Forgets the history.
+    /// Forgets the history and the dismissals.
     pub fn clear(&mut self) {
         self.events.clear();
         self.seen.clear();
+        self.dismissed.clear();
         self.embedding = None;
+        self.query = None;
     }
 
     fn refresh(&mut self) -> Result<()> {
         self.embedding =
             if self.events.is_empty() { None } else { Some(self.model.embed(&self.catalog, &self.events)?) };
+        self.update_query();
         Ok(())
     }
 
-    /// The top `k` items for the current embedding, each with its [`Reason`], after the filters and
-    /// the diversity cap of `options`. With no history: the popular list set by
-    /// [`Recommender::set_popular`] (same filters), or [`Error::EmptyHistory`] if there is none.
+    /// The scan's query: the embedding, moved away from the dismissed items ([`DISMISS_WEIGHT`]).
+    fn update_query(&mut self) {
+        self.query = self.embedding.as_ref().map(|e| {
+            if self.dismissed.is_empty() {
+                return e.clone();
+            }
+            let mut mean = vec![0f32; e.len()];
+            for &row in &self.dismissed {
+                mean.iter_mut().zip(self.catalog.vector(row)).for_each(|(m, v)| *m += v);
+            }
+            let norm = e.iter().map(|x| x * x).sum::<f32>().sqrt();
+            let step = DISMISS_WEIGHT * norm / self.dismissed.len() as f32;
+            e.iter().zip(&mean).map(|(x, m)| x - step * m).collect()
+        });
+    }
+
+    /// The query the scan uses: the embedding moved away from the dismissed items (`None` before
+    /// the first interaction).
+    pub fn query(&self) -> Option<&[f32]> {
+        self.query.as_deref()
+    }
+
+    /// "Not interested": catalogue row `row` is never recommended again (until [`Recommender::clear`]
+    /// or [`Recommender::set_dismissed`]) and items similar to it lose score ([`DISMISS_WEIGHT`]).
+    pub fn dismiss(&mut self, row: u32) -> Result<()> {
+        if row as usize >= self.catalog.len() {
+            return Err(Error::IndexOutOfRange { index: row, len: self.catalog.len() });
+        }
+        if !self.dismissed.contains(&row) {
+            self.dismissed.push(row);
+            self.update_query();
+        }
+        Ok(())
+    }
+
+    /// Replaces the dismissed rows (a returning visitor's stored dismissals, oldest first).
+    pub fn set_dismissed(&mut self, rows: &[u32]) -> Result<()> {
+        if let Some(&r) = rows.iter().find(|&&r| r as usize >= self.catalog.len()) {
+            return Err(Error::IndexOutOfRange { index: r, len: self.catalog.len() });
+        }
+        self.dismissed.clear();
+        for &r in rows {
+            if !self.dismissed.contains(&r) {
+                self.dismissed.push(r);
+            }
+        }
+        self.update_query();
+        Ok(())
+    }
+
+    /// The dismissed rows, oldest first.
+    pub fn dismissed(&self) -> &[u32] {
+        &self.dismissed
+    }
+
+    /// Sets the business rules (replacing the previous ones). Rows outside the catalogue and
+    /// non-finite boosts are refused; a row pinned twice keeps its first pin.
+    pub fn set_rules(&mut self, rules: Rules) -> Result<()> {
+        let len = self.catalog.len();
+        if let Some(&r) = rules.block.iter().chain(rules.pins.iter().map(|(r, _)| r)).find(|&&r| r as usize >= len) {
+            return Err(Error::IndexOutOfRange { index: r, len });
+        }
+        if let Some((code, b)) = rules.boosts.iter().find(|(_, b)| !b.is_finite()) {
+            return Err(Error::InvalidArgument(format!("the boost of category {code} is {b}, not a finite number")));
+        }
+        if rules.pins.len() > MAX_K {
+            return Err(Error::InvalidArgument(format!("{} pins: at most {MAX_K}", rules.pins.len())));
+        }
+        let mut block = rules.block;
+        block.sort_unstable();
+        block.dedup();
+        // The last boost given for a category wins.
+        let mut boosts: Vec<(u32, f32)> = Vec::with_capacity(rules.boosts.len());
+        for (code, b) in rules.boosts {
+            match boosts.iter_mut().find(|(c, _)| *c == code) {
+                Some(slot) => slot.1 = b,
+                None => boosts.push((code, b)),
+            }
+        }
+        boosts.retain(|&(_, b)| b != 0.0);
+        let mut pins: Vec<(u32, u32)> = Vec::with_capacity(rules.pins.len());
+        for (row, pos) in rules.pins {
+            if !pins.iter().any(|&(r, _)| r == row) {
+                pins.push((row, pos));
+            }
+        }
+        pins.sort_by_key(|&(_, pos)| pos);
+        self.rules = Rules { block, boosts, pins };
+        Ok(())
+    }
+
+    /// The rules in use (normalized: blocked rows sorted, pins by position).
+    pub fn rules(&self) -> &Rules {
+        &self.rules
+    }
+
+    /// The boost of catalogue row `row`'s category (0 without one).
+    pub fn boost_of(&self, row: u32) -> f32 {
+        boost_of(&self.rules.boosts, self.catalog.categories(), row)
+    }
+
+    /// The top `k` items for the current embedding, each with its [`Reason`], after the filters,
+    /// the [`Rules`] and the diversity cap of `options`. With no history: the popular list set by
+    /// [`Recommender::set_popular`] (same filters and rules), or [`Error::EmptyHistory`] if there is
+    /// none. Exactly `min(k, eligible items)` results come back.
     pub fn recommend(&mut self, options: &RecommendOptions<'_>) -> Result<Vec<Recommendation>> {
         // More than the catalogue cannot come back: a huge k must not size a buffer.
-        let clamped = RecommendOptions { k: options.k.min(self.catalog.len()), ..options.clone() };
-        let options = &clamped;
+        let k = options.k.min(self.catalog.len());
         self.exclude.clear();
         if options.exclude_seen {
             self.exclude.extend_from_slice(&self.seen);
         }
         self.exclude.extend_from_slice(options.exclude);
+        self.exclude.extend_from_slice(&self.rules.block);
+        self.exclude.extend_from_slice(&self.dismissed);
         self.exclude.sort_unstable();
-        let cap = options.max_per_category.filter(|&c| c > 0 && self.catalog.categories().is_some());
-        let Some(embedding) = self.embedding.as_deref() else {
+        self.exclude.dedup();
+        let cats = self.catalog.categories();
+        let in_categories =
+            |r: u32| options.categories.is_none_or(|want| cats.is_some_and(|c| want.contains(&c[r as usize])));
+        // Pins obey every filter, and are then left out of the scan so they do not come back twice.
+        let pins: Vec<(u32, u32)> = self
+            .rules
+            .pins
+            .iter()
+            .filter(|&&(r, _)| self.exclude.binary_search(&r).is_err() && in_categories(r))
+            .take(k)
+            .copied()
+            .collect();
+        if !pins.is_empty() {
+            self.exclude.extend(pins.iter().map(|&(r, _)| r));
+            self.exclude.sort_unstable();
+        }
+        let rest = k - pins.len();
+        let mut out = if rest == 0 { Vec::new() } else { self.ranked(rest, options)? };
+        for (row, pos) in pins {
+            out.insert(
+                (pos as usize).min(out.len()),
+                Recommendation { index: row, score: 0.0, reason: Reason::Pinned },
+            );
+        }
+        Ok(out)
+    }
+
+    /// Why the current recommendations are what they are: [`Recommender::recommend`] with
+    /// `options`, plus the encoded history, the attention weights, each result's score per stage
+    /// and both self-checks. The history is not touched.
+    pub fn explain(&mut self, options: &RecommendOptions<'_>) -> Result<Explanation> {
+        let recs = self.recommend(options)?;
+        let (encoded, attention) = if self.events.is_empty() {
+            (None, Vec::new())
+        } else {
+            let (_, encoded, attention) = self.model.embed_explained(&self.catalog, &self.events)?;
+            (Some(encoded), attention)
+        };
+        let staged = self.stage.is_some();
+        let results = recs
+            .into_iter()
+            .map(|r| {
+                let boost = if r.reason == Reason::Pinned { 0.0 } else { self.boost_of(r.index) };
+                let tower = self
+                    .query
+                    .as_ref()
+                    .map(|q| q.iter().zip(self.catalog.vector(r.index)).map(|(a, b)| a * b).sum::<f32>());
+                let ranked = !matches!(r.reason, Reason::Popular | Reason::Pinned);
+                ExplainedResult { recommendation: r, tower, stage: (staged && ranked).then(|| r.score - boost), boost }
+            })
+            .collect();
+        let tower_check = self.model.self_check(&self.catalog)?;
+        let ranker_check = self.check_ranker()?;
+        Ok(Explanation {
+            encoded,
+            attention,
+            heads: self.model.config().heads,
+            embedding: self.embedding.clone(),
+            query: self.query.clone(),
+            results,
+            tower_check,
+            ranker_check,
+        })
+    }
+
+    /// The best `k` rows outside `self.exclude`, after boosts and the diversity cap, with reasons.
+    fn ranked(&mut self, k: usize, options: &RecommendOptions<'_>) -> Result<Vec<Recommendation>> {
+        let catalog = self.catalog.clone();
+        let cats = catalog.categories();
+        let cap = options.max_per_category.filter(|&c| c > 0 && cats.is_some());
+        let boosting = !self.rules.boosts.is_empty() && cats.is_some();
+        let Some(query) = self.query.clone() else {
             if self.popular.is_empty() {
                 return Err(Error::EmptyHistory);
             }
-            let cats = self.catalog.categories();
             let allowed = |r: &u32| {
                 self.exclude.binary_search(r).is_err()
                     && options.categories.is_none_or(|want| cats.is_some_and(|c| want.contains(&c[*r as usize])))
             };
-            let pool: Vec<(u32, f32)> = self.popular.iter().filter(|r| allowed(r)).map(|&r| (r, 0.0)).collect();
-            return Ok(diversify(&pool, options.k, cap, cats)
+            let pool: Vec<Ranked> = self
+                .popular
+                .iter()
+                .filter(|r| allowed(r))
+                .map(|&row| Ranked { row, score: 0.0, because: None })
+                .collect();
+            // A stable sort: within one boost, the popularity order stays.
+            let pool = self.boosted(pool);
+            return Ok(diversify(&pool, k, cap, cats)
                 .0
                 .into_iter()
-                .map(|(index, score)| Recommendation { index, score, reason: Reason::Popular })
+                .map(|c| Recommendation { index: c.row, score: c.score, reason: Reason::Popular })
                 .collect());
         };
-        // With a diversity cap, rank a pool of candidates and widen it (x4) until the cap can be met
-        // or the pool holds every candidate: a visitor deep in one category may need a wide pool.
-        let mut want = if cap.is_some() { options.k.saturating_mul(DIVERSITY_POOL) } else { options.k };
-        if let Some(stage) = self.stage.as_mut() {
-            let ranker = stage.ranker.clone();
-            loop {
-                let input = StageInput {
-                    catalog: &self.catalog,
-                    embedding,
-                    events: &self.events,
-                    exclude: &self.exclude,
-                    categories: options.categories,
-                    min_tower: want,
-                };
-                let (ranked, exhausted) =
-                    ranker.rank(&mut stage.scratch, &mut self.topk, &input, &mut stage.candidates)?;
-                let pairs: Vec<(u32, f32)> = ranked.iter().map(|s| (s.row, s.score)).collect();
-                let (chosen, capped_full) = diversify(&pairs, options.k, cap, self.catalog.categories());
-                if capped_full || exhausted || cap.is_none() {
-                    // The history's vectors are decoded only if some result needs "similar to".
-                    let mut candidates = None;
-                    let mut out = Vec::with_capacity(chosen.len());
-                    for (index, score) in chosen {
-                        let because = ranked.iter().find(|s| s.row == index).and_then(|s| s.because);
-                        let reason = match because.and_then(|h| self.events.iter().rev().find(|e| e.item == h)) {
-                            Some(e) => Reason::Together { item: e.item, kind: e.kind },
-                            None => reason_for(
-                                &self.catalog,
-                                candidates.get_or_insert_with(|| self.reason_candidates()),
-                                index,
-                            ),
-                        };
-                        out.push(Recommendation { index, score, reason });
-                    }
-                    return Ok(out);
-                }
-                want = want.saturating_mul(4);
-            }
-        }
+        // With a diversity cap or boosts, rank a pool of candidates and widen it (x4) until the cap
+        // can be met and no item outside the pool could outscore the k-th choice once boosted (its
+        // score is at most the pool's last plus the largest boost), or the pool holds every
+        // candidate: a visitor deep in one category may need a wide pool.
+        let max_boost = self.rules.boosts.iter().map(|b| b.1).fold(0f32, f32::max);
+        let mut want = if cap.is_some() || boosting { k.saturating_mul(DIVERSITY_POOL) } else { k };
         loop {
-            let mut query = Query::new(embedding, want).exclude(&self.exclude);
-            if let Some(c) = options.categories {
-                query = query.categories(c);
-            }
-            let hits: Vec<(u32, f32)> =
-                self.topk.search(&self.catalog, &query)?.iter().map(|h| (h.index, h.score)).collect();
-            let exhausted = hits.len() < want;
-            let (chosen, capped_full) = diversify(&hits, options.k, cap, self.catalog.categories());
-            if capped_full || exhausted || cap.is_none() {
-                let candidates = self.reason_candidates();
-                return Ok(chosen
-                    .into_iter()
-                    .map(|(index, score)| Recommendation {
-                        index,
-                        score,
-                        reason: reason_for(&self.catalog, &candidates, index),
-                    })
-                    .collect());
+            let (pool, exhausted) = self.retrieve(&query, want, options.categories)?;
+            let last = pool.last().map_or(f32::NEG_INFINITY, |c| c.score);
+            let pool = if boosting { self.boosted(pool) } else { pool };
+            let (chosen, capped_full) = diversify(&pool, k, cap, cats);
+            let boost_settled =
+                !boosting || (chosen.len() == k && chosen.last().is_some_and(|c| c.score >= last + max_boost));
+            if exhausted || (boost_settled && (capped_full || cap.is_none())) {
+                // The history's vectors are decoded only if some result needs "similar to".
+                let mut candidates = None;
+                let mut out = Vec::with_capacity(chosen.len());
+                for c in chosen {
+                    let reason = match c.because.and_then(|h| self.events.iter().rev().find(|e| e.item == h)) {
+                        Some(e) => Reason::Together { item: e.item, kind: e.kind },
+                        None => {
+                            reason_for(&self.catalog, candidates.get_or_insert_with(|| self.reason_candidates()), c.row)
+                        }
+                    };
+                    out.push(Recommendation { index: c.row, score: c.score, reason });
+                }
+                return Ok(out);
             }
             want = want.saturating_mul(4);
         }
+    }
+
+    /// At least the best `want` candidates for `query` outside `self.exclude` (the ranking stage's
+    /// whole list with a stage), best first, and whether that is every candidate there is.
+    fn retrieve(&mut self, query: &[f32], want: usize, categories: Option<&[u32]>) -> Result<(Vec<Ranked>, bool)> {
+        if let Some(stage) = self.stage.as_mut() {
+            let ranker = stage.ranker.clone();
+            let input = StageInput {
+                catalog: &self.catalog,
+                embedding: query,
+                events: &self.events,
+                exclude: &self.exclude,
+                categories,
+                min_tower: want,
+            };
+            let (ranked, exhausted) = ranker.rank(&mut stage.scratch, &mut self.topk, &input, &mut stage.candidates)?;
+            let pool = ranked.iter().map(|s| Ranked { row: s.row, score: s.score, because: s.because }).collect();
+            return Ok((pool, exhausted));
+        }
+        let mut q = Query::new(query, want).exclude(&self.exclude);
+        if let Some(c) = categories {
+            q = q.categories(c);
+        }
+        let hits = self.topk.search(&self.catalog, &q)?;
+        let exhausted = hits.len() < want;
+        Ok((hits.iter().map(|h| Ranked { row: h.index, score: h.score, because: None }).collect(), exhausted))
+    }
+
+    /// `pool` with each score plus its category's boost, re-sorted (stable: ties keep their order).
+    fn boosted(&self, mut pool: Vec<Ranked>) -> Vec<Ranked> {
+        if self.rules.boosts.is_empty() {
+            return pool;
+        }
+        let cats = self.catalog.categories();
+        for c in &mut pool {
+            c.score += boost_of(&self.rules.boosts, cats, c.row);
+        }
+        pool.sort_by(|a, b| b.score.total_cmp(&a.score));
+        pool
     }
 
     /// The newest distinct history items the tower reads, newest first, with their kind and vector:
@@ -364,24 +630,30 @@ fn reason_for(catalog: &Catalog, candidates: &[(u32, Kind, Vec<f32>)], row: u32)
     best.map_or(Reason::Popular, |(_, item, kind)| Reason::Because { item, kind })
 }
 
+/// The boost of row `row`'s category under `boosts` (0 without one).
+fn boost_of(boosts: &[(u32, f32)], cats: Option<&[u32]>, row: u32) -> f32 {
+    let Some(code) = cats.map(|c| c[row as usize]) else { return 0.0 };
+    boosts.iter().find(|&&(c, _)| c == code).map_or(0.0, |&(_, b)| b)
+}
+
 /// Keeps the order of `ranked` but takes at most `cap` items per category. Returns the choice and
 /// whether the cap alone filled `k` slots; if not, the best skipped items fill the remaining slots
 /// (a soft cap, so the answer is never short when the catalogue has enough items).
-fn diversify(ranked: &[(u32, f32)], k: usize, cap: Option<usize>, cats: Option<&[u32]>) -> (Vec<(u32, f32)>, bool) {
+fn diversify(ranked: &[Ranked], k: usize, cap: Option<usize>, cats: Option<&[u32]>) -> (Vec<Ranked>, bool) {
     let (Some(cap), Some(cats)) = (cap, cats) else { return (ranked.iter().take(k).copied().collect(), true) };
     let mut per: std::collections::HashMap<u32, usize> = std::collections::HashMap::new();
     let mut out = Vec::with_capacity(k);
     let mut skipped = Vec::new();
-    for &(r, s) in ranked {
+    for &c in ranked {
         if out.len() == k {
             break;
         }
-        let n = per.entry(cats[r as usize]).or_insert(0);
+        let n = per.entry(cats[c.row as usize]).or_insert(0);
         if *n < cap {
             *n += 1;
-            out.push((r, s));
+            out.push(c);
         } else {
-            skipped.push((r, s));
+            skipped.push(c);
         }
     }
     let full = out.len() == k;

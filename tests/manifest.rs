@@ -125,3 +125,71 @@ fn item_metadata_is_checked_against_its_catalogue() {
     assert_eq!(err.code(), "corrupt-file");
     assert_eq!(ItemMetadata::parse(b"{\"items\": 3}").unwrap_err().code(), "corrupt-file");
 }
+
+fn with_experiment(variants: serde_json::Value) -> Vec<u8> {
+    edited(|v| {
+        v["experiment"] = serde_json::json!({ "name": "tower-v2", "variants": variants });
+        let files = v["files"].as_array_mut().unwrap();
+        let mut pq = files.iter().find(|f| f["role"] == "items-pq").unwrap().clone();
+        pq["role"] = "items-int8@b".into();
+        files.push(pq);
+    })
+}
+
+#[test]
+fn experiments_assign_each_device_stably_in_the_stated_proportions() {
+    use localrec::manifest::variant_roles;
+    let json = with_experiment(serde_json::json!([
+        { "name": "a", "weight": 3 }, { "name": "b", "weight": 1 }, { "name": "s", "shadow": true }
+    ]));
+    let m = Manifest::parse(&json).unwrap();
+    let x = m.experiment.as_ref().unwrap();
+    // Random device ids, as the browser makes them (UUIDs): a 3:1 split, the shadow never assigned.
+    let mut rng = localrec::rng::Rng::new(7);
+    let n = 20_000;
+    let mut b = 0;
+    for _ in 0..n {
+        let id = format!("{:016x}-{:016x}", rng.next_u64(), rng.next_u64());
+        let v = x.assign(&id);
+        assert_ne!(v.name, "s", "a shadow is never shown");
+        assert_eq!(x.assign(&id).name, v.name, "stable for one device");
+        b += usize::from(v.name == "b");
+    }
+    let share = b as f64 / n as f64;
+    // 0.25 expected; the binomial standard deviation at n = 20,000 is 0.0031.
+    assert!((share - 0.25).abs() < 0.012, "variant b got {share}");
+    // The variant's own file first, the base file where it has none.
+    let roles = variant_roles(&roles(), Some("b"));
+    let names: Vec<&str> = m.entries(&roles).unwrap().iter().map(|f| f.name.as_str()).collect();
+    assert_eq!(names, ["tower.json", "tower.bin", "items.pq.lrc", "items.json"]);
+    assert_eq!(m.entries(&variant_roles(&roles_with_ranker(), Some("a"))).unwrap().len(), 5);
+    // Another experiment name reshuffles: not every device keeps its variant.
+    let renamed = localrec::manifest::Experiment { name: "tower-v3".into(), ..x.clone() };
+    let moved = (0..2000).filter(|i| renamed.assign(&i.to_string()).name != x.assign(&i.to_string()).name).count();
+    assert!(moved > 300, "{moved} of 2000 moved");
+}
+
+fn roles_with_ranker() -> Vec<String> {
+    let mut r = roles();
+    r.push("ranker".into());
+    r
+}
+
+#[test]
+fn bad_experiments_and_rules_are_named() {
+    rejects(&with_experiment(serde_json::json!([{ "name": "a", "weight": 0 }])), "no variant with a positive weight");
+    rejects(&with_experiment(serde_json::json!([{ "name": "a", "weight": -1 }])), "weight");
+    rejects(&with_experiment(serde_json::json!([{ "name": "a b", "weight": 1 }])), "letters, digits");
+    rejects(&with_experiment(serde_json::json!([{ "name": "a", "weight": 1 }, { "name": "a", "weight": 1 }])), "twice");
+    rejects(&with_experiment(serde_json::json!("a")), "experiment");
+    rejects(&edited(|v| v["rules"] = serde_json::json!({ "pin": [{ "id": "x", "position": -1 }] })), "rules");
+    rejects(&edited(|v| v["rules"] = serde_json::json!({ "boost": { "Kitchen": "high" } })), "rules");
+    rejects(&edited(|v| v["rules"] = serde_json::json!({ "boost": { "Kitchen": 1e60 } })), "rules");
+    rejects(&edited(|v| v["files"].as_array_mut().unwrap()[0]["role"] = "tower-config@".into()), "letters, digits");
+    let ok = edited(
+        |v| v["rules"] = serde_json::json!({ "block": ["sku-1"], "boost": { "Kitchen": 0.2 }, "pin": [{ "id": "sku-2", "position": 0 }] }),
+    );
+    let m = Manifest::parse(&ok).unwrap();
+    let r = m.rules.unwrap();
+    assert_eq!((r.block.len(), r.boost["Kitchen"], r.pin[0].position), (1, 0.2, 0));
+}

@@ -208,6 +208,42 @@ impl UserModel {
         Ok(out)
     }
 
+    /// [`UserModel::embed`], also returning the encoded history and each slot's attention weights
+    /// (`slots × heads`, row-major): the tower's view of the history, for `explain()`.
+    pub fn embed_explained(
+        &mut self,
+        catalog: &Catalog,
+        events: &[Event],
+    ) -> Result<(Vec<f32>, EncodedHistory, Vec<f32>)> {
+        let dim = self.file.config.dim;
+        if catalog.dim() != dim {
+            return Err(Error::TowerCatalogMismatch { tower: dim, catalogue: catalog.dim() });
+        }
+        if let Some(e) = events.iter().find(|e| e.item as usize >= catalog.len()) {
+            return Err(Error::IndexOutOfRange { index: e.item, len: catalog.len() });
+        }
+        encode_history_into(events, &self.file.config.history(), &mut self.encoded, &mut self.scratch)?;
+        if self.encoded.is_empty() {
+            return Err(Error::EmptyHistory);
+        }
+        let mut gathered = Vec::with_capacity(self.encoded.len() * dim);
+        for &row in &self.encoded.items {
+            gathered.extend(catalog.vector(row));
+        }
+        let batch = HistoryBatch::new([&self.encoded]);
+        let items = Tensor::<3>::from_data(TensorData::new(gathered, [1, batch.slots, dim]), &self.device);
+        let memory = self.memory(&batch, |row| catalog.vector(row));
+        let (out, weights) = self.tower.forward_attention(items, memory, &batch);
+        let out = tensor_to_vec(out);
+        if out.iter().any(|v| !v.is_finite()) {
+            return Err(Error::NonFiniteEmbedding);
+        }
+        let mut attention = tensor_to_vec(weights);
+        // The batch pads to `batch.slots`; keep the history's own slots.
+        attention.truncate(self.encoded.len() * self.file.config.heads);
+        Ok((out, self.encoded.clone(), attention))
+    }
+
     /// Embeds many encoded histories at once (evaluation): `table` is the `rows × dim` item table
     /// the histories index. Returns `histories.len() × dim` values. Empty histories give zeros.
     pub fn embed_batch(&self, table: &[f32], histories: &[EncodedHistory]) -> Vec<f32> {

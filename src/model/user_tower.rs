@@ -310,6 +310,17 @@ impl UserTower {
     /// `[B, d]` (`Σ weight · item vector`, [`super::EncodedHistory::memory_items`]), required by a
     /// tower with a memory and ignored otherwise. Returns unit vectors `[B, d]`.
     pub fn forward(&self, items: Tensor<3>, memory: Option<Tensor<2>>, batch: &HistoryBatch) -> Tensor<2> {
+        self.forward_attention(items, memory, batch).0
+    }
+
+    /// [`UserTower::forward`], also returning the attention weights `[B, N, H]` (each head's weight
+    /// of each slot; 0 on padding): what `explain()` shows.
+    pub fn forward_attention(
+        &self,
+        items: Tensor<3>,
+        memory: Option<Tensor<2>>,
+        batch: &HistoryBatch,
+    ) -> (Tensor<2>, Tensor<3>) {
         let device = items.device();
         let [b, n, d] = items.dims();
         // [B, N, d]. Kind and recency vectors through one one-hot matrix product and the position
@@ -336,7 +347,7 @@ impl UserTower {
         let mask = Tensor::<3>::from_data(TensorData::new(batch.mask.clone(), [b, n, 1]), &device);
         let weights = softmax(scores + mask, 1);
         // [B, H, N] x [B, N, d] -> [B, H, d] -> [B, H·d]
-        let pooled = weights.swap_dims(1, 2).matmul(h).reshape([b, self.heads * d]);
+        let pooled = weights.clone().swap_dims(1, 2).matmul(h).reshape([b, self.heads * d]);
         let (pooled, p) = match (self.memory, memory) {
             (true, Some(memory)) => (Tensor::cat(vec![pooled, memory], 1), self.heads + 1),
             (true, None) => panic!("this tower reads a memory vector and none was given"),
@@ -349,7 +360,7 @@ impl UserTower {
             (None, Some(gate)) => (pooled.reshape([b, p, d]) * gate.val().unsqueeze::<3>()).sum_dim(1).reshape([b, d]),
             (None, None) => unreachable!("a tower has a dense skip or gates"),
         };
-        l2_normalize(mlp + skip)
+        (l2_normalize(mlp + skip), weights)
     }
 }
 

@@ -180,6 +180,8 @@ pub fn export(
         dim: trained.tower_config.dim,
         items: ds.item_ids.len(),
         files: entries,
+        rules: None,
+        experiment: None,
     };
     let text = serde_json::to_string_pretty(&manifest).map_err(|e| e.to_string())?;
     std::fs::write(dir.join("manifest.json"), text + "\n").map_err(|e| format!("manifest.json: {e}"))?;

@@ -84,6 +84,37 @@ pub fn check_manifest(json: &str, roles: Vec<String>) -> JsResult<JsValue> {
 
 /// Checks `items.json`'s popular ids and category count against the catalogue; throws
 /// `corrupt-file` naming the first mismatch.
+/// The experiment a manifest (as a JS object) runs, for the device id `device` (or the variant
+/// forced by name): `{ name, variant, shadows: [names] }`, or `undefined` without an experiment.
+/// Throws `invalid-manifest` for a forced variant the experiment lacks.
+#[wasm_bindgen(js_name = experimentOf)]
+pub fn experiment_of(manifest: JsValue, device: &str, forced: Option<String>) -> JsResult<JsValue> {
+    let experiment = js_sys::Reflect::get(&manifest, &"experiment".into())?;
+    if experiment.is_undefined() || experiment.is_null() {
+        return Ok(JsValue::UNDEFINED);
+    }
+    let x: crate::manifest::Experiment = serde_wasm_bindgen::from_value(experiment)
+        .map_err(|e| js_err(crate::Error::InvalidManifest(format!("experiment: {e}"))))?;
+    let variant = match forced {
+        Some(name) if x.variants.iter().any(|v| v.name == name) => name,
+        Some(name) => {
+            return Err(js_err(crate::Error::InvalidArgument(format!(
+                "variant {name:?} is not one of experiment {:?}'s",
+                x.name
+            ))))
+        }
+        None => x.assign(device).name.clone(),
+    };
+    #[derive(serde::Serialize)]
+    struct Out {
+        name: String,
+        variant: String,
+        shadows: Vec<String>,
+    }
+    let shadows = x.shadows().map(|v| v.name.clone()).filter(|n| *n != variant).collect();
+    to_js(&Out { name: x.name.clone(), variant, shadows }).map_err(js_err)
+}
+
 #[wasm_bindgen(js_name = checkItemMetadata)]
 pub fn check_item_metadata(catalogue: &JsCatalogue, popular: Vec<String>, categories: u32) -> JsResult<()> {
     crate::manifest::check_popular_and_categories(&catalogue.inner, &popular, categories as usize).map_err(js_err)
@@ -571,6 +602,167 @@ impl JsRecommender {
         Ok(used as u32)
     }
 
+    /// "Not interested": the item never comes back and similar ones lose score. Throws
+    /// `unknown-item` for an id the catalogue lacks.
+    pub fn dismiss(&mut self, item_id: &str) -> JsResult<()> {
+        let row = self.row(item_id)?;
+        self.inner.dismiss(row).map_err(js_err)
+    }
+
+    /// Replaces the dismissed items (stored ids, oldest first); ids the catalogue lacks are skipped.
+    /// Returns how many were used.
+    #[wasm_bindgen(js_name = setDismissed)]
+    pub fn set_dismissed(&mut self, ids: Vec<String>) -> JsResult<u32> {
+        let rows: Vec<u32> = ids.iter().filter_map(|id| self.inner.catalog().row_of(id)).collect();
+        self.inner.set_dismissed(&rows).map_err(js_err)?;
+        Ok(rows.len() as u32)
+    }
+
+    /// Sets the business rules: `{ block: [id], boost: [[categoryCode, number]], pin: [[id,
+    /// position]] }` (each optional). Ids the catalogue lacks are skipped (an item may have left
+    /// it); returns how many were skipped. Throws `invalid-argument` for another shape, a
+    /// non-finite boost or a negative or fractional position.
+    #[wasm_bindgen(js_name = setRules)]
+    pub fn set_rules(&mut self, rules: JsValue) -> JsResult<u32> {
+        #[derive(serde::Deserialize)]
+        struct Spec {
+            #[serde(default)]
+            block: Vec<String>,
+            #[serde(default)]
+            boost: Vec<(u32, f32)>,
+            #[serde(default)]
+            pin: Vec<(String, u32)>,
+        }
+        let spec: Spec = serde_wasm_bindgen::from_value(rules)
+            .map_err(|e| js_err(crate::Error::InvalidArgument(format!("rules: {e}"))))?;
+        let catalog = self.inner.catalog().clone();
+        let block: Vec<u32> = spec.block.iter().filter_map(|id| catalog.row_of(id)).collect();
+        let pins: Vec<(u32, u32)> = spec.pin.iter().filter_map(|(id, p)| catalog.row_of(id).map(|r| (r, *p))).collect();
+        let skipped = spec.block.len() - block.len() + spec.pin.len() - pins.len();
+        let rules = crate::recommender::Rules { block, boosts: spec.boost, pins };
+        self.inner.set_rules(rules).map_err(js_err)?;
+        Ok(skipped as u32)
+    }
+
+    /// What `recommend` would answer with these options, explained: the encoded history (slots
+    /// newest first: `{ id, kind, recency }`, and the memory: `{ id, weight }`), each slot's
+    /// attention per head, each result's scores per stage (`tower`, `stage`, `boost`, `score`,
+    /// `source`) and the self-checks (`towerCheck`: largest difference from the trainer's
+    /// embedding; `rankerCheck`: `{ sameRows, maxScoreDiff }`). The history is not touched.
+    pub fn explain(
+        &mut self,
+        k: u32,
+        exclude_seen: bool,
+        exclude: Option<Vec<String>>,
+        categories: Option<Vec<u32>>,
+        max_per_category: Option<u32>,
+    ) -> JsResult<JsValue> {
+        use crate::recommender::Reason;
+        #[derive(serde::Serialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Slot<'a> {
+            id: &'a str,
+            kind: &'static str,
+            recency: u8,
+            attention: Vec<f32>,
+        }
+        #[derive(serde::Serialize)]
+        struct Memory<'a> {
+            id: &'a str,
+            weight: f32,
+        }
+        #[derive(serde::Serialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Result<'a> {
+            id: &'a str,
+            source: &'static str,
+            tower: Option<f32>,
+            stage: Option<f32>,
+            boost: f32,
+            score: f32,
+        }
+        #[derive(serde::Serialize)]
+        #[serde(rename_all = "camelCase")]
+        struct RankerCheck {
+            same_rows: bool,
+            max_score_diff: f32,
+        }
+        #[derive(serde::Serialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Explained<'a> {
+            slots: Vec<Slot<'a>>,
+            memory: Vec<Memory<'a>>,
+            heads: usize,
+            dismissed: usize,
+            query_shift: f32,
+            results: Vec<Result<'a>>,
+            tower_check: Option<f32>,
+            ranker_check: Option<RankerCheck>,
+        }
+        let catalog = self.inner.catalog().clone();
+        let exclude: Vec<u32> = exclude.unwrap_or_default().iter().filter_map(|id| catalog.row_of(id)).collect();
+        let options = crate::recommender::RecommendOptions {
+            k: k as usize,
+            exclude_seen,
+            exclude: &exclude,
+            categories: categories.as_deref(),
+            max_per_category: max_per_category.map(|c| c as usize),
+        };
+        let e = self.inner.explain(&options).map_err(js_err)?;
+        let heads = e.heads;
+        let mut slots = Vec::new();
+        let mut memory = Vec::new();
+        if let Some(enc) = &e.encoded {
+            for (s, ((&row, &kind), &recency)) in enc.items.iter().zip(&enc.kinds).zip(&enc.recency).enumerate() {
+                let kind = crate::model::Kind::from_code(kind).map_err(js_err)?.name();
+                let attention = e.attention[s * heads..(s + 1) * heads].to_vec();
+                slots.push(Slot { id: catalog.id(row), kind, recency, attention });
+            }
+            for (&row, &weight) in enc.memory_items.iter().zip(&enc.memory_weights) {
+                memory.push(Memory { id: catalog.id(row), weight });
+            }
+        }
+        // How far the dismissals moved the query (the distance between embedding and query).
+        let query_shift = match (&e.embedding, &e.query) {
+            (Some(a), Some(b)) => a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum::<f32>().sqrt(),
+            _ => 0.0,
+        };
+        let results = e
+            .results
+            .iter()
+            .map(|r| Result {
+                id: catalog.id(r.recommendation.index),
+                source: match r.recommendation.reason {
+                    Reason::Together { .. } => "together",
+                    Reason::Because { .. } => "similar",
+                    Reason::Popular => "popular",
+                    Reason::Pinned => "pinned",
+                },
+                tower: r.tower,
+                stage: r.stage,
+                boost: r.boost,
+                score: r.recommendation.score,
+            })
+            .collect();
+        let out = Explained {
+            slots,
+            memory,
+            heads,
+            dismissed: self.inner.dismissed().len(),
+            query_shift,
+            results,
+            tower_check: e.tower_check,
+            ranker_check: e
+                .ranker_check
+                .map(|c| RankerCheck { same_rows: c.same_rows, max_score_diff: c.max_score_diff }),
+        };
+        to_js(&out).map_err(js_err)
+    }
+
+    fn row(&self, item_id: &str) -> JsResult<u32> {
+        self.inner.catalog().row_of(item_id).ok_or_else(|| js_err(crate::Error::UnknownItem(item_id.to_owned())))
+    }
+
     /// Top `k` for the current history, each with a reason. `excludeSeen` leaves out every item in
     /// the history; `exclude` (item ids; unknown ones are ignored), `categories` (allowed category
     /// codes) and `maxPerCategory` (diversity cap, 0 = none) are optional. With no history the
@@ -639,6 +831,7 @@ impl Recommendations {
             .map(|r| match r.reason {
                 Reason::Because { kind, .. } | Reason::Together { kind, .. } => kind.name().to_owned(),
                 Reason::Popular => "popular".to_owned(),
+                Reason::Pinned => "pinned".to_owned(),
             })
             .collect()
     }
@@ -655,6 +848,7 @@ impl Recommendations {
                     Reason::Together { .. } => "together",
                     Reason::Because { .. } => "similar",
                     Reason::Popular => "popular",
+                    Reason::Pinned => "pinned",
                 }
                 .to_owned()
             })
@@ -669,7 +863,7 @@ impl Recommendations {
             .iter()
             .map(|r| match r.reason {
                 Reason::Because { item, .. } | Reason::Together { item, .. } => self.catalog.id(item).to_owned(),
-                Reason::Popular => String::new(),
+                Reason::Popular | Reason::Pinned => String::new(),
             })
             .collect()
     }

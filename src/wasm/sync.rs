@@ -57,7 +57,11 @@ fn message_of(e: &JsValue) -> String {
 /// What the caller passed: the store, callbacks, fetch, signal.
 struct Ctx {
     url: String,
-    roles: Vec<String>,
+    /// The roles asked for; [`Ctx::roles`] adds the variant's own.
+    base_roles: Vec<String>,
+    /// The device's random id (assigns the experiment's variant), or a variant forced by name.
+    device: Option<String>,
+    variant: Option<String>,
     cache: JsFileCache,
     fetch: Function,
     signal: JsValue,
@@ -68,6 +72,13 @@ struct Ctx {
 }
 
 impl Ctx {
+    /// The roles to load from `manifest`: the variant's own file first where it has one.
+    fn roles(&self, manifest: &Manifest) -> Vec<String> {
+        let assigned = || Some(manifest.variant_for(self.device.as_deref()?)?.name.clone());
+        let variant = self.variant.clone().or_else(assigned);
+        crate::manifest::variant_roles(&self.base_roles, variant.as_deref())
+    }
+
     fn aborted(&self) -> bool {
         get(&self.signal, "aborted").is_truthy()
     }
@@ -141,7 +152,7 @@ fn current_for(cached: Option<&Cached>, manifest: &Manifest, roles: &[String]) -
 async fn read_cached(ctx: &Ctx) -> Option<Cached> {
     let version = ctx.backend().version(&ctx.url).await.ok()??;
     let manifest = Manifest::parse(version.manifest_json.as_bytes()).ok()?;
-    let shas: Vec<String> = manifest.entries(&ctx.roles).ok()?.iter().map(|f| f.sha256.clone()).collect();
+    let shas: Vec<String> = manifest.entries(&ctx.roles(&manifest)).ok()?.iter().map(|f| f.sha256.clone()).collect();
     let bytes = ctx.backend().files_js(&shas).await.unwrap_or_else(|_| vec![None; shas.len()]);
     Some(Cached { version, manifest, bytes })
 }
@@ -199,9 +210,11 @@ async fn verify_and_prepare(
         return Ok(Err(bad));
     }
     let files = Object::new();
-    // Keyed by each entry's own role: an optional role the manifest lacks is simply absent.
+    // Keyed by each entry's own role, a variant's file under its base role (`tower-weights@b` as
+    // `tower-weights`): an optional role the manifest lacks is simply absent.
     for (f, b) in entries.iter().zip(bytes) {
-        set(&files, &f.role, &b.clone().map_or(JsValue::NULL, JsValue::from));
+        let role = f.role.split('@').next().unwrap_or(&f.role);
+        set(&files, role, &b.clone().map_or(JsValue::NULL, JsValue::from));
     }
     Ok(Ok(ctx.prepare.call1(&JsValue::NULL, &files)?))
 }
@@ -211,7 +224,7 @@ async fn verify_and_prepare(
 async fn from_cache(ctx: &Ctx, cached: &mut Option<Cached>, update_error: JsValue) -> JsResult<Option<Synced>> {
     let Some(c) = cached.as_mut() else { return Ok(None) };
     let manifest = c.manifest.clone();
-    let entries = manifest.entries(&ctx.roles).map_err(js_err)?;
+    let entries = manifest.entries(&ctx.roles(&manifest)).map_err(js_err)?;
     let bad = match verify_and_prepare(ctx, &entries, &c.bytes).await? {
         Ok(prepared) => {
             return Ok(Some(Synced {
@@ -358,14 +371,14 @@ async fn by_delta(ctx: &Ctx, f: &FileEntry, d: usize, base: &Uint8Array, tick: &
 /// Gets every file of a new version (cache by digest, delta, or download, in parallel), verifies,
 /// prepares, and stores it in the background.
 async fn install(ctx: Rc<Ctx>, text: String, manifest: Manifest, cached: Option<Rc<Cached>>) -> JsResult<Synced> {
-    let entries = manifest.entries(&ctx.roles).map_err(js_err)?;
+    let entries = manifest.entries(&ctx.roles(&manifest)).map_err(js_err)?;
     for attempt in 0.. {
         let shas: Vec<String> = entries.iter().map(|f| f.sha256.clone()).collect();
         let have = ctx.backend().files_js(&shas).await.unwrap_or_else(|_| vec![None; shas.len()]);
         // Delta bases: the cached version's files first, then any cached file with that digest.
         let mut bases: Vec<(String, Uint8Array)> = Vec::new();
         if let Some(c) = &cached {
-            for (f, b) in c.entries(&ctx.roles).iter().zip(&c.bytes) {
+            for (f, b) in c.entries(&ctx.roles(&c.manifest)).iter().zip(&c.bytes) {
                 if let Some(b) = b {
                     bases.push((f.sha256.clone(), b.clone()));
                 }
@@ -565,9 +578,9 @@ async fn upgrade(ctx: Rc<Ctx>, text: String, manifest: Manifest, cached: Option<
     if !locked {
         return install(ctx, text, manifest, cached).await; // Web Locks refused: go on without
     }
-    if !current_for(cached.as_deref(), &manifest, &ctx.roles) {
+    if !current_for(cached.as_deref(), &manifest, &ctx.roles(&manifest)) {
         let mut again = read_cached(&ctx).await;
-        if current_for(again.as_ref(), &manifest, &ctx.roles) {
+        if current_for(again.as_ref(), &manifest, &ctx.roles(&manifest)) {
             match from_cache(&ctx, &mut again, JsValue::NULL).await {
                 Ok(Some(r)) => {
                     free();
@@ -613,15 +626,16 @@ async fn update_in_background(ctx: Rc<Ctx>, cached: Cached, manifest_fetch: Prom
             return Ok(JsValue::NULL);
         }
     };
-    let manifest = match Manifest::parse(text.as_bytes()).and_then(|m| m.entries(&ctx.roles).map(|_| ()).map(|()| m)) {
-        Ok(m) => m,
-        Err(e) => {
-            let e = js_err(e);
-            ctx.emit("update-failed", &format!("{}: using the cached version", message_of(&e)), &[("error", e)]);
-            return Ok(JsValue::NULL);
-        }
-    };
-    if current_for(Some(&cached), &manifest, &ctx.roles) {
+    let manifest =
+        match Manifest::parse(text.as_bytes()).and_then(|m| m.entries(&ctx.roles(&m)).map(|_| ()).map(|()| m)) {
+            Ok(m) => m,
+            Err(e) => {
+                let e = js_err(e);
+                ctx.emit("update-failed", &format!("{}: using the cached version", message_of(&e)), &[("error", e)]);
+                return Ok(JsValue::NULL);
+            }
+        };
+    if current_for(Some(&cached), &manifest, &ctx.roles(&manifest)) {
         return Ok(JsValue::NULL);
     }
     let model_version = manifest.model_version.clone();
@@ -688,7 +702,9 @@ pub fn sync_artifacts(manifest_url: String, roles: Vec<String>, store: &JsFileCa
     };
     let ctx = Rc::new(Ctx {
         url: url.clone(),
-        roles,
+        base_roles: roles,
+        device: get(&options, "device").as_string(),
+        variant: get(&options, "variant").as_string(),
         cache: JsFileCache { backend: store.backend.clone() },
         fetch,
         signal: get(&options, "signal"),
@@ -731,7 +747,7 @@ pub fn sync_artifacts(manifest_url: String, roles: Vec<String>, store: &JsFileCa
         };
         // A broken manifest on the server must not break returning visitors: keep the cached version.
         let manifest =
-            match Manifest::parse(text.as_bytes()).and_then(|m| m.entries(&ctx.roles).map(|_| ()).map(|()| m)) {
+            match Manifest::parse(text.as_bytes()).and_then(|m| m.entries(&ctx.roles(&m)).map(|_| ()).map(|()| m)) {
                 Ok(m) => m,
                 Err(e) => {
                     let e = js_err(e);
@@ -746,7 +762,7 @@ pub fn sync_artifacts(manifest_url: String, roles: Vec<String>, store: &JsFileCa
                     return Err(e);
                 }
             };
-        if current_for(cached.as_ref(), &manifest, &ctx.roles) {
+        if current_for(cached.as_ref(), &manifest, &ctx.roles(&manifest)) {
             if let Some(r) = from_cache(&ctx, &mut cached, JsValue::NULL).await? {
                 return Ok(r.to_js()?.into());
             }

@@ -42,3 +42,22 @@ export async function inWorker(): Promise<void> {
     await rec.close();
   }
 }
+
+export async function controlsAndExperiments(): Promise<void> {
+  const rec = await open('/models/shop/manifest.json', { rules: { block: ['sku-9'], boost: { Kitchen: 0.1, Garden: -1 } }, variant: 'wide' });
+  await rec.setRules({ pin: [{ id: 'sku-promo', position: 0 }] });
+  await rec.dismiss('sku-3');
+  const e = await rec.explain({ k: 5 });
+  const first = e.slots[0];
+  console.log(first?.kind, first?.attention.join(','), e.memory.length, e.queryShift, e.towerCheck ?? 0, e.rankerCheck?.sameRows);
+  for (const r of e.results) console.log(r.source, r.tower ?? 0, r.stage ?? 0, r.boost, r.score);
+  const s = await rec.stats();
+  const variant: string | null = rec.info.variant;
+  if (s.experiment) console.log(s.experiment.name, s.experiment.variant, s.experiment.shadowReady, s.experiment.scores[s.experiment.variant]?.hits);
+  const w = await openInWorker('/m.json', { onMetric: (m) => { if (m.type === 'shadow') console.log(m.variant, m.hit); else if (m.type === 'exposure') console.log(m.experiment, m.variant); } });
+  await w.dismiss('sku-1');
+  await w.setRules({});
+  console.log(variant, (await w.explain()).results.length);
+  await w.close();
+  await rec.close();
+}
