@@ -7,7 +7,8 @@
 // Run: bash scripts/bench-app.sh (builds pkg/ and the export first). Prints a Markdown table.
 //   stage:   interaction -> fresh top 10 with the ranking stage against the tower alone, same page
 //            (targets: 3 ms median; the stage itself 0.5 ms)
-// `node bench/app.mjs loader`, `... stage` or `... demo` runs one part.
+//   controls: recommend with rules and dismissals against a plain recommender (target: +0.2 ms at most)
+// `node bench/app.mjs loader`, `... stage`, `... controls` or `... demo` runs one part.
 import { openReadyPage, launchChromium } from '../scripts/browser.mjs';
 import { serve } from '../scripts/serve.mjs';
 
@@ -83,6 +84,21 @@ if (!process.argv[2] || process.argv[2] === 'stage') {
   rows.push(['interaction → fresh top 10 (record + recommend), both stages, 600 interactions', median(two.interaction), 'target ≤ 3 ms median']);
   rows.push(['interaction → fresh top 10, the tower alone (same run)', median(tower.interaction), '']);
   rows.push(['recommend alone, both stages / the tower alone', median(two.recommend), `tower alone ${fmt(median(tower.recommend))} ms: the ranking stage (300 candidates) adds ${(median(two.recommend) - median(tower.recommend)).toFixed(2)} ms (target ≤ 0.5)`]);
+  await close();
+}
+
+// The controls (issue 16): recommend with rules and dismissals against a plain recommender, same page.
+if (!process.argv[2] || process.argv[2] === 'controls') {
+  const { page, close } = await openReadyPage('.', `bench/app.html?manifest=${manifest}`);
+  for (const ranking of ['two-stage', 'tower']) {
+    const r = { plain: [], ruled: [] };
+    for (let round = 0; round < 3; round++) {
+      const x = await page.evaluate((ranking) => window.controlsCost(ranking), ranking);
+      r.plain.push(...x.plain); r.ruled.push(...x.ruled);
+    }
+    rows.push([`recommend (${ranking}), no controls`, median(r.plain), '']);
+    rows.push([`recommend (${ranking}), 100 blocked, a boost, a bury, 2 pins, 5 dismissed (same run)`, median(r.ruled), `adds ${(median(r.ruled) - median(r.plain)).toFixed(3)} ms (target ≤ 0.2)`]);
+  }
   await close();
 }
 

@@ -262,7 +262,7 @@ export class LocalRecommender {
     this._popular = prepared.popular;
     this._manifest = manifest;
     // The variant this device was assigned (the files the core loaded are that variant's).
-    this._experiment = experimentOf(manifest, this._device ?? '', this._opts.variant ?? undefined) ?? null;
+    this._experiment = manifest.experiment ? experimentOf(JSON.stringify(manifest), this._device ?? '', this._opts.variant ?? undefined) : null;
     if (this._opts.rules) this._applyRules(this._core, this._opts.rules);
     else if (manifest.rules) this._applyRules(this._core, null);
   }
@@ -280,15 +280,15 @@ export class LocalRecommender {
       if (!Array.isArray(v)) throw new LocalRecError('invalid-argument', `rules.${what} must be an array`);
       return v;
     };
-    const boost = { ...(m.boost ?? {}), ...(a.boost ?? {}) };
-    const codes = Object.entries(boost).map(([name, w]) => [this._categoryNames.indexOf(name), w]).filter(([c]) => c >= 0);
+    const boost = Object.entries({ ...(m.boost ?? {}), ...(a.boost ?? {}) }).filter(([name]) => this._categoryNames.includes(name));
+    for (const [name, w] of boost) if (typeof w !== 'number' || !Number.isFinite(w)) throw new LocalRecError('invalid-argument', `the boost of ${name} must be a finite number, got ${w}`);
     const pins = list(a.pin, 'pin').length ? a.pin : list(m.pin, 'pin');
     try {
-      core.setRules({
-        block: [...list(m.block, 'block'), ...list(a.block, 'block')].map(String),
-        boost: codes,
-        pin: pins.map((p) => [String(p?.id), p?.position]),
-      });
+      core.setRules(
+        [...list(m.block, 'block'), ...list(a.block, 'block')].map(String),
+        Uint32Array.from(boost, ([name]) => this._categoryNames.indexOf(name)), Float32Array.from(boost, ([, w]) => w),
+        pins.map((p) => String(p?.id)), Float64Array.from(pins, (p) => (typeof p?.position === 'number' ? p.position : NaN)),
+      );
     } catch (e) { throw fromWasm(e); }
   }
 

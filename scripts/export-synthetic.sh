@@ -11,3 +11,4 @@ cargo run -q --profile trainer --features train --bin localrec-train -- \
   --dim 64 --heads 4 --attention-hidden 64 --hidden 96 --dense-skip --memory 100 --memory-decay 0.97 \
   --no-warm-start \
   --out www/artifacts/synthetic "$@"
+node scripts/demo-experiment.mjs

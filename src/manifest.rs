@@ -63,26 +63,25 @@ pub struct Manifest {
     pub items: usize,
     pub files: Vec<FileEntry>,
     /// Business rules for every visitor (the app's own rules add to them): see [`ManifestRules`].
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Read and checked by [`Manifest::parse`]; the trainer writes none.
+    #[serde(skip)]
     pub rules: Option<ManifestRules>,
     /// Model variants to split visitors between: see [`Experiment`].
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip)]
     pub experiment: Option<Experiment>,
 }
 
 /// `rules` of a manifest: item ids never recommended (a guardrail), category boosts (positive) and
 /// buries (negative) in score units, items pinned to 0-based positions.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct ManifestRules {
-    #[serde(default)]
     pub block: Vec<String>,
-    #[serde(default)]
-    pub boost: std::collections::BTreeMap<String, f32>,
-    #[serde(default)]
+    /// Category name and boost, in the manifest's order.
+    pub boost: Vec<(String, f32)>,
     pub pin: Vec<Pin>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Pin {
     pub id: String,
     pub position: u32,
@@ -93,19 +92,17 @@ pub struct Pin {
 /// role followed by `@` and the variant's name (`tower-weights@wide`), the base entries where it
 /// has none. A `shadow` variant is never shown: it is scored against the visitor's next
 /// interactions on the device.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Experiment {
     pub name: String,
     pub variants: Vec<Variant>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Variant {
     pub name: String,
     /// Share of visitors, relative to the other variants' weights (ignored for a shadow).
-    #[serde(default)]
     pub weight: f64,
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub shadow: bool,
 }
 
@@ -167,6 +164,61 @@ impl Experiment {
         }
         Ok(())
     }
+}
+
+/// `rules` of a manifest, read by hand like the rest (see [`Manifest::parse`]).
+fn parse_rules(v: &serde_json::Value) -> Result<ManifestRules> {
+    use serde_json::Value;
+    let bad = |what: &str| invalid(format!("rules: {what}"));
+    let o = v.as_object().ok_or_else(|| bad("not an object"))?;
+    let mut r = ManifestRules::default();
+    if let Some(b) = o.get("block") {
+        for id in b.as_array().ok_or_else(|| bad("block must be an array"))? {
+            r.block.push(id.as_str().ok_or_else(|| bad("block lists item ids (strings)"))?.to_owned());
+        }
+    }
+    if let Some(b) = o.get("boost") {
+        for (cat, w) in b.as_object().ok_or_else(|| bad("boost must be an object"))? {
+            let w = w.as_f64().ok_or_else(|| bad(&format!("the boost of {cat:?} is not a number")))?;
+            r.boost.push((cat.clone(), w as f32));
+        }
+    }
+    if let Some(p) = o.get("pin") {
+        for pin in p.as_array().ok_or_else(|| bad("pin must be an array"))? {
+            let id = pin.get("id").and_then(Value::as_str).ok_or_else(|| bad("a pin has no id"))?;
+            let position = pin
+                .get("position")
+                .and_then(Value::as_u64)
+                .filter(|&p| p < crate::recommender::MAX_K as u64)
+                .ok_or_else(|| {
+                    bad(&format!("the pin of {id:?} needs a position in 0..{}", crate::recommender::MAX_K))
+                })?;
+            r.pin.push(Pin { id: id.to_owned(), position: position as u32 });
+        }
+    }
+    Ok(r)
+}
+
+/// `experiment` of a manifest.
+fn parse_experiment(v: &serde_json::Value) -> Result<Experiment> {
+    use serde_json::Value;
+    let bad = |what: &str| invalid(format!("experiment: {what}"));
+    let name = v.get("name").and_then(Value::as_str).ok_or_else(|| bad("no name"))?.to_owned();
+    let list = v.get("variants").and_then(Value::as_array).ok_or_else(|| bad("variants must be an array"))?;
+    let mut variants = Vec::with_capacity(list.len());
+    for x in list {
+        let vname = x.get("name").and_then(Value::as_str).ok_or_else(|| bad("a variant has no name"))?;
+        let weight = match x.get("weight") {
+            None => 0.0,
+            Some(w) => w.as_f64().ok_or_else(|| bad(&format!("variant {vname:?}: weight is not a number")))?,
+        };
+        let shadow = match x.get("shadow") {
+            None => false,
+            Some(b) => b.as_bool().ok_or_else(|| bad(&format!("variant {vname:?}: shadow is not true or false")))?,
+        };
+        variants.push(Variant { name: vname.to_owned(), weight, shadow });
+    }
+    Ok(Experiment { name, variants })
 }
 
 /// Each role of `roles` (alternatives included) preceded by its `variant`'s own role: with variant
@@ -318,11 +370,11 @@ impl Manifest {
             files,
             rules: match o.get("rules") {
                 None | Some(Value::Null) => None,
-                Some(r) => Some(serde_json::from_value(r.clone()).map_err(|e| invalid(format!("rules: {e}")))?),
+                Some(r) => Some(parse_rules(r)?),
             },
             experiment: match o.get("experiment") {
                 None | Some(Value::Null) => None,
-                Some(x) => Some(serde_json::from_value(x.clone()).map_err(|e| invalid(format!("experiment: {e}")))?),
+                Some(x) => Some(parse_experiment(x)?),
             },
         };
         m.validate()?;

@@ -11,7 +11,7 @@ use crate::catalog::Catalog;
 use crate::error::{Error, Result};
 use crate::model::{EncodedHistory, Event, Kind, UserModel};
 use crate::rank::{Query, TopK};
-use crate::rerank::{Candidate, Ranker, Scratch, StageInput};
+use crate::rerank::{sort_best_first, Candidate, Ranker, Scored as Ranked, Scratch, StageInput};
 
 /// How many raw events the recommender keeps in memory (oldest dropped first): the history's own
 /// cap ([`crate::history::MAX_EVENTS`]). The tower reads the newest `max_len` distinct items and,
@@ -139,16 +139,6 @@ pub struct Recommender {
     dismissed: Vec<u32>,
 }
 
-/// One candidate before the filters of [`Recommender::recommend`]: its row, score and, from the
-/// ranking stage, the history item that lifted it.
-#[derive(Debug, Clone, Copy)]
-struct Ranked {
-    row: u32,
-    score: f32,
-    because: Option<u32>,
-}
-
-/// The ranking stage and its reusable buffers.
 #[derive(Debug)]
 struct Stage {
     ranker: Rc<Ranker>,
@@ -484,7 +474,12 @@ impl Recommender {
                     .as_ref()
                     .map(|q| q.iter().zip(self.catalog.vector(r.index)).map(|(a, b)| a * b).sum::<f32>());
                 let ranked = !matches!(r.reason, Reason::Popular | Reason::Pinned);
-                ExplainedResult { recommendation: r, tower, stage: (staged && ranked).then(|| r.score - boost), boost }
+                ExplainedResult {
+                    recommendation: r,
+                    tower,
+                    stage: (staged && ranked).then_some(r.score - boost),
+                    boost,
+                }
             })
             .collect();
         let tower_check = self.model.self_check(&self.catalog)?;
@@ -521,8 +516,8 @@ impl Recommender {
                 .filter(|r| allowed(r))
                 .map(|&row| Ranked { row, score: 0.0, because: None })
                 .collect();
-            // A stable sort: within one boost, the popularity order stays.
-            let pool = self.boosted(pool);
+            // Within one boost, the popularity order stays.
+            let pool = self.boosted_in_order(pool);
             return Ok(diversify(&pool, k, cap, cats)
                 .0
                 .into_iter()
@@ -575,8 +570,7 @@ impl Recommender {
                 min_tower: want,
             };
             let (ranked, exhausted) = ranker.rank(&mut stage.scratch, &mut self.topk, &input, &mut stage.candidates)?;
-            let pool = ranked.iter().map(|s| Ranked { row: s.row, score: s.score, because: s.because }).collect();
-            return Ok((pool, exhausted));
+            return Ok((ranked, exhausted));
         }
         let mut q = Query::new(query, want).exclude(&self.exclude);
         if let Some(c) = categories {
@@ -587,7 +581,7 @@ impl Recommender {
         Ok((hits.iter().map(|h| Ranked { row: h.index, score: h.score, because: None }).collect(), exhausted))
     }
 
-    /// `pool` with each score plus its category's boost, re-sorted (stable: ties keep their order).
+    /// `pool` with each score plus its category's boost, best first.
     fn boosted(&self, mut pool: Vec<Ranked>) -> Vec<Ranked> {
         if self.rules.boosts.is_empty() {
             return pool;
@@ -596,8 +590,28 @@ impl Recommender {
         for c in &mut pool {
             c.score += boost_of(&self.rules.boosts, cats, c.row);
         }
-        pool.sort_by(|a, b| b.score.total_cmp(&a.score));
+        sort_best_first(&mut pool);
         pool
+    }
+
+    /// `pool` (all scores equal: the popular list) with each score set to its category's boost,
+    /// the highest boost first, the list's order kept within one boost.
+    fn boosted_in_order(&self, mut pool: Vec<Ranked>) -> Vec<Ranked> {
+        if self.rules.boosts.is_empty() {
+            return pool;
+        }
+        let cats = self.catalog.categories();
+        for c in &mut pool {
+            c.score += boost_of(&self.rules.boosts, cats, c.row);
+        }
+        let mut out = Vec::with_capacity(pool.len());
+        // One pass per distinct boost, highest first (a handful of categories at most).
+        let mut level = pool.iter().map(|c| c.score).fold(f32::NEG_INFINITY, f32::max);
+        while out.len() < pool.len() {
+            out.extend(pool.iter().filter(|c| c.score == level));
+            level = pool.iter().map(|c| c.score).filter(|&s| s < level).fold(f32::NEG_INFINITY, f32::max);
+        }
+        out
     }
 
     /// The newest distinct history items the tower reads, newest first, with their kind and vector:

@@ -337,6 +337,12 @@ pub struct Scored {
     pub because: Option<u32>,
 }
 
+/// Best first: score descending, then row ascending (one sort routine in the module for every
+/// ranked list, stage or not).
+pub fn sort_best_first(list: &mut [Scored]) {
+    list.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.row.cmp(&b.row)));
+}
+
 /// Inner product of `embedding` with catalogue row `row` (int8 rows dequantized, refine plane
 /// included): one formula for every candidate, whichever source retrieved it.
 pub fn row_dot(catalog: &Catalog, row: u32, embedding: &[f32]) -> f32 {
@@ -541,7 +547,7 @@ impl Ranker {
             .iter()
             .map(|c| Scored { row: c.row, score: self.scorer.score(&c.features), because: c.because })
             .collect();
-        out.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.row.cmp(&b.row)));
+        sort_best_first(&mut out);
         Ok((out, exhausted))
     }
 

@@ -67,3 +67,22 @@ fn item_metadata_matches_the_catalogue() {
     assert!(!popular.is_empty());
     assert!(popular.iter().all(|id| catalog.row_of(id.as_str().unwrap()).is_some()));
 }
+
+#[test]
+fn the_demo_experiment_manifest_matches_the_export() {
+    // www/artifacts/synthetic/experiment.json (scripts/demo-experiment.mjs): manifest.json's files and
+    // version, plus two variant entries naming the export's own pq and f32 tables.
+    let m = localrec::manifest::Manifest::parse(&read("manifest.json")).unwrap();
+    let x = localrec::manifest::Manifest::parse(&read("experiment.json")).unwrap();
+    assert_eq!(x.model_version, m.model_version, "rerun scripts/demo-experiment.mjs");
+    assert_eq!(x.files[..m.files.len()], m.files[..], "rerun scripts/demo-experiment.mjs");
+    let same = |variant: &str, base: &str| {
+        let v = x.files.iter().find(|f| f.role == variant).unwrap();
+        let b = m.files.iter().find(|f| f.role == base).unwrap();
+        assert_eq!((&v.name, &v.sha256, v.bytes), (&b.name, &b.sha256, b.bytes));
+    };
+    same("items-int8@pq", "items-pq");
+    same("items-int8@f32", "items-f32");
+    let e = x.experiment.unwrap();
+    assert_eq!(e.shadows().map(|v| v.name.as_str()).collect::<Vec<_>>(), ["f32"]);
+}

@@ -191,5 +191,5 @@ fn bad_experiments_and_rules_are_named() {
     );
     let m = Manifest::parse(&ok).unwrap();
     let r = m.rules.unwrap();
-    assert_eq!((r.block.len(), r.boost["Kitchen"], r.pin[0].position), (1, 0.2, 0));
+    assert_eq!((r.block.len(), r.boost[0].clone(), r.pin[0].position), (1, ("Kitchen".to_owned(), 0.2), 0));
 }

@@ -2,14 +2,16 @@
 // cart / buy; recommendations are recomputed on this device after every click, each with its reason
 // and the measured latency. Works offline after the first visit (service worker for the page,
 // IndexedDB for the model and the catalogue). Query parameters:
-//   ?manifest=URL   another export (default: the bundled synthetic shop)
+//   ?manifest=URL   another export (default: the bundled synthetic shop, with a demo experiment:
+//                   half the visitors get the int8 item table, half the pq one, f32 runs in shadow)
+//   ?variant=NAME   that variant of the experiment instead of this device's assignment
 //   ?worker=1       run the recommender in a Web Worker
 //   ?sw=0           do not register the service worker
 import { open, openInWorker } from '../pkg/index.js';
 
 const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
-const manifestUrl = params.get('manifest') ?? './artifacts/synthetic/manifest.json';
+const manifestUrl = params.get('manifest') ?? './artifacts/synthetic/experiment.json';
 const KIND_LABEL = { view: 'viewed', cart: 'cart', purchase: 'bought' };
 const demo = { latencies: [], firstRecMs: null, mode: params.get('worker') === '1' ? 'worker' : 'page' };
 window.demo = demo;
@@ -52,7 +54,9 @@ async function renderRecs(t0) {
   $('recs').innerHTML = r.items.map((it) =>
     `<li data-id="${escape(it.id)}" class="fresh"><span class="t"><span class="name">${escape(it.title)}</span>` +
     `${it.category ? `<span class="cat">${escape(it.category)}</span> ` : ''}<span class="why">${escape(it.reason.text)}</span></span>` +
-    `<span class="score">${r.coldStart ? '' : it.score.toFixed(3)}</span><button data-act="view">View</button><button data-act="cart">Cart</button></li>`).join('');
+    `<span class="score">${r.coldStart ? '' : it.score.toFixed(3)}</span><button data-act="view">View</button><button data-act="cart">Cart</button>` +
+    `<button data-act="dismiss" class="dismiss" title="Not interested" aria-label="Not interested">✕</button></li>`).join('');
+  renderExplain().catch(showError);
   const t1 = performance.now();
   if (t0 !== undefined) {
     demo.latencies.push(t1 - t0);
@@ -62,6 +66,23 @@ async function renderRecs(t0) {
     $('latency').textContent = `first recommendations ${t1.toFixed(0)} ms after the page started loading`;
   }
   return r;
+}
+
+/** `rec.explain()` behind the toggle: the tower's view of the history and each result's scores. */
+async function renderExplain() {
+  $('explain').hidden = !$('explain-on').checked;
+  if ($('explain').hidden) return;
+  const e = await rec.explain({ k: 10, maxPerCategory: $('diverse').checked ? 2 : undefined });
+  const f = (x) => (x === null || x === undefined ? '–' : x.toFixed(3));
+  const lines = [
+    `model ${e.modelVersion}${e.variant ? ` (variant ${e.variant})` : ''}, ${e.precision} table, ${e.ranking}; tower self-check ${e.towerCheck === null ? 'none' : `max diff ${e.towerCheck.toExponential(1)}`}` +
+      `${e.rankerCheck ? `; ranking stage self-check ${e.rankerCheck.sameRows ? 'same top 10' : 'DIFFERENT top 10'} (max diff ${e.rankerCheck.maxScoreDiff.toExponential(1)})` : ''}`,
+    `input: ${e.slots.length} slots (newest first), ${e.memory.length} in memory, ${e.dismissed} dismissed (query moved ${e.queryShift.toFixed(3)})`,
+    ...e.slots.slice(0, 12).map((s, i) => `  slot ${i}: ${s.kind.padEnd(8)} recency ${String(s.recency).padStart(2)}  attention ${s.attention.map((a) => a.toFixed(2)).join(' ')}  ${s.title}`),
+    'results: tower · stage · boost = score',
+    ...e.results.map((r) => `  ${f(r.tower)} · ${f(r.stage)} · ${r.boost.toFixed(2)} = ${r.score.toFixed(3)}  ${r.source.padEnd(8)} ${r.title}`),
+  ];
+  $('explain').textContent = lines.join('\n');
 }
 
 async function renderHistory() {
@@ -81,12 +102,22 @@ async function renderStats() {
     ...lat,
     `errors: ${errors}`,
     `downloaded ${(s.bytesDownloaded / 1024).toFixed(0)} KB; cached ${s.cacheBytes === null ? '?' : (s.cacheBytes / 1024).toFixed(0)} KB (${s.storage})`,
+    ...(s.experiment ? [
+      `experiment ${s.experiment.name}: variant ${s.experiment.variant}` + (s.experiment.shadow ? `, shadow ${s.experiment.shadow} ${s.experiment.shadowReady ? 'ready' : 'loading'}` : ''),
+      ...Object.entries(s.experiment.scores).map(([v, c]) => `  ${v}: next interaction in its top 10 ${c.hits} of ${c.events} times`),
+    ] : []),
   ].join('\n');
 }
 
 async function act(id, kind, t0) {
   try {
     showError(null);
+    if (kind === 'dismiss') {
+      await rec.dismiss(id);
+      await renderRecs(t0);
+      renderStats().catch(showError);
+      return;
+    }
     const t1 = performance.now();
     // Calls are applied in order (in the page, and in the worker's message queue), so the
     // recommendation can be requested without waiting for the record's acknowledgement: in worker
@@ -111,6 +142,9 @@ async function showModel() {
   const info = rec.info;
   $('store').textContent = `${info.storage === 'indexeddb' ? 'IndexedDB' : 'memory only'}${info.persisted ? ' · persisted' : ''}${info.degraded ? ' · degraded' : ''}`;
   $('model').textContent = `${info.dataset} · ${info.items.toLocaleString('en')} items · ${info.precision} · ${info.ranking} · ${info.source === 'cache' ? 'from cache' : info.source === 'delta' ? 'delta update' : 'downloaded'}`;
+  $('variant').hidden = !info.variant;
+  $('variant').textContent = `variant ${info.variant}`;
+  $('variant').title = `experiment ${info.experiment}: this device's stable assignment`;
   $('model').title = `model ${info.modelVersion}`;
   items = await rec.items();
   byId = new Map(items.map((it) => [it.id, it]));
@@ -134,8 +168,9 @@ async function main() {
     if (e.type === 'update' && e.applied && rec) showModel().then(() => renderRecs()).catch(showError);
   };
   demo.marks = { start: started };
-  rec = await (demo.mode === 'worker' ? openInWorker : open)(manifestUrl, { onProgress, onEvent, update: 'apply' });
+  rec = await (demo.mode === 'worker' ? openInWorker : open)(manifestUrl, { onProgress, onEvent, update: 'apply', variant: params.get('variant') ?? undefined });
   demo.marks.opened = performance.now();
+  window.demoRec = rec;
   await showModel();
   demo.marks.items = performance.now();
   await renderRecs();
@@ -147,6 +182,7 @@ async function main() {
   $('search').addEventListener('input', renderShop);
   $('category').addEventListener('change', renderShop);
   $('diverse').addEventListener('change', () => renderRecs().catch(showError));
+  $('explain-on').addEventListener('change', () => renderExplain().catch(showError));
   $('items').addEventListener('click', onClick);
   $('recs').addEventListener('click', onClick);
   $('export').addEventListener('click', async () => {

@@ -183,6 +183,21 @@ impl UserModel {
 
     /// The unit user vector for a history of catalogue rows (see [`features`] for the encoding).
     pub fn embed(&mut self, catalog: &Catalog, events: &[Event]) -> Result<Vec<f32>> {
+        Ok(self.embed_inner(catalog, events, false)?.0)
+    }
+
+    /// [`UserModel::embed`], also returning the encoded history and each slot's attention weights
+    /// (`slots × heads`, row-major): the tower's view of the history, for `explain()`.
+    pub fn embed_explained(
+        &mut self,
+        catalog: &Catalog,
+        events: &[Event],
+    ) -> Result<(Vec<f32>, EncodedHistory, Vec<f32>)> {
+        let (out, attention) = self.embed_inner(catalog, events, true)?;
+        Ok((out, self.encoded.clone(), attention))
+    }
+
+    fn embed_inner(&mut self, catalog: &Catalog, events: &[Event], attention: bool) -> Result<(Vec<f32>, Vec<f32>)> {
         let dim = self.file.config.dim;
         if catalog.dim() != dim {
             return Err(Error::TowerCatalogMismatch { tower: dim, catalogue: catalog.dim() });
@@ -201,47 +216,14 @@ impl UserModel {
         let batch = HistoryBatch::new([&self.encoded]);
         let items = Tensor::<3>::from_data(TensorData::new(self.gathered.clone(), [1, batch.slots, dim]), &self.device);
         let memory = self.memory(&batch, |row| catalog.vector(row));
-        let out = tensor_to_vec(self.tower.forward(items, memory, &batch));
-        if out.iter().any(|v| !v.is_finite()) {
-            return Err(Error::NonFiniteEmbedding);
-        }
-        Ok(out)
-    }
-
-    /// [`UserModel::embed`], also returning the encoded history and each slot's attention weights
-    /// (`slots × heads`, row-major): the tower's view of the history, for `explain()`.
-    pub fn embed_explained(
-        &mut self,
-        catalog: &Catalog,
-        events: &[Event],
-    ) -> Result<(Vec<f32>, EncodedHistory, Vec<f32>)> {
-        let dim = self.file.config.dim;
-        if catalog.dim() != dim {
-            return Err(Error::TowerCatalogMismatch { tower: dim, catalogue: catalog.dim() });
-        }
-        if let Some(e) = events.iter().find(|e| e.item as usize >= catalog.len()) {
-            return Err(Error::IndexOutOfRange { index: e.item, len: catalog.len() });
-        }
-        encode_history_into(events, &self.file.config.history(), &mut self.encoded, &mut self.scratch)?;
-        if self.encoded.is_empty() {
-            return Err(Error::EmptyHistory);
-        }
-        let mut gathered = Vec::with_capacity(self.encoded.len() * dim);
-        for &row in &self.encoded.items {
-            gathered.extend(catalog.vector(row));
-        }
-        let batch = HistoryBatch::new([&self.encoded]);
-        let items = Tensor::<3>::from_data(TensorData::new(gathered, [1, batch.slots, dim]), &self.device);
-        let memory = self.memory(&batch, |row| catalog.vector(row));
         let (out, weights) = self.tower.forward_attention(items, memory, &batch);
         let out = tensor_to_vec(out);
         if out.iter().any(|v| !v.is_finite()) {
             return Err(Error::NonFiniteEmbedding);
         }
-        let mut attention = tensor_to_vec(weights);
-        // The batch pads to `batch.slots`; keep the history's own slots.
-        attention.truncate(self.encoded.len() * self.file.config.heads);
-        Ok((out, self.encoded.clone(), attention))
+        // One history: no padding, `slots × heads` weights.
+        let weights = if attention { tensor_to_vec(weights) } else { Vec::new() };
+        Ok((out, weights))
     }
 
     /// Embeds many encoded histories at once (evaluation): `table` is the `rows × dim` item table

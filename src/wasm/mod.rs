@@ -84,17 +84,14 @@ pub fn check_manifest(json: &str, roles: Vec<String>) -> JsResult<JsValue> {
 
 /// Checks `items.json`'s popular ids and category count against the catalogue; throws
 /// `corrupt-file` naming the first mismatch.
-/// The experiment a manifest (as a JS object) runs, for the device id `device` (or the variant
+/// The experiment a manifest (its JSON text) runs, for the device id `device` (or the variant
 /// forced by name): `{ name, variant, shadows: [names] }`, or `undefined` without an experiment.
-/// Throws `invalid-manifest` for a forced variant the experiment lacks.
+/// Throws `invalid-manifest` for a bad manifest, `invalid-argument` for a forced variant the
+/// experiment lacks.
 #[wasm_bindgen(js_name = experimentOf)]
-pub fn experiment_of(manifest: JsValue, device: &str, forced: Option<String>) -> JsResult<JsValue> {
-    let experiment = js_sys::Reflect::get(&manifest, &"experiment".into())?;
-    if experiment.is_undefined() || experiment.is_null() {
-        return Ok(JsValue::UNDEFINED);
-    }
-    let x: crate::manifest::Experiment = serde_wasm_bindgen::from_value(experiment)
-        .map_err(|e| js_err(crate::Error::InvalidManifest(format!("experiment: {e}"))))?;
+pub fn experiment_of(manifest_json: &str, device: &str, forced: Option<String>) -> JsResult<JsValue> {
+    let m = crate::manifest::Manifest::parse(manifest_json.as_bytes()).map_err(js_err)?;
+    let Some(x) = m.experiment else { return Ok(JsValue::UNDEFINED) };
     let variant = match forced {
         Some(name) if x.variants.iter().any(|v| v.name == name) => name,
         Some(name) => {
@@ -618,29 +615,41 @@ impl JsRecommender {
         Ok(rows.len() as u32)
     }
 
-    /// Sets the business rules: `{ block: [id], boost: [[categoryCode, number]], pin: [[id,
-    /// position]] }` (each optional). Ids the catalogue lacks are skipped (an item may have left
-    /// it); returns how many were skipped. Throws `invalid-argument` for another shape, a
-    /// non-finite boost or a negative or fractional position.
+    /// Sets the business rules: blocked item ids, boosts as parallel arrays of category codes and
+    /// numbers (negative: bury), pins as parallel arrays of item ids and 0-based positions. Ids the
+    /// catalogue lacks are skipped (an item may have left it); returns how many were skipped.
+    /// Throws `invalid-argument` for arrays of different lengths, a non-finite boost or a position
+    /// that is not an integer in 0..1000.
     #[wasm_bindgen(js_name = setRules)]
-    pub fn set_rules(&mut self, rules: JsValue) -> JsResult<u32> {
-        #[derive(serde::Deserialize)]
-        struct Spec {
-            #[serde(default)]
-            block: Vec<String>,
-            #[serde(default)]
-            boost: Vec<(u32, f32)>,
-            #[serde(default)]
-            pin: Vec<(String, u32)>,
+    pub fn set_rules(
+        &mut self,
+        block: Vec<String>,
+        boost_codes: Vec<u32>,
+        boost_values: Vec<f32>,
+        pin_ids: Vec<String>,
+        pin_positions: Vec<f64>,
+    ) -> JsResult<u32> {
+        if boost_codes.len() != boost_values.len() || pin_ids.len() != pin_positions.len() {
+            return Err(bad_input("setRules: parallel arrays of different lengths"));
         }
-        let spec: Spec = serde_wasm_bindgen::from_value(rules)
-            .map_err(|e| js_err(crate::Error::InvalidArgument(format!("rules: {e}"))))?;
+        if let Some(p) =
+            pin_positions.iter().find(|&&p| !(p.fract() == 0.0 && (0.0..crate::recommender::MAX_K as f64).contains(&p)))
+        {
+            return Err(js_err(crate::Error::InvalidArgument(format!(
+                "a pin's position must be an integer in 0..{}, got {p}",
+                crate::recommender::MAX_K
+            ))));
+        }
         let catalog = self.inner.catalog().clone();
-        let block: Vec<u32> = spec.block.iter().filter_map(|id| catalog.row_of(id)).collect();
-        let pins: Vec<(u32, u32)> = spec.pin.iter().filter_map(|(id, p)| catalog.row_of(id).map(|r| (r, *p))).collect();
-        let skipped = spec.block.len() - block.len() + spec.pin.len() - pins.len();
-        let rules = crate::recommender::Rules { block, boosts: spec.boost, pins };
-        self.inner.set_rules(rules).map_err(js_err)?;
+        let rows: Vec<u32> = block.iter().filter_map(|id| catalog.row_of(id)).collect();
+        let pins: Vec<(u32, u32)> = pin_ids
+            .iter()
+            .zip(&pin_positions)
+            .filter_map(|(id, &p)| catalog.row_of(id).map(|r| (r, p as u32)))
+            .collect();
+        let skipped = block.len() - rows.len() + pin_ids.len() - pins.len();
+        let boosts = boost_codes.into_iter().zip(boost_values).collect();
+        self.inner.set_rules(crate::recommender::Rules { block: rows, boosts, pins }).map_err(js_err)?;
         Ok(skipped as u32)
     }
 

@@ -66,11 +66,38 @@ test('cold start shows popular items; a click updates recommendations at once, w
   await page.waitForFunction(() => /recommend: 3 ×/.test(document.querySelector('#stats').textContent));
   const stats = await page.textContent('#stats');
   assert.match(stats, /record: 2 × mean [0-9.]+ ms/);
-  assert.match(stats, /int8 table, two-stage/);
+  // The demo's manifest runs an experiment: this device's variant is its item table.
+  const variant = (await page.textContent('#variant')).replace('variant ', '');
+  assert.ok(['int8', 'pq'].includes(variant), variant);
+  assert.match(stats, new RegExp(`${variant} table, two-stage`));
+  assert.match(stats, new RegExp(`experiment item-table: variant ${variant}`));
   assert.ok(!stats.includes(viewed) && !stats.includes(bought), stats);
   await page.setViewportSize({ width: 1280, height: 900 });
   await page.waitForTimeout(800); // let the "fresh" highlight fade
   await page.screenshot({ path: `${SHOTS}/demo.png` });
+  assert.deepEqual(pageErrors, []);
+});
+
+test('the demo dismisses an item ("not interested"), explains its answer behind a toggle and scores the shadow variant', async () => {
+  const dismissed = await page.textContent('#recs li:nth-child(1) .name');
+  await clickAndWait('#recs li:nth-child(1) button[data-act=dismiss]');
+  assert.ok(!(await recTitles()).includes(dismissed), 'a dismissed item leaves the list');
+  assert.equal((await recTitles()).length, 10);
+  await page.check('#explain-on');
+  await page.waitForFunction(() => /slot 0:/.test(document.querySelector('#explain').textContent));
+  const text = await page.textContent('#explain');
+  assert.match(text, /tower self-check max diff/);
+  assert.match(text, /1 dismissed \(query moved [0-9.]+\)/);
+  assert.match(text, /results: tower · stage · boost = score/);
+  assert.equal(text.split('\n').filter((l) => / = -?[0-9.]+ {2}(together|similar) /.test(l)).length, 10, text);
+  // The shadow (f32) loads in the background; once ready, each interaction is scored for both variants.
+  await page.waitForFunction(async () => (await window.demoRec.stats()).experiment.shadowReady, null, { timeout: 30_000 });
+  await clickAndWait('#recs li:nth-child(2) button[data-act=view]');
+  await page.waitForTimeout(100);
+  await clickAndWait('#recs li:nth-child(3) button[data-act=view]');
+  await page.waitForFunction(() => /f32: next interaction in its top 10 [0-9]+ of [1-9]/.test(document.querySelector('#stats').textContent));
+  await page.uncheck('#explain-on');
+  assert.equal(await page.isHidden('#explain'), true);
   assert.deepEqual(pageErrors, []);
 });
 
@@ -111,7 +138,8 @@ test('history export and delete', async () => {
   const file = await (await download).path();
   const json = JSON.parse(readFileSync(file, 'utf8'));
   assert.equal(json.format, 'localrec-history');
-  assert.deepEqual(json.events.map((e) => e.kind), ['view', 'cart', 'purchase']);
+  // The first test's view and cart, the dismiss test's two views, the offline test's purchase.
+  assert.deepEqual(json.events.map((e) => e.kind), ['view', 'cart', 'view', 'view', 'purchase']);
   await page.click('#delete');
   await page.waitForFunction(() => document.getElementById('rec-title').textContent === 'Popular right now');
   assert.match(await page.textContent('#history'), /Nothing yet/);

@@ -11,12 +11,13 @@ import { serve } from '../../scripts/serve.mjs';
 import { launchChromium } from '../../scripts/browser.mjs';
 
 const FIX = 'target/e2e-fixtures';
-const state = { version: 'v1', deltas: true, requests: [], fault: null };
+const state = { version: 'v1', deltas: true, requests: [], fault: null, patch: null };
 let server, base;
 
 function manifestBytes() {
   const m = JSON.parse(readFileSync(`${FIX}/${state.version}/manifest.json`, 'utf8'));
   if (!state.deltas) for (const f of m.files) delete f.deltas;
+  state.patch?.(m);
   return Buffer.from(JSON.stringify(m));
 }
 
@@ -54,7 +55,7 @@ async function newPage(context, init) {
 }
 
 function reset(version = 'v1', deltas = true) {
-  Object.assign(state, { version, deltas, requests: [], fault: null });
+  Object.assign(state, { version, deltas, requests: [], fault: null, patch: null });
 }
 
 for (const storage of ['indexeddb', 'memory']) {
@@ -577,6 +578,127 @@ describe('IndexedDB only', () => {
       assert.equal(x.stats.model.source, 'network');
       assert.equal(x.stats.model.precision, 'int8');
       assert.equal(x.stats.cacheBytes, sizes('v1', V1_FILES));
+    }
+  });
+
+  test('experiments: a device keeps its variant across reloads, loads its files, reports the exposure, and scores a shadow with counts only', async () => {
+    state.patch = (m) => {
+      const role = (r) => m.files.find((f) => f.role === r);
+      m.files.push({ ...role('items-pq'), role: 'items-int8@pq' }, { ...role('items-f32'), role: 'items-int8@f32' });
+      m.experiment = { name: 'e2e-table', variants: [{ name: 'int8', weight: 1 }, { name: 'pq', weight: 1 }, { name: 'f32', shadow: true }] };
+    };
+    const run = async (page, opts = {}) => page.evaluate(async (o) => {
+      const seen = [];
+      const rec = await window.L.open('/model/manifest.json', { dbName: 'e2e-exp', update: 'wait', onMetric: (m) => seen.push(m), ...o });
+      const info = { ...rec.info };
+      // The shadow loads in the background: wait for it, then interact.
+      for (let i = 0; i < 300 && !(await rec.stats()).experiment?.shadowReady; i++) await new Promise((r) => setTimeout(r, 50));
+      for (const id of ['sku-00010', 'sku-00020', 'sku-00030', 'sku-00031', 'sku-00032', 'sku-00033']) {
+        await rec.record(id, 'view');
+        await new Promise((r) => setTimeout(r, 30));
+      }
+      const stats = await rec.stats();
+      const items = await rec.items();
+      await rec.close();
+      const text = JSON.stringify({ seen, stats });
+      const leaks = [...new Set(items.flatMap((it) => [it.id, it.title, it.category]).filter(Boolean))].filter((s) => text.includes(s));
+      return { info, stats, leaks, exposure: seen.filter((m) => m.type === 'exposure'), shadow: seen.filter((m) => m.type === 'shadow') };
+    }, opts);
+    const first = await run(await newPage(context));
+    const variant = first.info.variant;
+    assert.equal(first.info.experiment, 'e2e-table');
+    assert.ok(['int8', 'pq'].includes(variant), variant);
+    assert.equal(first.info.precision, variant, "the variant's own item table is the one loaded");
+    assert.deepEqual(first.exposure, [{ type: 'exposure', experiment: 'e2e-table', variant }]);
+    assert.ok(state.requests.includes('items.f32.lrc'), `the shadow's table is downloaded: ${state.requests}`);
+    assert.equal(first.stats.experiment.shadowReady, true);
+    assert.deepEqual(Object.keys(first.stats.experiment.scores).sort(), [variant, 'f32'].sort());
+    for (const [v, c] of Object.entries(first.stats.experiment.scores)) {
+      // The first interaction has no history before it; the next five are scored.
+      assert.equal(c.events, 5, v);
+      assert.ok(c.hits >= 0 && c.hits <= c.events, v);
+    }
+    assert.equal(first.shadow.length, 10);
+    for (const m of first.shadow) assert.deepEqual(Object.keys(m).sort(), ['hit', 'type', 'variant']);
+    assert.deepEqual(first.leaks, []);
+    // A reload (a new tab, same storage): the same variant, the cache answers.
+    for (let i = 0; i < 3; i++) {
+      const again = await run(await newPage(context));
+      assert.equal(again.info.variant, variant, 'stable across reloads');
+      assert.equal(again.info.source, 'cache');
+    }
+    // An app (or QA) may force a variant; an unknown one is a typed error.
+    const other = variant === 'int8' ? 'pq' : 'int8';
+    const forced = await run(await newPage(context), { variant: other, dbName: 'e2e-exp-forced' });
+    assert.deepEqual([forced.info.variant, forced.info.precision], [other, other]);
+    const bad = await (await newPage(context)).evaluate(() => window.L.open('/model/manifest.json', { dbName: 'e2e-exp-bad', variant: 'nope' }).then(() => null, (e) => e.code));
+    assert.equal(bad, 'invalid-argument');
+  });
+
+  test('controls: dismiss is kept like the history, rules from the manifest and the app hold with exactly k, explain shows each stage, in page and worker mode', async () => {
+    state.patch = (m) => { m.rules = { block: ['sku-00001'], pin: [{ id: 'sku-00002', position: 1 }] }; };
+    const page = await newPage(context);
+    const r = await page.evaluate(async () => {
+      const out = {};
+      for (const how of ['page', 'worker']) {
+        const openIt = () => (how === 'worker' ? window.L.openInWorker : window.L.open)('/model/manifest.json', { dbName: `e2e-controls-${how}`, update: 'wait' });
+        let rec = await openIt();
+        for (const id of ['sku-00010', 'sku-00011', 'sku-00012']) await rec.record(id, 'view');
+        const ids = async (o = {}) => (await rec.recommend({ k: 10, ...o })).items;
+        const first = await ids();
+        await rec.dismiss(first[0].id);
+        const second = await ids();
+        const cats = await rec.categories();
+        const byId = new Map((await rec.items()).map((it) => [it.id, it]));
+        const buried = byId.get(second[2].id).category;
+        await rec.setRules({ block: [second[3].id], boost: { [buried]: -100 } });
+        const third = await ids();
+        const explained = await rec.explain({ k: 10 });
+        let bad = null;
+        try { await rec.setRules({ boost: { [cats[0]]: 'high' } }); } catch (e) { bad = e.code; }
+        let unknown = null;
+        try { await rec.dismiss('sku-nope'); } catch (e) { unknown = e.code; }
+        await rec.close();
+        rec = await openIt();
+        const reopened = await ids();
+        await rec.clearHistory();
+        await rec.close();
+        rec = await openIt();
+        const cleared = await ids();
+        await rec.close();
+        out[how] = {
+          first: first.map((i) => [i.id, i.reason.source]), second: second.map((i) => i.id), third: third.map((i) => [i.id, i.category]),
+          dismissed: first[0].id, blocked: second[3].id, buried, explained, bad, unknown, reopened: reopened.map((i) => i.id), cleared: cleared.map((i) => i.id),
+        };
+      }
+      return out;
+    });
+    for (const [how, x] of Object.entries(r)) {
+      const ids = x.first.map(([id]) => id);
+      assert.equal(ids.length, 10, how);
+      assert.ok(!ids.includes('sku-00001'), `${how}: the manifest's blocklist`);
+      assert.deepEqual(x.first[1], ['sku-00002', 'pinned'], `${how}: the manifest's pin`);
+      assert.equal(x.second.length, 10);
+      assert.ok(!x.second.includes(x.dismissed), `${how}: dismissed`);
+      assert.equal(x.third.length, 10);
+      assert.ok(!x.third.some(([id]) => id === x.dismissed || id === x.blocked || id === 'sku-00001'), `${how}: app block adds to the manifest's`);
+      assert.ok(x.third.every(([id, cat]) => cat !== x.buried || id === 'sku-00002'), `${how}: buried category ${x.buried}: ${x.third}`);
+      assert.equal(x.third[1][0], 'sku-00002', `${how}: the manifest's pin stays under the app's rules`);
+      const e = x.explained;
+      assert.deepEqual(e.results.map((q) => q.id), x.third.map(([id]) => id), `${how}: explain answers what recommend does`);
+      assert.deepEqual(e.slots.map((s) => s.id), ['sku-00012', 'sku-00011', 'sku-00010']);
+      assert.ok(e.slots.every((s) => s.kind === 'view' && s.attention.length === e.heads && s.title));
+      for (let h = 0; h < e.heads; h++) assert.ok(Math.abs(e.slots.reduce((a, s) => a + s.attention[h], 0) - 1) < 1e-3);
+      assert.equal(e.results[1].source, 'pinned');
+      assert.ok(e.results.filter((q) => q.source !== 'pinned').every((q) => typeof q.tower === 'number' && typeof q.stage === 'number' && Math.abs(q.stage + q.boost - q.score) < 1e-4));
+      assert.equal(e.dismissed, 1);
+      assert.ok(e.queryShift > 0);
+      assert.equal(typeof e.towerCheck, 'number');
+      assert.equal(typeof e.rankerCheck.sameRows, 'boolean');
+      assert.equal(x.bad, 'invalid-argument');
+      assert.equal(x.unknown, 'unknown-item');
+      assert.ok(!x.reopened.includes(x.dismissed), `${how}: the dismissal is kept across visits`);
+      assert.equal(x.cleared.length, 10);
     }
   });
 
