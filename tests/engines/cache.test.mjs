@@ -14,7 +14,7 @@ import { serve } from '../../scripts/serve.mjs';
 import { launch, spawnIn, ENGINES } from './browsers.mjs';
 
 const FIX = 'target/e2e-fixtures';
-const state = { version: 'v1', deltas: true, requests: [], fault: null, down: false };
+const state = { version: 'v1', deltas: true, requests: [], fault: null, down: false, patch: null };
 let server, base;
 
 async function hook(req, res, path) {
@@ -27,6 +27,7 @@ async function hook(req, res, path) {
     if (name === 'manifest.json') {
       const m = JSON.parse(readFileSync(`${FIX}/${state.version}/manifest.json`, 'utf8'));
       if (!state.deltas) for (const f of m.files) delete f.deltas;
+      state.patch?.(m);
       body = Buffer.from(JSON.stringify(m));
     } else {
       body = readFileSync(`${FIX}/${state.version}/${name}`);
@@ -40,7 +41,7 @@ async function hook(req, res, path) {
   return true;
 }
 
-const reset = (version = 'v1', deltas = true) => Object.assign(state, { version, deltas, requests: [], fault: null, down: false });
+const reset = (version = 'v1', deltas = true) => Object.assign(state, { version, deltas, requests: [], fault: null, down: false, patch: null });
 const sha = (name) => JSON.parse(readFileSync(`${FIX}/v1/manifest.json`, 'utf8')).files.find((f) => f.name === name).sha256;
 
 before(async () => {
@@ -173,6 +174,52 @@ for (const engine of ENGINES) {
       assert.equal(next.info.source, 'cache');
       // (The background check's manifest request may be cut short by the visit's close.)
       assert.ok(state.requests.every((n) => n === 'manifest.json'), `nothing downloaded again: ${state.requests}`);
+    });
+
+    test('controls and experiments: a dismissal is kept, rules hold, explain answers; the variant is stable, the shadow scored', async () => {
+      state.patch = (m) => {
+        const role = (r) => m.files.find((f) => f.role === r);
+        m.files.push({ ...role('items-pq'), role: 'items-int8@pq' }, { ...role('items-f32'), role: 'items-int8@f32' });
+        m.experiment = { name: 'engines', variants: [{ name: 'int8', weight: 1 }, { name: 'pq', weight: 1 }, { name: 'f32', shadow: true }] };
+        m.rules = { block: ['sku-00001'], pin: [{ id: 'sku-00002', position: 0 }] };
+      };
+      const p = await page();
+      const run = (first) => p.evaluate(async ([d, first]) => {
+        const rec = await window.L.open('/model/manifest.json', { dbName: d, update: 'wait' });
+        const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+        for (let i = 0; i < 300 && !(await rec.stats()).experiment?.shadowReady; i++) await sleep(50);
+        const out = { info: rec.info };
+        if (first) {
+          for (const id of ['sku-00010', 'sku-00020', 'sku-00030', 'sku-00031']) { await rec.record(id, 'view'); await sleep(50); }
+          const recs = (await rec.recommend({ k: 10 })).items;
+          out.recs = recs.map((i) => [i.id, i.reason.source]);
+          out.dismissed = recs[1].id;
+          await rec.dismiss(out.dismissed);
+          await rec.setRules({ block: [recs[2].id] });
+          out.blocked = recs[2].id;
+          const e = await rec.explain({ k: 10 });
+          out.explain = { slots: e.slots.length, heads: e.heads, ids: e.results.map((r) => r.id), towerCheck: e.towerCheck, shift: e.queryShift };
+          out.stats = (await rec.stats()).experiment;
+        }
+        out.after = (await rec.recommend({ k: 10 })).items.map((i) => i.id);
+        await rec.close();
+        return out;
+      }, [dbName, first]);
+      const a = await run(true);
+      assert.ok(['int8', 'pq'].includes(a.info.variant), a.info.variant);
+      assert.equal(a.info.precision, a.info.variant);
+      assert.deepEqual(a.recs[0], ['sku-00002', 'pinned']);
+      assert.ok(!a.recs.some(([id]) => id === 'sku-00001'), 'the manifest blocklist');
+      assert.equal(a.after.length, 10);
+      assert.ok(!a.after.includes(a.dismissed) && !a.after.includes(a.blocked));
+      assert.deepEqual(a.explain.ids, a.after);
+      assert.equal(a.explain.slots, 4);
+      assert.ok(a.explain.shift > 0 && typeof a.explain.towerCheck === 'number');
+      assert.equal(a.stats.shadowReady, true);
+      assert.deepEqual(Object.values(a.stats.scores).map((c) => c.events), [3, 3], JSON.stringify(a.stats.scores));
+      const b = await run(false);
+      assert.equal(b.info.variant, a.info.variant, 'stable across visits');
+      assert.ok(!b.after.includes(a.dismissed), 'the dismissal is kept');
     });
 
     test('IndexedDB unavailable (private mode, blocked): works from memory and reports it', async () => {
