@@ -262,7 +262,8 @@ export class LocalRecommender {
     this._popular = prepared.popular;
     this._manifest = manifest;
     // The variant this device was assigned (the files the core loaded are that variant's).
-    this._experiment = manifest.experiment ? experimentOf(JSON.stringify(manifest), this._device ?? '', this._opts.variant ?? undefined) : null;
+    const [name, variant, ...shadows] = manifest.experiment ? experimentOf(JSON.stringify(manifest), this._device ?? '', this._opts.variant ?? undefined) : [];
+    this._experiment = name ? { name, variant, shadows } : null;
     if (this._opts.rules) this._applyRules(this._core, this._opts.rules);
     else if (manifest.rules) this._applyRules(this._core, null);
   }
@@ -283,11 +284,15 @@ export class LocalRecommender {
     const boost = Object.entries({ ...(m.boost ?? {}), ...(a.boost ?? {}) }).filter(([name]) => this._categoryNames.includes(name));
     for (const [name, w] of boost) if (typeof w !== 'number' || !Number.isFinite(w)) throw new LocalRecError('invalid-argument', `the boost of ${name} must be a finite number, got ${w}`);
     const pins = list(a.pin, 'pin').length ? a.pin : list(m.pin, 'pin');
+    const position = (p) => {
+      if (Number.isInteger(p) && p >= 0 && p < 1000) return p;
+      throw new LocalRecError('invalid-argument', `a pin's position must be an integer in 0..1000, got ${p}`);
+    };
     try {
       core.setRules(
         [...list(m.block, 'block'), ...list(a.block, 'block')].map(String),
         Uint32Array.from(boost, ([name]) => this._categoryNames.indexOf(name)), Float32Array.from(boost, ([, w]) => w),
-        pins.map((p) => String(p?.id)), Float64Array.from(pins, (p) => (typeof p?.position === 'number' ? p.position : NaN)),
+        pins.map((p) => String(p?.id)), Uint32Array.from(pins, (p) => position(p?.position)),
       );
     } catch (e) { throw fromWasm(e); }
   }

@@ -389,7 +389,10 @@ impl History {
     /// Sorts by time (stable) and keeps what the bounds allow; returns how many were dropped.
     fn bound(events: &mut Vec<HistoryEvent>, bounds: Bounds, now: f64) -> usize {
         let before = events.len();
-        events.sort_by(|a, b| a.time.total_cmp(&b.time));
+        let times: Vec<f64> = events.iter().map(|e| e.time).collect();
+        let mut order: Vec<u32> = (0..events.len() as u32).collect();
+        crate::model::features::order_by_time(&mut order, &times);
+        *events = order.iter().map(|&i| events[i as usize].clone()).collect();
         events.retain(|e| bounds.fresh(e.time, now));
         let extra = events.len().saturating_sub(bounds.max_events);
         events.drain(..extra);
@@ -417,7 +420,10 @@ impl History {
                 }
             }
         }
-        valid.sort_by(|a, b| a.1.time.total_cmp(&b.1.time));
+        let times: Vec<f64> = valid.iter().map(|(_, e)| e.time).collect();
+        let mut order: Vec<u32> = (0..valid.len() as u32).collect();
+        crate::model::features::order_by_time(&mut order, &times);
+        let mut valid: Vec<(StoreKey, HistoryEvent)> = order.iter().map(|&i| valid[i as usize].clone()).collect();
         let young = valid.iter().position(|(_, e)| self.bounds.fresh(e.time, now)).unwrap_or(valid.len());
         let start = young.max(valid.len().saturating_sub(self.bounds.max_events));
         remove.extend(valid[..start].iter().map(|(k, _)| *k));

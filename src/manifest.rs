@@ -179,7 +179,7 @@ fn parse_rules(v: &serde_json::Value) -> Result<ManifestRules> {
     }
     if let Some(b) = o.get("boost") {
         for (cat, w) in b.as_object().ok_or_else(|| bad("boost must be an object"))? {
-            let w = w.as_f64().ok_or_else(|| bad(&format!("the boost of {cat:?} is not a number")))?;
+            let w = w.as_f64().ok_or_else(|| bad("a boost is not a number"))?;
             r.boost.push((cat.clone(), w as f32));
         }
     }
@@ -190,9 +190,7 @@ fn parse_rules(v: &serde_json::Value) -> Result<ManifestRules> {
                 .get("position")
                 .and_then(Value::as_u64)
                 .filter(|&p| p < crate::recommender::MAX_K as u64)
-                .ok_or_else(|| {
-                    bad(&format!("the pin of {id:?} needs a position in 0..{}", crate::recommender::MAX_K))
-                })?;
+                .ok_or_else(|| bad("a pin needs a position in 0..1000"))?;
             r.pin.push(Pin { id: id.to_owned(), position: position as u32 });
         }
     }

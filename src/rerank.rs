@@ -250,12 +250,13 @@ pub struct HistoryItem {
 
 /// The distinct items of `events` (any order; ordered by time, stably), newest first, at most `max`.
 pub fn history_items(events: &[Event], max: usize, session_seconds: f64) -> Vec<HistoryItem> {
-    let mut order: Vec<usize> = (0..events.len()).collect();
-    order.sort_by(|&a, &b| events[a].time.total_cmp(&events[b].time));
-    let newest = order.last().map_or(0.0, |&i| events[i].time);
+    let mut order: Vec<u32> = (0..events.len() as u32).collect();
+    let times: Vec<f64> = events.iter().map(|e| e.time).collect();
+    crate::model::features::order_by_time(&mut order, &times);
+    let newest = order.last().map_or(0.0, |&i| events[i as usize].time);
     let mut out: Vec<HistoryItem> = Vec::new();
     for &i in order.iter().rev() {
-        let e = events[i];
+        let e = events[i as usize];
         if let Some(h) = out.iter_mut().find(|h| h.item == e.item) {
             if e.kind > h.kind {
                 h.kind = e.kind;

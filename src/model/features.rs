@@ -192,7 +192,8 @@ pub fn encode_history_into(
     order.extend(0..events.len() as u32);
     // Stable: equal times keep the caller's order.
     if !events.windows(2).all(|w| w[0].time <= w[1].time) {
-        order.sort_by(|&a, &b| events[a as usize].time.total_cmp(&events[b as usize].time));
+        let times: Vec<f64> = events.iter().map(|e| e.time).collect();
+        order_by_time(order, &times);
     }
     let Some(&newest) = order.last() else { return Ok(()) };
     let newest_time = events[newest as usize].time;
@@ -244,6 +245,13 @@ pub fn title_tokens(title: &str, buckets: u32, max_tokens: usize) -> Vec<u32> {
         }
     }
     out
+}
+
+/// Sorts `order` (indices into `times`) by time, stably: equal times keep their order. The one
+/// sort every history ordering of the crate goes through (one routine in the wasm, not one per
+/// caller).
+pub fn order_by_time(order: &mut [u32], times: &[f64]) {
+    order.sort_by(|&a, &b| times[a as usize].total_cmp(&times[b as usize]));
 }
 
 /// FNV-1a, 64-bit: a stable string hash (the same on every platform and in every release).

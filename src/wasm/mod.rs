@@ -85,13 +85,13 @@ pub fn check_manifest(json: &str, roles: Vec<String>) -> JsResult<JsValue> {
 /// Checks `items.json`'s popular ids and category count against the catalogue; throws
 /// `corrupt-file` naming the first mismatch.
 /// The experiment a manifest (its JSON text) runs, for the device id `device` (or the variant
-/// forced by name): `{ name, variant, shadows: [names] }`, or `undefined` without an experiment.
+/// forced by name): `[experiment name, variant, ...shadow variants]`, empty without an experiment.
 /// Throws `invalid-manifest` for a bad manifest, `invalid-argument` for a forced variant the
 /// experiment lacks.
 #[wasm_bindgen(js_name = experimentOf)]
-pub fn experiment_of(manifest_json: &str, device: &str, forced: Option<String>) -> JsResult<JsValue> {
+pub fn experiment_of(manifest_json: &str, device: &str, forced: Option<String>) -> JsResult<Vec<String>> {
     let m = crate::manifest::Manifest::parse(manifest_json.as_bytes()).map_err(js_err)?;
-    let Some(x) = m.experiment else { return Ok(JsValue::UNDEFINED) };
+    let Some(x) = m.experiment else { return Ok(Vec::new()) };
     let variant = match forced {
         Some(name) if x.variants.iter().any(|v| v.name == name) => name,
         Some(name) => {
@@ -102,14 +102,10 @@ pub fn experiment_of(manifest_json: &str, device: &str, forced: Option<String>) 
         }
         None => x.assign(device).name.clone(),
     };
-    #[derive(serde::Serialize)]
-    struct Out {
-        name: String,
-        variant: String,
-        shadows: Vec<String>,
-    }
-    let shadows = x.shadows().map(|v| v.name.clone()).filter(|n| *n != variant).collect();
-    to_js(&Out { name: x.name.clone(), variant, shadows }).map_err(js_err)
+    let shadows: Vec<String> = x.shadows().map(|v| v.name.clone()).filter(|n| *n != variant).collect();
+    let mut out = vec![x.name.clone(), variant];
+    out.extend(shadows);
+    Ok(out)
 }
 
 #[wasm_bindgen(js_name = checkItemMetadata)]
@@ -619,7 +615,7 @@ impl JsRecommender {
     /// numbers (negative: bury), pins as parallel arrays of item ids and 0-based positions. Ids the
     /// catalogue lacks are skipped (an item may have left it); returns how many were skipped.
     /// Throws `invalid-argument` for arrays of different lengths, a non-finite boost or a position
-    /// that is not an integer in 0..1000.
+    /// of 1000 or more.
     #[wasm_bindgen(js_name = setRules)]
     pub fn set_rules(
         &mut self,
@@ -627,26 +623,18 @@ impl JsRecommender {
         boost_codes: Vec<u32>,
         boost_values: Vec<f32>,
         pin_ids: Vec<String>,
-        pin_positions: Vec<f64>,
+        pin_positions: Vec<u32>,
     ) -> JsResult<u32> {
-        if boost_codes.len() != boost_values.len() || pin_ids.len() != pin_positions.len() {
-            return Err(bad_input("setRules: parallel arrays of different lengths"));
-        }
-        if let Some(p) =
-            pin_positions.iter().find(|&&p| !(p.fract() == 0.0 && (0.0..crate::recommender::MAX_K as f64).contains(&p)))
+        if boost_codes.len() != boost_values.len()
+            || pin_ids.len() != pin_positions.len()
+            || pin_positions.iter().any(|&p| p as usize >= crate::recommender::MAX_K)
         {
-            return Err(js_err(crate::Error::InvalidArgument(format!(
-                "a pin's position must be an integer in 0..{}, got {p}",
-                crate::recommender::MAX_K
-            ))));
+            return Err(bad_input("setRules: arrays of different lengths, or a pin position of 1000 or more"));
         }
         let catalog = self.inner.catalog().clone();
         let rows: Vec<u32> = block.iter().filter_map(|id| catalog.row_of(id)).collect();
-        let pins: Vec<(u32, u32)> = pin_ids
-            .iter()
-            .zip(&pin_positions)
-            .filter_map(|(id, &p)| catalog.row_of(id).map(|r| (r, p as u32)))
-            .collect();
+        let pins: Vec<(u32, u32)> =
+            pin_ids.iter().zip(&pin_positions).filter_map(|(id, &p)| catalog.row_of(id).map(|r| (r, p))).collect();
         let skipped = block.len() - rows.len() + pin_ids.len() - pins.len();
         let boosts = boost_codes.into_iter().zip(boost_values).collect();
         self.inner.set_rules(crate::recommender::Rules { block: rows, boosts, pins }).map_err(js_err)?;
