@@ -600,28 +600,31 @@ impl Recommender {
         Ok((hits.iter().map(|h| Ranked { row: h.index, score: h.score, because: None }).collect(), exhausted))
     }
 
-    /// `pool` with each score plus its category's boost, best first.
-    fn boosted(&self, mut pool: Vec<Ranked>) -> Vec<Ranked> {
+    /// Adds each candidate's category boost to its score; false (nothing done) without boosts.
+    fn add_boosts(&self, pool: &mut [Ranked]) -> bool {
         if self.rules.boosts.is_empty() {
-            return pool;
+            return false;
         }
         let cats = self.catalog.categories();
-        for c in &mut pool {
+        for c in pool {
             c.score += boost_of(&self.rules.boosts, cats, c.row);
         }
-        sort_best_first(&mut pool);
+        true
+    }
+
+    /// `pool` with each score plus its category's boost, best first.
+    fn boosted(&self, mut pool: Vec<Ranked>) -> Vec<Ranked> {
+        if self.add_boosts(&mut pool) {
+            sort_best_first(&mut pool);
+        }
         pool
     }
 
     /// `pool` (all scores equal: the popular list) with each score set to its category's boost,
     /// the highest boost first, the list's order kept within one boost.
     fn boosted_in_order(&self, mut pool: Vec<Ranked>) -> Vec<Ranked> {
-        if self.rules.boosts.is_empty() {
+        if !self.add_boosts(&mut pool) {
             return pool;
-        }
-        let cats = self.catalog.categories();
-        for c in &mut pool {
-            c.score += boost_of(&self.rules.boosts, cats, c.row);
         }
         let mut out = Vec::with_capacity(pool.len());
         // One pass per distinct boost, highest first (a handful of categories at most).

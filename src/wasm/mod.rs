@@ -561,7 +561,7 @@ impl JsRecommender {
     /// catalogue lacks are skipped; returns how many were kept.
     #[wasm_bindgen(js_name = setPopular)]
     pub fn set_popular(&mut self, ids: Vec<String>) -> JsResult<u32> {
-        let rows: Vec<u32> = ids.iter().filter_map(|id| self.inner.catalog().row_of(id)).collect();
+        let rows = self.rows(&ids);
         self.inner.set_popular(&rows).map_err(js_err)?;
         Ok(rows.len() as u32)
     }
@@ -606,7 +606,7 @@ impl JsRecommender {
     /// Returns how many were used.
     #[wasm_bindgen(js_name = setDismissed)]
     pub fn set_dismissed(&mut self, ids: Vec<String>) -> JsResult<u32> {
-        let rows: Vec<u32> = ids.iter().filter_map(|id| self.inner.catalog().row_of(id)).collect();
+        let rows = self.rows(&ids);
         self.inner.set_dismissed(&rows).map_err(js_err)?;
         Ok(rows.len() as u32)
     }
@@ -632,7 +632,7 @@ impl JsRecommender {
             return Err(bad_input("setRules: arrays of different lengths, or a pin position of 1000 or more"));
         }
         let catalog = self.inner.catalog().clone();
-        let rows: Vec<u32> = block.iter().filter_map(|id| catalog.row_of(id)).collect();
+        let rows = self.rows(&block);
         let pins: Vec<(u32, u32)> =
             pin_ids.iter().zip(&pin_positions).filter_map(|(id, &p)| catalog.row_of(id).map(|r| (r, p))).collect();
         let skipped = block.len() - rows.len() + pin_ids.len() - pins.len();
@@ -697,7 +697,7 @@ impl JsRecommender {
             ranker_check: Option<RankerCheck>,
         }
         let catalog = self.inner.catalog().clone();
-        let exclude: Vec<u32> = exclude.unwrap_or_default().iter().filter_map(|id| catalog.row_of(id)).collect();
+        let exclude = self.rows(&exclude.unwrap_or_default());
         let options = crate::recommender::RecommendOptions {
             k: k as usize,
             exclude_seen,
@@ -756,6 +756,11 @@ impl JsRecommender {
         to_js(&out).map_err(js_err)
     }
 
+    /// The catalogue rows of `ids`, the ids the catalogue lacks skipped.
+    fn rows(&self, ids: &[String]) -> Vec<u32> {
+        ids.iter().filter_map(|id| self.inner.catalog().row_of(id)).collect()
+    }
+
     fn row(&self, item_id: &str) -> JsResult<u32> {
         self.inner.catalog().row_of(item_id).ok_or_else(|| js_err(crate::Error::UnknownItem(item_id.to_owned())))
     }
@@ -773,7 +778,7 @@ impl JsRecommender {
         max_per_category: Option<u32>,
     ) -> JsResult<Recommendations> {
         let catalog = self.inner.catalog().clone();
-        let exclude: Vec<u32> = exclude.unwrap_or_default().iter().filter_map(|id| catalog.row_of(id)).collect();
+        let exclude = self.rows(&exclude.unwrap_or_default());
         let options = crate::recommender::RecommendOptions {
             k: k as usize,
             exclude_seen,
