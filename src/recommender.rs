@@ -117,11 +117,6 @@ pub struct ExplainedResult {
     pub boost: f32,
 }
 
-/// The first pool with boosts ([`Rules::boosts`]) and the tower alone: a boost of a few hundredths
-/// of a cosine then settles in one scan at 100k items (`bench/app.mjs controls`: +0.74 ms against
-/// +1.19 ms from a pool of 8k, which widens by rescanning).
-const BOOST_POOL: usize = 1024;
-
 /// How many candidates the diversity re-ranking looks at, per requested slot.
 const DIVERSITY_POOL: usize = 8;
 
@@ -536,26 +531,26 @@ impl Recommender {
                 .map(|c| Recommendation { index: c.row, score: c.score, reason: Reason::Popular })
                 .collect());
         };
-        // With a diversity cap or boosts, rank a pool of candidates and widen it (x4) until the cap
-        // can be met and no item outside the pool could outscore the k-th choice once boosted (its
-        // score is at most the pool's last plus the largest boost), or the pool holds every
-        // candidate: a visitor deep in one category may need a wide pool.
+        // With the tower alone, boosts are offsets inside the scan: its top k is already the boosted
+        // top k. With the ranking stage, boosts apply to its scores.
+        let in_scan = boosting && self.stage.is_none();
+        // With a diversity cap or boosts after the stage, rank a pool of candidates and widen it
+        // (x4) until the cap can be met and no item outside the pool could outscore the k-th choice
+        // once boosted (its score is at most the pool's last plus the largest boost), or the pool
+        // holds every candidate: a visitor deep in one category may need a wide pool.
+        let boost_after = boosting && !in_scan;
         let max_boost = self.rules.boosts.iter().map(|b| b.1).fold(0f32, f32::max);
-        // With the tower alone, boosts start from a pool deep enough that one scan usually settles
-        // them (each widening is another scan); the ranking stage scores its own few hundred
-        // candidates, which a deeper pool would only multiply.
-        let mut want = match (boosting, cap) {
-            (true, _) if self.stage.is_none() => k.saturating_mul(DIVERSITY_POOL).max(BOOST_POOL),
+        let mut want = match (boost_after, cap) {
             (false, None) => k,
             _ => k.saturating_mul(DIVERSITY_POOL),
         };
         loop {
-            let (pool, exhausted) = self.retrieve(&query, want, options.categories)?;
+            let (pool, exhausted) = self.retrieve(&query, want, options.categories, in_scan)?;
             let last = pool.last().map_or(f32::NEG_INFINITY, |c| c.score);
-            let pool = if boosting { self.boosted(pool) } else { pool };
+            let pool = if boost_after { self.boosted(pool) } else { pool };
             let (chosen, capped_full) = diversify(&pool, k, cap, cats);
             let boost_settled =
-                !boosting || (chosen.len() == k && chosen.last().is_some_and(|c| c.score >= last + max_boost));
+                !boost_after || (chosen.len() == k && chosen.last().is_some_and(|c| c.score >= last + max_boost));
             if exhausted || (boost_settled && (capped_full || cap.is_none())) {
                 // The history's vectors are decoded only if some result needs "similar to".
                 let mut candidates = None;
@@ -576,8 +571,15 @@ impl Recommender {
     }
 
     /// At least the best `want` candidates for `query` outside `self.exclude` (the ranking stage's
-    /// whole list with a stage), best first, and whether that is every candidate there is.
-    fn retrieve(&mut self, query: &[f32], want: usize, categories: Option<&[u32]>) -> Result<(Vec<Ranked>, bool)> {
+    /// whole list with a stage), best first, and whether that is every candidate there is. With
+    /// `boosts` (the tower alone), the scan adds the rules' boosts to its scores.
+    fn retrieve(
+        &mut self,
+        query: &[f32],
+        want: usize,
+        categories: Option<&[u32]>,
+        boosts: bool,
+    ) -> Result<(Vec<Ranked>, bool)> {
         if let Some(stage) = self.stage.as_mut() {
             let ranker = stage.ranker.clone();
             let input = StageInput {
@@ -592,6 +594,9 @@ impl Recommender {
             return Ok((ranked, exhausted));
         }
         let mut q = Query::new(query, want).exclude(&self.exclude);
+        if boosts {
+            q = q.offsets(&self.rules.boosts);
+        }
         if let Some(c) = categories {
             q = q.categories(c);
         }

@@ -34,7 +34,14 @@ fn all_scores(kernel: Kernel, catalog: &Catalog, query: &[f32]) -> Vec<f32> {
     out
 }
 
-/// Brute force: score everything, drop ineligible rows, sort by (score desc, index asc), take k.
+/// The offset of row `i` under `q.offsets` (the last entry given for its code; 0 without codes).
+fn offset(catalog: &Catalog, q: &Query, i: usize) -> f32 {
+    let Some(codes) = catalog.categories() else { return 0.0 };
+    q.offsets.iter().rev().find(|e| e.0 == codes[i]).map_or(0.0, |e| e.1)
+}
+
+/// Brute force: score everything, add the offsets, drop ineligible rows, sort by (score desc, index
+/// asc), take k.
 fn brute_force(kernel: Kernel, catalog: &Catalog, q: &Query) -> Vec<Hit> {
     let scores = all_scores(kernel, catalog, q.vector);
     let mut hits: Vec<Hit> = scores
@@ -45,14 +52,18 @@ fn brute_force(kernel: Kernel, catalog: &Catalog, q: &Query) -> Vec<Hit> {
             None => true,
             Some(allowed) => catalog.categories().is_some_and(|c| allowed.contains(&c[*i])),
         })
-        .map(|(i, &s)| Hit { index: i as u32, score: if s.is_nan() { f32::NEG_INFINITY } else { s } })
+        .map(|(i, &s)| Hit {
+            index: i as u32,
+            score: if s.is_nan() { f32::NEG_INFINITY } else { s } + offset(catalog, q, i),
+        })
         .collect();
     hits.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.index.cmp(&b.index)));
     if let (Some(refine), Vectors::Int8 { values, scales }) = (catalog.refine(), catalog.vectors()) {
         // Two stages: the best 2k + 32 by int8 score, re-scored with both planes.
         hits.truncate(2 * q.k + 32);
         for h in hits.iter_mut() {
-            h.score = refined_score(q.vector, h.index as usize, catalog.dim(), values, scales, refine);
+            let i = h.index as usize;
+            h.score = refined_score(q.vector, i, catalog.dim(), values, scales, refine) + offset(catalog, q, i);
         }
         hits.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.index.cmp(&b.index)));
     }
@@ -60,11 +71,17 @@ fn brute_force(kernel: Kernel, catalog: &Catalog, q: &Query) -> Vec<Hit> {
     hits
 }
 
-/// Query `q` for the best `k`: no filter (0), excluding `exclude` (1), or categories 1 and 4 only (2).
+/// Boosts and buries of categories 1, 2 and 4 (code 1 given twice: the last wins), as offsets.
+const OFFSETS: &[(u32, f32)] = &[(1, 0.3), (4, -0.2), (2, 1.5), (1, 0.6)];
+
+/// Query `q` for the best `k`: no filter (0), excluding `exclude` (1), categories 1 and 4 only (2),
+/// excluding `exclude` with [`OFFSETS`] (3), categories 1 and 4 only with [`OFFSETS`] (4).
 fn filtered<'a>(q: &'a [f32], k: usize, filter: usize, exclude: &'a [u32]) -> Query<'a> {
     match filter {
         1 => Query::new(q, k).exclude(exclude),
         2 => Query::new(q, k).categories(&[1, 4]),
+        3 => Query::new(q, k).exclude(exclude).offsets(OFFSETS),
+        4 => Query::new(q, k).categories(&[1, 4]).offsets(OFFSETS),
         _ => Query::new(q, k),
     }
 }
@@ -158,9 +175,16 @@ fn top_k_equals_brute_force_for_random_queries_and_filters() {
                 (0..rng.below(n as u64 + 1)).map(|_| rng.below(n as u64) as u32).collect()
             };
             let cats: Vec<u32> = (0..rng.below(4)).map(|_| rng.below(8) as u32).collect();
+            // Boosts and buries of a few codes, some given twice, some the size of the scores.
+            let offsets: Vec<(u32, f32)> = (0..rng.below(5))
+                .map(|_| (rng.below(8) as u32, (rng.below(41) as f32 - 20.0) * [0.01, 0.5][rng.below(2) as usize]))
+                .collect();
             let mut q = Query::new(&query, k).exclude(&exclude);
             if case % 4 == 1 {
                 q = q.categories(&cats);
+            }
+            if case % 3 != 0 {
+                q = q.offsets(&offsets);
             }
             let got = topk.search(&catalog, &q).unwrap().to_vec();
             let want = brute_force(kernel, &catalog, &q);
@@ -323,7 +347,7 @@ fn bounded_scan_returns_exactly_the_plain_f32_scan() {
             let (mut bounded, mut plain) = (TopK::with_kernel(kernel), TopK::with_kernel(kernel).bounded(false));
             for q in &queries {
                 for k in [1, 10, 100, catalog.len() + 5] {
-                    for filter in 0..3 {
+                    for filter in 0..5 {
                         let query = filtered(q, k, filter, &exclude);
                         let want = plain.search(catalog, &query).unwrap().to_vec();
                         let got = bounded.search(catalog, &query).unwrap();
@@ -397,7 +421,7 @@ fn pq_brute_force(catalog: &Catalog, q: &Query) -> Vec<Hit> {
         .filter(|i| q.categories.is_none_or(|allowed| catalog.categories().is_some_and(|c| allowed.contains(&c[*i]))))
         .map(|i| {
             let s = pq.score(&lut, i);
-            Hit { index: i as u32, score: if s.is_nan() { f32::NEG_INFINITY } else { s } }
+            Hit { index: i as u32, score: if s.is_nan() { f32::NEG_INFINITY } else { s } + offset(catalog, q, i) }
         })
         .collect();
     hits.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.index.cmp(&b.index)));
@@ -469,7 +493,7 @@ fn pq_search_returns_exactly_the_float_table_scan() {
             let exclude: Vec<u32> = (0..n as u32).step_by(3).collect();
             for q in &queries {
                 for k in [1, 10, 100, n + 5] {
-                    for filter in 0..3 {
+                    for filter in 0..5 {
                         let query = filtered(q, k, filter, &exclude);
                         let want = pq_brute_force(catalog, &query);
                         let got = topk.search(catalog, &query).unwrap();

@@ -64,12 +64,17 @@ pub struct Query<'a> {
     pub exclude: &'a [u32],
     /// If set, only rows whose category code is in this list are eligible.
     pub categories: Option<&'a [u32]>,
+    /// Added to the score of every row of a category code, inside the scan: positive boosts,
+    /// negative buries. The hits are the top k of the offset scores, exactly, and their scores
+    /// include the offsets. The last entry given for a code wins; ignored if the catalogue has no
+    /// category codes. Non-finite offsets are an error.
+    pub offsets: &'a [(u32, f32)],
 }
 
 impl<'a> Query<'a> {
     /// Top `k` by inner product with `vector`, no filters.
     pub fn new(vector: &'a [f32], k: usize) -> Self {
-        Query { vector, k, exclude: &[], categories: None }
+        Query { vector, k, exclude: &[], categories: None, offsets: &[] }
     }
 
     /// Never return these rows.
@@ -83,6 +88,36 @@ impl<'a> Query<'a> {
         self.categories = Some(codes);
         self
     }
+
+    /// Add these per-category offsets `(code, offset)` to the scores ([`Query::offsets`]).
+    pub fn offsets(mut self, offsets: &'a [(u32, f32)]) -> Self {
+        self.offsets = offsets;
+        self
+    }
+}
+
+/// Per-category score offsets for one search: the row codes, the offsets sorted by code, and the
+/// largest offset that can raise a score (0 if all are buries), which lets the scan skip the
+/// lookup for every row that could not enter the heap even with it.
+#[derive(Clone, Copy)]
+struct Offsets<'a> {
+    codes: &'a [u32],
+    table: &'a [(u32, f32)],
+    lift: f32,
+}
+
+impl Offsets<'_> {
+    #[inline]
+    fn of(&self, row: usize) -> f32 {
+        let code = self.codes[row];
+        self.table.binary_search_by_key(&code, |e| e.0).map_or(0.0, |i| self.table[i].1)
+    }
+}
+
+/// The offset of `row` (0 without offsets).
+#[inline]
+fn offset_of(offsets: Option<Offsets<'_>>, row: usize) -> f32 {
+    offsets.map_or(0.0, |o| o.of(row))
 }
 
 /// A fixed-size bit set that is cleared by undoing exactly the bits that were set.
@@ -140,6 +175,9 @@ pub struct TopK {
     lut: Vec<f32>,
     lut8: Vec<u8>,
     pq_scores: Vec<u16>,
+    /// The query's offsets sorted by code (and, for a pq scan, in byte-table units).
+    offsets: Vec<(u32, f32)>,
+    offsets_pq: Vec<(u32, f32)>,
 }
 
 impl Default for TopK {
@@ -169,6 +207,8 @@ impl TopK {
             lut: Vec::new(),
             lut8: Vec::new(),
             pq_scores: Vec::new(),
+            offsets: Vec::new(),
+            offsets_pq: Vec::new(),
         }
     }
 
@@ -199,6 +239,9 @@ impl TopK {
         if let Some(&index) = query.exclude.iter().find(|&&r| r as usize >= n) {
             return Err(Error::IndexOutOfRange { index, len: n });
         }
+        if let Some((code, b)) = query.offsets.iter().find(|(_, b)| !b.is_finite()) {
+            return Err(Error::InvalidArgument(format!("the offset of category {code} is {b}, not a finite number")));
+        }
         self.heap.clear();
         let k = query.k.min(n);
         if k == 0 {
@@ -218,13 +261,32 @@ impl TopK {
         }
         let row_codes = cats.and_then(|(c, _)| c);
 
+        // The offsets sorted by code, the last given for a code kept (sorted by insertion: a rule
+        // set holds a handful).
+        self.offsets.clear();
+        if catalog.categories().is_some() {
+            for &(code, b) in query.offsets.iter().rev() {
+                if let Err(i) = self.offsets.binary_search_by_key(&code, |e| e.0) {
+                    self.offsets.insert(i, (code, b));
+                }
+            }
+        }
+        let offsets = std::mem::take(&mut self.offsets);
+        let offs = match catalog.categories() {
+            Some(codes) if offsets.iter().any(|e| e.1 != 0.0) => {
+                Some(Offsets { codes, table: &offsets, lift: offsets.iter().fold(0f32, |m, e| m.max(e.1)) })
+            }
+            _ => None,
+        };
+
         match (catalog.vectors(), catalog.shadow()) {
             (Vectors::F32(v), Some(shadow)) if self.bounded => {
-                self.scan_bounded(query.vector, k, v, dim, shadow, row_codes);
+                self.scan_bounded(query.vector, k, v, shadow, row_codes, offs);
             }
-            (Vectors::Pq(pq), _) => self.scan_pq(query.vector, k, pq, row_codes),
-            _ => self.scan(catalog, query.vector, k, row_codes),
+            (Vectors::Pq(pq), _) => self.scan_pq(query.vector, k, pq, row_codes, offs),
+            _ => self.scan(catalog, query.vector, k, row_codes, offs),
         }
+        self.offsets = offsets;
         query.exclude.iter().for_each(|&r| self.excluded.unset(r as usize));
         if let Some((_, codes)) = cats {
             codes.iter().filter(|&&c| c <= MAX_CATEGORY).for_each(|&c| self.allowed.unset(c as usize));
@@ -237,7 +299,14 @@ impl TopK {
     /// The plain scan: every row scored with the catalogue's own element type, the best kept (and
     /// re-scored with the refine plane, if any). Leaves the best `k` in `self.heap`, unsorted (with a
     /// refine plane, the best `2k + 32` of the int8 scan, re-scored).
-    fn scan(&mut self, catalog: &Catalog, vector: &[f32], k: usize, row_codes: Option<&[u32]>) {
+    fn scan(
+        &mut self,
+        catalog: &Catalog,
+        vector: &[f32],
+        k: usize,
+        row_codes: Option<&[u32]>,
+        offsets: Option<Offsets<'_>>,
+    ) {
         let (n, dim) = (catalog.len(), catalog.dim());
         // With a refine plane, the int8 scan keeps extra candidates, which are re-scored with both
         // planes below: the true top k is then among them with near certainty.
@@ -263,13 +332,15 @@ impl TopK {
                 ),
                 Vectors::Pq(_) => unreachable!("pq tables are searched by scan_pq"),
             }
-            select(&mut self.heap, scan_k, block, start, &self.excluded, row_codes.map(|c| (c, &self.allowed)));
+            let cats = row_codes.map(|c| (c, &self.allowed));
+            select(&mut self.heap, scan_k, block, start, &self.excluded, cats, offsets);
             start = end;
         }
 
         if let (Some(refine), Vectors::Int8 { values, scales }) = (refine, catalog.vectors()) {
             for hit in self.heap.iter_mut() {
-                hit.score = refined_score(vector, hit.index as usize, dim, values, scales, refine);
+                let row = hit.index as usize;
+                hit.score = refined_score(vector, row, dim, values, scales, refine) + offset_of(offsets, row);
             }
         }
     }
@@ -284,11 +355,11 @@ impl TopK {
         vector: &[f32],
         k: usize,
         v: &[f32],
-        dim: usize,
         shadow: &Shadow,
         row_codes: Option<&[u32]>,
+        offsets: Option<Offsets<'_>>,
     ) {
-        let n = shadow.scales.len();
+        let (n, dim) = (shadow.scales.len(), vector.len());
         let qscale = kernels::quantize_query(vector, &mut self.q16);
         let l1: f32 = vector.iter().map(|x| x.abs()).sum();
         self.shortlist.clear();
@@ -311,13 +382,19 @@ impl TopK {
                 *e = shadow.radius(start + i, l1, qscale);
                 *a -= *e;
             }
-            select(&mut self.heap, k, block, start, &self.excluded, cats);
-            // ...then the upper bounds that reach the k-th lower bound so far (it only rises, so
-            // rows dropped here stay below it). A NaN bound is kept: its row is scored exactly.
+            select(&mut self.heap, k, block, start, &self.excluded, cats, offsets);
+            // ...then the upper bounds (offset) that reach the k-th lower bound so far (it only
+            // rises, so rows dropped here stay below it). A NaN bound is kept: its row is scored
+            // exactly.
             let floor = if self.heap.len() < k { f32::NEG_INFINITY } else { self.heap[0].score };
+            let lift = offsets.map_or(0.0, |o| o.lift);
             for (i, (lower, e)) in block.iter().zip(radius.iter()).enumerate() {
                 let row = start + i;
-                let upper = lower + 2.0 * e;
+                let mut upper = lower + 2.0 * e;
+                if upper + lift < floor {
+                    continue;
+                }
+                upper += offset_of(offsets, row);
                 // A NaN bound compares false both ways: its row is kept.
                 if upper.partial_cmp(&floor) != Some(std::cmp::Ordering::Less)
                     && !self.excluded.get(row)
@@ -339,7 +416,7 @@ impl TopK {
             }
             let r = row as usize;
             self.kernel.scores_f32(vector, &v[r * dim..(r + 1) * dim], &mut score);
-            offer(&mut self.heap, k, Hit { index: row, score: score[0] });
+            offer(&mut self.heap, k, Hit { index: row, score: score[0] + offset_of(offsets, r) });
         }
     }
 }
@@ -351,7 +428,10 @@ impl TopK {
     /// float-table top k only if its byte score reaches the k-th best minus twice that. The second
     /// pass scores those rows with the float table ([`Pq::score`]): the hits are exactly the
     /// float-table scan's, whatever the kernel.
-    fn scan_pq(&mut self, vector: &[f32], k: usize, pq: &Pq, row_codes: Option<&[u32]>) {
+    ///
+    /// With offsets, both passes add each row's offset (in byte-table units in the first), so the
+    /// hits are exactly the float-table scan's plus offsets.
+    fn scan_pq(&mut self, vector: &[f32], k: usize, pq: &Pq, row_codes: Option<&[u32]>, offsets: Option<Offsets<'_>>) {
         let (n, m) = (pq.rows(), pq.subspaces());
         pq.lut(vector, &mut self.lut);
         let cats = row_codes.map(|c| (c, &self.allowed));
@@ -360,6 +440,14 @@ impl TopK {
         // with the float table.
         let factor = quantize_lut(&self.lut, &mut self.lut8);
         let mut floor = f32::NEG_INFINITY;
+        // The offsets in byte-table units.
+        let mut table = std::mem::take(&mut self.offsets_pq);
+        table.clear();
+        if let (Some(o), Some(factor)) = (offsets, factor) {
+            table.extend(o.table.iter().map(|&(c, b)| (c, b * factor)));
+        }
+        let units = offsets.map(|o| Offsets { codes: o.codes, table: &table, lift: o.lift * factor.unwrap_or(0.0) });
+        let lift = units.map_or(0.0, |o| o.lift);
         if let Some(factor) = factor {
             self.pq_scores.resize(n.div_ceil(PQ_BLOCK) * PQ_BLOCK, 0);
             let mut start = 0;
@@ -372,10 +460,10 @@ impl TopK {
                 // Once the heap is full, a block whose best score does not beat its worst adds
                 // nothing (a later row loses ties): most blocks stop here.
                 let best = scores[..end - start].iter().copied().max().unwrap_or(0);
-                if self.heap.len() < k || best as f32 > self.heap[0].score {
+                if self.heap.len() < k || best as f32 + lift > self.heap[0].score {
                     let block = &mut self.block[..end - start];
                     block.iter_mut().zip(scores.iter()).for_each(|(b, &s)| *b = s as f32);
-                    select(&mut self.heap, k, block, start, &self.excluded, cats);
+                    select(&mut self.heap, k, block, start, &self.excluded, cats, units);
                 }
                 start = end;
             }
@@ -390,26 +478,32 @@ impl TopK {
             }
         }
         self.heap.clear();
-        // Rows whose byte score is below the floor are skipped, 32 at a time where none reaches it.
-        let floor = if factor.is_none() || floor <= 0.0 { 0 } else { floor.ceil().min(65_536.0) as u32 };
+        // Rows whose byte score (plus offset) is below the floor are skipped, 32 at a time where
+        // none reaches it.
+        let skip = factor.is_some() && floor > f32::NEG_INFINITY;
         let mut start = 0;
         while start < n {
             let end = (start + PQ_BLOCK).min(n);
-            if floor > 0 && (self.pq_scores[start..end].iter().copied().max().unwrap_or(0) as u32) < floor {
+            if skip && (self.pq_scores[start..end].iter().copied().max().unwrap_or(0) as f32) + lift < floor {
                 start = end;
                 continue;
             }
             for row in start..end {
-                if floor > 0 && (self.pq_scores[row] as u32) < floor {
+                if skip
+                    && ((self.pq_scores[row] as f32) + lift < floor
+                        || (units.is_some() && (self.pq_scores[row] as f32) + offset_of(units, row) < floor))
+                {
                     continue;
                 }
                 if self.excluded.get(row) || cats.is_some_and(|(codes, allowed)| !allowed.get(codes[row] as usize)) {
                     continue;
                 }
-                offer(&mut self.heap, k, Hit { index: row as u32, score: pq.score(&self.lut, row) });
+                let score = pq.score(&self.lut, row) + offset_of(offsets, row);
+                offer(&mut self.heap, k, Hit { index: row as u32, score });
             }
             start = end;
         }
+        self.offsets_pq = table;
     }
 }
 
@@ -438,6 +532,7 @@ fn select(
     first: usize,
     excluded: &BitSet,
     cats: Option<(&[u32], &BitSet)>,
+    offsets: Option<Offsets<'_>>,
 ) {
     let eligible =
         |row: usize| !excluded.get(row) && cats.is_none_or(|(codes, allowed)| allowed.get(codes[row] as usize));
@@ -447,7 +542,7 @@ fn select(
         let row = first + i;
         if eligible(row) {
             let score = if block[i].is_nan() { f32::NEG_INFINITY } else { block[i] };
-            heap.push(Hit { index: row as u32, score });
+            heap.push(Hit { index: row as u32, score: score + offset_of(offsets, row) });
             let last = heap.len() - 1;
             sift_up(heap, last);
         }
@@ -458,11 +553,14 @@ fn select(
     }
     // Steady state: rows arrive in ascending order, so a row can only beat the heap's worst hit with a
     // strictly higher score (on a tie the earlier row wins). NaN compares false and never enters.
+    // With offsets, only a row that could pass with the largest one looks its own up.
     let mut threshold = heap[0].score;
+    let lift = offsets.map_or(0.0, |o| o.lift);
     for (j, &score) in block.iter().enumerate().skip(i) {
-        if score > threshold {
+        if score + lift > threshold {
             let row = first + j;
-            if eligible(row) {
+            let score = score + offset_of(offsets, row);
+            if score > threshold && eligible(row) {
                 heap[0] = Hit { index: row as u32, score };
                 sift_down(heap, 0);
                 threshold = heap[0].score;

@@ -237,6 +237,9 @@ struct HistoryOptions {
     max_age_days: Option<f64>,
 }
 
+/// The BroadcastChannel listener a history keeps alive.
+type Listener = Closure<dyn FnMut(MessageEvent)>;
+
 struct Shared {
     history: RefCell<History>,
     store: Rc<Backend>,
@@ -244,7 +247,7 @@ struct Shared {
     generation: Cell<u64>,
     channel: Option<BroadcastChannel>,
     on_change: RefCell<Option<js_sys::Function>>,
-    listener: RefCell<Option<Closure<dyn FnMut(MessageEvent)>>>,
+    listener: RefCell<Option<Listener>>,
     last_report: RefCell<JsValue>,
 }
 
