@@ -34,4 +34,7 @@ const manifest = {
   }),
 };
 writeFileSync(`${out}/manifest.json`, JSON.stringify(manifest, null, 2));
+// The same export with items.json alone (the loader benchmark compares it with the compact metadata,
+// which `cargo run --features train --example compact_meta -- OUT` adds to manifest.json).
+writeFileSync(`${out}/manifest-json.json`, JSON.stringify(manifest, null, 2));
 console.log(`wrote ${out}: ${files.map(([name, , b]) => `${name} ${b.length} B`).join(', ')}`);

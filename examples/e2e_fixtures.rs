@@ -1,6 +1,6 @@
 //! Writes the two catalogue versions the end-to-end sync tests serve: `OUT/v1` (the shipped synthetic
 //! export, unchanged) and `OUT/v2` (5 items retired, 2 changed, 20 added; same tower), with the
-//! deltas from v1 to v2 written by the exporter's `write_deltas`.
+//! deltas from v1 to v2 (item tables and compact metadata) written by the exporter's `write_deltas`.
 //!
 //! `cargo run --features train --example e2e_fixtures -- OUT`
 
@@ -26,6 +26,7 @@ fn main() -> Result<(), String> {
         "items.int8.lrc",
         "items.pq.lrc",
         "items.json",
+        "items.meta.lrc",
         "ranker.bin",
     ] {
         std::fs::write(v1.join(name), read(name)?).map_err(|e| e.to_string())?;
@@ -93,7 +94,8 @@ fn main() -> Result<(), String> {
         return Err("items.pq.lrc is not pq".into());
     };
     let new_pq = new_f32.to_pq_like(codebook).map_err(|e| e.to_string())?;
-    let files: [(&str, Vec<u8>); 7] = [
+    let compact = localrec::catalog::meta::ItemMeta::from_json(&meta2, &new_f32).map_err(|e| e.to_string())?;
+    let files: [(&str, Vec<u8>); 8] = [
         ("ranker.bin", ranker2.encode()),
         ("tower.json", read("tower.json")?),
         ("tower.bin", read("tower.bin")?),
@@ -101,6 +103,7 @@ fn main() -> Result<(), String> {
         ("items.int8.lrc", new_f32.to_int8().encode()),
         ("items.pq.lrc", new_pq.encode()),
         ("items.json", serde_json::to_vec(&meta2).map_err(|e| e.to_string())?),
+        ("items.meta.lrc", compact.encode()),
     ];
     let mut manifest: Manifest = serde_json::from_slice(&read("manifest.json")?).map_err(|e| e.to_string())?;
     for (name, bytes) in &files {

@@ -9,7 +9,7 @@
 // WebAssembly, and no request ever carries the history. `openInWorker` gives the same API backed by a
 // Web Worker.
 
-import init, { Catalogue, UserTower, Recommender, RankingStage, VisitorHistory, checkItemMetadata, experimentOf, rules } from './localrec.js';
+import init, { Catalogue, UserTower, Recommender, RankingStage, VisitorHistory, ItemMetadata, checkItemMetadata, experimentOf, rules } from './localrec.js';
 import { LocalRecError, fromWasm } from './errors.js';
 import { openIndexedDbStore, MemoryStore } from './store.js';
 import { syncArtifacts } from './sync.js';
@@ -194,9 +194,29 @@ class ItemIndex {
   values() { return this.items; }
 }
 
+/**
+ * Item metadata by id from the compact file (items.meta.lrc): the catalogue finds the row, the
+ * title is decoded from wasm memory when asked for, so opening builds no strings.
+ */
+class CompactItemIndex {
+  constructor(meta, catalogue, names) { this.meta = meta; this.catalogue = catalogue; this.names = names; this.all = null; }
+  item(row, id) {
+    const code = this.catalogue.category(row);
+    return { id, title: this.meta.title(row) ?? '', category: code === undefined ? null : this.names[code] ?? null };
+  }
+  get(id) {
+    const row = this.catalogue.indexOf(id);
+    return row === undefined ? undefined : this.item(row, id);
+  }
+  values() {
+    this.all ??= Array.from({ length: this.catalogue.length }, (_, r) => this.item(r, this.catalogue.id(r)));
+    return this.all;
+  }
+}
+
 /** Decodes the verified files into the wasm objects and the metadata index (freed if unused). */
 function prepareModel(files, [towerConfig, towerWeights, items, metadata, ranker]) {
-  let catalogue = null, core = null;
+  let catalogue = null, core = null, compact = null;
   try {
     // `items` may list alternatives ('items-int8|items-pq|...'): files holds the one the core chose.
     const table = items.split('|').find((role) => files[role] != null);
@@ -204,23 +224,35 @@ function prepareModel(files, [towerConfig, towerWeights, items, metadata, ranker
     core = new Recommender(catalogue, UserTower.fromBytes(files[towerConfig], files[towerWeights]));
     // The ranking stage, when the export ships one (and it was asked for): else the tower alone.
     if (ranker && files[ranker]) core.setRankingStage(RankingStage.fromBytes(files[ranker]));
-    let meta;
-    // Parsed here: JSON.parse is the fastest reader of a large items.json; the core checks it below.
-    try { meta = JSON.parse(new TextDecoder().decode(files[metadata])); } catch (e) {
-      throw new LocalRecError('corrupt-file', `item metadata is not JSON: ${e.message}`);
+    // The compact metadata (items.meta.lrc, binary: its first byte is 0x89) when the manifest lists
+    // it, else items.json.
+    const bytes = files[metadata.split('|').find((role) => files[role] != null)];
+    let index, popular, categoryNames;
+    if (bytes[0] === 0x89) {
+      // Checked against the catalogue by the core (rows, category names): a typed error if not.
+      compact = ItemMetadata.fromBytes(bytes, catalogue);
+      categoryNames = compact.categories();
+      popular = Array.from(compact.popular(), (row) => catalogue.id(row));
+      index = new CompactItemIndex(compact, catalogue, categoryNames);
+    } else {
+      let meta;
+      // Parsed here: JSON.parse is the fastest reader of a large items.json; the core checks it below.
+      try { meta = JSON.parse(new TextDecoder().decode(bytes)); } catch (e) {
+        throw new LocalRecError('corrupt-file', `item metadata is not JSON: ${e.message}`);
+      }
+      popular = meta.popular ?? [];
+      categoryNames = meta.categories ?? [];
+      // Popular ids and category codes must match the catalogue: a typed error naming the mismatch.
+      checkItemMetadata(catalogue, popular, categoryNames.length);
+      index = new ItemIndex(meta.items ?? [], catalogue);
     }
-    const popular = meta.popular ?? [];
-    // Popular ids and category codes must match the catalogue: a typed error naming the mismatch.
-    checkItemMetadata(catalogue, popular, (meta.categories ?? []).length);
     core.setPopular(popular);
     return {
-      catalogue, core, popular,
-      meta: new ItemIndex(meta.items ?? [], catalogue),
-      categoryNames: meta.categories ?? [],
-      free() { core.free(); catalogue.free(); },
+      catalogue, core, popular, meta: index, categoryNames,
+      free() { core.free(); compact?.free(); catalogue.free(); },
     };
   } catch (e) {
-    core?.free(); catalogue?.free();
+    core?.free(); compact?.free(); catalogue?.free();
     throw fromWasm(e);
   }
 }

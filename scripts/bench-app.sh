@@ -7,4 +7,5 @@ bash scripts/build-pkg.sh
 mkdir -p target/bench-100k
 cargo run -q --profile trainer --features train --example bench_ranker -- 100000 32 target/bench-100k/ranker.bin
 node bench/make-export.mjs 100000 target/bench-100k
+cargo run -q --features train --example compact_meta -- target/bench-100k
 node bench/app.mjs

@@ -11,14 +11,15 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
 secs=${1:-600}; shift || true
-targets=("$@"); [ ${#targets[@]} -gt 0 ] || targets=(decode_catalog decode_delta tower manifest ranker)
+targets=("$@"); [ ${#targets[@]} -gt 0 ] || targets=(decode_catalog decode_delta decode_meta tower manifest ranker)
 command -v cargo-fuzz >/dev/null || cargo install -q cargo-fuzz
 rustup toolchain list | grep -q nightly || rustup toolchain install nightly --profile minimal
 A=www/artifacts/synthetic
-mkdir -p fuzz/corpus/{decode_catalog,decode_delta,tower,manifest,ranker}
+mkdir -p fuzz/corpus/{decode_catalog,decode_delta,decode_meta,tower,manifest,ranker}
 cargo run -q --example fuzz_seeds -- fuzz/corpus/decode_catalog fuzz/corpus/ranker
 [ -d target/e2e-fixtures/v2 ] || cargo run -q --features train --example e2e_fixtures -- target/e2e-fixtures
 cp target/e2e-fixtures/v2/*.delta fuzz/corpus/decode_delta/
+cp $A/items.meta.lrc target/e2e-fixtures/v2/*.meta.lrc* fuzz/corpus/decode_meta/ 2>/dev/null || true
 { cat $A/tower.json; printf '\0'; cat $A/tower.bin; } > fuzz/corpus/tower/shipped
 cp $A/manifest.json target/e2e-fixtures/v2/manifest.json fuzz/corpus/manifest/ 2>/dev/null || true
 cp $A/manifest.json fuzz/corpus/manifest/shipped-manifest.json

@@ -29,6 +29,11 @@ pub const ROLE_ITEMS_F32: &str = "items-f32";
 /// The product-quantized item table ([`crate::catalog::pq`]), the large-catalogue download.
 pub const ROLE_ITEMS_PQ: &str = "items-pq";
 pub const ROLE_ITEM_METADATA: &str = "item-metadata";
+/// The compact item metadata ([`crate::catalog::meta`], `items.meta.lrc`): what the browser loads
+/// when a manifest lists it, `items.json` otherwise.
+pub const ROLE_ITEM_METADATA_COMPACT: &str = "item-metadata-lrc";
+/// The metadata role the browser asks for: the compact file, else `items.json`.
+pub const ROLES_ITEM_METADATA: &str = "item-metadata-lrc|item-metadata";
 /// The ranking stage (`ranker.bin`, [`crate::rerank`]): optional, a manifest without it serves the
 /// tower alone.
 pub const ROLE_RANKER: &str = "ranker";
@@ -36,8 +41,8 @@ pub const ROLE_RANKER: &str = "ranker";
 pub const OPTIONAL_ROLES: &[&str] = &[ROLE_RANKER];
 
 /// The files a browser loads for an item table of `precision` (`"int8"`, `"pq"` or `"f32"`), in the order
-/// tower config, tower weights, item table, item metadata, ranking stage (optional); `None` for
-/// another precision.
+/// tower config, tower weights, item table, item metadata (compact, else JSON), ranking stage
+/// (optional); `None` for another precision.
 pub fn roles_for(precision: &str) -> Option<[&'static str; 5]> {
     let items = match precision {
         "int8" => ROLE_ITEMS_INT8,
@@ -45,7 +50,7 @@ pub fn roles_for(precision: &str) -> Option<[&'static str; 5]> {
         "pq" => ROLE_ITEMS_PQ,
         _ => return None,
     };
-    Some([ROLE_TOWER_CONFIG, ROLE_TOWER_WEIGHTS, items, ROLE_ITEM_METADATA, ROLE_RANKER])
+    Some([ROLE_TOWER_CONFIG, ROLE_TOWER_WEIGHTS, items, ROLES_ITEM_METADATA, ROLE_RANKER])
 }
 
 /// `manifest.json`.

@@ -361,3 +361,160 @@ fn pq_rows_are_rebuilt_from_their_centroids() {
         }
     }
 }
+
+// ---- compact item metadata (items.meta.lrc) ----------------------------------------------------
+
+mod meta {
+    use super::{base_seed, put_u32, Catalog, Error, Rng};
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+    use localrec::catalog::meta::{apply_meta_delta_bytes, ItemMeta, MetaDelta, MAX_TITLE_BYTES, META_MAGIC};
+
+    fn sample() -> ItemMeta {
+        let titles = ["Vintage Green Colander", "", "Crème brûlée torch — 日本", "x"];
+        ItemMeta::new(&titles, vec!["Kitchen".into(), "Garden".into()], vec![2, 0]).unwrap()
+    }
+
+    #[test]
+    fn compact_metadata_round_trips() {
+        let m = sample();
+        let bytes = m.encode();
+        assert_eq!(&bytes[..8], &META_MAGIC);
+        let back = ItemMeta::decode(&bytes).unwrap();
+        assert_eq!(back, m);
+        assert_eq!(back.title(2), Some("Crème brûlée torch — 日本"));
+        assert_eq!(back.title(1), Some(""));
+        assert_eq!(back.title(4), None);
+        assert_eq!(back.popular(), &[2, 0]);
+        assert_eq!(back.categories(), &["Kitchen".to_string(), "Garden".to_string()]);
+        let empty = ItemMeta::new::<&str>(&[], vec![], vec![]).unwrap();
+        assert_eq!(ItemMeta::decode(&empty.encode()).unwrap(), empty);
+        // A title of the longest length (its length takes two varint bytes).
+        let long = ItemMeta::new(&["é".repeat(MAX_TITLE_BYTES / 2)], vec![], vec![0]).unwrap();
+        assert_eq!(ItemMeta::decode(&long.encode()).unwrap(), long);
+    }
+
+    #[test]
+    fn compact_metadata_is_checked_against_its_catalogue() {
+        let cat = Catalog::from_f32(&["a", "b", "c", "d"], 1, vec![0.0; 4], Some(vec![0, 1, 1, 0])).unwrap();
+        sample().check_against(&cat).unwrap();
+        let three = Catalog::from_f32(&["a", "b", "c"], 1, vec![0.0; 3], None).unwrap();
+        assert!(matches!(sample().check_against(&three), Err(Error::InvalidMetadata(_))));
+        let codes = Catalog::from_f32(&["a", "b", "c", "d"], 1, vec![0.0; 4], Some(vec![0, 1, 2, 0])).unwrap();
+        let err = sample().check_against(&codes).unwrap_err();
+        assert!(err.to_string().contains("category code 2"), "{err}");
+    }
+
+    #[test]
+    fn every_damaged_compact_file_is_a_typed_error() {
+        let bytes = sample().encode();
+        // Every truncation, and one byte too many.
+        for len in 0..bytes.len() {
+            assert!(ItemMeta::decode(&bytes[..len]).is_err(), "truncated to {len}");
+        }
+        let mut long = bytes.clone();
+        long.push(0);
+        assert!(matches!(ItemMeta::decode(&long), Err(Error::TrailingBytes { extra: 1 })));
+        // Every single-byte change decodes to something valid or is an error, never a panic.
+        for at in 0..bytes.len() {
+            for v in [0u8, 1, 0x7f, 0x80, 0xc3, 0xff] {
+                let mut b = bytes.clone();
+                b[at] = v;
+                let _ = ItemMeta::decode(&b);
+            }
+        }
+        let mut b = bytes.clone();
+        b[0] = b'{';
+        assert!(matches!(ItemMeta::decode(&b), Err(Error::BadMagic { .. })));
+        let mut b = bytes.clone();
+        b[8] = 2;
+        assert!(matches!(ItemMeta::decode(&b), Err(Error::UnsupportedVersion { found: 2, .. })));
+        // A header claiming 2^26 rows in a file of a few bytes: refused before allocating for them.
+        let mut b = bytes.clone();
+        put_u32(&mut b, 12, 1 << 26);
+        assert!(ItemMeta::decode(&b).is_err());
+        // A popular row past the end; a title split inside a UTF-8 character.
+        let mut b = bytes.clone();
+        let popular_at = bytes.len() - "Vintage Green Colander".len() - "Crème brûlée torch — 日本".len() - 1 - 4 - 8;
+        put_u32(&mut b, popular_at, 9);
+        assert!(ItemMeta::decode(&b).unwrap_err().to_string().contains("popular row 9"));
+        let split = ItemMeta::new(&["é"], vec![], vec![]).unwrap().encode();
+        let mut b = split.clone();
+        let n = b.len();
+        b[n - 3] = 1; // title length 1: "é" is 2 bytes
+        b[24] = 1;
+        b.truncate(n - 1);
+        assert!(ItemMeta::decode(&b).is_err());
+        // Too long a title, an empty or unnamed category, a popular row twice.
+        assert!(ItemMeta::new(&["x".repeat(MAX_TITLE_BYTES + 1)], vec![], vec![]).is_err());
+        assert!(ItemMeta::new(&["x"], vec![String::new()], vec![]).is_err());
+        assert!(ItemMeta::new(&["x", "y"], vec![], vec![1, 1]).is_err());
+        assert!(ItemMeta::new(&["x"], vec![], vec![1]).is_err());
+    }
+
+    #[test]
+    fn metadata_deltas_rebuild_the_new_file() {
+        let seed = base_seed() ^ 0x4D44;
+        let mut rng = Rng::new(seed);
+        for case in 0..40 {
+            let n = rng.below(60) as u32;
+            let old_ids: Vec<String> = (0..n).map(|i| format!("sku-{i}")).collect();
+            let old_titles: Vec<String> = (0..n).map(|i| format!("title {i}")).collect();
+            // Keep most rows in order, retitle some, append new ones.
+            let kept: Vec<u32> = (0..n).filter(|_| rng.below(5) > 0).collect();
+            let mut new_ids: Vec<String> = kept.iter().map(|&i| old_ids[i as usize].clone()).collect();
+            let mut new_titles: Vec<String> = kept
+                .iter()
+                .map(|&i| if rng.below(6) == 0 { format!("new title {i}") } else { old_titles[i as usize].clone() })
+                .collect();
+            for j in 0..rng.below(10) {
+                new_ids.push(format!("added-{j}"));
+                new_titles.push(format!("added title {j}"));
+            }
+            let cats = vec!["A".to_string(), format!("B{case}")];
+            let old = ItemMeta::new(&old_titles, vec!["A".into()], (0..n.min(3)).collect()).unwrap();
+            let popular: Vec<u32> = (0..new_ids.len() as u32).rev().take(4).collect();
+            let new = ItemMeta::new(&new_titles, cats, popular).unwrap();
+            let delta = old.diff(&old_ids, &new, &new_ids).unwrap();
+            let bytes = delta.encode();
+            assert_eq!(MetaDelta::decode(&bytes).unwrap(), delta, "seed {seed} case {case}");
+            assert_eq!(apply_meta_delta_bytes(&old.encode(), &bytes).unwrap(), new.encode(), "seed {seed} case {case}");
+            // The catalogue's delta entry point takes it too (told apart by its magic).
+            let via = localrec::catalog::delta::apply_delta_bytes(&old.encode(), &bytes).unwrap();
+            assert_eq!(via, new.encode());
+            let changed = new_titles
+                .iter()
+                .zip(&new_ids)
+                .filter(|(t, id)| old_ids.iter().position(|o| o == *id).is_none_or(|r| &old_titles[r] != *t))
+                .count();
+            assert_eq!(delta.upserts.len(), changed, "only changed and added titles travel");
+        }
+    }
+
+    #[test]
+    fn bad_metadata_deltas_are_typed_errors() {
+        let ids = ["a", "b", "c", "d"];
+        let old = sample();
+        let new = ItemMeta::new(&["Vintage Green Colander", "retitled", "x"], vec!["K".into()], vec![0]).unwrap();
+        let new_ids = ["a", "b", "d"];
+        let delta = old.diff(&ids, &new, &new_ids).unwrap();
+        let bytes = delta.encode();
+        assert_eq!(apply_meta_delta_bytes(&old.encode(), &bytes).unwrap(), new.encode());
+        // Another base: refused by its row count.
+        let other = ItemMeta::new(&["a"], vec![], vec![]).unwrap();
+        assert!(matches!(delta.apply(&other), Err(Error::DeltaBaseMismatch { expected: 4, got: 1 })));
+        // Reordered survivors cannot be a delta.
+        assert!(matches!(old.diff(&ids, &new, &["b", "a", "d"]), Err(Error::InvalidDelta(_))));
+        // Every truncation and every byte change: an error or a valid delta, never a panic.
+        for len in 0..bytes.len() {
+            assert!(MetaDelta::decode(&bytes[..len]).is_err(), "truncated to {len}");
+        }
+        for at in 0..bytes.len() {
+            let mut b = bytes.clone();
+            b[at] ^= 0xff;
+            if let Ok(d) = MetaDelta::decode(&b) {
+                let _ = d.apply(&old);
+            }
+        }
+    }
+}

@@ -267,13 +267,27 @@ fn the_exporter_round_trips_into_the_same_model_and_catalogue() {
     let m =
         localrec::train::export::export(&ds, &trained, &large, Some(&stage.ranker), &pq, ds.item_ids.len()).unwrap();
     let roles: Vec<&str> = m.files.iter().map(|f| f.role.as_str()).collect();
-    assert_eq!(roles, ["tower-config", "tower-weights", "items-f32", "items-pq", "item-metadata", "ranker"]);
+    assert_eq!(
+        roles,
+        ["tower-config", "tower-weights", "items-f32", "items-pq", "item-metadata", "item-metadata-lrc", "ranker"]
+    );
     let shipped = localrec::rerank::Ranker::decode(&std::fs::read(large.join("ranker.bin")).unwrap()).unwrap();
     let mut rec = localrec::Recommender::new(std::rc::Rc::new(pq.clone()), exported_model(&large)).unwrap();
     rec.set_ranker(Some(std::rc::Rc::new(shipped))).unwrap();
     let check = rec.check_ranker().unwrap().unwrap();
     assert!(check.same_rows && check.max_score_diff <= 1e-6, "{check:?}");
-    ItemMetadata::parse(&read("items.json")).unwrap().check_against(&f32_items).unwrap();
+    let json = ItemMetadata::parse(&read("items.json")).unwrap();
+    json.check_against(&f32_items).unwrap();
+    // The compact metadata says what items.json says, by row.
+    let compact = localrec::catalog::meta::ItemMeta::decode(&read("items.meta.lrc")).unwrap();
+    compact.check_against(&f32_items).unwrap();
+    assert_eq!(compact.categories(), &json.categories[..]);
+    let popular: Vec<&str> = compact.popular().iter().map(|&r| f32_items.id(r)).collect();
+    assert_eq!(popular, json.popular);
+    for it in &json.items {
+        assert_eq!(compact.title(f32_items.row_of(&it.id).unwrap() as usize), Some(it.title.as_str()));
+    }
+    assert!(read("items.meta.lrc").len() * 2 < read("items.json").len(), "the compact file is not compact");
 
     let mut exported = UserModel::from_bytes(&read("tower.json"), &read("tower.bin")).unwrap();
     let mut original = trained.user_model();

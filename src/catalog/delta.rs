@@ -276,8 +276,12 @@ impl Catalog {
 }
 
 /// Applies an encoded delta to an encoded base catalogue and returns the new catalogue's file bytes
-/// (what the loader hashes and stores).
+/// (what the loader hashes and stores). A metadata delta ([`super::meta::MetaDelta`], told apart by
+/// its magic) rebuilds a compact metadata file the same way.
 pub fn apply_delta_bytes(base: &[u8], delta: &[u8]) -> Result<Vec<u8>> {
+    if delta.starts_with(&super::meta::META_DELTA_MAGIC) {
+        return super::meta::apply_meta_delta_bytes(base, delta);
+    }
     let base = Catalog::decode(base)?;
     Ok(Delta::decode(delta)?.apply(&base)?.encode())
 }

@@ -6,6 +6,7 @@
 
 pub mod delta;
 pub mod format;
+pub mod meta;
 pub mod pq;
 pub mod synthetic;
 

@@ -8,6 +8,7 @@
 //! items.int8.lrc    the same, int8 with a per-row scale (below `PQ_DEFAULT_FROM_ITEMS` items)
 //! items.pq.lrc      the same, product-quantized (`crate::catalog::pq`): the large-catalogue table
 //! items.json        item metadata: id, title, category; category names; the most popular ids
+//! items.meta.lrc    the same, compact (`crate::catalog::meta`): titles by row, category names, popular rows
 //! ranker.bin        the ranking stage (`crate::rerank`): scorer, popularity, item-item neighbours
 //! ```
 
@@ -24,8 +25,8 @@ pub use crate::manifest::{
     DeltaEntry, FileEntry, ItemEntry, ItemMetadata, Manifest, MANIFEST_FORMAT, MANIFEST_VERSION,
 };
 use crate::manifest::{
-    ROLE_ITEMS_F32, ROLE_ITEMS_INT8, ROLE_ITEMS_PQ, ROLE_ITEM_METADATA, ROLE_RANKER, ROLE_TOWER_CONFIG,
-    ROLE_TOWER_WEIGHTS,
+    ROLE_ITEMS_F32, ROLE_ITEMS_INT8, ROLE_ITEMS_PQ, ROLE_ITEM_METADATA, ROLE_ITEM_METADATA_COMPACT, ROLE_RANKER,
+    ROLE_TOWER_CONFIG, ROLE_TOWER_WEIGHTS,
 };
 use crate::recommender::{RecommendOptions, Recommender};
 use crate::rerank::{Ranker, SelfCheck};
@@ -116,6 +117,7 @@ pub fn export(
         popular: order.iter().take(100).map(|&i| ds.item_ids[i].clone()).collect(),
     };
     let meta_bytes = serde_json::to_vec(&meta).map_err(|e| e.to_string())?;
+    let compact_bytes = crate::catalog::meta::ItemMeta::from_json(&meta, &catalog).map_err(|e| e.to_string())?.encode();
     let tower_bytes = tower.to_json().into_bytes();
 
     let ranker_bytes = match ranker {
@@ -149,6 +151,7 @@ pub fn export(
         ("items.int8.lrc", ROLE_ITEMS_INT8, &int8_bytes),
         ("items.pq.lrc", ROLE_ITEMS_PQ, &pq_bytes),
         ("items.json", ROLE_ITEM_METADATA, &meta_bytes),
+        ("items.meta.lrc", ROLE_ITEM_METADATA_COMPACT, &compact_bytes),
     ];
     if !with_int8 {
         files.retain(|f| f.1 != ROLE_ITEMS_INT8);
@@ -208,7 +211,15 @@ pub fn write_deltas(old_dir: &Path, new_dir: &Path) -> Result<Vec<DeltaEntry>, S
     let old = read_manifest(old_dir)?;
     let mut new = read_manifest(new_dir)?;
     let mut written = Vec::new();
-    for entry in new.files.iter_mut().filter(|f| f.role.starts_with("items-")) {
+    // The compact metadata's deltas follow the rows of the catalogue (read from any item table).
+    let ids = |dir: &Path, m: &Manifest| -> Result<Vec<String>, String> {
+        let f = m.files.iter().find(|f| f.role.starts_with("items-")).ok_or("no item table")?;
+        let bytes = std::fs::read(dir.join(&f.name)).map_err(|e| format!("{}: {e}", f.name))?;
+        Ok(crate::Catalog::decode(&bytes).map_err(|e| e.to_string())?.ids().map(str::to_owned).collect())
+    };
+    let roles = |f: &&mut FileEntry| f.role.starts_with("items-") || f.role == ROLE_ITEM_METADATA_COMPACT;
+    let (old_ids, new_ids) = (ids(old_dir, &old)?, ids(new_dir, &new)?);
+    for entry in new.files.iter_mut().filter(roles) {
         let Some(prev) = old.files.iter().find(|f| f.role == entry.role) else { continue };
         if prev.sha256 == entry.sha256 || entry.deltas.iter().any(|d| d.from_sha256 == prev.sha256) {
             continue;
@@ -218,19 +229,36 @@ pub fn write_deltas(old_dir: &Path, new_dir: &Path) -> Result<Vec<DeltaEntry>, S
         if sha256_hex(&a) != prev.sha256 {
             return Err(format!("{}: bytes do not match {}'s manifest", prev.name, old_dir.display()));
         }
-        let (a, b) = (
-            crate::Catalog::decode(&a).map_err(|e| e.to_string())?,
-            crate::Catalog::decode(&b).map_err(|e| e.to_string())?,
-        );
-        let delta = match a.diff(&b) {
-            Ok(d) => d,
-            Err(e) => {
-                eprintln!("no delta for {}: {e}", entry.name);
-                continue;
+        let bytes = if entry.role == ROLE_ITEM_METADATA_COMPACT {
+            use crate::catalog::meta::ItemMeta;
+            let (a, b) =
+                (ItemMeta::decode(&a).map_err(|e| e.to_string())?, ItemMeta::decode(&b).map_err(|e| e.to_string())?);
+            match a.diff(&old_ids, &b, &new_ids) {
+                Ok(d) => {
+                    debug_assert_eq!(d.apply(&a).ok().as_ref(), Some(&b));
+                    d.encode()
+                }
+                Err(e) => {
+                    eprintln!("no delta for {}: {e}", entry.name);
+                    continue;
+                }
+            }
+        } else {
+            let (a, b) = (
+                crate::Catalog::decode(&a).map_err(|e| e.to_string())?,
+                crate::Catalog::decode(&b).map_err(|e| e.to_string())?,
+            );
+            match a.diff(&b) {
+                Ok(d) => {
+                    debug_assert_eq!(d.apply(&a).map(|c| c.encode()).ok(), Some(b.encode()));
+                    d.encode()
+                }
+                Err(e) => {
+                    eprintln!("no delta for {}: {e}", entry.name);
+                    continue;
+                }
             }
         };
-        let bytes = delta.encode();
-        debug_assert_eq!(delta.apply(&a).map(|c| c.encode()).ok(), Some(b.encode()));
         let name = format!("{}.from-{}.delta", entry.name, &prev.sha256[..12]);
         std::fs::write(new_dir.join(&name), &bytes).map_err(|e| format!("{name}: {e}"))?;
         let d = DeltaEntry {

@@ -108,6 +108,40 @@ pub fn experiment_of(manifest_json: &str, device: &str, forced: Option<String>) 
     Ok(out)
 }
 
+/// Compact item metadata (`items.meta.lrc`): titles by catalogue row, category names, popular
+/// rows. Opening checks the file against its catalogue; titles are decoded one at a time.
+#[wasm_bindgen(js_name = ItemMetadata)]
+pub struct JsItemMeta {
+    inner: crate::catalog::meta::ItemMeta,
+}
+
+#[wasm_bindgen(js_class = ItemMetadata)]
+impl JsItemMeta {
+    /// Decodes and checks a file for `catalogue` (the same rows, a name for every category code);
+    /// throws `corrupt-file` naming the problem.
+    #[wasm_bindgen(js_name = fromBytes)]
+    pub fn from_bytes(bytes: &[u8], catalogue: &JsCatalogue) -> JsResult<JsItemMeta> {
+        let inner = crate::catalog::meta::ItemMeta::decode(bytes).map_err(js_err)?;
+        inner.check_against(&catalogue.inner).map_err(js_err)?;
+        Ok(JsItemMeta { inner })
+    }
+
+    /// The title of row `index`, or `undefined` past the end.
+    pub fn title(&self, index: u32) -> Option<String> {
+        self.inner.title(index as usize).map(str::to_owned)
+    }
+
+    /// Category names, indexed by category code.
+    pub fn categories(&self) -> Vec<String> {
+        self.inner.categories().to_vec()
+    }
+
+    /// The popular rows, most popular first.
+    pub fn popular(&self) -> Uint32Array {
+        Uint32Array::from(self.inner.popular())
+    }
+}
+
 #[wasm_bindgen(js_name = checkItemMetadata)]
 pub fn check_item_metadata(catalogue: &JsCatalogue, popular: Vec<String>, categories: u32) -> JsResult<()> {
     crate::manifest::check_popular_and_categories(&catalogue.inner, &popular, categories as usize).map_err(js_err)

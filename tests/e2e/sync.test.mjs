@@ -37,7 +37,7 @@ async function hook(req, res, path) {
 }
 
 const sizes = (v, names) => names.reduce((n, f) => n + readFileSync(`${FIX}/${v}/${f}`).length, 0);
-const V1_FILES = ['tower.json', 'tower.bin', 'items.int8.lrc', 'items.json', 'ranker.bin'];
+const V1_FILES = ['tower.json', 'tower.bin', 'items.int8.lrc', 'items.meta.lrc', 'ranker.bin'];
 
 before(async () => {
   server = await serve('.', 0, '127.0.0.1', hook);
@@ -176,7 +176,7 @@ for (const storage of ['indexeddb', 'memory']) {
       assert.equal(r.info.source, 'network');
       assert.match(r.info.modelVersion, /-v2$/);
       assert.equal(r.info.items, 2015);
-      assert.deepEqual(state.requests.sort(), ['items.int8.lrc', 'items.json', 'manifest.json', 'ranker.bin'], 'the tower is reused by digest');
+      assert.deepEqual(state.requests.sort(), ['items.int8.lrc', 'items.meta.lrc', 'manifest.json', 'ranker.bin'], 'the tower is reused by digest');
       state.requests = [];
       const again = await visit();
       assert.equal(again.info.source, 'cache');
@@ -197,6 +197,15 @@ for (const storage of ['indexeddb', 'memory']) {
       assert.ok(!state.requests.includes('items.int8.lrc'), 'the whole table is not downloaded');
       const delta = readFileSync(`${FIX}/v2/${deltaName}`).length;
       assert.ok(delta * 20 < readFileSync(`${FIX}/v2/items.int8.lrc`).length);
+      // The compact metadata comes as a delta too (retired, retitled and added rows only).
+      const meta1 = JSON.parse(readFileSync(`${FIX}/v1/manifest.json`, 'utf8')).files.find((f) => f.name === 'items.meta.lrc');
+      const metaDelta = `items.meta.lrc.from-${meta1.sha256.slice(0, 12)}.delta`;
+      assert.ok(state.requests.includes(metaDelta) && !state.requests.includes('items.meta.lrc'), `${state.requests}`);
+      assert.ok(!state.requests.includes('items.json'), 'items.json is not loaded when the compact file is listed');
+      assert.ok(readFileSync(`${FIX}/v2/${metaDelta}`).length * 20 < readFileSync(`${FIX}/v2/items.meta.lrc`).length);
+      // Titles of the new version: an added item's, read from the rebuilt file.
+      assert.equal(r.added?.title, 'New ' + r.baseTitle, JSON.stringify(r.added));
+      assert.ok(r.titles.every((t) => t && !t.startsWith('sku-')), `titles: ${r.titles}`);
       state.requests = [];
       assert.equal((await visit()).info.source, 'cache', 'the rebuilt table was verified and stored');
     });
@@ -444,6 +453,48 @@ describe('IndexedDB only', () => {
     }
   });
 
+  test('compact metadata: items.json is the fallback; a damaged compact file is a typed error', async () => {
+    const page = await newPage(context);
+    const { createHash } = await import('node:crypto');
+    const manifest = (edit) => async (name, body, res) => {
+      if (name !== 'manifest.json') return false;
+      const m = JSON.parse(body);
+      edit(m);
+      const out = Buffer.from(JSON.stringify(m));
+      res.writeHead(200, { 'Content-Length': out.length });
+      res.end(out);
+      return true;
+    };
+    // An export without the compact file (written before it existed): items.json, same titles.
+    reset();
+    const compact = await page.evaluate(() => { window.memoryStore = new window.L.MemoryStore(); return window.visit('memory'); });
+    assert.equal(compact.error, undefined, JSON.stringify(compact.error));
+    assert.ok(state.requests.includes('items.meta.lrc') && !state.requests.includes('items.json'), `${state.requests}`);
+    reset();
+    state.fault = manifest((m) => { m.files = m.files.filter((x) => x.role !== 'item-metadata-lrc'); });
+    const json = await page.evaluate(() => { window.memoryStore = new window.L.MemoryStore(); return window.visit('memory'); });
+    assert.equal(json.error, undefined, JSON.stringify(json.error));
+    assert.ok(state.requests.includes('items.json') && !state.requests.includes('items.meta.lrc'), `${state.requests}`);
+    assert.deepEqual(json.titles, compact.titles);
+    assert.ok(compact.titles.every((t) => t && !t.startsWith('sku-')), `${compact.titles}`);
+    // A compact file whose digest matches but whose first popular row is past the last row.
+    const bytes = Buffer.from(readFileSync(`${FIX}/v1/items.meta.lrc`));
+    let at = 28;
+    for (let c = bytes.readUInt32LE(16); c > 0; c--) at += 1 + bytes[at];
+    bytes.writeUInt32LE(0xffffff, at);
+    reset();
+    state.fault = async (name, body, res) => {
+      if (name === 'items.meta.lrc') { res.writeHead(200, { 'Content-Length': bytes.length }); res.end(bytes); return true; }
+      return manifest((m) => {
+        const f = m.files.find((x) => x.role === 'item-metadata-lrc');
+        f.sha256 = createHash('sha256').update(bytes).digest('hex');
+      })(name, body, res);
+    };
+    const r = await page.evaluate(() => { window.memoryStore = new window.L.MemoryStore(); return window.visit('memory'); });
+    assert.equal(r.error?.code, 'corrupt-file', JSON.stringify(r));
+    assert.match(r.error.message, /popular row 16777215/);
+  });
+
   test('items.json that does not match its catalogue is a typed error naming the mismatch', async () => {
     const page = await newPage(context);
     state.fault = async (name, body, res) => {
@@ -462,6 +513,8 @@ describe('IndexedDB only', () => {
         const f = m.files.find((x) => x.role === 'item-metadata');
         f.bytes = bytes.length;
         f.sha256 = createHash('sha256').update(bytes).digest('hex');
+        // Without the compact file in the manifest, items.json is what the browser reads.
+        m.files = m.files.filter((x) => x.role !== 'item-metadata-lrc');
         out = Buffer.from(JSON.stringify(m));
       }
       res.writeHead(200, { 'Content-Length': out.length });
