@@ -27,14 +27,20 @@
 //! `ranker.bin` (little-endian), validated whole before use:
 //!
 //! ```text
-//! magic "LRRK" | version u32 = 1 | items u32 | features u32 = 11 | hidden u32
+//! magic "LRRK" | version u32 = 2 | items u32 | features u32 = 11 | hidden u32
 //! tower_candidates u32 | neighbour_candidates u32 | session_seconds f32 | max_history u32
 //! mean f32[features] | scale f32[features] | linear f32[features]
 //! w1 f32[hidden × features] | b1 f32[hidden] | w2 f32[hidden]
 //! popularity f32[items]
-//! offsets u32[items + 1] | neighbours u32[nnz] | weights bf16[nnz]     (CSR, 6 bytes per neighbour)
+//! counts varint[items] | neighbours varint[nnz] | weights bf16[nnz]
 //! check: events u32, then per event item u32, kind u8, time f64; expected u32, then row u32, score f32
 //! ```
+//!
+//! The neighbours: each item's count (LEB128), then each item's neighbours in ascending order, the
+//! first as its row and each next one as the gap to the previous minus one (LEB128: two bytes for a
+//! gap under 16,384), then every weight as bf16 in the same order. At 100,000 items × 32
+//! neighbours that is about 4 bytes a neighbour where version 1's CSR (`offsets u32[items + 1] |
+//! neighbours u32[nnz] | weights bf16[nnz]`) took 6.25; version 1 files are still read.
 
 use crate::catalog::{Catalog, Vectors};
 use crate::error::{Error, Result};
@@ -42,7 +48,7 @@ use crate::model::{Event, Kind};
 use crate::rank::{Query, TopK};
 
 pub const RANKER_MAGIC: [u8; 4] = *b"LRRK";
-pub const RANKER_VERSION: u32 = 1;
+pub const RANKER_VERSION: u32 = 2;
 pub const NUM_FEATURES: usize = 11;
 pub const FEATURE_NAMES: [&str; NUM_FEATURES] =
     ["tower", "tower-rank", "recent", "short", "long", "last", "max", "links", "strong", "popularity", "category"];
@@ -93,8 +99,9 @@ pub struct Neighbours {
 }
 
 impl Neighbours {
-    /// From one list per item of `(neighbour, weight)`; weights are rounded to bf16 (the file's
-    /// precision) so that what the trainer evaluates is what the browser reads.
+    /// From one list per item of `(neighbour, weight)`, kept in ascending neighbour order (the
+    /// file's); weights are rounded to bf16 (the file's precision) so that what the trainer
+    /// evaluates is what the browser reads. A neighbour listed twice is an error.
     pub fn from_rows(rows: &[Vec<(u32, f32)>]) -> Result<Neighbours> {
         let n = rows.len();
         let mut offsets = Vec::with_capacity(n + 1);
@@ -114,7 +121,29 @@ impl Neighbours {
             }
             offsets.push(items.len() as u32);
         }
-        Ok(Neighbours { offsets, items, weights })
+        let mut nb = Neighbours { offsets, items, weights };
+        nb.sort_rows()?;
+        Ok(nb)
+    }
+
+    /// Puts every row in ascending neighbour order (an insertion sort of pairs: a row holds a few
+    /// dozen); a neighbour listed twice is an error.
+    fn sort_rows(&mut self) -> Result<()> {
+        for (i, w) in self.offsets.windows(2).enumerate() {
+            let (start, end) = (w[0] as usize, w[1] as usize);
+            for a in start + 1..end {
+                let mut b = a;
+                while b > start && self.items[b - 1] > self.items[b] {
+                    self.items.swap(b - 1, b);
+                    self.weights.swap(b - 1, b);
+                    b -= 1;
+                }
+            }
+            if let Some(w) = self.items[start..end].windows(2).find(|w| w[0] == w[1]) {
+                return Err(bad(format!("item {i} lists neighbour {} twice", w[0])));
+            }
+        }
+        Ok(())
     }
 
     /// Items covered.
@@ -567,8 +596,16 @@ impl Ranker {
         for v in [&s.mean, &s.scale, &s.linear, &s.w1, &s.b1, &s.w2, &self.popularity] {
             f32s(&mut b, v);
         }
-        u32s(&mut b, &self.neighbours.offsets);
-        u32s(&mut b, &self.neighbours.items);
+        let nb = &self.neighbours;
+        for w in nb.offsets.windows(2) {
+            crate::catalog::meta::put_varint(&mut b, w[1] - w[0]);
+        }
+        for w in nb.offsets.windows(2) {
+            let row = &nb.items[w[0] as usize..w[1] as usize];
+            for (k, &j) in row.iter().enumerate() {
+                crate::catalog::meta::put_varint(&mut b, if k == 0 { j } else { j - row[k - 1] - 1 });
+            }
+        }
         for &w in &self.neighbours.weights {
             b.extend_from_slice(&bf16_bits(w).to_le_bytes());
         }
@@ -595,7 +632,7 @@ impl Ranker {
             return Err(bad("not a localrec ranker file (bad magic bytes)"));
         }
         let version = r.u32("version")?;
-        if version != RANKER_VERSION {
+        if version != RANKER_VERSION && version != 1 {
             return Err(bad(format!(
                 "unsupported ranker format version {version} (this build reads {RANKER_VERSION})"
             )));
@@ -639,12 +676,17 @@ impl Ranker {
         if let Some(p) = popularity.iter().find(|p| !p.is_finite()) {
             return Err(bad(format!("non-finite popularity {p}")));
         }
-        let offsets = r.u32s(items + 1, "offsets")?;
-        if offsets[0] != 0 || offsets.windows(2).any(|w| w[1] < w[0] || (w[1] - w[0]) as usize > MAX_NEIGHBOURS) {
-            return Err(bad("neighbour offsets are not monotone from 0"));
-        }
+        let (offsets, nb_items) = if version == 1 {
+            let offsets = r.u32s(items + 1, "offsets")?;
+            if offsets[0] != 0 || offsets.windows(2).any(|w| w[1] < w[0] || (w[1] - w[0]) as usize > MAX_NEIGHBOURS) {
+                return Err(bad("neighbour offsets are not monotone from 0"));
+            }
+            let nb_items = r.u32s(offsets[items] as usize, "neighbours")?;
+            (offsets, nb_items)
+        } else {
+            r.neighbours(items)?
+        };
         let nnz = offsets[items] as usize;
-        let nb_items = r.u32s(nnz, "neighbours")?;
         let raw = r.take(nnz.checked_mul(2).ok_or_else(|| bad("size overflow"))?, "weights")?;
         let weights: Vec<f32> =
             raw.chunks_exact(2).map(|c| f32::from_bits((u16::from_le_bytes([c[0], c[1]]) as u32) << 16)).collect();
@@ -687,7 +729,12 @@ impl Ranker {
             return Err(bad(format!("{} unexpected trailing bytes", bytes.len() - r.at)));
         }
         let check = (!events.is_empty()).then_some(SelfCheck { events, expected });
-        Ok(Ranker { config, scorer, popularity, neighbours: Neighbours { offsets, items: nb_items, weights }, check })
+        let mut neighbours = Neighbours { offsets, items: nb_items, weights };
+        if version == 1 {
+            // Version 1 kept each list in the trainer's order; version 2's order is ascending.
+            neighbours.sort_rows()?;
+        }
+        Ok(Ranker { config, scorer, popularity, neighbours, check })
     }
 }
 
@@ -727,6 +774,70 @@ impl<'a> Reader<'a> {
 
     fn f32s(&mut self, n: usize, what: &str) -> Result<Vec<f32>> {
         self.words(n, what, f32::from_le_bytes)
+    }
+
+    fn varint(&mut self, what: &str) -> Result<u32> {
+        crate::catalog::meta::read_varint(self.b, &mut self.at)
+            .ok_or_else(|| bad(format!("{what}: truncated, or a number past 32 bits")))
+    }
+
+    /// Version 2's neighbour lists: the offsets they make and the neighbours, each list strictly
+    /// ascending (so in range and free of repeats once the last is checked by the caller).
+    fn neighbours(&mut self, items: usize) -> Result<(Vec<u32>, Vec<u32>)> {
+        // Every count and neighbour takes a byte at least: sizes are bounded by what is left.
+        if items > self.b.len() - self.at {
+            return Err(bad("truncated: neighbour counts"));
+        }
+        let mut offsets = Vec::with_capacity(items + 1);
+        offsets.push(0u32);
+        let mut nnz = 0usize;
+        for _ in 0..items {
+            let c = self.varint("neighbour counts")? as usize;
+            if c > MAX_NEIGHBOURS {
+                return Err(bad(format!("an item lists {c} neighbours (at most {MAX_NEIGHBOURS})")));
+            }
+            nnz += c;
+            offsets.push(nnz as u32);
+        }
+        if nnz > self.b.len() - self.at {
+            return Err(bad("truncated: neighbours"));
+        }
+        let mut nb = vec![0u32; nnz];
+        let mut k = 0;
+        let bytes = self.b;
+        // Below `fast`, a two-byte number cannot run past the end: no length checks there.
+        let fast = bytes.len().saturating_sub(1);
+        let mut at = self.at;
+        for w in offsets.windows(2) {
+            // The first is the row itself (a gap from -1).
+            let mut next = 0u32;
+            for _ in w[0]..w[1] {
+                // One- and two-byte numbers inline (nearly all of them), longer ones the general way.
+                let v = if at < fast && bytes[at] < 0x80 {
+                    at += 1;
+                    bytes[at - 1] as u32
+                } else if at < fast && bytes[at + 1] < 0x80 && bytes[at + 1] != 0 {
+                    at += 2;
+                    (bytes[at - 2] & 0x7f) as u32 | (bytes[at - 1] as u32) << 7
+                } else {
+                    self.at = at;
+                    let v = self.varint("neighbours")?;
+                    at = self.at;
+                    v
+                };
+                // A sum past u32::MAX wraps below `next` and is refused here; rows past the last
+                // are refused by the caller.
+                let j = next.wrapping_add(v);
+                nb[k] = j;
+                k += 1;
+                if j < next {
+                    return Err(bad("a neighbour past the last row"));
+                }
+                next = j.wrapping_add(1);
+            }
+        }
+        self.at = at;
+        Ok((offsets, nb))
     }
 }
 

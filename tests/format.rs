@@ -366,9 +366,9 @@ fn pq_rows_are_rebuilt_from_their_centroids() {
 
 mod meta {
     use super::{base_seed, put_u32, Catalog, Error, Rng};
+    use localrec::catalog::meta::{apply_meta_delta_bytes, ItemMeta, MetaDelta, MAX_TITLE_BYTES, META_MAGIC};
     #[cfg(target_arch = "wasm32")]
     use wasm_bindgen_test::wasm_bindgen_test as test;
-    use localrec::catalog::meta::{apply_meta_delta_bytes, ItemMeta, MetaDelta, MAX_TITLE_BYTES, META_MAGIC};
 
     fn sample() -> ItemMeta {
         let titles = ["Vintage Green Colander", "", "Crème brûlée torch — 日本", "x"];

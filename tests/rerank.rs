@@ -80,9 +80,22 @@ fn the_file_round_trips_and_rejects_damage() {
     let r = sample_ranker();
     let bytes = r.encode();
     assert_eq!(Ranker::decode(&bytes).unwrap(), r);
-    // Six bytes per neighbour: a u32 index and a bf16 weight.
+    // Three bytes per neighbour here: a one-byte gap (rows under 128) and a bf16 weight.
     let without = Ranker { neighbours: Neighbours::from_rows(&vec![vec![]; 50]).unwrap(), ..r.clone() };
-    assert_eq!(bytes.len() - without.encode().len(), 6 * r.neighbours.nnz());
+    assert_eq!(bytes.len() - without.encode().len(), 3 * r.neighbours.nnz());
+    // Version 1 files (CSR: u32 offsets and indices) are still read: the shipped demo export's.
+    let v1 = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/www/artifacts/synthetic/ranker.bin"));
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        let v1 = v1.unwrap();
+        assert_eq!(v1[4], 1, "the shipped ranker.bin is a version 1 file");
+        let old = Ranker::decode(&v1).unwrap();
+        let v2 = old.encode();
+        assert_eq!(Ranker::decode(&v2).unwrap(), old);
+        assert!(v2.len() * 10 < v1.len() * 8, "version 2: {} bytes, version 1: {}", v2.len(), v1.len());
+    }
+    #[cfg(target_arch = "wasm32")]
+    let _ = v1;
     for cut in 0..bytes.len() {
         assert!(matches!(Ranker::decode(&bytes[..cut]), Err(Error::InvalidRanker(_))), "cut at {cut}");
     }

@@ -403,7 +403,8 @@ pub fn apply_meta_delta_bytes(base: &[u8], delta: &[u8]) -> Result<Vec<u8>> {
     Ok(MetaDelta::decode(delta)?.apply(&base)?.encode())
 }
 
-fn put_varint(out: &mut Vec<u8>, mut v: u32) {
+/// Appends `v` as LEB128 (7 bits a byte, low bits first).
+pub(crate) fn put_varint(out: &mut Vec<u8>, mut v: u32) {
     while v >= 0x80 {
         out.push(v as u8 | 0x80);
         v >>= 7;
@@ -429,19 +430,37 @@ impl<'a> Cursor<'a> {
 
     /// An LEB128 u32 (at most 5 bytes, no bits past 32).
     fn varint(&mut self, section: &'static str) -> Result<u32> {
-        let mut v = 0u32;
-        for i in 0..5 {
-            let b = self.take(section, 1)?[0];
-            if i == 4 && b > 0x0f {
-                return Err(bad(format!("{section}: a length past 32 bits")));
+        read_varint(self.bytes, &mut self.pos).ok_or_else(|| {
+            if self.pos >= self.bytes.len() {
+                Error::Truncated { section, needed: 1, available: 0 }
+            } else {
+                bad(format!("{section}: a length past 32 bits"))
             }
-            v |= ((b & 0x7f) as u32) << (7 * i);
-            if b & 0x80 == 0 {
-                return Ok(v);
-            }
-        }
-        unreachable!("the fifth byte ends the number")
+        })
     }
+}
+
+/// Reads an LEB128 u32 at `*pos` and moves past it; `None` (and `*pos` at the end or at the bad
+/// byte) if the bytes end first or the number has bits past 32.
+#[inline]
+pub(crate) fn read_varint(bytes: &[u8], pos: &mut usize) -> Option<u32> {
+    let mut v = 0u32;
+    for i in 0..5 {
+        let b = *bytes.get(*pos)?;
+        if i == 4 && b > 0x0f {
+            return None;
+        }
+        // A last byte of 0 after the first is an overlong form: one number, one encoding.
+        if i > 0 && b == 0 {
+            return None;
+        }
+        *pos += 1;
+        v |= ((b & 0x7f) as u32) << (7 * i);
+        if b & 0x80 == 0 {
+            return Some(v);
+        }
+    }
+    None
 }
 
 #[cfg(test)]
@@ -457,5 +476,8 @@ mod tests {
         }
         assert!(Cursor { bytes: &[0xff, 0xff, 0xff, 0xff, 0x1f], pos: 0 }.varint("x").is_err());
         assert!(Cursor { bytes: &[0x80], pos: 0 }.varint("x").is_err());
+        // Overlong forms of 0 and 1: refused, so each number has one encoding.
+        assert!(Cursor { bytes: &[0x80, 0x00], pos: 0 }.varint("x").is_err());
+        assert!(Cursor { bytes: &[0x81, 0x80, 0x00], pos: 0 }.varint("x").is_err());
     }
 }
