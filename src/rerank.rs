@@ -728,6 +728,10 @@ impl Ranker {
         if r.at != bytes.len() {
             return Err(bad(format!("{} unexpected trailing bytes", bytes.len() - r.at)));
         }
+        // No history means no check: results without one would be dropped, so they are refused.
+        if events.is_empty() && !expected.is_empty() {
+            return Err(bad("self-check lists results but no history"));
+        }
         let check = (!events.is_empty()).then_some(SelfCheck { events, expected });
         let mut neighbours = Neighbours { offsets, items: nb_items, weights };
         if version == 1 {

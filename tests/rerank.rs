@@ -121,6 +121,14 @@ fn the_file_round_trips_and_rejects_damage() {
         }
     }
     assert_eq!(Error::InvalidRanker(String::new()).code(), "invalid-model");
+    // Found by the fuzz target (2026-12-02): a self-check with results but no history decoded as
+    // no check at all, so the file did not re-encode to itself. It is refused now.
+    let mut no_history = Ranker { check: None, ..r.clone() }.encode();
+    let n = no_history.len();
+    no_history[n - 4..].copy_from_slice(&1u32.to_le_bytes());
+    no_history.extend_from_slice(&0u32.to_le_bytes());
+    no_history.extend_from_slice(&0.5f32.to_le_bytes());
+    assert!(Ranker::decode(&no_history).unwrap_err().to_string().contains("no history"));
 }
 
 #[test]
