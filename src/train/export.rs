@@ -211,14 +211,18 @@ pub fn write_deltas(old_dir: &Path, new_dir: &Path) -> Result<Vec<DeltaEntry>, S
     let old = read_manifest(old_dir)?;
     let mut new = read_manifest(new_dir)?;
     let mut written = Vec::new();
-    // The compact metadata's deltas follow the rows of the catalogue (read from any item table).
-    let ids = |dir: &Path, m: &Manifest| -> Result<Vec<String>, String> {
-        let f = m.files.iter().find(|f| f.role.starts_with("items-")).ok_or("no item table")?;
-        let bytes = std::fs::read(dir.join(&f.name)).map_err(|e| format!("{}: {e}", f.name))?;
+    // The compact metadata's deltas follow the rows of the catalogue: its ids, read (only when a
+    // metadata delta is written) from the export's smallest item table.
+    let smallest = |m: &Manifest| {
+        m.files.iter().filter(|f| f.role.starts_with("items-")).min_by_key(|f| f.bytes).map(|f| f.name.clone())
+    };
+    let (old_table, new_table) = (smallest(&old), smallest(&new));
+    let ids = |dir: &Path, name: &Option<String>| -> Result<Vec<String>, String> {
+        let name = name.as_deref().ok_or("no item table")?;
+        let bytes = std::fs::read(dir.join(name)).map_err(|e| format!("{name}: {e}"))?;
         Ok(crate::Catalog::decode(&bytes).map_err(|e| e.to_string())?.ids().map(str::to_owned).collect())
     };
     let roles = |f: &&mut FileEntry| f.role.starts_with("items-") || f.role == ROLE_ITEM_METADATA_COMPACT;
-    let (old_ids, new_ids) = (ids(old_dir, &old)?, ids(new_dir, &new)?);
     for entry in new.files.iter_mut().filter(roles) {
         let Some(prev) = old.files.iter().find(|f| f.role == entry.role) else { continue };
         if prev.sha256 == entry.sha256 || entry.deltas.iter().any(|d| d.from_sha256 == prev.sha256) {
@@ -233,7 +237,7 @@ pub fn write_deltas(old_dir: &Path, new_dir: &Path) -> Result<Vec<DeltaEntry>, S
             use crate::catalog::meta::ItemMeta;
             let (a, b) =
                 (ItemMeta::decode(&a).map_err(|e| e.to_string())?, ItemMeta::decode(&b).map_err(|e| e.to_string())?);
-            match a.diff(&old_ids, &b, &new_ids) {
+            match a.diff(&ids(old_dir, &old_table)?, &b, &ids(new_dir, &new_table)?) {
                 Ok(d) => {
                     debug_assert_eq!(d.apply(&a).ok().as_ref(), Some(&b));
                     d.encode()
