@@ -90,10 +90,7 @@ fn main() -> Result<(), String> {
     };
     // v2's pq table keeps v1's codebook, so it ships as a delta too.
     let old_pq = Catalog::decode(&read("items.pq.lrc")?).map_err(|e| e.to_string())?;
-    let localrec::catalog::Vectors::Pq(codebook) = old_pq.vectors() else {
-        return Err("items.pq.lrc is not pq".into());
-    };
-    let new_pq = new_f32.to_pq_like(codebook).map_err(|e| e.to_string())?;
+    let new_pq = new_f32.to_pq_like(&old_pq).map_err(|e| e.to_string())?;
     let compact = localrec::catalog::meta::ItemMeta::from_json(&meta2, &new_f32).map_err(|e| e.to_string())?;
     let files: [(&str, Vec<u8>); 8] = [
         ("ranker.bin", ranker2.encode()),

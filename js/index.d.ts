@@ -66,11 +66,13 @@ export interface OpenOptions {
   onMetric?: (m: Metric) => void;
   /**
    * Which item table to download. 'auto' (default): by device class, the first the manifest lists of
-   * pq, int8, f32 with Data Saver on or at most 2 GB of device memory, else of int8, pq, f32.
-   * 'int8' (4x smaller than f32), 'pq' (product-quantized, 64 bytes an item at 384 dimensions; what
-   * the exporter ships alone from 50,000 items) or 'f32': that table, or an `invalid-manifest` error.
+   * pq, pca, int8, f32 with Data Saver on or at most 2 GB of device memory, else of int8, pq, pca,
+   * f32. 'int8' (4x smaller than f32), 'pq' (product-quantized on the table's principal axes, 64
+   * bytes an item at 384 dimensions; what the exporter ships instead of int8 from 50,000 items),
+   * 'pca' (int8 on the strongest principal axes, 64 bytes an item at 384 dimensions) or 'f32': that
+   * table, or an `invalid-manifest` error.
    */
-  precision?: 'auto' | 'int8' | 'pq' | 'f32';
+  precision?: 'auto' | 'int8' | 'pca' | 'pq' | 'f32';
   /**
    * 'two-stage' (default): re-rank the tower's candidates with the export's ranking stage
    * (`ranker.bin`) when it ships one; 'tower': the tower alone (the stage is not downloaded).
@@ -121,7 +123,7 @@ export interface RecommenderInfo {
   items: number;
   dim: number;
   /** The item table in use. */
-  precision: 'int8' | 'pq' | 'f32';
+  precision: 'int8' | 'pca' | 'pq' | 'f32';
   /** 'two-stage': the tower's candidates re-ranked by the ranking stage; 'tower': the tower alone. */
   ranking: 'two-stage' | 'tower';
   /** 'cache': nothing downloaded; 'network': files downloaded; 'delta': catalogue changes applied. */
@@ -168,7 +170,7 @@ export interface Explanation {
   rankerCheck: { sameRows: boolean; maxScoreDiff: number } | null;
   modelVersion: string;
   variant: string | null;
-  precision: 'int8' | 'pq' | 'f32';
+  precision: 'int8' | 'pca' | 'pq' | 'f32';
   ranking: 'two-stage' | 'tower';
 }
 
@@ -266,7 +268,7 @@ export type Metric =
   | { type: 'error'; op: 'open' | 'record' | 'recommend'; code: ErrorCode | 'aborted' }
   /** A library event by type, with the reason for degradations ('degraded:quota', 'offline', ...). */
   | { type: 'event'; name: string }
-  | { type: 'model'; modelVersion: string; source: 'cache' | 'network' | 'delta'; precision: 'int8' | 'pq' | 'f32'; ranking: 'two-stage' | 'tower' }
+  | { type: 'model'; modelVersion: string; source: 'cache' | 'network' | 'delta'; precision: 'int8' | 'pca' | 'pq' | 'f32'; ranking: 'two-stage' | 'tower' }
   | { type: 'download'; bytes: number }
   /** The experiment's variant this visitor is shown (at open). */
   | { type: 'exposure'; experiment: string; variant: string }
@@ -286,7 +288,7 @@ export interface Stats {
   errors: Record<string, number>;
   events: Record<string, number>;
   bytesDownloaded: number;
-  model: { modelVersion: string; source: 'cache' | 'network' | 'delta'; precision: 'int8' | 'pq' | 'f32'; ranking: 'two-stage' | 'tower' };
+  model: { modelVersion: string; source: 'cache' | 'network' | 'delta'; precision: 'int8' | 'pca' | 'pq' | 'f32'; ranking: 'two-stage' | 'tower' };
   storage: 'indexeddb' | 'memory';
   /** Bytes of the cached files, or null if the cache could not be read. */
   cacheBytes: number | null;

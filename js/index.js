@@ -101,7 +101,7 @@ export async function open(manifestUrl, options = {}) {
     // Which files to load: tower config, tower weights, item table, item metadata (the core's roles).
     const known = rules().roles;
     const tables = itemTables(opts.precision, known);
-    if (!tables) throw new LocalRecError('invalid-argument', `precision must be 'auto', 'int8', 'pq' or 'f32', got ${opts.precision}`);
+    if (!tables) throw new LocalRecError('invalid-argument', `precision must be 'auto', 'int8', 'pca', 'pq' or 'f32', got ${opts.precision}`);
     // The item table: the first of these the manifest lists (the core resolves 'a|b|c').
     roles = known[tables[0]].slice();
     roles[2] = tables.map((t) => known[t][2]).join('|');
@@ -164,15 +164,16 @@ async function deviceId(store) {
 /**
  * The item tables to try, in order. 'auto' goes by device class, as native apps ship variants per
  * device: with Data Saver on or at most 2 GB of device memory (`navigator.connection.saveData`,
- * `navigator.deviceMemory`; Chromium only, elsewhere they read as absent), the compact pq table
- * first, else int8 first; f32 last. Large catalogues ship pq alone by default (the exporter leaves
- * int8 out from 50,000 items), so there every device loads pq.
+ * `navigator.deviceMemory`; Chromium only, elsewhere they read as absent), the compact tables
+ * first (pq, then pca: 64 bytes an item at 384 dimensions each), else int8 first; f32 last. Large
+ * catalogues ship no int8 by default (the exporter leaves it out from 50,000 items), so there every
+ * device loads pq.
  */
 function itemTables(precision, known) {
   if (precision !== 'auto') return Object.hasOwn(known, precision) ? [precision] : null;
   const nav = globalThis.navigator;
   const constrained = nav?.connection?.saveData === true || (typeof nav?.deviceMemory === 'number' && nav.deviceMemory <= 2);
-  return constrained ? ['pq', 'int8', 'f32'] : ['int8', 'pq', 'f32'];
+  return constrained ? ['pq', 'pca', 'int8', 'f32'] : ['int8', 'pq', 'pca', 'f32'];
 }
 
 /**

@@ -58,6 +58,10 @@ pub enum Error {
     /// A product-quantized table's codebook holds NaN or an infinity.
     #[error("non-finite pq codebook value {value} at index {index}")]
     InvalidCodebook { index: u32, value: f32 },
+    /// A catalogue's projection onto principal axes is malformed: more axes than the dimension, a
+    /// length that is not axes × dimension, or a value that is NaN or infinite.
+    #[error("invalid projection: {0}")]
+    InvalidProjection(&'static str),
     /// A refine plane was given for a catalogue that is not int8.
     #[error("a refine plane is only valid with int8 vectors")]
     RefineRequiresInt8,

@@ -28,6 +28,9 @@ pub const ROLE_ITEMS_INT8: &str = "items-int8";
 pub const ROLE_ITEMS_F32: &str = "items-f32";
 /// The product-quantized item table ([`crate::catalog::pq`]), the large-catalogue download.
 pub const ROLE_ITEMS_PQ: &str = "items-pq";
+/// The item table on its principal axes in int8 ([`crate::catalog::Projection`], 64 bytes an item at
+/// 384 dimensions): the large-catalogue download.
+pub const ROLE_ITEMS_PCA: &str = "items-pca";
 pub const ROLE_ITEM_METADATA: &str = "item-metadata";
 /// The compact item metadata ([`crate::catalog::meta`], `items.meta.lrc`): what the browser loads
 /// when a manifest lists it, `items.json` otherwise.
@@ -40,7 +43,7 @@ pub const ROLE_RANKER: &str = "ranker";
 /// Roles a manifest may leave out: [`Manifest::entries`] skips them when absent.
 pub const OPTIONAL_ROLES: &[&str] = &[ROLE_RANKER];
 
-/// The files a browser loads for an item table of `precision` (`"int8"`, `"pq"` or `"f32"`), in the order
+/// The files a browser loads for an item table of `precision` (`"int8"`, `"pca"`, `"pq"` or `"f32"`), in the order
 /// tower config, tower weights, item table, item metadata (compact, else JSON), ranking stage
 /// (optional); `None` for another precision.
 pub fn roles_for(precision: &str) -> Option<[&'static str; 5]> {
@@ -48,6 +51,7 @@ pub fn roles_for(precision: &str) -> Option<[&'static str; 5]> {
         "int8" => ROLE_ITEMS_INT8,
         "f32" => ROLE_ITEMS_F32,
         "pq" => ROLE_ITEMS_PQ,
+        "pca" => ROLE_ITEMS_PCA,
         _ => return None,
     };
     Some([ROLE_TOWER_CONFIG, ROLE_TOWER_WEIGHTS, items, ROLES_ITEM_METADATA, ROLE_RANKER])

@@ -374,9 +374,10 @@ pub fn sort_best_first(list: &mut [Scored]) {
 }
 
 /// Inner product of `embedding` with catalogue row `row` (int8 rows dequantized, refine plane
-/// included): one formula for every candidate, whichever source retrieved it.
+/// included): one formula for every candidate, whichever source retrieved it. `embedding` is in the
+/// stored space ([`Catalog::stored_query`]: projected once per ranking on a projected catalogue).
 pub fn row_dot(catalog: &Catalog, row: u32, embedding: &[f32]) -> f32 {
-    let (d, r) = (catalog.dim(), row as usize);
+    let (d, r) = (catalog.stored_dim(), row as usize);
     match catalog.vectors() {
         Vectors::F32(v) => v[r * d..(r + 1) * d].iter().zip(embedding).map(|(a, b)| a * b).sum(),
         Vectors::Int8 { values, scales } => {
@@ -529,6 +530,7 @@ impl Ranker {
                 history.iter().take(CATEGORY_WINDOW).filter(|h| (h.item as usize) < n).map(|h| c[h.item as usize]),
             );
         }
+        let stored_query = catalog.stored_query(input.embedding);
         let feature = |row: u32, a: &Acc| {
             let rank = a.tower_rank;
             let cat_share = match cats {
@@ -538,7 +540,7 @@ impl Ranker {
                 _ => 0.0,
             };
             let features = [
-                row_dot(catalog, row, input.embedding),
+                row_dot(catalog, row, &stored_query),
                 if rank == 0 { 0.0 } else { 1.0 / ((rank + 1) as f32).log2() },
                 a.recent,
                 a.short,

@@ -141,3 +141,32 @@ fn retrained_codebook(c: &localrec::catalog::Catalog) -> Vec<f32> {
         _ => unreachable!(),
     }
 }
+
+#[test]
+fn pca_deltas_carry_rows_under_one_projection() {
+    let all = random_unit(300, 16, 5, 13);
+    let old_rows = rows(0..250);
+    let new_rows: Vec<u32> = (20..300).collect();
+    let old = subset(&all, &old_rows, &[]).to_projected_int8(6).unwrap();
+    let axes = old.projection().unwrap().clone();
+    // The new version stored on the old version's axes: shared rows keep their bytes.
+    let new = subset(&all, &new_rows, &[]).to_projected_int8_like(&axes).unwrap();
+    let delta = old.diff(&new).unwrap();
+    assert_eq!(delta.removed, rows(0..20));
+    assert_eq!(delta.upserts.len(), 50);
+    assert_eq!(apply_delta_bytes(&old.encode(), &delta.encode()).unwrap(), new.encode());
+    // New axes: the stored rows mean something else, so no delta (the whole file ships), and a delta
+    // whose rows carry other axes is refused.
+    let relearnt = subset(&all, &new_rows, &[]).to_projected_int8(6).unwrap();
+    assert_ne!(relearnt.projection(), old.projection());
+    assert!(matches!(old.diff(&relearnt), Err(Error::InvalidDelta(_))));
+    let foreign = Delta {
+        base_rows: 250,
+        removed: vec![],
+        upserts: subset(&all, &[270], &[]).to_projected_int8_like(relearnt.projection().unwrap()).unwrap(),
+    };
+    assert!(matches!(foreign.apply(&old), Err(Error::InvalidDelta(_))));
+    // Nor does a delta turn a plain int8 table into a projected one.
+    let plain = subset(&all, &old_rows, &[]).to_int8();
+    assert!(plain.diff(&old).is_err());
+}

@@ -362,6 +362,94 @@ fn pq_rows_are_rebuilt_from_their_centroids() {
     }
 }
 
+/// A catalogue stored on 3 principal axes of its 10 dimensions, in int8: 30 rows, categories.
+fn sample_pca() -> (Catalog, Vec<u8>) {
+    let mut rng = Rng::new(12);
+    let n = 30;
+    let c =
+        Catalog::from_f32(&ids(n), 10, gaussian_values(&mut rng, n * 10), Some((0..n as u32).map(|r| r % 4).collect()))
+            .unwrap()
+            .to_projected_int8(3)
+            .unwrap();
+    let bytes = c.encode();
+    (c, bytes)
+}
+
+#[test]
+fn pca_round_trips_and_rejects_bad_projections() {
+    let (c, bytes) = sample_pca();
+    assert_eq!((c.element_type(), c.precision(), c.dim(), c.stored_dim()), (ElementType::Int8, "pca", 10, 3));
+    assert_eq!((bytes[10], bytes[11]), (2, 1 | 4));
+    let back = Catalog::decode(&bytes).unwrap();
+    assert_eq!(back, c);
+    assert_eq!(back.encode(), bytes);
+    assert_eq!(back.vector(5).len(), 10);
+    // Categories, then the projection (its dimension, 3 axes of 10 values), then 4 + 3 bytes a row.
+    let proj = after_ids(&bytes) + 4 * 30;
+    assert_eq!(u32::from_le_bytes(bytes[proj..proj + 4].try_into().unwrap()), 10);
+    assert_eq!(bytes.len(), proj + 4 + 4 * 3 * 10 + 30 * (4 + 3));
+    // Its dimension below the axes' count, or above the maximum.
+    for d in [0u32, 2, 4097] {
+        let mut b = bytes.clone();
+        put_u32(&mut b, proj, d);
+        assert!(matches!(Catalog::decode(&b), Err(Error::InvalidProjection(_))), "D = {d}");
+    }
+    // A dimension that changes the size is a size error, never a read past the end.
+    let mut b = bytes.clone();
+    put_u32(&mut b, proj, 11);
+    assert!(matches!(Catalog::decode(&b), Err(Error::Truncated { .. })));
+    let mut b = bytes.clone();
+    put_u32(&mut b, proj, 9);
+    assert!(matches!(Catalog::decode(&b), Err(Error::TrailingBytes { .. })));
+    // A NaN or an infinity in the axes.
+    for bad in [f32::NAN, f32::INFINITY] {
+        let mut b = bytes.clone();
+        b[proj + 8..proj + 12].copy_from_slice(&bad.to_le_bytes());
+        assert!(matches!(Catalog::decode(&b), Err(Error::InvalidProjection(_))));
+    }
+    // Without the flag, the section is read as rows: a size error.
+    let mut b = bytes.clone();
+    b[11] &= !4;
+    assert!(Catalog::decode(&b).is_err());
+    // Every truncation is an error, never a panic; so is one more byte.
+    for len in 0..bytes.len() {
+        assert!(Catalog::decode(&bytes[..len]).is_err(), "len {len}");
+    }
+    let mut longer = bytes.clone();
+    longer.push(0);
+    assert!(matches!(Catalog::decode(&longer), Err(Error::TrailingBytes { extra: 1 })));
+    // A projected catalogue is not projected twice, and the axes must match the stored rows.
+    assert!(matches!(c.to_projected_int8(2), Err(Error::InvalidProjection(_))));
+    let p = c.projection().unwrap().clone();
+    let (plain, _) = sample(false, false);
+    assert!(plain.with_projection(p).is_err());
+}
+
+#[test]
+fn rotated_pq_round_trips_with_its_rotation() {
+    let mut rng = Rng::new(13);
+    let f = Catalog::from_f32(&ids(40), 12, gaussian_values(&mut rng, 40 * 12), None).unwrap();
+    let c = f.to_rotated_pq(6, 1).unwrap();
+    assert_eq!((c.precision(), c.dim(), c.stored_dim()), ("pq", 12, 12));
+    let bytes = c.encode();
+    assert_eq!((bytes[10], bytes[11]), (3, 4));
+    let back = Catalog::decode(&bytes).unwrap();
+    assert_eq!(back, c);
+    assert_eq!(back.encode(), bytes);
+    // The rotation's 12 x 12 values and its dimension come before the codebook and the codes.
+    assert_eq!(bytes.len(), after_ids(&bytes) + 4 + 4 * 144 + 64 * 12 + 40 * 3);
+    // Read back, a row is its centroids rotated back: closer to the row than zero is.
+    for r in 0..40u32 {
+        let (x, y) = (f.vector(r), c.vector(r));
+        let err: f32 = x.iter().zip(&y).map(|(a, b)| (a - b) * (a - b)).sum();
+        let norm: f32 = x.iter().map(|a| a * a).sum();
+        assert!(err < norm, "row {r}: {err} vs {norm}");
+    }
+    for len in 0..bytes.len() {
+        assert!(Catalog::decode(&bytes[..len]).is_err(), "len {len}");
+    }
+}
+
 // ---- compact item metadata (items.meta.lrc) ----------------------------------------------------
 
 mod meta {

@@ -237,8 +237,10 @@ fn the_exporter_round_trips_into_the_same_model_and_catalogue() {
     let int8 = trained.catalog(&ds).to_int8();
     let cfg = StageTrainConfig { epochs: 2, hidden_grid: vec![4], ..Default::default() };
     let stage = train_stage(&ds, &trained.user_model(), &int8, &valid, &test, &cfg, false);
-    let pq = trained.catalog(&ds).to_pq(localrec::catalog::pq::default_subspaces(16), 1).unwrap();
-    let manifest = localrec::train::export::export(&ds, &trained, &dir, Some(&stage.ranker), &pq, usize::MAX).unwrap();
+    let pq = trained.catalog(&ds).to_rotated_pq(localrec::catalog::pq::default_subspaces(16), 1).unwrap();
+    let pca = trained.catalog(&ds).to_projected_int8(4).unwrap();
+    let manifest =
+        localrec::train::export::export(&ds, &trained, &dir, Some(&stage.ranker), &pq, &pca, usize::MAX).unwrap();
     let read = |name: &str| std::fs::read(dir.join(name)).unwrap();
     // The ranking stage decodes to what was trained (its weights at the file's bf16 precision) and
     // carries the self-check the browser runs.
@@ -261,15 +263,27 @@ fn the_exporter_round_trips_into_the_same_model_and_catalogue() {
     let int8_items = Catalog::decode(&read("items.int8.lrc")).unwrap();
     assert_eq!(int8_items, trained.catalog(&ds).to_int8());
     assert_eq!(Catalog::decode(&read("items.pq.lrc")).unwrap(), pq);
-    // From the pq threshold on, pq is the export's default table: no int8 file, and the ranking
+    let pca_read = Catalog::decode(&read("items.pca.lrc")).unwrap();
+    assert_eq!(pca_read, pca);
+    assert_eq!((pca_read.precision(), pca_read.dim(), pca_read.stored_dim()), ("pca", 16, 4));
+    // From the threshold on, pq is the export's default table: no int8 file, and the ranking
     // stage's self-check is computed over pq, as the browser will run it.
     let large = dir.join("large");
-    let m =
-        localrec::train::export::export(&ds, &trained, &large, Some(&stage.ranker), &pq, ds.item_ids.len()).unwrap();
+    let m = localrec::train::export::export(&ds, &trained, &large, Some(&stage.ranker), &pq, &pca, ds.item_ids.len())
+        .unwrap();
     let roles: Vec<&str> = m.files.iter().map(|f| f.role.as_str()).collect();
     assert_eq!(
         roles,
-        ["tower-config", "tower-weights", "items-f32", "items-pq", "item-metadata", "item-metadata-lrc", "ranker"]
+        [
+            "tower-config",
+            "tower-weights",
+            "items-f32",
+            "items-pca",
+            "items-pq",
+            "item-metadata",
+            "item-metadata-lrc",
+            "ranker"
+        ]
     );
     let shipped = localrec::rerank::Ranker::decode(&std::fs::read(large.join("ranker.bin")).unwrap()).unwrap();
     let mut rec = localrec::Recommender::new(std::rc::Rc::new(pq.clone()), exported_model(&large)).unwrap();

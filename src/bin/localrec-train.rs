@@ -180,8 +180,12 @@ struct Cli {
     /// pq table: sub-spaces of 16 centroids, two a byte (0: a third of --dim, 128 at 384)
     #[arg(long, default_value_t = 0, value_name = "M")]
     pq_subspaces: usize,
+    /// pca table: int8 on this many principal axes of the item table (0: 5/32 of --dim rounded down
+    /// to a multiple of 4, 60 at 384: 64 bytes an item)
+    #[arg(long, default_value_t = 0, value_name = "AXES")]
+    pca_axes: usize,
     /// From this many items on, the export ships pq as its default table (no int8)
-    #[arg(long, default_value_t = PQ_DEFAULT_FROM_ITEMS, value_name = "ITEMS")]
+    #[arg(long, visible_alias = "compact-from-items", default_value_t = PQ_DEFAULT_FROM_ITEMS, value_name = "ITEMS")]
     pq_from_items: usize,
     /// No progress bar
     #[arg(long)]
@@ -251,6 +255,10 @@ fn run(cli: Cli) -> Result<(), String> {
     // An impossible sub-space count fails here, not after training.
     localrec::catalog::Pq::new(cfg.dim, pq_m, vec![0.0; 16 * cfg.dim], &[])
         .map_err(|e| format!("--pq-subspaces {pq_m} with --dim {}: {e}", cfg.dim))?;
+    let pca_axes = if cli.pca_axes == 0 { localrec::catalog::rotation::default_axes(cfg.dim) } else { cli.pca_axes };
+    if pca_axes > cfg.dim {
+        return Err(format!("--pca-axes {pca_axes}: at most --dim ({})", cfg.dim));
+    }
     if data != "synthetic" && !std::path::Path::new(&data).is_dir() {
         return Err(format!("--data: {data:?} is neither `synthetic` nor a directory"));
     }
@@ -334,22 +342,31 @@ fn run(cli: Cli) -> Result<(), String> {
     };
     let mut stage_report = None;
     let mut pq_table = None;
+    let mut pca_table = None;
     if let Some((model, f32_catalog)) = &tower {
         let int8_catalog = f32_catalog.to_int8();
         let t = std::time::Instant::now();
-        let pq_catalog = f32_catalog.to_pq(pq_m, cfg.seed).map_err(|e| e.to_string())?;
+        let pq_catalog = f32_catalog.to_rotated_pq(pq_m, cfg.seed).map_err(|e| e.to_string())?;
         eprintln!(
-            "pq table: {pq_m} sub-spaces, {} bytes an item, codebook learnt in {:.1} s",
+            "pq table: rotated onto the principal axes, {pq_m} sub-spaces, {} bytes an item, learnt in {:.1} s",
             pq_m / 2,
+            t.elapsed().as_secs_f64()
+        );
+        let t = std::time::Instant::now();
+        let pca_catalog = f32_catalog.to_projected_int8(pca_axes).map_err(|e| e.to_string())?;
+        eprintln!(
+            "pca table: {pca_axes} principal axes in int8, {} bytes an item, axes found in {:.1} s",
+            pca_axes + 4,
             t.elapsed().as_secs_f64()
         );
         rows.push(("user tower (f32 items)".into(), split(&|q| evaluate_model(model, f32_catalog, q))));
         rows.push(("user tower (int8 items)".into(), split(&|q| evaluate_model(model, &int8_catalog, q))));
         rows.push(("user tower (pq items)".into(), split(&|q| evaluate_model(model, &pq_catalog, q))));
+        rows.push(("user tower (pca items)".into(), split(&|q| evaluate_model(model, &pca_catalog, q))));
         if ranker {
             // The ranking stage runs over the table the browser loads by default.
             let served = served_table(&int8_catalog, &pq_catalog, pq_from_items);
-            eprintln!("ranking stage fitted over the {} table", served.element_type().name());
+            eprintln!("ranking stage fitted over the {} table", served.precision());
             let r = train_stage(&ds, model, served, &valid_q, &test_q, &stage, ablation);
             eprintln!(
                 "ranking stage in {:.0} s: EASE λ {}, {} hidden units, {} neighbours per item ({} kept, {} bytes as shipped); {:.1}% of test targets among the candidates",
@@ -367,6 +384,7 @@ fn run(cli: Cli) -> Result<(), String> {
             stage_report = Some(r);
         }
         pq_table = Some(pq_catalog);
+        pca_table = Some(pca_catalog);
     }
     rows.push(("popularity".into(), split(&|q| evaluate_popularity(&ds, q))));
     if ds.item_ids.len() <= 20_000 {
@@ -398,7 +416,8 @@ fn run(cli: Cli) -> Result<(), String> {
     if let Some(dir) = out {
         let trained = trained.ok_or("--out needs a trained model (drop --baselines-only)")?;
         let pq = pq_table.as_ref().ok_or("no pq table")?;
-        let m = export(&ds, &trained, &dir, stage_report.as_ref().map(|r| &r.ranker), pq, pq_from_items)?;
+        let pca = pca_table.as_ref().ok_or("no pca table")?;
+        let m = export(&ds, &trained, &dir, stage_report.as_ref().map(|r| &r.ranker), pq, pca, pq_from_items)?;
         println!("\nexported model {} to {}:", m.model_version, dir.display());
         for f in &m.files {
             println!("  {:<16} {:>10} bytes  sha256 {}", f.name, f.bytes, &f.sha256[..16]);

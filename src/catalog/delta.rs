@@ -13,8 +13,8 @@
 //!
 //! Applying: drop the removed rows of the base, keeping the others in order; an upserted row whose id
 //! is still there replaces that row in place; the other upserted rows are appended, in the delta's
-//! order. The upserts carry the new version's element type, dimension, categories and refine plane,
-//! which must match the base's.
+//! order. The upserts carry the new version's element type, dimension, categories, refine plane and
+//! projection, which must match the base's.
 //!
 //! The loader checks the result against the SHA-256 the manifest gives for the new full file before
 //! it replaces anything, so a delta applied to the wrong base, or a wrong delta, never becomes the
@@ -53,6 +53,8 @@ struct RowBuilder {
     /// A pq table's sub-spaces and codebook (shared by every row), and the rows' codes.
     pq: Option<(usize, Vec<f32>)>,
     codes: Vec<u8>,
+    /// The projection the rows are stored through (shared by every row).
+    projection: Option<super::Projection>,
 }
 
 impl RowBuilder {
@@ -71,6 +73,7 @@ impl RowBuilder {
                 _ => None,
             },
             codes: Vec::new(),
+            projection: c.projection.clone(),
         }
     }
 
@@ -102,7 +105,11 @@ impl RowBuilder {
             None => Vectors::F32(self.f32),
         };
         let refine = self.refine.map(|(values, scales)| Refine { values, scales });
-        Catalog::assemble(self.dim, id_blob, id_ends, self.categories, vectors, refine)
+        let catalog = Catalog::assemble(self.dim, id_blob, id_ends, self.categories, vectors, refine)?;
+        match self.projection {
+            Some(p) => catalog.with_projection(p),
+            None => Ok(catalog),
+        }
     }
 }
 
@@ -119,6 +126,10 @@ fn same_shape(a: &Catalog, b: &Catalog) -> std::result::Result<(), String> {
     }
     if a.refine.is_some() != b.refine.is_some() {
         return Err("one has a refine plane, the other not".into());
+    }
+    let bits = |p: &super::Projection| (p.dim(), p.axes().iter().map(|x| x.to_bits()).collect::<Vec<u32>>());
+    if a.projection.as_ref().map(bits) != b.projection.as_ref().map(bits) {
+        return Err("the projections differ (new axes ship the whole file)".into());
     }
     if let (Vectors::Pq(x), Vectors::Pq(y)) = (&a.vectors, &b.vectors) {
         if !x.same_codebook(y) {

@@ -9,8 +9,8 @@
 //! | 0 | 8 | bytes | magic `89 4C 52 43 0D 0A 1A 0A` (`\x89LRC\r\n\x1a\n`) |
 //! | 8 | 2 | u16 | format version, `1` |
 //! | 10 | 1 | u8 | element type: `1` = f32, `2` = int8 with a per-row f32 scale, `3` = pq ([`super::pq`]) |
-//! | 11 | 1 | u8 | flags: bit 0 = per-item category codes present; bit 1 = int8 refine plane present (int8 only); other bits must be 0 |
-//! | 12 | 4 | u32 | dimension `d`, 1..=4096 |
+//! | 11 | 1 | u8 | flags: bit 0 = per-item category codes present; bit 1 = int8 refine plane present (int8 only); bit 2 = rows stored on principal axes (a projection section); other bits must be 0 |
+//! | 12 | 4 | u32 | dimension `d` of the stored rows, 1..=4096 (with a projection: its number of axes) |
 //! | 16 | 4 | u32 | row count `n`, 0..=2^26 |
 //! | 20 | 4 | u32 | id blob length `L` in bytes |
 //! | 24 | 4 | u32 | pq: sub-space count `m` (even, 2..=256, at most `d`); f32 and int8: reserved, must be 0 |
@@ -18,6 +18,7 @@
 //! | | L | UTF-8 | item ids (the app's ids, e.g. SKUs), concatenated; each 1..=1024 bytes, all distinct |
 //! | | 0..3 | zero | padding to a multiple of 4 bytes from the start of the file |
 //! | | 4n | u32 × n | category codes, each <= 2^20 - 1 (only if flag bit 0) |
+//! | | 4 + 4dD | u32, f32 × dD | projection (only if flag bit 2, [`super::Projection`]): the dimension `D` of queries and read-back rows (`d..=4096`), then the `d` axes, `D` finite values each; row `x` is stored as its `d` coordinates on them |
 //! | | 4nd | f32 × nd | f32: vectors, row-major |
 //! | | 4n + nd | f32 × n, i8 × nd | int8: row scales (finite, >= 0), then values, row-major; element = value × scale |
 //! | | 4n + nd | f32 × n, i8 × nd | refine plane (only if flag bit 1): residual scales, then residual values |
@@ -44,7 +45,8 @@ const ELEM_INT8: u8 = 2;
 const ELEM_PQ: u8 = 3;
 const FLAG_CATEGORIES: u8 = 1;
 const FLAG_REFINE: u8 = 2;
-const KNOWN_FLAGS: u8 = FLAG_CATEGORIES | FLAG_REFINE;
+const FLAG_PROJECTION: u8 = 4;
+const KNOWN_FLAGS: u8 = FLAG_CATEGORIES | FLAG_REFINE | FLAG_PROJECTION;
 
 /// Reads sections front to back, reporting truncation with the section's name.
 struct Reader<'a> {
@@ -126,7 +128,27 @@ impl Catalog {
             _ => 4 * super::pq::CENTROIDS as u64 * d64 + n64 * reserved as u64 / 2,
         };
         let vecs = if has_refine { vecs + 4 * n64 + n64 * d64 } else { vecs };
-        let expected = HEADER_LEN as u64 + 4 * n64 + blob_len as u64 + pad + cats + vecs;
+        // The projection's own dimension sits at a known offset: read it before the size check.
+        let before_projection = HEADER_LEN as u64 + 4 * n64 + blob_len as u64 + pad + cats;
+        let projected_dim = if flags & FLAG_PROJECTION != 0 {
+            let at = before_projection as usize;
+            let Some(raw) = bytes.get(at..at + 4) else {
+                return Err(Error::Truncated {
+                    section: "projection dimension",
+                    needed: 4,
+                    available: (bytes.len() as u64).saturating_sub(before_projection).min(3),
+                });
+            };
+            let big = u32::from_le_bytes([raw[0], raw[1], raw[2], raw[3]]);
+            if big < dim || big > MAX_DIM {
+                return Err(Error::InvalidProjection("its dimension is below the axes' count or above 4096"));
+            }
+            Some(big)
+        } else {
+            None
+        };
+        let proj = projected_dim.map_or(0, |big| 4 + 4 * d64 * big as u64);
+        let expected = before_projection + proj + vecs;
         let actual = bytes.len() as u64;
         if actual > expected {
             return Err(Error::TrailingBytes { extra: actual - expected });
@@ -168,6 +190,14 @@ impl Catalog {
             return Err(Error::ReservedNotZero(pad_bytes.iter().fold(0u32, |a, &b| (a << 8) | b as u32)));
         }
         let categories = if flags & FLAG_CATEGORIES != 0 { Some(r.u32s("category codes", n64)?) } else { None };
+        let projection = match projected_dim {
+            Some(big) => {
+                r.take("projection dimension", 4)?;
+                let axes = r.f32s("projection axes", d64 * big as u64)?;
+                Some(super::Projection::new(big as usize, axes)?)
+            }
+            None => None,
+        };
         let vectors = match elem {
             ELEM_F32 => Vectors::F32(r.f32s("f32 vectors", n64 * d64)?),
             ELEM_INT8 => {
@@ -189,13 +219,17 @@ impl Catalog {
             None
         };
         debug_assert_eq!(r.pos, bytes.len());
-        Catalog::assemble(dim as usize, id_blob, id_ends, categories, vectors, refine)
+        let catalog = Catalog::assemble(dim as usize, id_blob, id_ends, categories, vectors, refine)?;
+        match projection {
+            Some(p) => catalog.with_projection(p),
+            None => Ok(catalog),
+        }
     }
 
     /// Encodes this catalogue in the current format version.
     pub fn encode(&self) -> Vec<u8> {
         let (blob, ends) = self.id_parts();
-        let (n, d) = (self.len(), self.dim());
+        let (n, d) = (self.len(), self.stored_dim());
         let mut out = Vec::with_capacity(HEADER_LEN + 4 * n + blob.len() + 3 + 4 * n + 4 * n * d);
         out.extend_from_slice(&MAGIC);
         out.extend_from_slice(&VERSION.to_le_bytes());
@@ -208,6 +242,9 @@ impl Catalog {
         if self.refine().is_some() {
             flags |= FLAG_REFINE;
         }
+        if self.projection().is_some() {
+            flags |= FLAG_PROJECTION;
+        }
         out.push(flags);
         let m = if let Vectors::Pq(pq) = self.vectors() { pq.subspaces() as u32 } else { 0 };
         for v in [d as u32, n as u32, blob.len() as u32, m] {
@@ -218,6 +255,10 @@ impl Catalog {
         out.resize(out.len() + padding(out.len()), 0);
         if let Some(c) = self.categories() {
             c.iter().for_each(|c| out.extend_from_slice(&c.to_le_bytes()));
+        }
+        if let Some(p) = self.projection() {
+            out.extend_from_slice(&(p.dim() as u32).to_le_bytes());
+            p.axes().iter().for_each(|x| out.extend_from_slice(&x.to_le_bytes()));
         }
         match self.vectors() {
             Vectors::F32(v) => v.iter().for_each(|x| out.extend_from_slice(&x.to_le_bytes())),

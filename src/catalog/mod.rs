@@ -8,9 +8,11 @@ pub mod delta;
 pub mod format;
 pub mod meta;
 pub mod pq;
+pub mod rotation;
 pub mod synthetic;
 
 pub use pq::Pq;
+pub use rotation::Projection;
 
 use crate::error::{Error, Result};
 
@@ -137,6 +139,9 @@ pub struct Catalog {
     refine: Option<Refine>,
     /// The bounded scan's int8 copy of a large f32 table (derived, never stored in a file).
     shadow: Option<Shadow>,
+    /// Rows stored on principal axes ([`rotation::Projection`]): `dim` is then the number of axes,
+    /// and queries and [`Catalog::vector`] are in the projection's (the tower's) dimension.
+    projection: Option<Projection>,
 }
 
 impl Catalog {
@@ -248,7 +253,8 @@ impl Catalog {
             Vectors::F32(v) if v.len() >= SHADOW_MIN_VALUES && dim >= SHADOW_MIN_DIM => Some(Shadow::build(v, dim)),
             _ => None,
         };
-        let mut catalog = Catalog { dim, id_blob, id_ends, by_id: Vec::new(), categories, vectors, refine, shadow };
+        let mut catalog =
+            Catalog { dim, id_blob, id_ends, by_id: Vec::new(), categories, vectors, refine, shadow, projection: None };
         catalog.by_id = catalog.index_ids()?;
         Ok(catalog)
     }
@@ -287,9 +293,47 @@ impl Catalog {
         self.id_ends.is_empty()
     }
 
-    /// Embedding dimension.
+    /// Embedding dimension: the length of a query and of [`Catalog::vector`] (the tower's). With a
+    /// [`Projection`] the rows are stored with fewer values, [`Catalog::stored_dim`].
     pub fn dim(&self) -> usize {
+        self.projection.as_ref().map_or(self.dim, |p| p.dim())
+    }
+
+    /// Values stored per row: [`Catalog::dim`], or the projection's number of axes.
+    pub fn stored_dim(&self) -> usize {
         self.dim
+    }
+
+    /// The projection the rows are stored through, if any.
+    pub fn projection(&self) -> Option<&Projection> {
+        self.projection.as_ref()
+    }
+
+    /// This catalogue read as stored on `projection`'s axes: its rows must have as many values as
+    /// the projection has axes, and it must not have one already. Queries then have the
+    /// projection's dimension.
+    pub fn with_projection(mut self, projection: Projection) -> Result<Catalog> {
+        if self.projection.is_some() {
+            return Err(Error::InvalidProjection("the catalogue is already projected"));
+        }
+        if projection.space() != self.dim {
+            return Err(Error::LengthMismatch { what: "projection axes", expected: self.dim, got: projection.space() });
+        }
+        self.projection = Some(projection);
+        Ok(self)
+    }
+
+    /// A query in the stored space: projected when the catalogue has a projection, else itself.
+    /// Its inner product with a stored row is the query's with [`Catalog::vector`].
+    pub fn stored_query<'q>(&self, query: &'q [f32]) -> std::borrow::Cow<'q, [f32]> {
+        match &self.projection {
+            Some(p) => {
+                let mut out = Vec::with_capacity(p.space());
+                p.project(query, &mut out);
+                std::borrow::Cow::Owned(out)
+            }
+            None => std::borrow::Cow::Borrowed(query),
+        }
     }
 
     /// How values are stored.
@@ -298,6 +342,15 @@ impl Catalog {
             Vectors::F32(_) => ElementType::F32,
             Vectors::Int8 { .. } => ElementType::Int8,
             Vectors::Pq(_) => ElementType::Pq,
+        }
+    }
+
+    /// The table's name as a manifest and the JS API say it: the element type's name, or `"pca"` for
+    /// a table stored on principal axes ([`Projection`]) in int8.
+    pub fn precision(&self) -> &'static str {
+        match (&self.projection, &self.vectors) {
+            (Some(_), Vectors::Int8 { .. }) => "pca",
+            _ => self.element_type().name(),
         }
     }
 
@@ -362,8 +415,18 @@ impl Catalog {
     }
 
     /// Row `row` as `f32` (dequantized for int8, with the refine plane if present; rebuilt from its
-    /// centroids for pq). Panics if `row >= len()`.
+    /// centroids for pq; read back from the projection's axes), [`Catalog::dim`] values. Panics if
+    /// `row >= len()`.
     pub fn vector(&self, row: u32) -> Vec<f32> {
+        let v = self.stored_vector(row);
+        match &self.projection {
+            Some(p) => p.lift(&v),
+            None => v,
+        }
+    }
+
+    /// Row `row` as stored ([`Catalog::stored_dim`] values, dequantized).
+    pub fn stored_vector(&self, row: u32) -> Vec<f32> {
         let (d, r) = (self.dim, row as usize);
         match &self.vectors {
             Vectors::F32(v) => v[r * d..(r + 1) * d].to_vec(),
@@ -388,20 +451,58 @@ impl Catalog {
         }
         let v: Vec<f32> = match &self.vectors {
             Vectors::F32(v) => v.clone(),
-            _ => (0..self.len() as u32).flat_map(|r| self.vector(r)).collect(),
+            _ => (0..self.len() as u32).flat_map(|r| self.stored_vector(r)).collect(),
         };
         let pq = Pq::train(&v, self.dim, m, 20, 1 << 16, seed)?;
         Ok(Catalog { vectors: Vectors::Pq(pq), ..self.clone_without_vectors() })
     }
 
-    /// This catalogue product-quantized with the codebook of `like` (another version's pq table):
-    /// rows both versions share keep their codes, so the new version can ship as a delta.
-    pub fn to_pq_like(&self, like: &Pq) -> Result<Catalog> {
+    /// This catalogue rotated onto its principal axes, interleaved across the `m` sub-spaces
+    /// ([`Projection::interleaved`]), then product-quantized there ([`Catalog::to_pq`]): the same
+    /// bytes a row as plain pq, plus the rotation once (`4·dim²` bytes, 590 KB at 384 dimensions).
+    /// On a trained tower's items the sub-spaces of raw columns hold very unequal energy; rotated and
+    /// balanced, the 16 centroids of each are spent where the table varies (Online Retail II: tower
+    /// Recall@10 0.2584 against plain pq's 0.2507 and f32's 0.2817; the synthetic shop at 2,000
+    /// items, 0.3110 against 0.2010 and 0.3480; `examples/pq_rotation.rs`). Queries are rotated once
+    /// each (`dim²` multiply-adds). The catalogue must not be projected already.
+    pub fn to_rotated_pq(&self, m: usize, seed: u64) -> Result<Catalog> {
+        if self.projection.is_some() {
+            return Err(Error::InvalidProjection("the catalogue is already projected"));
+        }
+        pq::check_shape(self.dim, m)?;
+        let v: Vec<f32> = match &self.vectors {
+            Vectors::F32(v) => v.clone(),
+            _ => (0..self.len() as u32).flat_map(|r| self.vector(r)).collect(),
+        };
+        let projection = Projection::learn(&v, self.dim, self.dim)?.interleaved(m);
+        let rotated = projection.project_rows(&v);
+        let pq = Pq::train(&rotated, self.dim, m, 20, 1 << 16, seed)?;
+        Ok(Catalog { vectors: Vectors::Pq(pq), projection: Some(projection), ..self.clone_without_vectors() })
+    }
+
+    /// This catalogue product-quantized with the codebook (and rotation, if any) of `like`, another
+    /// version's pq table: rows both versions share keep their codes, so the new version can ship
+    /// as a delta. This catalogue must not be projected.
+    pub fn to_pq_like(&self, like: &Catalog) -> Result<Catalog> {
+        let Vectors::Pq(pq) = &like.vectors else {
+            return Err(Error::InvalidArgument("to_pq_like needs a pq table to copy".into()));
+        };
+        if self.projection.is_some() {
+            return Err(Error::InvalidProjection("the catalogue is already projected"));
+        }
         if like.dim() != self.dim {
             return Err(Error::LengthMismatch { what: "pq codebook dimension", expected: self.dim, got: like.dim() });
         }
         let v: Vec<f32> = (0..self.len() as u32).flat_map(|r| self.vector(r)).collect();
-        Ok(Catalog { vectors: Vectors::Pq(like.encode(&v)?), ..self.clone_without_vectors() })
+        let v = match &like.projection {
+            Some(p) => p.project_rows(&v),
+            None => v,
+        };
+        Ok(Catalog {
+            vectors: Vectors::Pq(pq.encode(&v)?),
+            projection: like.projection.clone(),
+            ..self.clone_without_vectors()
+        })
     }
 
     /// This catalogue with vectors quantized to int8, one symmetric scale per row
@@ -428,6 +529,48 @@ impl Catalog {
         }
     }
 
+    /// This catalogue stored on its first `axes` principal axes ([`Projection::learn`], learnt from
+    /// its own rows) and quantized to int8 there, one scale per row: `axes + 4` bytes a row (64 at
+    /// 384 dimensions with [`rotation::default_axes`]), the large-catalogue table. The catalogue
+    /// must not be projected already.
+    pub fn to_projected_int8(&self, axes: usize) -> Result<Catalog> {
+        if self.projection.is_some() {
+            return Err(Error::InvalidProjection("the catalogue is already projected"));
+        }
+        let v: Vec<f32> = match &self.vectors {
+            Vectors::F32(v) => v.clone(),
+            _ => (0..self.len() as u32).flat_map(|r| self.vector(r)).collect(),
+        };
+        let projection = Projection::learn(&v, self.dim, axes)?;
+        self.to_projected_int8_like(&projection)
+    }
+
+    /// This catalogue stored on `projection`'s axes (another version's: rows both versions share
+    /// keep their values, so the new version can ship as a delta) and quantized to int8 there.
+    pub fn to_projected_int8_like(&self, projection: &Projection) -> Result<Catalog> {
+        if self.projection.is_some() {
+            return Err(Error::InvalidProjection("the catalogue is already projected"));
+        }
+        if projection.dim() != self.dim {
+            return Err(Error::LengthMismatch {
+                what: "projection dimension",
+                expected: self.dim,
+                got: projection.dim(),
+            });
+        }
+        let v: Vec<f32> = match &self.vectors {
+            Vectors::F32(v) => projection.project_rows(v),
+            _ => projection.project_rows(&(0..self.len() as u32).flat_map(|r| self.vector(r)).collect::<Vec<_>>()),
+        };
+        let (values, scales) = quantize_rows(&v, projection.space());
+        Ok(Catalog {
+            dim: projection.space(),
+            vectors: Vectors::Int8 { values, scales },
+            projection: Some(projection.clone()),
+            ..self.clone_without_vectors()
+        })
+    }
+
     fn clone_without_vectors(&self) -> Catalog {
         Catalog {
             dim: self.dim,
@@ -438,6 +581,7 @@ impl Catalog {
             vectors: Vectors::F32(Vec::new()),
             refine: None,
             shadow: None,
+            projection: self.projection.clone(),
         }
     }
 

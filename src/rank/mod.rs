@@ -178,6 +178,8 @@ pub struct TopK {
     /// The query's offsets sorted by code (and, for a pq scan, in byte-table units).
     offsets: Vec<(u32, f32)>,
     offsets_pq: Vec<(u32, f32)>,
+    /// The query on a projected catalogue's axes.
+    projected: Vec<f32>,
 }
 
 impl Default for TopK {
@@ -209,6 +211,7 @@ impl TopK {
             pq_scores: Vec::new(),
             offsets: Vec::new(),
             offsets_pq: Vec::new(),
+            projected: Vec::new(),
         }
     }
 
@@ -279,13 +282,24 @@ impl TopK {
             _ => None,
         };
 
+        // A projected catalogue is scanned on its axes: the query is projected once, and its score
+        // with a stored row is its score with the row read back.
+        let mut projected = std::mem::take(&mut self.projected);
+        let vector = match catalog.projection() {
+            Some(p) => {
+                p.project(query.vector, &mut projected);
+                &projected[..]
+            }
+            None => query.vector,
+        };
         match (catalog.vectors(), catalog.shadow()) {
             (Vectors::F32(v), Some(shadow)) if self.bounded => {
-                self.scan_bounded(query.vector, k, v, shadow, row_codes, offs);
+                self.scan_bounded(vector, k, v, shadow, row_codes, offs);
             }
-            (Vectors::Pq(pq), _) => self.scan_pq(query.vector, k, pq, row_codes, offs),
-            _ => self.scan(catalog, query.vector, k, row_codes, offs),
+            (Vectors::Pq(pq), _) => self.scan_pq(vector, k, pq, row_codes, offs),
+            _ => self.scan(catalog, vector, k, row_codes, offs),
         }
+        self.projected = projected;
         self.offsets = offsets;
         query.exclude.iter().for_each(|&r| self.excluded.unset(r as usize));
         if let Some((_, codes)) = cats {
@@ -307,7 +321,7 @@ impl TopK {
         row_codes: Option<&[u32]>,
         offsets: Option<Offsets<'_>>,
     ) {
-        let (n, dim) = (catalog.len(), catalog.dim());
+        let (n, dim) = (catalog.len(), catalog.stored_dim());
         // With a refine plane, the int8 scan keeps extra candidates, which are re-scored with both
         // planes below: the true top k is then among them with near certainty.
         let refine = catalog.refine();

@@ -6,7 +6,8 @@
 //! tower.bin         the user tower's weights (f32 tensors, `crate::model` docs)
 //! items.f32.lrc     the item table, catalogue format v1, f32
 //! items.int8.lrc    the same, int8 with a per-row scale (below `PQ_DEFAULT_FROM_ITEMS` items)
-//! items.pq.lrc      the same, product-quantized (`crate::catalog::pq`): the large-catalogue table
+//! items.pca.lrc     the same on its principal axes in int8 (`crate::catalog::Projection`): the large-catalogue table
+//! items.pq.lrc      the same, product-quantized (`crate::catalog::pq`): the fastest scan
 //! items.json        item metadata: id, title, category; category names; the most popular ids
 //! items.meta.lrc    the same, compact (`crate::catalog::meta`): titles by row, category names, popular rows
 //! ranker.bin        the ranking stage (`crate::rerank`): scorer, popularity, item-item neighbours
@@ -25,8 +26,8 @@ pub use crate::manifest::{
     DeltaEntry, FileEntry, ItemEntry, ItemMetadata, Manifest, MANIFEST_FORMAT, MANIFEST_VERSION,
 };
 use crate::manifest::{
-    ROLE_ITEMS_F32, ROLE_ITEMS_INT8, ROLE_ITEMS_PQ, ROLE_ITEM_METADATA, ROLE_ITEM_METADATA_COMPACT, ROLE_RANKER,
-    ROLE_TOWER_CONFIG, ROLE_TOWER_WEIGHTS,
+    ROLE_ITEMS_F32, ROLE_ITEMS_INT8, ROLE_ITEMS_PCA, ROLE_ITEMS_PQ, ROLE_ITEM_METADATA, ROLE_ITEM_METADATA_COMPACT,
+    ROLE_RANKER, ROLE_TOWER_CONFIG, ROLE_TOWER_WEIGHTS,
 };
 use crate::recommender::{RecommendOptions, Recommender};
 use crate::rerank::{Ranker, SelfCheck};
@@ -37,11 +38,13 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 
 /// From this many items on, the export's default item table is pq: `items.int8.lrc` (388 bytes an
 /// item at 384 dimensions, 19 MB at this size) is no longer written, so every browser loads the pq
-/// table (64 bytes of codes an item at 384 dimensions), and the ranking stage is fitted over it.
+/// table (64 bytes of codes an item at 384 dimensions, rotated onto the table's principal axes;
+/// or pca, the same size, when asked for), and the ranking stage is fitted over it.
 pub const PQ_DEFAULT_FROM_ITEMS: usize = 50_000;
 
-/// The item table the browser is expected to score with: pq from [`PQ_DEFAULT_FROM_ITEMS`] items
-/// on, int8 below. The ranking stage is fitted over it and the export's self-checks run on it.
+/// The item table the browser is expected to score with: pq ([`Catalog::to_rotated_pq`]) from
+/// [`PQ_DEFAULT_FROM_ITEMS`] items on, int8 below. The ranking stage is fitted over it and the
+/// export's self-checks run on it.
 pub fn served_table<'a>(int8: &'a Catalog, pq: &'a Catalog, pq_from_items: usize) -> &'a Catalog {
     if pq.len() >= pq_from_items {
         pq
@@ -51,7 +54,8 @@ pub fn served_table<'a>(int8: &'a Catalog, pq: &'a Catalog, pq_from_items: usize
 }
 
 /// Writes the export into `dir` (created if missing) and returns its manifest. `pq` is the
-/// product-quantized table ([`Catalog::to_pq`]); int8 is written below `pq_from_items` items.
+/// product-quantized table ([`Catalog::to_pq`]), `pca` the table on its principal axes
+/// ([`Catalog::to_projected_int8`]); int8 is written below `pq_from_items` items.
 ///
 /// With a `ranker` (the second stage, [`crate::rerank`]), `ranker.bin` is written too, with a
 /// self-check: the check user's top 10 through the browser's path ([`Recommender`] over the
@@ -62,6 +66,7 @@ pub fn export(
     dir: &Path,
     ranker: Option<&Ranker>,
     pq: &Catalog,
+    pca: &Catalog,
     pq_from_items: usize,
 ) -> Result<Manifest, String> {
     std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
@@ -69,11 +74,15 @@ pub fn export(
     if !matches!(pq.vectors(), crate::catalog::Vectors::Pq(_)) || pq.ids().ne(catalog.ids()) {
         return Err("the pq table is not a pq table of this model's items".into());
     }
+    if pca.precision() != "pca" || pca.ids().ne(catalog.ids()) {
+        return Err("the pca table is not a pca table of this model's items".into());
+    }
     let f32_bytes = catalog.encode();
     let with_int8 = catalog.len() < pq_from_items;
     let int8 = if with_int8 { Some(catalog.to_int8()) } else { None };
     let int8_bytes = int8.as_ref().map_or_else(Vec::new, Catalog::encode);
     let pq_bytes = pq.encode();
+    let pca_bytes = pca.encode();
     let weights = tower_weights(trained.user.clone()).map_err(|e| e.to_string())?;
 
     // Self-check: the first user's test-time history (as much of it as training read, so that a
@@ -149,6 +158,7 @@ pub fn export(
         ("tower.bin", ROLE_TOWER_WEIGHTS, &weights),
         ("items.f32.lrc", ROLE_ITEMS_F32, &f32_bytes),
         ("items.int8.lrc", ROLE_ITEMS_INT8, &int8_bytes),
+        ("items.pca.lrc", ROLE_ITEMS_PCA, &pca_bytes),
         ("items.pq.lrc", ROLE_ITEMS_PQ, &pq_bytes),
         ("items.json", ROLE_ITEM_METADATA, &meta_bytes),
         ("items.meta.lrc", ROLE_ITEM_METADATA_COMPACT, &compact_bytes),

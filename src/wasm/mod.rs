@@ -35,7 +35,7 @@ fn to_js<T: serde::Serialize + ?Sized>(value: &T) -> crate::Result<JsValue> {
 
 /// The rules the JS package reads instead of restating them: interaction kinds (canonical names),
 /// history bounds (defaults and the cap), the error codes, the history export format, and the
-/// roles of the files loaded for each precision (`roles.int8`, `roles.pq`, `roles.f32`: tower config, tower
+/// roles of the files loaded for each precision (`roles.int8`, `roles.pca`, `roles.pq`, `roles.f32`: tower config, tower
 /// weights, item table, item metadata).
 #[wasm_bindgen(js_name = rules)]
 pub fn rules() -> JsResult<JsValue> {
@@ -56,6 +56,7 @@ pub fn rules() -> JsResult<JsValue> {
         int8: [&'static str; 5],
         f32: [&'static str; 5],
         pq: [&'static str; 5],
+        pca: [&'static str; 5],
     }
     let roles = |p: &str| crate::manifest::roles_for(p).expect("a known precision");
     use crate::model::Kind;
@@ -67,7 +68,7 @@ pub fn rules() -> JsResult<JsValue> {
         error_codes: crate::ERROR_CODES,
         history_format: crate::history::EXPORT_FORMAT,
         history_version: crate::history::EXPORT_VERSION,
-        roles: Roles { int8: roles("int8"), f32: roles("f32"), pq: roles("pq") },
+        roles: Roles { int8: roles("int8"), f32: roles("f32"), pq: roles("pq"), pca: roles("pca") },
     })
     .map_err(js_err)
 }
@@ -266,10 +267,10 @@ impl JsCatalogue {
         self.inner.dim() as u32
     }
 
-    /// `"f32"`, `"int8"` or `"pq"`.
+    /// The table's precision: `"f32"`, `"int8"`, `"pq"` or `"pca"` (int8 on the table's principal axes).
     #[wasm_bindgen(getter, js_name = elementType)]
     pub fn element_type(&self) -> String {
-        self.inner.element_type().name().to_owned()
+        self.inner.precision().to_owned()
     }
 
     /// The id of item `index`, or `undefined` past the end.
