@@ -25,6 +25,7 @@ fn main() -> Result<(), String> {
         "items.f32.lrc",
         "items.int8.lrc",
         "items.pq.lrc",
+        "items.pca.lrc",
         "items.json",
         "items.meta.lrc",
         "ranker.bin",
@@ -91,14 +92,19 @@ fn main() -> Result<(), String> {
     // v2's pq table keeps v1's codebook, so it ships as a delta too.
     let old_pq = Catalog::decode(&read("items.pq.lrc")?).map_err(|e| e.to_string())?;
     let new_pq = new_f32.to_pq_like(&old_pq).map_err(|e| e.to_string())?;
+    // ... and its pca table v1's axes.
+    let old_pca = Catalog::decode(&read("items.pca.lrc")?).map_err(|e| e.to_string())?;
+    let axes = old_pca.projection().ok_or("items.pca.lrc has no projection")?;
+    let new_pca = new_f32.to_projected_int8_like(axes).map_err(|e| e.to_string())?;
     let compact = localrec::catalog::meta::ItemMeta::from_json(&meta2, &new_f32).map_err(|e| e.to_string())?;
-    let files: [(&str, Vec<u8>); 8] = [
+    let files: [(&str, Vec<u8>); 9] = [
         ("ranker.bin", ranker2.encode()),
         ("tower.json", read("tower.json")?),
         ("tower.bin", read("tower.bin")?),
         ("items.f32.lrc", new_f32.encode()),
         ("items.int8.lrc", new_f32.to_int8().encode()),
         ("items.pq.lrc", new_pq.encode()),
+        ("items.pca.lrc", new_pca.encode()),
         ("items.json", serde_json::to_vec(&meta2).map_err(|e| e.to_string())?),
         ("items.meta.lrc", compact.encode()),
     ];

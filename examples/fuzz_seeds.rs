@@ -15,6 +15,8 @@ fn main() {
         files.push((format!("int8r-{n}x{dim}-c{cats}"), c.to_int8_refined()));
         if dim >= 2 {
             files.push((format!("pq-{n}x{dim}-c{cats}"), c.to_pq(2, 1).unwrap()));
+            files.push((format!("pqrot-{n}x{dim}-c{cats}"), c.to_rotated_pq(2, 1).unwrap()));
+            files.push((format!("pca-{n}x{dim}-c{cats}"), c.to_projected_int8(dim / 2).unwrap()));
         }
     }
     let unicode = Catalog::from_f32(&["ä", "日本", "x"], 1, vec![1.0, 2.0, 3.0], Some(vec![0, 1, 2])).unwrap();

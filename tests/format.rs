@@ -402,7 +402,7 @@ fn pca_round_trips_and_rejects_bad_projections() {
     put_u32(&mut b, proj, 9);
     assert!(matches!(Catalog::decode(&b), Err(Error::TrailingBytes { .. })));
     // A NaN or an infinity in the axes.
-    for bad in [f32::NAN, f32::INFINITY] {
+    for bad in [f32::NAN, f32::INFINITY, 2.5] {
         let mut b = bytes.clone();
         b[proj + 8..proj + 12].copy_from_slice(&bad.to_le_bytes());
         assert!(matches!(Catalog::decode(&b), Err(Error::InvalidProjection(_))));

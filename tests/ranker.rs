@@ -517,28 +517,36 @@ fn pq_search_returns_exactly_the_float_table_scan() {
 fn projected_search_is_the_stored_table_searched_with_the_projected_query() {
     let seed = base_seed() ^ 0x9ca;
     let mut rng = Rng::new(seed);
-    for &kernel in Kernel::ALL {
-        let mut topk = TopK::with_kernel(kernel);
-        for case in 0..24 {
-            let n = [1, 9, 100, 513][case % 4];
-            let dim = [8, 17, 64][(case / 4) % 3];
-            let axes = [4, 7, dim][(case / 12 + case) % 3].min(dim);
-            let full = catalog_with(&mut rng, n, dim, false, 0, 6);
-            let pca = full.to_projected_int8(axes).unwrap();
-            assert_eq!((pca.dim(), pca.stored_dim(), pca.precision()), (dim, axes, "pca"));
-            let Vectors::Int8 { values, scales } = pca.vectors() else { panic!("pca is int8") };
-            let stored = Catalog::from_int8(
-                &ids(n),
-                axes,
-                values.clone(),
-                scales.clone(),
-                pca.categories().map(<[u32]>::to_vec),
-            )
-            .unwrap();
-            let query = gaussian_values(&mut rng, dim);
-            let mut projected = Vec::new();
-            pca.projection().unwrap().project(&query, &mut projected);
-            let exclude: Vec<u32> = (0..rng.below(n as u64 + 1)).map(|_| rng.below(n as u64) as u32).collect();
+    // The tables are built once per case (learning axes and a codebook is the slow part in a debug
+    // build in a browser), then searched with every kernel.
+    let mut topks: Vec<TopK> = Kernel::ALL.iter().map(|&k| TopK::with_kernel(k)).collect();
+    for case in 0..12 {
+        let n = [1, 9, 100, 300][case % 4];
+        let dim = [8, 17, 32][case % 3];
+        let axes = [4, 7, dim][(case / 3) % 3].min(dim);
+        let full = catalog_with(&mut rng, n, dim, false, 0, 6);
+        let pca = full.to_projected_int8(axes).unwrap();
+        assert_eq!((pca.dim(), pca.stored_dim(), pca.precision()), (dim, axes, "pca"));
+        let Vectors::Int8 { values, scales } = pca.vectors() else { panic!("pca is int8") };
+        let stored =
+            Catalog::from_int8(&ids(n), axes, values.clone(), scales.clone(), pca.categories().map(<[u32]>::to_vec))
+                .unwrap();
+        let query = gaussian_values(&mut rng, dim);
+        let mut projected = Vec::new();
+        pca.projection().unwrap().project(&query, &mut projected);
+        let exclude: Vec<u32> = (0..rng.below(n as u64 + 1)).map(|_| rng.below(n as u64) as u32).collect();
+        // pq on the rotated table (even dimensions, up to 100 rows): the stored pq table searched
+        // with the rotated query.
+        let rot = (dim % 2 == 0 && n <= 100).then(|| {
+            let rot = full.to_rotated_pq(localrec::catalog::pq::default_subspaces(dim), 3).unwrap();
+            let Vectors::Pq(pq) = rot.vectors() else { panic!("rotated pq is pq") };
+            let stored = Catalog::from_pq(&ids(n), pq.clone(), rot.categories().map(<[u32]>::to_vec)).unwrap();
+            let mut rotated = Vec::new();
+            rot.projection().unwrap().project(&query, &mut rotated);
+            (rot, stored, rotated)
+        });
+        for topk in topks.iter_mut() {
+            let kernel = topk.kernel();
             for filter in 0..5 {
                 let k = [1, 5, 10, n][filter % 4];
                 let got = topk.search(&pca, &filtered(&query, k, filter, &exclude)).unwrap().to_vec();
@@ -548,24 +556,15 @@ fn projected_search_is_the_stored_table_searched_with_the_projected_query() {
                     let exact: f32 = pca.vector(h.index).iter().zip(&query).map(|(a, b)| a * b).sum();
                     assert!((h.score - exact).abs() <= 1e-3 * (1.0 + exact.abs()), "{h:?} vs {exact}");
                 }
+                if let Some((rot, stored, rotated)) = &rot {
+                    let got = topk.search(rot, &filtered(&query, 10, filter, &exclude)).unwrap().to_vec();
+                    let want = pq_brute_force(stored, &filtered(rotated, 10, filter, &exclude));
+                    assert_same_hits(&got, &want, &format!("rotated pq {kernel:?} case={case} filter={filter}"));
+                }
             }
             // A query of the stored dimension is not one of the catalogue's.
             if axes != dim {
                 assert!(matches!(topk.search(&pca, &Query::new(&projected, 3)), Err(Error::DimensionMismatch { .. })));
-            }
-            // pq on the rotated table: the stored pq table searched with the rotated query.
-            if dim % 2 == 0 {
-                let m = localrec::catalog::pq::default_subspaces(dim);
-                let rot = full.to_rotated_pq(m, 3).unwrap();
-                let Vectors::Pq(pq) = rot.vectors() else { panic!("rotated pq is pq") };
-                let stored = Catalog::from_pq(&ids(n), pq.clone(), rot.categories().map(<[u32]>::to_vec)).unwrap();
-                let mut rotated = Vec::new();
-                rot.projection().unwrap().project(&query, &mut rotated);
-                for filter in 0..5 {
-                    let got = topk.search(&rot, &filtered(&query, 10, filter, &exclude)).unwrap().to_vec();
-                    let want = pq_brute_force(&stored, &filtered(&rotated, 10, filter, &exclude));
-                    assert_same_hits(&got, &want, &format!("rotated pq {kernel:?} case={case} filter={filter}"));
-                }
             }
         }
     }

@@ -18,7 +18,7 @@
 //! | | L | UTF-8 | item ids (the app's ids, e.g. SKUs), concatenated; each 1..=1024 bytes, all distinct |
 //! | | 0..3 | zero | padding to a multiple of 4 bytes from the start of the file |
 //! | | 4n | u32 × n | category codes, each <= 2^20 - 1 (only if flag bit 0) |
-//! | | 4 + 4dD | u32, f32 × dD | projection (only if flag bit 2, [`super::Projection`]): the dimension `D` of queries and read-back rows (`d..=4096`), then the `d` axes, `D` finite values each; row `x` is stored as its `d` coordinates on them |
+//! | | 4 + 4dD | u32, f32 × dD | projection (only if flag bit 2, [`super::Projection`]): the dimension `D` of queries and read-back rows (`d..=4096`), then the `d` axes, `D` values each (finite, at most 2 in size: unit vectors); row `x` is stored as its `d` coordinates on them |
 //! | | 4nd | f32 × nd | f32: vectors, row-major |
 //! | | 4n + nd | f32 × n, i8 × nd | int8: row scales (finite, >= 0), then values, row-major; element = value × scale |
 //! | | 4n + nd | f32 × n, i8 × nd | refine plane (only if flag bit 1): residual scales, then residual values |

@@ -35,8 +35,9 @@ pub fn default_axes(dim: usize) -> usize {
 
 impl Projection {
     /// A projection from its axes (`space × dim` values, row-major). The axes are not required to
-    /// be orthonormal (a file is checked for shape and finiteness; the exporter writes orthonormal
-    /// ones), only `1 <= space <= dim` and finite values.
+    /// be orthonormal (a file is checked for shape and size; the exporter writes orthonormal ones),
+    /// only `1 <= space <= dim` and finite values of at most 2 in size (a unit axis has none above 1),
+    /// so that a finite query stays finite once projected.
     pub fn new(dim: usize, axes: Vec<f32>) -> Result<Projection> {
         if dim == 0 || axes.is_empty() || axes.len() % dim != 0 {
             return Err(Error::InvalidProjection("the axes are not a whole number of rows of the dimension"));
@@ -44,8 +45,10 @@ impl Projection {
         if axes.len() / dim > dim {
             return Err(Error::InvalidProjection("more axes than dimensions"));
         }
-        if axes.iter().any(|x| !x.is_finite()) {
-            return Err(Error::InvalidProjection("a value is NaN or infinite"));
+        if axes.iter().any(|x| !(x.abs() <= 2.0)) {
+            return Err(Error::InvalidProjection(
+                "a value is NaN, infinite or above 2 in size (axes are unit vectors)",
+            ));
         }
         Ok(Projection { dim, axes })
     }
@@ -175,17 +178,21 @@ fn jacobi(mut a: Vec<f64>, n: usize) -> (Vec<f64>, Vec<f64>) {
     (0..n).for_each(|i| v[i * n + i] = 1.0);
     let total: f64 = a.iter().map(|x| x * x).sum::<f64>().max(f64::MIN_POSITIVE);
     for _ in 0..30 {
-        let off: f64 = (0..n)
-            .flat_map(|i| (0..n).filter(move |&j| j != i).map(move |j| (i, j)))
-            .map(|(i, j)| a[i * n + j].powi(2))
-            .sum();
-        if off <= total * 1e-22 {
+        // Converged when the off-diagonal part is a 1e-9 share of the matrix (in norm): far below
+        // what the f32 axes can hold.
+        let mut off = 0.0f64;
+        for i in 0..n {
+            for j in i + 1..n {
+                off += 2.0 * a[i * n + j] * a[i * n + j];
+            }
+        }
+        if off <= total * 1e-18 {
             break;
         }
         for p in 0..n {
             for q in p + 1..n {
                 let apq = a[p * n + q];
-                if apq.abs() <= 1e-300 {
+                if apq.abs() <= 1e-300 || apq * apq <= total * 1e-30 {
                     continue;
                 }
                 let (app, aqq) = (a[p * n + p], a[q * n + q]);

@@ -131,6 +131,16 @@ for (const storage of ['indexeddb', 'memory']) {
       assert.ok(!state.requests.includes('items.pq.lrc'), `${state.requests}`);
     });
 
+    test("precision 'pca' loads the table on principal axes, and recommends from it", async () => {
+      const r = await visit({ precision: 'pca', dbName: 'pca-device', record: [['sku-00010', 'view'], ['sku-00011', 'cart']] });
+      assert.equal(r.error, undefined, JSON.stringify(r.error));
+      assert.ok(state.requests.includes('items.pca.lrc') && !state.requests.includes('items.int8.lrc'), `${state.requests}`);
+      assert.ok(!state.requests.includes('items.pq.lrc'), `${state.requests}`);
+      assert.equal(r.info.precision, 'pca');
+      assert.equal(r.ids.length, 5);
+      assert.ok(!r.ids.includes('sku-00010') && !r.ids.includes('sku-00011'), 'the seen items are excluded');
+    });
+
     test('storage() reports the cached version; clearCache() removes it, keeps the history, and the next visit downloads again', async () => {
       const r = await page.evaluate(async ([s]) => {
         const rec = await window.L.open('/model/manifest.json', { dbName: 'e2e-storage', store: s === 'memory' ? window.memoryStore : undefined, update: 'wait' });
