@@ -45,7 +45,7 @@ impl Projection {
         if axes.len() / dim > dim {
             return Err(Error::InvalidProjection("more axes than dimensions"));
         }
-        if axes.iter().any(|x| !(x.abs() <= 2.0)) {
+        if axes.iter().any(|x| x.is_nan() || x.abs() > 2.0) {
             return Err(Error::InvalidProjection(
                 "a value is NaN, infinite or above 2 in size (axes are unit vectors)",
             ));
