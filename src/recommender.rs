@@ -651,7 +651,9 @@ impl Recommender {
                 break;
             }
             if !out.iter().any(|c| c.0 == e.item) {
-                out.push((e.item, e.kind, self.catalog.vector(e.item)));
+                // Stored vectors: on a projected table their inner products are those of the
+                // rows read back (the exporter's axes are orthonormal), without reading any back.
+                out.push((e.item, e.kind, self.catalog.stored_vector(e.item)));
             }
         }
         out
@@ -660,7 +662,7 @@ impl Recommender {
 
 /// The candidate most similar to catalogue row `row` (the newest one on ties).
 fn reason_for(catalog: &Catalog, candidates: &[(u32, Kind, Vec<f32>)], row: u32) -> Reason {
-    let target = catalog.vector(row);
+    let target = catalog.stored_vector(row);
     let mut best: Option<(f32, u32, Kind)> = None;
     for (item, kind, v) in candidates {
         let s: f32 = v.iter().zip(&target).map(|(a, b)| a * b).sum();

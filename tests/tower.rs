@@ -80,6 +80,32 @@ fn batch_path_and_single_history_path_agree() {
     }
 }
 
+/// On a table stored on principal axes (rotated pq, pca) the one-history path, which sums the
+/// memory on the stored axes and reads it back once, gives the batch path's embedding over the rows
+/// read back one by one.
+#[test]
+fn projected_tables_embed_like_their_rows_read_back() {
+    let seed = common::base_seed() ^ 0x77;
+    let mut rng = Rng::new(seed);
+    let full = random_unit(300, 16, 0, seed);
+    let histories: Vec<Vec<Event>> = [2usize, 12, 40].iter().map(|&n| random_history(&mut rng, n, 300)).collect();
+    let config = UserTowerConfig::new(16).with_max_len(12).with_heads(2).with_diagonal_skip(true).with_memory(30);
+    let cfg: HistoryConfig = config.history();
+    let encoded: Vec<_> = histories.iter().map(|h| encode_history(h, &cfg).unwrap()).collect();
+    let (file, weights) = random_model_with(config, seed);
+    let mut model = UserModel::from_bytes(file.to_json().as_bytes(), &weights).unwrap();
+    for catalog in [full.to_projected_int8(6).unwrap(), full.to_rotated_pq(8, 1).unwrap()] {
+        let table: Vec<f32> = (0..catalog.len() as u32).flat_map(|r| catalog.vector(r)).collect();
+        let batch = model.embed_batch(&table, &encoded);
+        for (i, h) in histories.iter().enumerate() {
+            let single = model.embed(&catalog, h).unwrap();
+            for (a, b) in single.iter().zip(&batch[i * 16..(i + 1) * 16]) {
+                assert!((a - b).abs() <= 1e-4, "seed {seed} {} history {i}: {a} vs {b}", catalog.precision());
+            }
+        }
+    }
+}
+
 /// The shapes of a tower's float parameters, in [`Module::visit`] order.
 fn param_shapes_of(tower: localrec::model::UserTower) -> Vec<Vec<usize>> {
     use burn::module::{Module, ModuleVisitor, Param};

@@ -215,7 +215,15 @@ impl UserModel {
         }
         let batch = HistoryBatch::new([&self.encoded]);
         let items = Tensor::<3>::from_data(TensorData::new(self.gathered.clone(), [1, batch.slots, dim]), &self.device);
-        let memory = self.memory(&batch, |row| catalog.vector(row));
+        let memory = match catalog.projection() {
+            // The memory is a weighted sum of item vectors: summed on the stored axes and read back
+            // once, instead of reading back each of its (up to hundreds of) items.
+            Some(p) if self.file.config.memory > 0 => {
+                let stored = batch.memory_vectors(catalog.stored_dim(), |row| catalog.stored_vector(row));
+                Some(Tensor::from_data(TensorData::new(p.lift(&stored), [1, dim]), &self.device))
+            }
+            _ => self.memory(&batch, |row| catalog.vector(row)),
+        };
         let (out, weights) = self.tower.forward_attention(items, memory, &batch);
         let out = tensor_to_vec(out);
         if out.iter().any(|v| !v.is_finite()) {
