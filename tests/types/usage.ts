@@ -17,7 +17,7 @@ export async function quickStart(): Promise<string[]> {
   const lines = recs.items.map((it) => `${it.title} (${it.score.toFixed(3)}): ${it.reason.text}`);
   const together: string[] = recs.items.filter((it) => it.reason.source === 'together').map((it) => it.reason.itemId ?? '');
   const ranking: 'two-stage' | 'tower' = rec.info.ranking;
-  const table: 'int8' | 'pq' | 'f32' = rec.info.precision;
+  const table: 'int8' | 'pq' | 'pca' | 'f32' = rec.info.precision;
   const kept = await rec.storage();
   console.log(kept.versions.map((v) => `${v.manifestUrl} ${v.modelVersion} ${v.bytes}`), kept.files, kept.bytes, kept.usage ?? 0, kept.quota ?? 0);
   if (kept.bytes > 50e6) await rec.clearCache();
