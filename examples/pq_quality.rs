@@ -1,25 +1,13 @@
 //! Research tool: how much of a quantized table's quality loss comes from the history's item vectors
 //! (the tower's input) and how much from scoring. Usage: pq_quality EXPORT_DIR DATA_DIR|synthetic[:N] M...
 //! (`synthetic:N`: the shop with N items and N users, as `scripts/bench-scale.sh` trains it).
-use localrec::train::data::Dedupe;
+#[path = "shared/export.rs"]
+mod export;
 use localrec::train::eval::{evaluate_catalog, queries, query_vectors, Split};
-use localrec::{Catalog, UserModel};
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let dir = std::path::Path::new(&args[1]);
-    let read = |n: &str| std::fs::read(dir.join(n)).unwrap();
-    let model = UserModel::from_bytes(&read("tower.json"), &read("tower.bin")).unwrap();
-    let f32c = Catalog::decode(&read("items.f32.lrc")).unwrap();
-    let ds = if let Some(n) = args[2].strip_prefix("synthetic:") {
-        let n: usize = n.parse().unwrap();
-        let cfg = localrec::train::SyntheticConfig { items: n, users: n, ..Default::default() };
-        localrec::train::synthetic_dataset_with(&cfg, Dedupe::default())
-    } else if args[2] == "synthetic" {
-        localrec::train::synthetic_dataset_with(&Default::default(), Dedupe::First)
-    } else {
-        localrec::train::input::read_dataset(&args[2], std::path::Path::new(&args[2]), Dedupe::default()).unwrap()
-    };
+    let (model, f32c, ds) = export::load(&args[1], &args[2]);
     let q = queries(&ds, Split::Test, &model.config().history());
     let vf = query_vectors(&model, &f32c, &q);
     let base = evaluate_catalog(&f32c, &q, &vf);

@@ -2,25 +2,16 @@
 //! truncated rotation with int8, at the same bytes per item. Each variant is evaluated as the f32
 //! table of its reconstructions (the exact order of its float-table scores), histories included.
 //! Usage: pq_rotation EXPORT_DIR DATA_DIR|synthetic:N
+#[path = "shared/export.rs"]
+mod export;
 use localrec::catalog::pq::Pq;
 use localrec::catalog::rotation::principal_axes;
-use localrec::train::data::Dedupe;
 use localrec::train::eval::{evaluate_catalog, queries, query_vectors, Split};
-use localrec::{Catalog, UserModel};
+use localrec::Catalog;
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let dir = std::path::Path::new(&args[1]);
-    let read = |n: &str| std::fs::read(dir.join(n)).unwrap();
-    let model = UserModel::from_bytes(&read("tower.json"), &read("tower.bin")).unwrap();
-    let f32c = Catalog::decode(&read("items.f32.lrc")).unwrap();
-    let ds = if let Some(n) = args[2].strip_prefix("synthetic:") {
-        let n: usize = n.parse().unwrap();
-        let cfg = localrec::train::SyntheticConfig { items: n, users: n, ..Default::default() };
-        localrec::train::synthetic_dataset_with(&cfg, Dedupe::default())
-    } else {
-        localrec::train::input::read_dataset(&args[2], std::path::Path::new(&args[2]), Dedupe::default()).unwrap()
-    };
+    let (model, f32c, ds) = export::load(&args[1], &args[2]);
     let q = queries(&ds, Split::Test, &model.config().history());
     let (n, d) = (f32c.len(), f32c.dim());
     let ids: Vec<String> = f32c.ids().map(String::from).collect();
