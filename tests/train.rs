@@ -20,8 +20,8 @@ fn train(ds: &localrec::train::data::Dataset, cfg: &TrainConfig) -> Trained {
     localrec::train::train(ds, cfg)
 }
 
-/// The trainer's memory (a dense weight matrix times the item table) and the browser's (a weighted
-/// sum of catalogue rows) are the same vectors.
+/// The trainer's memory (a weight matrix times the item table, or a gather and scatter-add) and the
+/// browser's (a weighted sum of catalogue rows) are the same vectors.
 #[test]
 fn trainer_and_browser_compute_the_same_memory() {
     let (items, dim) = (60usize, 8usize);
@@ -41,11 +41,13 @@ fn trainer_and_browser_compute_the_same_memory() {
     let batch = HistoryBatch::new(&histories);
     let browser = batch.memory_vectors(dim, |r| table[r as usize * dim..(r as usize + 1) * dim].to_vec());
     let device = inference_device();
-    let trainer =
-        tensor_to_vec(memory_matrix(&batch, Tensor::from_data(TensorData::new(table.clone(), [items, dim]), &device)));
-    assert_eq!(browser.len(), trainer.len());
-    for (k, (a, b)) in browser.iter().zip(&trainer).enumerate() {
-        assert!((a - b).abs() <= 1e-5, "value {k}: browser {a}, trainer {b}");
+    for sparse in [false, true] {
+        let items = Tensor::from_data(TensorData::new(table.clone(), [items, dim]), &device);
+        let trainer = tensor_to_vec(memory_matrix(&batch, items, sparse));
+        assert_eq!(browser.len(), trainer.len());
+        for (k, (a, b)) in browser.iter().zip(&trainer).enumerate() {
+            assert!((a - b).abs() <= 1e-5, "value {k} (sparse: {sparse}): browser {a}, trainer {b}");
+        }
     }
     assert!(browser.iter().any(|v| v.abs() > 0.01), "the memories are not all zero");
 }

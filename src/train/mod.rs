@@ -6,6 +6,7 @@ pub mod eval;
 pub mod export;
 pub mod input;
 pub mod rerank;
+pub mod sparse;
 pub mod synthetic;
 pub mod trainer;
 pub mod warm;

@@ -28,6 +28,9 @@ const CATEGORIES: [(&str, [&str; 6]); 8] = [
 const ADJECTIVES: [&str; 8] = ["Rustic", "Modern", "Vintage", "Playful", "Minimal", "Bold", "Cosy", "Classic"];
 const COLOURS: [&str; 6] = ["Red", "Blue", "Green", "Ivory", "Black", "Amber"];
 const STYLE_DIM: usize = 16;
+/// Items of one category scored per session; larger categories are sampled first (see `generate`).
+/// Up to 8 × 2,048 items the shop is the one every earlier version generated.
+const POOL: usize = 2048;
 
 /// Sizes of the synthetic shop.
 #[derive(Debug, Clone, Copy)]
@@ -99,6 +102,20 @@ pub fn generate(cfg: &SyntheticConfig) -> (Vec<RawInteraction>, Vec<RawItem>) {
     }
     let by_category: Vec<Vec<usize>> =
         (0..n_cat).map(|c| (0..cfg.items).filter(|&i| category[i] == c).collect()).collect();
+    // Running sums of popularity within each category (used by categories larger than POOL).
+    let cumulative: Vec<Vec<f32>> = by_category
+        .iter()
+        .map(|items| {
+            let mut sum = 0.0f32;
+            items
+                .iter()
+                .map(|&i| {
+                    sum += weight[i];
+                    sum
+                })
+                .collect()
+        })
+        .collect();
 
     let mut out = Vec::new();
     let start = 1_700_000_000.0f64;
@@ -119,8 +136,27 @@ pub fn generate(cfg: &SyntheticConfig) -> (Vec<RawInteraction>, Vec<RawItem>) {
             normalize(&mut taste);
             let c =
                 if rng.next_f32() < 0.8 { favourites[rng.below(2) as usize] } else { rng.below(n_cat as u64) as usize };
-            let pool = &by_category[c];
-            let scores: Vec<f32> = pool.iter().map(|&i| weight[i] * (5.0 * dot(&style[i], &taste)).exp()).collect();
+            // Each view picks item i of the category with probability ∝ popularity × exp(5 <style, taste>).
+            // A category of more than POOL items is first sampled (POOL draws ∝ popularity, with
+            // replacement) and the draw made among those ∝ exp(5 <style, taste>): sampling-importance
+            // resampling, the same distribution in the limit, at a cost per session that does not grow
+            // with the catalogue (scoring all 12,500 items of a category at 100,000 items made the
+            // generator the slowest part of a scale run).
+            let all = &by_category[c];
+            let sampled: Vec<usize>;
+            let (pool, scores): (&[usize], Vec<f32>) = if all.len() <= POOL {
+                (all, all.iter().map(|&i| weight[i] * (5.0 * dot(&style[i], &taste)).exp()).collect())
+            } else {
+                let cumulative = &cumulative[c];
+                let total = cumulative[cumulative.len() - 1];
+                sampled = (0..POOL)
+                    .map(|_| {
+                        let r = rng.next_f32() * total;
+                        all[cumulative.partition_point(|&x| x < r).min(all.len() - 1)]
+                    })
+                    .collect();
+                (&sampled, sampled.iter().map(|&i| (5.0 * dot(&style[i], &taste)).exp()).collect())
+            };
             let total: f32 = scores.iter().sum();
             let views = 3 + rng.below(6) as usize;
             for _ in 0..views {

@@ -23,13 +23,14 @@ use std::time::Instant;
 use burn::module::Module;
 use burn::optim::{AdamConfig, GradientsParams};
 use burn::tensor::activation::log_softmax;
-use burn::tensor::{Device, Int, Tensor, TensorData};
+use burn::tensor::{Device, IndexingUpdateOp, Int, Tensor, TensorData};
 
 use super::data::Dataset;
 use super::eval::{evaluate_model, history_window, queries, EvalQuery, Metrics, Split};
+use super::sparse::{distinct, SparseTable};
 use crate::catalog::Catalog;
 use crate::model::features::title_tokens;
-use crate::model::item_tower::ItemFeatures;
+use crate::model::item_tower::{ItemFeatures, ItemRows};
 use crate::model::{
     encode_history_into, tensor_to_vec, EncodeScratch, EncodedHistory, HistoryBatch, ItemTower, ItemTowerConfig,
     TowerFile, UserModel, UserTower, UserTowerConfig, TOWER_FORMAT, TOWER_VERSION,
@@ -139,13 +140,6 @@ impl TrainConfig {
     }
 }
 
-/// Both towers, trained together.
-#[derive(Module, Debug)]
-pub struct TwoTower {
-    pub item: ItemTower,
-    pub user: UserTower,
-}
-
 /// One epoch's log line.
 #[derive(Debug, Clone)]
 pub struct EpochLog {
@@ -238,14 +232,17 @@ pub fn train(ds: &Dataset, cfg: &TrainConfig) -> Trained {
     let history_config = tower_config.history();
     let window = history_window(&history_config);
     let features = item_features(ds, cfg);
-    let mut model =
-        TwoTower { item: item_tower_config(ds, cfg, &features).init(&device), user: tower_config.init(&device) };
+    // The item tower first, then the user tower: the order of the seeded draws.
+    let mut item = item_tower_config(ds, cfg, &features).init(&device);
+    let mut user = tower_config.init(&device);
     if cfg.warm_start {
         let t = Instant::now();
         let ids = super::warm::cooccurrence_vectors(ds, cfg.dim, cfg.warm_window, cfg.seed);
-        model.item = model.item.with_id_init(ids, 0.1, &device);
+        item = item.with_id_init(ids, 0.1, &device);
         eprintln!("warm start: co-occurrence embedding in {:.1} s", t.elapsed().as_secs_f64());
     }
+    // The item tower's tables are trained sparsely ([`super::sparse`]); Burn's Adam trains the user tower.
+    let mut tables = ItemTables::new(item);
     let mut optim = AdamConfig::new().init();
 
     let counts = ds.train_counts();
@@ -257,7 +254,7 @@ pub fn train(ds: &Dataset, cfg: &TrainConfig) -> Trained {
     }
     let user_weights = user_weights(ds, cfg.user_weight);
     let user_weights = &user_weights;
-    let valid_queries = queries(ds, Split::Valid, &history_config);
+    let valid_queries = validation_sample(queries(ds, Split::Valid, &history_config), cfg.seed);
     let n_items = ds.item_ids.len();
     let mut rng = Rng::new(cfg.seed ^ 0x5eed);
     let mut progress = Progress { enabled: cfg.progress, tty: std::io::stderr().is_terminal(), last_pct: 0 };
@@ -277,7 +274,7 @@ pub fn train(ds: &Dataset, cfg: &TrainConfig) -> Trained {
         let (mut prep_wait, mut prep_busy) = (0.0f64, 0.0f64);
         // The second core prepares the next batches (histories encoded, padded, the memory's
         // weight matrix) while this thread runs the step: the step alone keeps one core busy.
-        let mut current = Some(model);
+        let mut current = Some(user);
         std::thread::scope(|scope| {
             let (tx, rx) = std::sync::mpsc::sync_channel::<PreparedBatch>(2);
             let examples = &examples;
@@ -317,11 +314,16 @@ pub fn train(ds: &Dataset, cfg: &TrainConfig) -> Trained {
                 prep_wait += waited.elapsed().as_secs_f64();
                 let negatives: Vec<u32> =
                     (0..cfg.uniform_negatives).map(|_| rng.below(n_items as u64) as u32).collect();
-                let model = current.take().expect("the model between steps");
-                let loss = batch_loss(&model, &features, &prepared, &negatives, &log_q, cfg, &device);
+                let user = current.take().expect("the user tower between steps");
+                let touched = touched_rows(&prepared, &negatives, cfg, n_items);
+                let rows = tables.step_rows(&features, touched);
+                let loss =
+                    batch_loss(&user, rows.items.clone(), &rows.rows, &prepared, &negatives, &log_q, cfg, &device);
                 let value = tensor_to_vec(loss.clone().inner())[0] as f64;
-                let grads = GradientsParams::from_grads(loss.backward(), &model);
-                current = Some(optim.step(lr, model, grads));
+                let mut grads = loss.backward();
+                tables.update(lr, &rows, &mut grads);
+                let grads = GradientsParams::from_grads(grads, &user);
+                current = Some(optim.step(lr, user, grads));
                 loss_sum += value;
                 loss_n += 1;
                 let rate = ((step + 1) * cfg.batch) as f64 / epoch_start.elapsed().as_secs_f64();
@@ -331,13 +333,13 @@ pub fn train(ds: &Dataset, cfg: &TrainConfig) -> Trained {
             }
             prep_busy = producer.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
         });
-        model = current.expect("the model after the epoch");
+        user = current.expect("the user tower after the epoch");
+        let steps_seconds = epoch_start.elapsed().as_secs_f64();
         // Validation with the inference path.
-        let valid = model.valid();
-        let (user, table) = (valid.user.clone(), item_table(&valid.item, &features));
+        let table = item_table(&tables.item_tower(), &features);
         let trained = Trained {
             tower_config: tower_config.clone(),
-            user,
+            user: user.valid(),
             item_table: table,
             best_epoch: epoch,
             log: Vec::new(),
@@ -355,8 +357,8 @@ pub fn train(ds: &Dataset, cfg: &TrainConfig) -> Trained {
         }
         {
             eprintln!(
-                "epoch {epoch:>2}: loss {:.4}  valid R@10 {:.4}  NDCG@10 {:.4}  R@50 {:.4}  lr {lr:.2e}  ({:.0} s; batches prepared in {prep_busy:.0} s beside the steps, waited for {prep_wait:.0} s)",
-                entry.loss, metrics.recall10, metrics.ndcg10, metrics.recall50, entry.seconds
+                "epoch {epoch:>2}: loss {:.4}  valid R@10 {:.4}  NDCG@10 {:.4}  R@50 {:.4}  lr {lr:.2e}  ({:.0} s: steps {steps_seconds:.0} s, validation on {} users {:.0} s; batches prepared in {prep_busy:.0} s beside the steps, waited for {prep_wait:.0} s)",
+                entry.loss, metrics.recall10, metrics.ndcg10, metrics.recall50, entry.seconds, valid_queries.len(), entry.seconds - steps_seconds
             );
         }
         let entry_seconds = entry.seconds;
@@ -408,9 +410,111 @@ struct PreparedBatch {
     weights: Vec<f32>,
 }
 
+/// The item rows a step reads: the histories', the memories' and the candidates' (every row when
+/// the memory is the browser's constant sum over the whole table), ascending.
+fn touched_rows(prepared: &PreparedBatch, negatives: &[u32], cfg: &TrainConfig, n_items: usize) -> Vec<i64> {
+    if prepared.memory.is_none() && cfg.memory > 0 {
+        return (0..n_items as i64).collect();
+    }
+    let PreparedBatch { batch, memory, targets, .. } = prepared;
+    let rows = batch.rows.iter().chain(targets).chain(negatives).map(|&r| r as i64);
+    distinct(rows.chain(memory.iter().flat_map(|w| w.rows.iter().copied())))
+}
+
+/// The item tower's three tables, kept outside Burn's optimizer ([`super::sparse`]).
+struct ItemTables {
+    /// The tower the tables belong to (its tables are replaced by [`Self::item_tower`]).
+    tower: ItemTower,
+    id: SparseTable,
+    token: SparseTable,
+    category: SparseTable,
+}
+
+/// One step's gathered rows and the item vectors computed from them.
+struct StepRows {
+    /// Item rows, ascending: row `k` of `items` is item `rows[k]`.
+    rows: Vec<i64>,
+    token_rows: Vec<i64>,
+    category_rows: Vec<i64>,
+    leaves: [Tensor<2>; 3],
+    items: Tensor<2>,
+}
+
+impl ItemTables {
+    fn new(tower: ItemTower) -> ItemTables {
+        let [id, token, category] = tower.tables();
+        ItemTables {
+            id: SparseTable::from_tensor(id),
+            token: SparseTable::from_tensor(token),
+            category: SparseTable::from_tensor(category),
+            tower,
+        }
+    }
+
+    /// The vectors of the items `rows` (ascending), differentiable in the rows of the three tables
+    /// they read.
+    fn step_rows(&self, f: &ItemFeatures, rows: Vec<i64>) -> StepRows {
+        let device = Device::default().autodiff();
+        let token_rows = ItemRows::token_rows(f, &rows);
+        let category_rows = distinct(rows.iter().map(|&r| f.categories[r as usize]));
+        let gathered = ItemRows::new(f, &rows, &token_rows, &category_rows);
+        let leaves = [
+            self.id.gather(&rows, &device),
+            self.token.gather(&token_rows, &device),
+            self.category.gather(&category_rows, &device),
+        ];
+        let [id, token, category] = leaves.clone();
+        let items = gathered.forward(id, token, category, &device);
+        StepRows { rows, token_rows, category_rows, leaves, items }
+    }
+
+    /// Adam on the rows the step read, from the step's gradients.
+    fn update(&mut self, lr: f64, step: &StepRows, grads: &mut burn::tensor::Gradients) {
+        let tables = [
+            (&mut self.id, &step.rows),
+            (&mut self.token, &step.token_rows),
+            (&mut self.category, &step.category_rows),
+        ];
+        for ((table, rows), leaf) in tables.into_iter().zip(&step.leaves) {
+            if let Some(g) = leaf.grad_remove(grads) {
+                table.adam_step(lr, rows, &tensor_to_vec(g));
+            }
+        }
+    }
+
+    /// The item tower with the tables as trained so far, on the inference device.
+    fn item_tower(&self) -> ItemTower {
+        let device = crate::model::inference_device();
+        self.tower.clone().valid().to_device(&device).with_tables([
+            self.id.to_tensor(&device),
+            self.token.to_tensor(&device),
+            self.category.to_tensor(&device),
+        ])
+    }
+}
+
+/// At most this many validation users are ranked after each epoch (a seeded sample above it):
+/// validation ranks every item for every user, which at 100,000 items and tens of thousands of
+/// users would cost more than the epoch.
+pub const MAX_VALIDATION_USERS: usize = 8192;
+
+fn validation_sample(mut queries: Vec<EvalQuery>, seed: u64) -> Vec<EvalQuery> {
+    if queries.len() > MAX_VALIDATION_USERS {
+        let mut rng = Rng::new(seed ^ 0x7a11d);
+        for i in (1..queries.len()).rev() {
+            queries.swap(i, rng.below(i as u64 + 1) as usize);
+        }
+        queries.truncate(MAX_VALIDATION_USERS);
+        queries.sort_unstable_by_key(|q| q.user);
+    }
+    queries
+}
+
+#[allow(clippy::too_many_arguments)] // one step's inputs
 fn batch_loss(
-    model: &TwoTower,
-    features: &ItemFeatures,
+    user: &UserTower,
+    items: Tensor<2>,
+    touched: &[i64],
     prepared: &PreparedBatch,
     negatives: &[u32],
     log_q: &[f32],
@@ -422,37 +526,12 @@ fn batch_loss(
     let d = cfg.dim;
     let ints = |v: Vec<i64>| Tensor::<1, Int>::from_data(TensorData::new(v.clone(), [v.len()]), device);
     let columns: Vec<u32> = targets.iter().chain(negatives).copied().collect();
-    // The item vectors this step reads: the whole table only when the memory is a constant sum
-    // over it; otherwise just the rows the histories, memories and candidates touch, `touched[k]`
-    // being row k of `items`.
-    let constant_memory = memory.is_none() && cfg.memory > 0;
-    let touched: Vec<i64> = if constant_memory {
-        Vec::new()
-    } else {
-        let mut t: Vec<i64> = batch.rows.iter().chain(&columns).map(|&r| r as i64).collect();
-        if let Some(w) = memory {
-            t.extend_from_slice(&w.rows);
-        }
-        t.sort_unstable();
-        t.dedup();
-        t
-    };
-    let at = |r: i64| -> i64 {
-        if constant_memory {
-            r
-        } else {
-            touched.binary_search(&r).expect("every touched row is listed") as i64
-        }
-    };
-    let items = if constant_memory {
-        model.item.forward(features, device) // [I, d]
-    } else {
-        model.item.forward_rows(features, &touched, device) // [U, d]
-    };
+    // Row k of `items` is item touched[k].
+    let at = |r: i64| -> i64 { touched.binary_search(&r).expect("every touched row is listed") as i64 };
     let hist =
         items.clone().select(0, ints(batch.rows.iter().map(|&r| at(r as i64)).collect())).reshape([b, batch.slots, d]);
     let memory = match memory {
-        Some(w) => Some(w.product_with(items.clone(), at)),
+        Some(w) => Some(w.product_with(items.clone(), at, None)),
         // Without the memory's gradient: the browser's sparse sums over the current table, a
         // constant for this step.
         None if cfg.memory > 0 => {
@@ -462,7 +541,7 @@ fn batch_loss(
         }
         None => None,
     };
-    let users = model.user.forward(hist, memory, batch); // [B, d]
+    let users = user.forward(hist, memory, batch); // [B, d]
     let c = columns.len();
     let cands = items.select(0, ints(columns.iter().map(|&r| at(r as i64)).collect())); // [C, d]
                                                                                         // Correction and accidental-hit mask, built on the CPU: [B, C].
@@ -491,13 +570,13 @@ fn batch_loss(
 }
 
 /// The memory vectors of a batch `[B, d]`, differentiable in the item table `items` `[I, d]`: the
-/// batch's (history, row, weight) triplets as a `[B, U]` weight matrix over the `U` distinct items
-/// they touch, times those rows of the table. The browser computes the same sums row by row
-/// ([`HistoryBatch::memory_vectors`]); a test holds the two together. The cost grows with the
-/// items a batch's memories hold (at most batch x memory), not with the catalogue (a dense `[B, I]`
-/// product grew with both).
-pub fn memory_matrix(batch: &HistoryBatch, items: Tensor<2>) -> Tensor<2> {
-    memory_weights(batch).product(items)
+/// weighted sums of the rows each history's memory holds. The browser computes the same sums row
+/// by row ([`HistoryBatch::memory_vectors`]); a test holds the two together, in both of the forms
+/// [`MemoryWeights`] chooses between (`sparse`: gather and scatter-add; otherwise a `[B, U]` weight
+/// matrix times the `U` rows). The cost grows with the items a batch's memories hold, not with
+/// the catalogue.
+pub fn memory_matrix(batch: &HistoryBatch, items: Tensor<2>, sparse: bool) -> Tensor<2> {
+    memory_weights(batch).product_with(items, |r| r, Some(sparse))
 }
 
 /// A batch's memory weights, compacted to the items they touch.
@@ -506,44 +585,52 @@ pub struct MemoryWeights {
     batch: usize,
     /// The distinct item rows, ascending.
     rows: Vec<i64>,
-    /// `[batch, rows.len()]`, row-major.
-    weights: Vec<f32>,
+    /// (example, item row, weight), one per item of each memory (an item at most once a memory).
+    triplets: Vec<(u32, u32, f32)>,
 }
 
-impl MemoryWeights {
-    /// `[B, U]` weights times the table's rows `[U, d]`: `[B, d]`, differentiable in the table
-    /// (the gather's gradient scatters back into the touched rows).
-    fn product(&self, items: Tensor<2>) -> Tensor<2> {
-        self.product_with(items, |r| r)
-    }
+/// The `[B, U]` matrix product is used while at least one weight in `DENSE_FROM` is non-zero;
+/// sparser batches (many distinct items, short memories: large catalogues) gather and scatter-add
+/// instead. On Online Retail II (long histories over 4,199 items, about 1 in 20 non-zero) the
+/// matrix product was the faster; on the synthetic shop at 100,000 items (about 1 in 400) the
+/// gather (docs/model.md, "Scale").
+const DENSE_FROM: usize = 32;
 
-    /// The same over a table whose row `at(r)` holds item `r`.
-    fn product_with(&self, items: Tensor<2>, at: impl Fn(i64) -> i64) -> Tensor<2> {
+impl MemoryWeights {
+    /// The same over a table whose row `at(r)` holds item `r`; `sparse` forces a form (else by
+    /// the weights' density, [`DENSE_FROM`]).
+    fn product_with(&self, items: Tensor<2>, at: impl Fn(i64) -> i64, sparse: Option<bool>) -> Tensor<2> {
         let device = items.device();
         let d = items.dims()[1];
         if self.rows.is_empty() {
             return Tensor::<2>::zeros([self.batch, d], &device);
         }
-        let u = self.rows.len();
-        let idx =
-            Tensor::<1, Int>::from_data(TensorData::new(self.rows.iter().map(|&r| at(r)).collect(), [u]), &device);
-        let w = Tensor::<2>::from_data(TensorData::new(self.weights.clone(), [self.batch, u]), &device);
-        w.matmul(items.select(0, idx))
+        let (n, u) = (self.triplets.len(), self.rows.len());
+        let ints = |v: Vec<i64>| Tensor::<1, Int>::from_data(TensorData::new(v.clone(), [v.len()]), &device);
+        if sparse.unwrap_or(n * DENSE_FROM < self.batch * u) {
+            let rows = ints(self.triplets.iter().map(|&(_, row, _)| at(row as i64)).collect());
+            let examples = ints(self.triplets.iter().map(|&(i, _, _)| i as i64).collect());
+            let w: Vec<f32> = self.triplets.iter().map(|&(_, _, w)| w).collect();
+            let w = Tensor::<2>::from_data(TensorData::new(w, [n, 1]), &device);
+            let terms = items.select(0, rows) * w; // [N, d]
+            Tensor::<2>::zeros([self.batch, d], &device).select_assign(0, examples, terms, IndexingUpdateOp::Add)
+        } else {
+            let mut weights = vec![0f32; self.batch * u];
+            for &(i, row, w) in &self.triplets {
+                let col = self.rows.binary_search(&(row as i64)).expect("collected above");
+                weights[i as usize * u + col] += w;
+            }
+            let idx = ints(self.rows.iter().map(|&r| at(r)).collect());
+            let w = Tensor::<2>::from_data(TensorData::new(weights, [self.batch, u]), &device);
+            w.matmul(items.select(0, idx))
+        }
     }
 }
 
 /// The batch's memories as weights over the distinct items they touch.
 fn memory_weights(batch: &HistoryBatch) -> MemoryWeights {
-    let mut rows: Vec<i64> = batch.memory.iter().map(|&(_, row, _)| row as i64).collect();
-    rows.sort_unstable();
-    rows.dedup();
-    let u = rows.len();
-    let mut weights = vec![0f32; batch.batch * u];
-    for &(i, row, weight) in &batch.memory {
-        let col = rows.binary_search(&(row as i64)).expect("collected above");
-        weights[i as usize * u + col] += weight;
-    }
-    MemoryWeights { batch: batch.batch, rows, weights }
+    let rows = distinct(batch.memory.iter().map(|&(_, row, _)| row as i64));
+    MemoryWeights { batch: batch.batch, rows, triplets: batch.memory.clone() }
 }
 
 /// The evaluation queries of the test split, for callers that report test metrics.
