@@ -94,7 +94,7 @@ pub fn distinct(values: impl IntoIterator<Item = i64>) -> Vec<i64> {
 mod tests {
     use super::*;
     use burn::module::{Module, Param};
-    use burn::optim::{AdamConfig, GradientsParams, Optimizer};
+    use burn::optim::{AdamConfig, GradientsParams};
 
     #[derive(Module, Debug)]
     struct Table {
