@@ -587,6 +587,8 @@ pub struct MemoryWeights {
     rows: Vec<i64>,
     /// (example, item row, weight), one per item of each memory (an item at most once a memory).
     triplets: Vec<(u32, u32, f32)>,
+    /// The `[batch, rows.len()]` weight matrix, row-major, for a batch dense enough for the product.
+    dense: Option<Vec<f32>>,
 }
 
 /// The `[B, U]` matrix product is used while at least one weight in `DENSE_FROM` is non-zero;
@@ -597,6 +599,16 @@ pub struct MemoryWeights {
 const DENSE_FROM: usize = 32;
 
 impl MemoryWeights {
+    fn dense_weights(&self) -> Vec<f32> {
+        let u = self.rows.len();
+        let mut weights = vec![0f32; self.batch * u];
+        for &(i, row, w) in &self.triplets {
+            let col = self.rows.binary_search(&(row as i64)).expect("collected above");
+            weights[i as usize * u + col] += w;
+        }
+        weights
+    }
+
     /// The same over a table whose row `at(r)` holds item `r`; `sparse` forces a form (else by
     /// the weights' density, [`DENSE_FROM`]).
     fn product_with(&self, items: Tensor<2>, at: impl Fn(i64) -> i64, sparse: Option<bool>) -> Tensor<2> {
@@ -615,11 +627,8 @@ impl MemoryWeights {
             let terms = items.select(0, rows) * w; // [N, d]
             Tensor::<2>::zeros([self.batch, d], &device).select_assign(0, examples, terms, IndexingUpdateOp::Add)
         } else {
-            let mut weights = vec![0f32; self.batch * u];
-            for &(i, row, w) in &self.triplets {
-                let col = self.rows.binary_search(&(row as i64)).expect("collected above");
-                weights[i as usize * u + col] += w;
-            }
+            // Built with the batch, off the training thread, when the density chose this form.
+            let weights = self.dense.clone().unwrap_or_else(|| self.dense_weights());
             let idx = ints(self.rows.iter().map(|&r| at(r)).collect());
             let w = Tensor::<2>::from_data(TensorData::new(weights, [self.batch, u]), &device);
             w.matmul(items.select(0, idx))
@@ -630,7 +639,11 @@ impl MemoryWeights {
 /// The batch's memories as weights over the distinct items they touch.
 fn memory_weights(batch: &HistoryBatch) -> MemoryWeights {
     let rows = distinct(batch.memory.iter().map(|&(_, row, _)| row as i64));
-    MemoryWeights { batch: batch.batch, rows, triplets: batch.memory.clone() }
+    let mut w = MemoryWeights { batch: batch.batch, rows, triplets: batch.memory.clone(), dense: None };
+    if w.triplets.len() * DENSE_FROM >= w.batch * w.rows.len() {
+        w.dense = Some(w.dense_weights());
+    }
+    w
 }
 
 /// The evaluation queries of the test split, for callers that report test metrics.
