@@ -38,9 +38,12 @@ export interface SyncEvent {
    * delta-failed: a delta could not be applied; the whole file is downloaded instead.
    * history-skipped: damaged stored history events were skipped and removed (`skipped`: count by reason).
    * history-changed: another tab recorded, cleared or imported; the history was read again (`cause`).
+   * ranking-stage: `ranking: 'progressive'`: the ranking stage is verified and in use (`info`).
+   * ranking-stage-failed: `ranking: 'progressive'`: the stage could not be loaded (`reason`: an
+   *   error code); the tower answers alone.
    */
-  type: 'degraded' | 'offline' | 'update' | 'update-failed' | 'corrupt-cache' | 'delta-failed' | 'history-skipped' | 'history-changed';
-  reason?: 'indexeddb-unavailable' | 'quota' | 'store-failed' | 'history-unreadable';
+  type: 'degraded' | 'offline' | 'update' | 'update-failed' | 'corrupt-cache' | 'delta-failed' | 'history-skipped' | 'history-changed' | 'ranking-stage' | 'ranking-stage-failed';
+  reason?: 'indexeddb-unavailable' | 'quota' | 'store-failed' | 'history-unreadable' | ErrorCode;
   file?: string;
   /** history-skipped: damaged events by reason ('not-an-object', 'bad-id', 'bad-kind', 'bad-time'). */
   skipped?: Partial<Record<'not-an-object' | 'bad-id' | 'bad-kind' | 'bad-time', number>>;
@@ -75,9 +78,12 @@ export interface OpenOptions {
   precision?: 'auto' | 'int8' | 'pca' | 'pq' | 'f32';
   /**
    * 'two-stage' (default): re-rank the tower's candidates with the export's ranking stage
-   * (`ranker.bin`) when it ships one; 'tower': the tower alone (the stage is not downloaded).
+   * (`ranker.bin`) when it ships one; 'tower': the tower alone (the stage is not downloaded);
+   * 'progressive': the tower answers first and the stage is loaded behind it (downloaded after the
+   * tower's files on a first visit, read from the cache after the first answer on a warm start),
+   * then used from its 'ranking-stage' event on (`info.ranking` turns 'two-stage').
    */
-  ranking?: 'two-stage' | 'tower';
+  ranking?: 'two-stage' | 'tower' | 'progressive';
   /** 'indexeddb' (default) or 'memory' (nothing kept after the page). */
   storage?: 'indexeddb' | 'memory';
   /** IndexedDB database name (default 'localrec'). */

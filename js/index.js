@@ -32,6 +32,7 @@ const REASON_VERB = { view: 'viewed', cart: 'added to your cart', purchase: 'bou
 const SHADOW_K = 10;
 const DEFAULTS = { precision: 'auto', storage: 'indexeddb', dbName: 'localrec', update: 'background', ranking: 'two-stage' };
 const UPDATE_MODES = ['background', 'apply', 'wait'];
+const RANKING_MODES = ['two-stage', 'tower', 'progressive'];
 
 let wasmReady = null;
 function initWasm(wasmUrl) {
@@ -93,7 +94,7 @@ export async function open(manifestUrl, options = {}) {
   const persisting = store.kind === 'indexeddb' && opts.persist !== false
     ? (async () => (await globalThis.navigator?.storage?.persist?.()) === true)().catch(() => false)
     : Promise.resolve(false);
-  let synced, device = null, roles;
+  let synced, device = null, roles, fullRoles;
   try {
     await wasm;
     // A random id kept on the device assigns the experiment's variant (the library never sends it).
@@ -105,9 +106,11 @@ export async function open(manifestUrl, options = {}) {
     // The item table: the first of these the manifest lists (the core resolves 'a|b|c').
     roles = known[tables[0]].slice();
     roles[2] = tables.map((t) => known[t][2]).join('|');
-    if (opts.ranking !== 'two-stage' && opts.ranking !== 'tower') throw new LocalRecError('invalid-argument', `ranking must be 'two-stage' or 'tower', got ${opts.ranking}`);
-    // The tower alone: the ranking stage's file is not even downloaded.
-    if (opts.ranking === 'tower') roles = roles.slice(0, 4);
+    if (!RANKING_MODES.includes(opts.ranking)) throw new LocalRecError('invalid-argument', `ranking must be one of ${RANKING_MODES.join(', ')}, got ${opts.ranking}`);
+    // The tower alone: the ranking stage's file is not even downloaded. 'progressive': it is loaded
+    // after the first answer (rec._loadStage below), under its own cache record.
+    fullRoles = roles;
+    if (opts.ranking !== 'two-stage') roles = roles.slice(0, 4);
     // The core fetches the manifest and reads the cached version at the same time.
     synced = await syncArtifacts(manifestUrl, roles, {
       store, fetch: opts.fetch, signal: abort.signal, onEvent: emit, background: opts.update !== 'wait', device, variant: opts.variant,
@@ -143,7 +146,12 @@ export async function open(manifestUrl, options = {}) {
   metrics.model(rec.info);
   if (rec._experiment) metrics.exposure(rec._experiment.name, rec._experiment.variant);
   // A shadow variant loads in the background; it never delays or changes an answer.
-  rec._startShadow(manifestUrl, roles);
+  rec._startShadow(manifestUrl, opts.ranking === 'tower' ? roles : fullRoles);
+  if (opts.ranking === 'progressive') {
+    rec._stageUrl = `${new URL(manifestUrl, globalThis.location?.href)}#ranking-stage`;
+    rec._stageRole = fullRoles[4];
+    rec._loadStage();
+  }
   return rec;
 }
 
@@ -363,7 +371,43 @@ export class LocalRecommender {
     this._use(u.prepared, u.manifest);
     Object.assign(this.info, this._modelInfo(u.source), { updateError: null });
     old.free();
+    // 'progressive': the new version's ranking stage follows, as at open.
+    if (this._stageUrl) this._loadStage();
     return true;
+  }
+
+  /**
+   * 'progressive': loads the ranking stage behind the first answer (its own cache record, so the
+   * tower's files are complete and answer without it) and switches to two stages when it is verified
+   * and belongs to the model version in use. Failures leave the tower answering, as an event.
+   */
+  async _loadStage() {
+    const role = this._stageRole;
+    const attach = (prepared, manifest) => {
+      if (!prepared) return;
+      if (this._closed || manifest.model_version !== this._manifest.model_version || this._core.hasRankingStage) { prepared.free(); return; }
+      try { this._core.setRankingStage(prepared); } catch (e) { throw fromWasm(e); } // moved into the core either way
+      this.info.ranking = 'two-stage';
+      this._metrics.model(this.info);
+      this._emit({ type: 'ranking-stage', info: { ...this.info }, message: `the ranking stage of model ${manifest.model_version} is in use` });
+    };
+    const failed = (e) => {
+      if (!this._closed) this._emit({ type: 'ranking-stage-failed', reason: e?.code ?? 'internal', message: `the ranking stage could not be loaded (${e?.message ?? e}): the tower answers alone` });
+    };
+    try {
+      if (!this._manifest.files?.some((f) => f.role.split('@')[0] === role)) return; // the export ships none
+      const s = await syncArtifacts(this._stageUrl, [role], {
+        store: this._store, fetch: this._opts.fetch, signal: this._abort.signal, background: true, variant: this._opts.variant, device: this._device,
+        onProgress: (p) => this._metrics.progress(p.bytesDone),
+        // The manifest's own fate (offline, a bad update) is reported by the tower's sync already.
+        onEvent: (e) => { if (e.type !== 'offline' && e.type !== 'update-failed') this._emit(e); },
+        prepare: (files) => (files[role] ? RankingStage.fromBytes(files[role]) : null),
+      });
+      this._stageStored = s.stored.catch(() => false);
+      attach(s.prepared, s.manifest);
+      // A newer stage found behind a cached one: used if the tower has moved to its version by then.
+      s.update?.then((u) => { if (u) attach(u.prepared, u.manifest); }).catch(failed);
+    } catch (e) { failed(e); }
   }
 
   /**
@@ -671,6 +715,7 @@ export class LocalRecommender {
     this._pending?.prepared.free();
     this._pending = null;
     await this.stored;
+    await this._stageStored; // 'progressive': the stage's own cache write
     await this._written;
     this._history?.close();
     this._history?.free();

@@ -99,7 +99,8 @@ pub struct Explanation {
     pub query: Option<Vec<f32>>,
     pub results: Vec<ExplainedResult>,
     /// The tower's self-check through this item table: the largest difference from the trainer's
-    /// embedding of its check history (`None` if the export ships no check).
+    /// embedding of its check history (`None` if the export ships no check, or if this table has
+    /// fewer rows than that history names).
     pub tower_check: Option<f32>,
     /// The ranking stage's self-check ([`Recommender::check_ranker`]).
     pub ranker_check: Option<RankerCheck>,
@@ -489,7 +490,9 @@ impl Recommender {
                 }
             })
             .collect();
-        let tower_check = self.model.self_check(&self.catalog)?;
+        // A check history the catalogue cannot hold (a table other than the export's, with fewer
+        // rows) has nothing to say about this table: reported as no check, not as explain's error.
+        let tower_check = self.model.self_check(&self.catalog).unwrap_or(None);
         let ranker_check = self.check_ranker()?;
         Ok(Explanation {
             encoded,

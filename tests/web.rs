@@ -110,6 +110,19 @@ fn the_ranking_stage_binding_checks_itself_and_explains_its_results() {
     assert!(sources.iter().all(|s| s == "together" || s == "similar"), "{sources:?}");
     assert!(sources.iter().any(|s| s == "together"), "{sources:?}");
     assert!(r.reason_ids().iter().all(|id| *id == first));
+    // explain() answers the same 10, with each stage's score.
+    let e = rec.explain(10, true, None, None, None).unwrap();
+    let field = |v: &JsValue, k: &str| js_sys::Reflect::get(v, &JsValue::from_str(k)).unwrap();
+    let results: js_sys::Array = field(&e, "results").into();
+    assert_eq!(results.length(), 10);
+    for (i, x) in results.iter().enumerate() {
+        assert_eq!(field(&x, "id").as_string().unwrap(), r.ids()[i]);
+        assert!(field(&x, "tower").as_f64().unwrap().is_finite() && field(&x, "score").as_f64().is_some());
+    }
+    let slots: js_sys::Array = field(&e, "slots").into();
+    assert_eq!(field(&slots.get(0), "id").as_string(), Some(first.clone()));
+    assert_eq!(field(&slots.get(0), "kind").as_string().as_deref(), Some("purchase"));
+    assert_eq!(field(&field(&e, "rankerCheck"), "sameRows").as_bool(), Some(true));
     // Bad files are typed errors; a stage for another catalogue is refused.
     for bad in [&RANKER_BIN[..RANKER_BIN.len() / 2], &b"LRRK\x09\0\0\0"[..], &[][..]] {
         let err = JsRankingStage::from_bytes(bad).err().unwrap();
@@ -447,4 +460,28 @@ async fn the_loader_verifies_caches_and_types_its_errors() {
         let e = run("/no-such-dir/manifest.json", &fresh(), bad).await.unwrap_err();
         assert_eq!(code_of(e), "offline-no-cache");
     }
+}
+
+/// explain() gives back any id the catalogue may have, unchanged (quotes, backslashes, control
+/// characters, non-ASCII), with the slots newest first.
+#[wasm_bindgen_test]
+fn explain_gives_back_every_id_unchanged() {
+    let ids = ["a\"b", "c\\d", "e\u{1}\nf", "ünïcødé 🛒", "</script>"];
+    let dim = JsUserTower::from_bytes(TOWER_JSON, TOWER_BIN).unwrap().dim() as usize;
+    let vectors: Vec<f32> = (0..ids.len() * dim).map(|i| ((i * 7919) % 97) as f32 / 97.0 - 0.5).collect();
+    let bytes = localrec::catalog::Catalog::from_f32(&ids, dim, vectors, None).unwrap().encode();
+    let items = JsCatalogue::from_bytes(&bytes).unwrap();
+    let mut rec = JsRecommender::new(&items, JsUserTower::from_bytes(TOWER_JSON, TOWER_BIN).unwrap()).unwrap();
+    for (t, id) in ids.iter().enumerate() {
+        rec.record(id, "view", Some(1000.0 + t as f64)).unwrap();
+    }
+    let e = rec.explain(5, false, None, None, None).unwrap();
+    let field = |v: &JsValue, k: &str| js_sys::Reflect::get(v, &JsValue::from_str(k)).unwrap();
+    let slots: Vec<String> =
+        js_sys::Array::from(&field(&e, "slots")).iter().map(|s| field(&s, "id").as_string().unwrap()).collect();
+    let newest_first: Vec<String> = ids.iter().rev().map(|s| s.to_string()).collect();
+    assert_eq!(slots, newest_first);
+    let results = js_sys::Array::from(&field(&e, "results"));
+    assert_eq!(results.length(), 5);
+    assert!(results.iter().all(|r| ids.contains(&field(&r, "id").as_string().unwrap().as_str())));
 }

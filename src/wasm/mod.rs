@@ -33,6 +33,15 @@ fn to_js<T: serde::Serialize + ?Sized>(value: &T) -> crate::Result<JsValue> {
         .map_err(|e| crate::Error::InvalidArgument(format!("cannot convert to a JS value: {e}")))
 }
 
+/// A plain JS object with these fields.
+fn object(fields: &[(&str, JsValue)]) -> js_sys::Object {
+    let o = js_sys::Object::new();
+    for (k, v) in fields {
+        let _ = js_sys::Reflect::set(&o, &JsValue::from_str(k), v);
+    }
+    o
+}
+
 /// The rules the JS package reads instead of restating them: interaction kinds (canonical names),
 /// history bounds (defaults and the cap), the error codes, the history export format, and the
 /// roles of the files loaded for each precision (`roles.int8`, `roles.pca`, `roles.pq`, `roles.f32`: tower config, tower
@@ -677,10 +686,12 @@ impl JsRecommender {
     }
 
     /// What `recommend` would answer with these options, explained: the encoded history (slots
-    /// newest first: `{ id, kind, recency }`, and the memory: `{ id, weight }`), each slot's
-    /// attention per head, each result's scores per stage (`tower`, `stage`, `boost`, `score`,
+    /// newest first: `{ id, kind, recency, attention }`, attention per head, and the memory:
+    /// `{ id, weight }`), each result's scores per stage (`tower`, `stage`, `boost`, `score`,
     /// `source`) and the self-checks (`towerCheck`: largest difference from the trainer's
-    /// embedding; `rankerCheck`: `{ sameRows, maxScoreDiff }`). The history is not touched.
+    /// embedding; `rankerCheck`: `{ sameRows, maxScoreDiff }`). The history is not touched. The
+    /// object is built field by field: a derived `Serialize` for these six shapes cost more of the
+    /// package than issue 16's budget allows.
     pub fn explain(
         &mut self,
         k: u32,
@@ -690,48 +701,6 @@ impl JsRecommender {
         max_per_category: Option<u32>,
     ) -> JsResult<JsValue> {
         use crate::recommender::Reason;
-        #[derive(serde::Serialize)]
-        #[serde(rename_all = "camelCase")]
-        struct Slot<'a> {
-            id: &'a str,
-            kind: &'static str,
-            recency: u8,
-            attention: Vec<f32>,
-        }
-        #[derive(serde::Serialize)]
-        struct Memory<'a> {
-            id: &'a str,
-            weight: f32,
-        }
-        #[derive(serde::Serialize)]
-        #[serde(rename_all = "camelCase")]
-        struct Result<'a> {
-            id: &'a str,
-            source: &'static str,
-            tower: Option<f32>,
-            stage: Option<f32>,
-            boost: f32,
-            score: f32,
-        }
-        #[derive(serde::Serialize)]
-        #[serde(rename_all = "camelCase")]
-        struct RankerCheck {
-            same_rows: bool,
-            max_score_diff: f32,
-        }
-        #[derive(serde::Serialize)]
-        #[serde(rename_all = "camelCase")]
-        struct Explained<'a> {
-            slots: Vec<Slot<'a>>,
-            memory: Vec<Memory<'a>>,
-            heads: usize,
-            dismissed: usize,
-            query_shift: f32,
-            results: Vec<Result<'a>>,
-            tower_check: Option<f32>,
-            ranker_check: Option<RankerCheck>,
-        }
-        let catalog = self.inner.catalog().clone();
         let exclude = self.rows(&exclude.unwrap_or_default());
         let options = crate::recommender::RecommendOptions {
             k: k as usize,
@@ -741,17 +710,25 @@ impl JsRecommender {
             max_per_category: max_per_category.map(|c| c as usize),
         };
         let e = self.inner.explain(&options).map_err(js_err)?;
+        let catalog = self.inner.catalog();
         let heads = e.heads;
-        let mut slots = Vec::new();
-        let mut memory = Vec::new();
+        let num = |x: Option<f32>| x.map_or(JsValue::NULL, |x| JsValue::from_f64(f64::from(x)));
+        let id = |row: u32| JsValue::from_str(catalog.id(row));
+        let (slots, memory) = (js_sys::Array::new(), js_sys::Array::new());
         if let Some(enc) = &e.encoded {
             for (s, ((&row, &kind), &recency)) in enc.items.iter().zip(&enc.kinds).zip(&enc.recency).enumerate() {
                 let kind = crate::model::Kind::from_code(kind).map_err(js_err)?.name();
-                let attention = e.attention[s * heads..(s + 1) * heads].to_vec();
-                slots.push(Slot { id: catalog.id(row), kind, recency, attention });
+                let attention: js_sys::Array =
+                    e.attention[s * heads..(s + 1) * heads].iter().map(|&a| num(Some(a))).collect();
+                slots.push(&object(&[
+                    ("id", id(row)),
+                    ("kind", JsValue::from_str(kind)),
+                    ("recency", JsValue::from(recency)),
+                    ("attention", attention.into()),
+                ]));
             }
             for (&row, &weight) in enc.memory_items.iter().zip(&enc.memory_weights) {
-                memory.push(Memory { id: catalog.id(row), weight });
+                memory.push(&object(&[("id", id(row)), ("weight", num(Some(weight)))]));
             }
         }
         // How far the dismissals moved the query (the distance between embedding and query).
@@ -759,36 +736,41 @@ impl JsRecommender {
             (Some(a), Some(b)) => a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum::<f32>().sqrt(),
             _ => 0.0,
         };
-        let results = e
+        let results: js_sys::Array = e
             .results
             .iter()
-            .map(|r| Result {
-                id: catalog.id(r.recommendation.index),
-                source: match r.recommendation.reason {
+            .map(|r| {
+                let source = match r.recommendation.reason {
                     Reason::Together { .. } => "together",
                     Reason::Because { .. } => "similar",
                     Reason::Popular => "popular",
                     Reason::Pinned => "pinned",
-                },
-                tower: r.tower,
-                stage: r.stage,
-                boost: r.boost,
-                score: r.recommendation.score,
+                };
+                JsValue::from(object(&[
+                    ("id", id(r.recommendation.index)),
+                    ("source", JsValue::from_str(source)),
+                    ("tower", num(r.tower)),
+                    ("stage", num(r.stage)),
+                    ("boost", num(Some(r.boost))),
+                    ("score", num(Some(r.recommendation.score))),
+                ]))
             })
             .collect();
-        let out = Explained {
-            slots,
-            memory,
-            heads,
-            dismissed: self.inner.dismissed().len(),
-            query_shift,
-            results,
-            tower_check: e.tower_check,
-            ranker_check: e
-                .ranker_check
-                .map(|c| RankerCheck { same_rows: c.same_rows, max_score_diff: c.max_score_diff }),
-        };
-        to_js(&out).map_err(js_err)
+        let ranker_check = e.ranker_check.map_or(JsValue::NULL, |c| {
+            object(&[("sameRows", JsValue::from_bool(c.same_rows)), ("maxScoreDiff", num(Some(c.max_score_diff)))])
+                .into()
+        });
+        Ok(object(&[
+            ("slots", slots.into()),
+            ("memory", memory.into()),
+            ("heads", JsValue::from(heads as u32)),
+            ("dismissed", JsValue::from(self.inner.dismissed().len() as u32)),
+            ("queryShift", num(Some(query_shift))),
+            ("results", results.into()),
+            ("towerCheck", num(e.tower_check)),
+            ("rankerCheck", ranker_check),
+        ])
+        .into())
     }
 
     /// The catalogue rows of `ids`, the ids the catalogue lacks skipped.

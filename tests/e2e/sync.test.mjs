@@ -420,6 +420,70 @@ describe('IndexedDB only', () => {
     assert.equal(r.info.storage, 'indexeddb');
   });
 
+  test("ranking: 'progressive': the tower answers first, the stage follows (downloaded after, cached apart) and then answers as two stages do", async () => {
+    const page = await newPage(context);
+    // First visit: ranker.bin is held back by the server until the tower has answered.
+    let release;
+    const held = new Promise((ok) => { release = ok; });
+    state.fault = async (name) => { if (name === 'ranker.bin') await held; return false; };
+    const progressive = (dbName) => page.evaluate(async (dbName) => {
+      const events = [];
+      let ready;
+      const staged = new Promise((ok) => { ready = ok; });
+      const rec = await window.L.open('/model/manifest.json', { dbName, ranking: 'progressive', onEvent: (e) => { events.push(e.type); if (e.type.startsWith('ranking-stage')) ready(e); } });
+      const before = rec.info.ranking;
+      await rec.record('sku-00010', 'purchase');
+      const first = await rec.recommend({ k: 10 });
+      window.releaseStage?.();
+      const e = await staged;
+      const after = await rec.recommend({ k: 10 });
+      await rec.flush();
+      const out = {
+        before, after: rec.info.ranking, event: e.type, eventRanking: e.info?.ranking, events, source: rec.info.source,
+        first: first.items.map((i) => i.reason.source), ids: after.items.map((i) => i.id), sources: after.items.map((i) => i.reason.source),
+      };
+      await rec.close();
+      const cache = await window.L.open('/model/manifest.json', { dbName, ranking: 'tower' });
+      out.versions = (await cache.storage()).versions.map((v) => v.manifestUrl.split('/').pop()).sort();
+      await cache.close();
+      return out;
+    }, dbName);
+    await page.exposeFunction('releaseStage', () => release());
+    const r = await progressive('progressive');
+    assert.equal(r.before, 'tower', JSON.stringify(r));
+    assert.ok(r.first.every((s) => s === 'similar'), `the tower answered first: ${r.first}`);
+    assert.equal(r.event, 'ranking-stage', JSON.stringify(r.events));
+    assert.equal(r.after, 'two-stage');
+    assert.equal(r.eventRanking, 'two-stage');
+    assert.ok(r.sources.includes('together'), `the stage answers after its event: ${r.sources}`);
+    assert.deepEqual(r.versions, ['manifest.json', 'manifest.json#ranking-stage']);
+    assert.equal(state.requests.filter((n) => n === 'ranker.bin').length, 1);
+    // What the stage answers is what the default two-stage mode answers for the same history.
+    state.fault = null;
+    const plain = await page.evaluate(async () => {
+      const rec = await window.L.open('/model/manifest.json', { dbName: 'progressive' });
+      const r = await rec.recommend({ k: 10 });
+      await rec.close();
+      return { ranking: rec.info.ranking, ids: r.items.map((i) => i.id) };
+    });
+    assert.equal(plain.ranking, 'two-stage');
+    assert.deepEqual(plain.ids, r.ids);
+    // A warm start offline: both records from the cache, no request.
+    state.requests = [];
+    await context.setOffline(true);
+    const warm = await progressive('progressive');
+    await context.setOffline(false);
+    assert.deepEqual(state.requests, []);
+    assert.equal(warm.source, 'cache');
+    assert.equal(warm.after, 'two-stage');
+    // A stage that cannot be had (the server fails it): the tower keeps answering, and says so.
+    state.fault = async (name, body, res) => { if (name !== 'ranker.bin') return false; res.writeHead(500); res.end(); return true; };
+    const failed = await progressive('progressive-failed');
+    assert.equal(failed.event, 'ranking-stage-failed', JSON.stringify(failed.events));
+    assert.equal(failed.after, 'tower');
+    assert.ok(failed.sources.every((s) => s === 'similar'));
+  });
+
   test('quota exceeded: works from memory and reports it', async () => {
     const page = await newPage(context);
     const cdp = await context.newCDPSession(page);
