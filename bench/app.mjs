@@ -43,7 +43,7 @@ for (const [link, url, metaFile, ranking = 'two-stage'] of process.argv[2] && pr
     await cdp.send('Network.enable');
     await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 20, downloadThroughput: 100e6 / 8, uploadThroughput: 20e6 / 8 });
   }
-  if (link === 'loopback' && tag === 'lrc') console.error(`browser: Chromium ${browserVersion}`);
+  if (link === 'loopback' && tag === 'lrc-two-stage') console.error(`browser: Chromium ${browserVersion}`);
   const raw = [], first = [], warm = [];
   for (let i = 0; i < 5; i++) {
     raw.push(await page.evaluate(() => window.raw()));
