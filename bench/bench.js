@@ -76,13 +76,23 @@ function overlap(a, b) {
 export async function runBench(configs) {
   await init();
   const results = [];
-  for (const { n, dim } of configs) {
+  for (const { n, dim, pqUrl } of configs) {
     // Only the tables the variants scan (1M x 384 in f32 would not fit a wasm memory).
     const types = new Set(variants.map((v) => v.type));
     const f32 = types.has('f32') || types.has('int8') ? Catalogue.randomUnit(n, dim, 0, CATALOG_SEED, 'f32') : null;
     const int8 = types.has('int8') ? f32.toInt8() : null;
-    // pq: random codes (its speed does not depend on them), the default sub-spaces (dim / 3).
-    const pq = types.has('pq') ? Catalogue.randomUnit(n, dim, 0, CATALOG_SEED, 'pq') : null;
+    // pq: random codes (its speed does not depend on them), the default sub-spaces (dim / 3); with
+    // `pqUrl`, the same table written as a file (kernels.mjs does) and decoded as the loader does
+    // (`Catalogue.fromBytes`), timing the decode and the module's memory right after it.
+    let pq = null, decode = null;
+    if (types.has('pq') && pqUrl) {
+      const bytes = new Uint8Array(await (await fetch(pqUrl)).arrayBuffer());
+      const t0 = performance.now();
+      pq = Catalogue.fromBytes(bytes);
+      decode = { ms: performance.now() - t0, file_mb: bytes.length / 2 ** 20, memory_mb: wasm.memory.buffer.byteLength / 2 ** 20 };
+    } else if (types.has('pq')) {
+      pq = Catalogue.randomUnit(n, dim, 0, CATALOG_SEED, 'pq');
+    }
     const tables = { f32, int8, pq };
     const int8r = f32.toInt8Refined();
     const qc = Catalogue.randomUnit(50, dim, 0, QUERY_SEED, 'f32');
@@ -127,13 +137,23 @@ export async function runBench(configs) {
 export async function runKernelBench(configs, variants, rounds = 3) {
   const wasm = await init();
   const out = [];
-  for (const { n, dim } of configs) {
+  for (const { n, dim, pqUrl } of configs) {
     // Only the tables the variants scan (1M x 384 in f32 would not fit a wasm memory).
     const types = new Set(variants.map((v) => v.type));
     const f32 = types.has('f32') || types.has('int8') ? Catalogue.randomUnit(n, dim, 0, CATALOG_SEED, 'f32') : null;
     const int8 = types.has('int8') ? f32.toInt8() : null;
-    // pq: random codes (its speed does not depend on them), the default sub-spaces (dim / 3).
-    const pq = types.has('pq') ? Catalogue.randomUnit(n, dim, 0, CATALOG_SEED, 'pq') : null;
+    // pq: random codes (its speed does not depend on them), the default sub-spaces (dim / 3); with
+    // `pqUrl`, the same table written as a file (kernels.mjs does) and decoded as the loader does
+    // (`Catalogue.fromBytes`), timing the decode and the module's memory right after it.
+    let pq = null, decode = null;
+    if (types.has('pq') && pqUrl) {
+      const bytes = new Uint8Array(await (await fetch(pqUrl)).arrayBuffer());
+      const t0 = performance.now();
+      pq = Catalogue.fromBytes(bytes);
+      decode = { ms: performance.now() - t0, file_mb: bytes.length / 2 ** 20, memory_mb: wasm.memory.buffer.byteLength / 2 ** 20 };
+    } else if (types.has('pq')) {
+      pq = Catalogue.randomUnit(n, dim, 0, CATALOG_SEED, 'pq');
+    }
     const tables = { f32, int8, pq };
     const qc = Catalogue.randomUnit(50, dim, 0, QUERY_SEED, 'f32');
     const qv = qc.valuesF32();
@@ -164,7 +184,7 @@ export async function runKernelBench(configs, variants, rounds = 3) {
       const m = Math.max(2, Math.min(256, Math.floor(dim / 3)) & ~1);
       const bytes = r.type === 'pq' ? n * m / 2 : n * dim * (r.type === 'f32' && !r.bounded ? 4 : 1);
       // The module's memory so far (it only grows): every table built, plus the scans' scratch.
-      out.push({ n, dim, name: r.name, type: r.type, kernel: r.kernel, median_ms: ms, rounds: medians[r.name], gb_per_s: bytes / (ms * 1e6), agree: agree[r.name], memory_mb: wasm.memory.buffer.byteLength / 2 ** 20 });
+      out.push({ n, dim, name: r.name, type: r.type, kernel: r.kernel, median_ms: ms, rounds: medians[r.name], gb_per_s: bytes / (ms * 1e6), agree: agree[r.name], memory_mb: wasm.memory.buffer.byteLength / 2 ** 20, decode: r.type === 'pq' ? decode : null });
       r.ranker.free();
     }
     f32?.free(); int8?.free(); pq?.free();

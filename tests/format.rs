@@ -8,10 +8,11 @@ use wasm_bindgen_test::wasm_bindgen_test as test;
 wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
 
 use common::{base_seed, gaussian_values, ids};
-use localrec::catalog::format::{HEADER_LEN, MAGIC};
+use localrec::catalog::format::{Source, HEADER_LEN, MAGIC};
 use localrec::catalog::{synthetic, Catalog, ElementType};
 use localrec::rng::Rng;
 use localrec::Error;
+use std::cell::Cell;
 
 /// A small valid file: 3 rows, dim 2, ids of different lengths (one non-ASCII), categories.
 fn sample(int8: bool, categories: bool) -> (Catalog, Vec<u8>) {
@@ -157,6 +158,49 @@ fn rejects_every_truncation() {
                 let err = Catalog::decode(&bytes[..len]).unwrap_err();
                 assert!(matches!(err, Error::BadMagic { .. } | Error::Truncated { .. }), "len {len}: {err}");
             }
+        }
+    }
+}
+
+/// A file read through [`Source`], remembering the largest single read.
+struct Recording<'a> {
+    bytes: &'a [u8],
+    largest: Cell<usize>,
+    total: Cell<u64>,
+}
+
+impl Source for Recording<'_> {
+    fn len(&self) -> u64 {
+        self.bytes.len() as u64
+    }
+    fn read_at(&self, at: u64, out: &mut [u8]) {
+        self.largest.set(self.largest.get().max(out.len()));
+        self.total.set(self.total.get() + out.len() as u64);
+        out.copy_from_slice(&self.bytes[at as usize..at as usize + out.len()]);
+    }
+}
+
+#[test]
+fn streamed_decode_reads_large_sections_a_piece_at_a_time() {
+    // Files of several MiB in each element type: every large section spans pieces, and no read is
+    // larger than a piece (1 MiB) but the id blob's.
+    let mut rng = Rng::new(base_seed());
+    let (n, dim) = (12_000, 96);
+    let f32 = Catalog::from_f32(&ids(n), dim, gaussian_values(&mut rng, n * dim), Some(vec![3; n])).unwrap();
+    let pq = synthetic::random_pq(50_000, 64, 64, 5, base_seed()).unwrap(); // 32 bytes a row: 1.6 MB of codes
+    for c in [f32.clone(), f32.to_int8_refined(), pq] {
+        let bytes = c.encode();
+        assert!(bytes.len() > 3 << 19, "{} bytes", bytes.len());
+        let src = Recording { bytes: &bytes, largest: Cell::new(0), total: Cell::new(0) };
+        assert_eq!(Catalog::decode_from(&src).unwrap(), c);
+        let blob = u32::from_le_bytes(bytes[20..24].try_into().unwrap()) as usize;
+        assert!(src.largest.get() <= (1 << 20).max(blob), "largest read {} bytes", src.largest.get());
+        // Each byte is read once (the projection's dimension, peeked before the size check, twice).
+        assert!(src.total.get() <= bytes.len() as u64 + 4, "{} of {}", src.total.get(), bytes.len());
+        // Truncated at and around a piece's boundary inside the last section: a typed error.
+        for cut in [bytes.len() - 1, bytes.len() - (1 << 20), bytes.len() - (1 << 20) - 1] {
+            let err = Catalog::decode(&bytes[..cut]).unwrap_err();
+            assert!(matches!(err, Error::Truncated { .. }), "cut {cut}: {err}");
         }
     }
 }

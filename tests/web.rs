@@ -12,6 +12,11 @@ use wasm_bindgen_test::*;
 
 wasm_bindgen_test_configure!(run_in_browser);
 
+/// Bytes as the `Uint8Array` the JS API takes.
+fn u8a(bytes: impl AsRef<[u8]>) -> JsValue {
+    js_sys::Uint8Array::from(bytes.as_ref()).into()
+}
+
 fn message(v: JsValue) -> String {
     let err: JsErrorObject = v.into();
     err.message().into()
@@ -36,7 +41,7 @@ fn ranks_through_the_binding() {
     let c = JsCatalogue::random_unit(2000, 64, 5, 42, "int8").unwrap();
     assert_eq!((c.length(), c.dim(), c.element_type()), (2000, 64, "int8".to_string()));
     let bytes = c.to_bytes();
-    let c = JsCatalogue::from_bytes(&bytes).unwrap();
+    let c = JsCatalogue::from_bytes(&u8a(bytes)).unwrap();
     let mut ranker = JsRanker::new(&c);
     let q: Vec<f32> = c.vector(17).unwrap().to_vec();
     let r = ranker.top_k(&q, 10, None, None).unwrap();
@@ -56,17 +61,17 @@ fn ranks_through_the_binding() {
 
 #[wasm_bindgen_test]
 fn bad_input_becomes_a_js_error_with_a_message() {
-    let msg = message(JsCatalogue::from_bytes(b"PK\x03\x04 a zip file").err().unwrap());
+    let msg = message(JsCatalogue::from_bytes(&u8a(b"PK\x03\x04 a zip file")).err().unwrap());
     assert!(msg.contains("bad magic"), "{msg}");
     let good = JsCatalogue::random_unit(5, 4, 0, 1, "f32").unwrap().to_bytes();
-    let msg = message(JsCatalogue::from_bytes(&good[..good.len() - 1]).err().unwrap());
+    let msg = message(JsCatalogue::from_bytes(&u8a(&good[..good.len() - 1])).err().unwrap());
     assert!(msg.contains("truncated"), "{msg}");
     let mut v2 = good.clone();
     v2[8] = 9;
-    let msg = message(JsCatalogue::from_bytes(&v2).err().unwrap());
+    let msg = message(JsCatalogue::from_bytes(&u8a(&v2)).err().unwrap());
     assert!(msg.contains("unsupported catalogue format version 9"), "{msg}");
 
-    let c = JsCatalogue::from_bytes(&good).unwrap();
+    let c = JsCatalogue::from_bytes(&u8a(&good)).unwrap();
     let mut ranker = JsRanker::new(&c);
     let msg = message(ranker.top_k(&[1.0, 2.0], 3, None, None).err().unwrap());
     assert!(msg.contains("dimension 2"), "{msg}");
@@ -87,7 +92,7 @@ const RANKER_BIN: &[u8] = include_bytes!("../www/artifacts/synthetic/ranker.bin"
 
 #[wasm_bindgen_test]
 fn the_ranking_stage_binding_checks_itself_and_explains_its_results() {
-    let items = JsCatalogue::from_bytes(ITEMS_INT8).unwrap();
+    let items = JsCatalogue::from_bytes(&u8a(ITEMS_INT8)).unwrap();
     let mut rec = JsRecommender::new(&items, JsUserTower::from_bytes(TOWER_JSON, TOWER_BIN).unwrap()).unwrap();
     assert!(!rec.has_ranking_stage());
     assert!(rec.check_ranking_stage().unwrap().is_undefined());
@@ -137,7 +142,7 @@ fn the_ranking_stage_binding_checks_itself_and_explains_its_results() {
 #[wasm_bindgen_test]
 fn exported_tower_gives_the_native_embedding_in_the_browser() {
     let mut tower = JsUserTower::from_bytes(TOWER_JSON, TOWER_BIN).unwrap();
-    let items = JsCatalogue::from_bytes(ITEMS_F32).unwrap();
+    let items = JsCatalogue::from_bytes(&u8a(ITEMS_F32)).unwrap();
     let diff = tower.self_check(&items).unwrap().expect("the export carries a self-check");
     assert!(diff <= 1e-5, "wasm embedding differs from the native one by {diff}");
     assert!(tower.check_embedding().unwrap().length() == tower.dim());
@@ -145,7 +150,7 @@ fn exported_tower_gives_the_native_embedding_in_the_browser() {
 
 #[wasm_bindgen_test]
 fn recommender_updates_after_each_interaction() {
-    let items = JsCatalogue::from_bytes(ITEMS_INT8).unwrap();
+    let items = JsCatalogue::from_bytes(&u8a(ITEMS_INT8)).unwrap();
     let tower = JsUserTower::from_bytes(TOWER_JSON, TOWER_BIN).unwrap();
     let mut rec = JsRecommender::new(&items, tower).unwrap();
     let err = rec.recommend(10, true, None, None, None).err().unwrap();
@@ -225,11 +230,21 @@ fn every_export_is_total_under_hostile_arguments() {
     assert_eq!(c.indices_of(vec![String::new(), "x".repeat(5000)]).length(), 0);
     typed("valuesInt8", c.values_int8().err().unwrap());
     typed("scalesInt8", c.scales_int8().err().unwrap());
+    // Not bytes at all: a typed error, not a JS exception thrown through wasm.
+    for v in [JsValue::from_str("items.lrc"), JsValue::NULL, js_sys::Array::of1(&JsValue::from(137)).into()] {
+        typed("Catalogue.fromBytes(not bytes)", JsCatalogue::from_bytes(&v).err().unwrap());
+    }
+    // An ArrayBuffer is read like its Uint8Array.
+    assert_eq!(JsCatalogue::from_bytes(&js_sys::Uint8Array::from(&c.to_bytes()[..]).buffer()).unwrap().length(), 50);
     // Malformed bytes of each file kind.
     let mut rng = localrec::rng::Rng::new(99);
     let junk: Vec<u8> = (0..4096).map(|_| rng.below(256) as u8).collect();
     for bytes in [&[][..], &junk[..7], &junk[..], &c.to_bytes()[..40]] {
-        typed("Catalogue.fromBytes", JsCatalogue::from_bytes(bytes).err().unwrap());
+        typed("Catalogue.fromBytes", JsCatalogue::from_bytes(&u8a(bytes)).err().unwrap());
+        typed(
+            "Catalogue.fromBytes(ArrayBuffer)",
+            JsCatalogue::from_bytes(&js_sys::Uint8Array::from(bytes).buffer()).err().unwrap(),
+        );
         typed("UserTower.fromBytes(config)", JsUserTower::from_bytes(bytes, TOWER_BIN).err().unwrap());
         typed("UserTower.fromBytes(weights)", JsUserTower::from_bytes(TOWER_JSON, bytes).err().unwrap());
         typed("applyCatalogueDelta(delta)", localrec::wasm::apply_catalogue_delta(&c.to_bytes(), bytes).err().unwrap());
@@ -249,7 +264,7 @@ fn every_export_is_total_under_hostile_arguments() {
     assert_eq!(ranker.top_k(&[0.5; 8], 5, None, Some(vec![u32::MAX])).unwrap().length(), 0, "no such category");
     typed("withKernel", JsRanker::with_kernel(&c, "avx512", None).err().unwrap());
     // The tower: mismatched lengths, unknown rows and kinds, NaN times, an empty history.
-    let items = JsCatalogue::from_bytes(ITEMS_INT8).unwrap();
+    let items = JsCatalogue::from_bytes(&u8a(ITEMS_INT8)).unwrap();
     let mut tower = JsUserTower::from_bytes(TOWER_JSON, TOWER_BIN).unwrap();
     typed("embed(lengths)", tower.embed(&items, &[1, 2], &[0], &[1.0, 2.0]).err().unwrap());
     typed("embed(row)", tower.embed(&items, &[u32::MAX], &[0], &[1.0]).err().unwrap());
@@ -323,7 +338,7 @@ async fn visitor_history_feeds_the_recommender() {
         let v = JsFuture::from(JsVisitorHistory::open(&store, "s".into(), JsValue::UNDEFINED).unwrap()).await.unwrap();
         wasm_bindgen::convert::TryFromJsValue::try_from_js_value(v).unwrap()
     };
-    let items = JsCatalogue::from_bytes(ITEMS_INT8).unwrap();
+    let items = JsCatalogue::from_bytes(&u8a(ITEMS_INT8)).unwrap();
     let mut rec = JsRecommender::new(&items, JsUserTower::from_bytes(TOWER_JSON, TOWER_BIN).unwrap()).unwrap();
     let now = js_sys::Date::now() / 1000.0;
     for (i, kind) in ["view", "add_to_cart", "buy"].into_iter().enumerate() {
@@ -404,7 +419,7 @@ async fn the_loader_verifies_caches_and_types_its_errors() {
         let prepare = prepare.unwrap_or_else(|| {
             Closure::<dyn FnMut(JsValue) -> JsValue>::new(|files: JsValue| {
                 let items: Uint8Array = Reflect::get(&files, &"items-int8".into()).unwrap().unchecked_into();
-                JsValue::from_f64(JsCatalogue::from_bytes(&items.to_vec()).unwrap().length() as f64)
+                JsValue::from_f64(JsCatalogue::from_bytes(&items).unwrap().length() as f64)
             })
             .into_js_value()
             .unchecked_into()
@@ -470,7 +485,7 @@ fn explain_gives_back_every_id_unchanged() {
     let dim = JsUserTower::from_bytes(TOWER_JSON, TOWER_BIN).unwrap().dim() as usize;
     let vectors: Vec<f32> = (0..ids.len() * dim).map(|i| ((i * 7919) % 97) as f32 / 97.0 - 0.5).collect();
     let bytes = localrec::catalog::Catalog::from_f32(&ids, dim, vectors, None).unwrap().encode();
-    let items = JsCatalogue::from_bytes(&bytes).unwrap();
+    let items = JsCatalogue::from_bytes(&u8a(bytes)).unwrap();
     let mut rec = JsRecommender::new(&items, JsUserTower::from_bytes(TOWER_JSON, TOWER_BIN).unwrap()).unwrap();
     for (t, id) in ids.iter().enumerate() {
         rec.record(id, "view", Some(1000.0 + t as f64)).unwrap();

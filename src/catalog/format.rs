@@ -48,31 +48,102 @@ const FLAG_REFINE: u8 = 2;
 const FLAG_PROJECTION: u8 = 4;
 const KNOWN_FLAGS: u8 = FLAG_CATEGORIES | FLAG_REFINE | FLAG_PROJECTION;
 
-/// Reads sections front to back, reporting truncation with the section's name.
-struct Reader<'a> {
-    bytes: &'a [u8],
-    pos: usize,
+/// Where a decoder reads a file's bytes from: a slice natively, a JS `Uint8Array` in the browser,
+/// read a section at a time, so that decoding never holds a second copy of a large file in memory.
+pub trait Source {
+    /// The file's length in bytes.
+    fn len(&self) -> u64;
+    /// Copies bytes `at .. at + out.len()` into `out`; the caller keeps the range inside the file.
+    fn read_at(&self, at: u64, out: &mut [u8]);
+    /// Whether the file is empty.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
 }
 
-impl<'a> Reader<'a> {
-    fn take(&mut self, section: &'static str, len: u64) -> Result<&'a [u8]> {
-        let available = (self.bytes.len() - self.pos) as u64;
+impl Source for &[u8] {
+    fn len(&self) -> u64 {
+        <[u8]>::len(self) as u64
+    }
+    fn read_at(&self, at: u64, out: &mut [u8]) {
+        out.copy_from_slice(&self[at as usize..at as usize + out.len()]);
+    }
+}
+
+/// Bytes of the large sections read at a time: the most a streamed decode holds beside the result.
+const CHUNK: usize = 1 << 20;
+
+/// Reads sections front to back, reporting truncation with the section's name.
+struct Reader<'a> {
+    src: &'a dyn Source,
+    pos: u64,
+}
+
+impl Reader<'_> {
+    fn check(&self, section: &'static str, len: u64) -> Result<()> {
+        let available = self.src.len() - self.pos;
         if len > available {
             return Err(Error::Truncated { section, needed: len, available });
         }
-        let out = &self.bytes[self.pos..self.pos + len as usize];
-        self.pos += len as usize;
+        Ok(())
+    }
+
+    /// The next `len` bytes, owned (the callers check `len` against the file's size first).
+    fn take(&mut self, section: &'static str, len: u64) -> Result<Vec<u8>> {
+        self.check(section, len)?;
+        let mut out = vec![0u8; len as usize];
+        self.src.read_at(self.pos, &mut out);
+        self.pos += len;
         Ok(out)
     }
 
+    /// Hands the next `len` bytes to `f` in pieces of at most [`CHUNK`] bytes (`unit` divides each
+    /// piece but the last, so records never straddle two pieces), checking the length first.
+    fn stream(
+        &mut self,
+        section: &'static str,
+        len: u64,
+        unit: usize,
+        mut f: impl FnMut(&[u8]) -> Result<()>,
+    ) -> Result<()> {
+        self.check(section, len)?;
+        let piece = (CHUNK / unit).max(1) * unit;
+        let mut buf = vec![0u8; piece.min(len as usize)];
+        let end = self.pos + len;
+        while self.pos < end {
+            let take = ((end - self.pos) as usize).min(piece);
+            self.src.read_at(self.pos, &mut buf[..take]);
+            self.pos += take as u64;
+            f(&buf[..take])?;
+        }
+        Ok(())
+    }
+
     fn u32s(&mut self, section: &'static str, count: u64) -> Result<Vec<u32>> {
-        let raw = self.take(section, count * 4)?;
-        Ok(raw.chunks_exact(4).map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect())
+        let mut out = Vec::with_capacity(count.min(self.src.len() / 4) as usize);
+        self.stream(section, count * 4, 4, |raw| {
+            out.extend(raw.chunks_exact(4).map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]])));
+            Ok(())
+        })?;
+        Ok(out)
     }
 
     fn f32s(&mut self, section: &'static str, count: u64) -> Result<Vec<f32>> {
-        let raw = self.take(section, count * 4)?;
-        Ok(raw.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect())
+        let mut out = Vec::with_capacity(count.min(self.src.len() / 4) as usize);
+        self.stream(section, count * 4, 4, |raw| {
+            out.extend(raw.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])));
+            Ok(())
+        })?;
+        Ok(out)
+    }
+
+    fn i8s(&mut self, section: &'static str, count: u64) -> Result<Vec<i8>> {
+        let mut out = Vec::with_capacity(count.min(self.src.len()) as usize);
+        self.stream(section, count, 1, |raw| {
+            out.extend(raw.iter().map(|&b| b as i8));
+            Ok(())
+        })?;
+        Ok(out)
     }
 }
 
@@ -83,8 +154,20 @@ fn padding(pos: usize) -> usize {
 impl Catalog {
     /// Decodes and validates a catalogue file. Never panics, whatever the bytes.
     pub fn decode(bytes: &[u8]) -> Result<Catalog> {
-        let mut r = Reader { bytes, pos: 0 };
-        let magic = r.take("magic", 8).map_err(|_| Error::BadMagic { found: bytes[..bytes.len().min(8)].to_vec() })?;
+        Catalog::decode_from(&bytes)
+    }
+
+    /// [`Catalog::decode`] reading from a [`Source`] a section at a time: besides the catalogue it
+    /// builds, it holds at most the id offsets' and blob's sizes plus a 1 MiB buffer, never the whole
+    /// file (the browser decodes a `Uint8Array` this way, so a 1M-item table needs no second copy in
+    /// wasm memory). The same checks and errors as `decode`.
+    pub fn decode_from(src: &dyn Source) -> Result<Catalog> {
+        let mut r = Reader { src, pos: 0 };
+        let magic = r.take("magic", 8).map_err(|_| {
+            let mut found = vec![0u8; src.len().min(8) as usize];
+            src.read_at(0, &mut found);
+            Error::BadMagic { found }
+        })?;
         if magic != MAGIC {
             return Err(Error::BadMagic { found: magic.to_vec() });
         }
@@ -131,14 +214,15 @@ impl Catalog {
         // The projection's own dimension sits at a known offset: read it before the size check.
         let before_projection = HEADER_LEN as u64 + 4 * n64 + blob_len as u64 + pad + cats;
         let projected_dim = if flags & FLAG_PROJECTION != 0 {
-            let at = before_projection as usize;
-            let Some(raw) = bytes.get(at..at + 4) else {
+            if src.len() < before_projection + 4 {
                 return Err(Error::Truncated {
                     section: "projection dimension",
                     needed: 4,
-                    available: (bytes.len() as u64).saturating_sub(before_projection).min(3),
+                    available: src.len().saturating_sub(before_projection).min(3),
                 });
-            };
+            }
+            let mut raw = [0u8; 4];
+            src.read_at(before_projection, &mut raw);
             let big = u32::from_le_bytes([raw[0], raw[1], raw[2], raw[3]]);
             if big < dim || big > MAX_DIM {
                 return Err(Error::InvalidProjection("its dimension is below the axes' count or above 4096"));
@@ -149,7 +233,7 @@ impl Catalog {
         };
         let proj = projected_dim.map_or(0, |big| 4 + 4 * d64 * big as u64);
         let expected = before_projection + proj + vecs;
-        let actual = bytes.len() as u64;
+        let actual = src.len();
         if actual > expected {
             return Err(Error::TrailingBytes { extra: actual - expected });
         }
@@ -172,7 +256,7 @@ impl Catalog {
                 reason: "last offset does not end the id blob",
             });
         }
-        let id_blob = String::from_utf8(blob.to_vec()).map_err(|e| {
+        let id_blob = String::from_utf8(blob).map_err(|e| {
             let at = e.utf8_error().valid_up_to() as u32;
             let row = id_ends.partition_point(|&end| end <= at) as u32;
             Error::InvalidId { row, reason: "not valid UTF-8" }
@@ -202,23 +286,31 @@ impl Catalog {
             ELEM_F32 => Vectors::F32(r.f32s("f32 vectors", n64 * d64)?),
             ELEM_INT8 => {
                 let scales = r.f32s("int8 row scales", n64)?;
-                let values = r.take("int8 vectors", n64 * d64)?.iter().map(|&b| b as i8).collect();
+                let values = r.i8s("int8 vectors", n64 * d64)?;
                 Vectors::Int8 { values, scales }
             }
             _ => {
                 let codebook = r.f32s("pq codebook", super::pq::CENTROIDS as u64 * d64)?;
-                let codes = r.take("pq codes", n64 * reserved as u64 / 2)?;
-                Vectors::Pq(super::Pq::new(dim as usize, reserved as usize, codebook, codes)?)
+                let per_row = reserved as usize / 2;
+                r.check("pq codes", n64 * per_row as u64)?; // before allocating the layout
+                let mut pq = super::Pq::with_rows(dim as usize, reserved as usize, codebook, n as usize)?;
+                let mut row = 0;
+                r.stream("pq codes", n64 * per_row as u64, per_row, |codes| {
+                    pq.place_rows(row, codes);
+                    row += codes.len() / per_row;
+                    Ok(())
+                })?;
+                Vectors::Pq(pq)
             }
         };
         let refine = if has_refine {
             let scales = r.f32s("refine scales", n64)?;
-            let values = r.take("refine values", n64 * d64)?.iter().map(|&b| b as i8).collect();
+            let values = r.i8s("refine values", n64 * d64)?;
             Some(Refine { values, scales })
         } else {
             None
         };
-        debug_assert_eq!(r.pos, bytes.len());
+        debug_assert_eq!(r.pos, src.len());
         let catalog = Catalog::assemble(dim as usize, id_blob, id_ends, categories, vectors, refine)?;
         match projection {
             Some(p) => catalog.with_projection(p),

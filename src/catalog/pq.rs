@@ -53,12 +53,6 @@ impl Pq {
     /// row holds sub-space `2b` in its low nibble and `2b + 1` in its high nibble), checking both.
     pub fn new(dim: usize, m: usize, codebook: Vec<f32>, codes: &[u8]) -> Result<Pq> {
         check_shape(dim, m)?;
-        if codebook.len() != CENTROIDS * dim {
-            return Err(Error::LengthMismatch { what: "pq codebook", expected: CENTROIDS * dim, got: codebook.len() });
-        }
-        if let Some(i) = codebook.iter().position(|x| !x.is_finite()) {
-            return Err(Error::InvalidCodebook { index: i as u32, value: codebook[i] });
-        }
         let per_row = m / 2;
         if codes.len() % per_row != 0 {
             return Err(Error::LengthMismatch {
@@ -67,16 +61,39 @@ impl Pq {
                 got: codes.len(),
             });
         }
-        let rows = codes.len() / per_row;
-        let mut blocked = vec![0u8; rows.div_ceil(BLOCK) * m * 16];
-        for (r, row) in codes.chunks_exact(per_row).enumerate() {
+        let mut pq = Pq::with_rows(dim, m, codebook, codes.len() / per_row)?;
+        pq.place_rows(0, codes);
+        Ok(pq)
+    }
+
+    /// A table of `rows` rows, every code 0 until [`Pq::place_rows`] writes them: the decoder streams
+    /// the file's codes into the scan layout this way, without a row-major copy in memory. Checks the
+    /// shape and the codebook as [`Pq::new`] does.
+    pub(crate) fn with_rows(dim: usize, m: usize, codebook: Vec<f32>, rows: usize) -> Result<Pq> {
+        check_shape(dim, m)?;
+        if codebook.len() != CENTROIDS * dim {
+            return Err(Error::LengthMismatch { what: "pq codebook", expected: CENTROIDS * dim, got: codebook.len() });
+        }
+        if let Some(i) = codebook.iter().position(|x| !x.is_finite()) {
+            return Err(Error::InvalidCodebook { index: i as u32, value: codebook[i] });
+        }
+        let blocked = vec![0u8; rows.div_ceil(BLOCK) * m * 16];
+        Ok(Pq { dim, m, rows, codebook, blocked })
+    }
+
+    /// Writes whole rows of row-major codes (`m / 2` bytes a row), the first being row `first`, into
+    /// the scan layout. Each row is written once (codes are or-ed into zeroed nibbles).
+    pub(crate) fn place_rows(&mut self, first: usize, codes: &[u8]) {
+        let (m, per_row) = (self.m, self.m / 2);
+        debug_assert!(codes.len() % per_row == 0 && first + codes.len() / per_row <= self.rows);
+        for (i, row) in codes.chunks_exact(per_row).enumerate() {
+            let r = first + i;
             let (base, lane, shift) = ((r / BLOCK) * m * 16, r % 16, if r % BLOCK < 16 { 0 } else { 4 });
             for (b, &byte) in row.iter().enumerate() {
-                blocked[base + 2 * b * 16 + lane] |= (byte & 15) << shift;
-                blocked[base + (2 * b + 1) * 16 + lane] |= (byte >> 4) << shift;
+                self.blocked[base + 2 * b * 16 + lane] |= (byte & 15) << shift;
+                self.blocked[base + (2 * b + 1) * 16 + lane] |= (byte >> 4) << shift;
             }
         }
-        Ok(Pq { dim, m, rows, codebook, blocked })
     }
 
     /// Dimension of the rows.

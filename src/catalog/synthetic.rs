@@ -27,8 +27,14 @@ pub fn random_unit(n: usize, dim: usize, categories: u32, seed: u64) -> Catalog 
 pub fn random_pq(n: usize, dim: usize, m: usize, categories: u32, seed: u64) -> crate::Result<Catalog> {
     let mut rng = Rng::new(seed);
     let codebook: Vec<f32> = (0..16 * dim).map(|_| rng.normal_approx()).collect();
-    let codes: Vec<u8> = (0..n * m / 2).map(|_| rng.next_u64() as u8).collect();
-    let pq = super::Pq::new(dim, m, codebook, &codes)?;
+    // Rows are drawn 4,096 at a time straight into the scan layout (no row-major copy of the codes).
+    let mut pq = super::Pq::with_rows(dim, m, codebook, n)?;
+    let mut codes = Vec::with_capacity(4096 * m / 2);
+    for first in (0..n).step_by(4096) {
+        codes.clear();
+        codes.extend((0..(n - first).min(4096) * m / 2).map(|_| rng.next_u64() as u8));
+        pq.place_rows(first, &codes);
+    }
     let cats = (categories > 0).then(|| (0..n).map(|_| rng.below(categories as u64) as u32).collect());
     let ids: Vec<String> = (0..n).map(|i| format!("item-{i}")).collect();
     Catalog::from_pq(&ids, pq, cats)

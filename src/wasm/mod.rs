@@ -182,6 +182,18 @@ fn bad_input(message: &str) -> JsValue {
     error_with_code("invalid-argument", message)
 }
 
+/// A `Uint8Array` read by the catalogue decoder a section at a time (`subarray` + `copy_to`).
+struct JsBytes<'a>(&'a js_sys::Uint8Array);
+
+impl crate::catalog::format::Source for JsBytes<'_> {
+    fn len(&self) -> u64 {
+        u64::from(self.0.length())
+    }
+    fn read_at(&self, at: u64, out: &mut [u8]) {
+        self.0.subarray(at as u32, (at + out.len() as u64) as u32).copy_to(out);
+    }
+}
+
 /// An item-embedding table, decoded and validated.
 #[wasm_bindgen(js_name = Catalogue)]
 pub struct JsCatalogue {
@@ -192,9 +204,18 @@ pub struct JsCatalogue {
 impl JsCatalogue {
     /// Decodes a catalogue file (see the README's format table). Throws an `Error` naming the problem
     /// (bad magic, unsupported version, truncated, duplicate id, non-finite value, ...).
+    /// The file (a `Uint8Array` or an `ArrayBuffer`) is read from JS memory a section at a time,
+    /// never copied whole into wasm memory: a table of a million rows needs no second copy there.
     #[wasm_bindgen(js_name = fromBytes)]
-    pub fn from_bytes(bytes: &[u8]) -> JsResult<JsCatalogue> {
-        Ok(JsCatalogue { inner: Rc::new(Catalog::decode(bytes).map_err(js_err)?) })
+    pub fn from_bytes(#[wasm_bindgen(unchecked_param_type = "Uint8Array")] bytes: &JsValue) -> JsResult<JsCatalogue> {
+        let bytes = match bytes.dyn_ref::<js_sys::Uint8Array>() {
+            Some(b) => b.clone(),
+            None => match bytes.dyn_ref::<js_sys::ArrayBuffer>() {
+                Some(b) => js_sys::Uint8Array::new(b),
+                None => return Err(bad_input("Catalogue.fromBytes: expected the file's bytes as a Uint8Array")),
+            },
+        };
+        Ok(JsCatalogue { inner: Rc::new(Catalog::decode_from(&JsBytes(&bytes)).map_err(js_err)?) })
     }
 
     /// A seeded synthetic catalogue of `n` random unit vectors (ids `item-0`..), for demos and
