@@ -492,7 +492,10 @@ impl Recommender {
             .collect();
         // A check history the catalogue cannot hold (a table other than the export's, with fewer
         // rows) has nothing to say about this table: reported as no check, not as explain's error.
-        let tower_check = self.model.self_check(&self.catalog).unwrap_or(None);
+        let tower_check = match self.model.self_check(&self.catalog) {
+            Err(Error::IndexOutOfRange { .. } | Error::EmptyHistory) => None,
+            other => other?,
+        };
         let ranker_check = self.check_ranker()?;
         Ok(Explanation {
             encoded,

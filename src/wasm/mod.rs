@@ -34,7 +34,7 @@ fn to_js<T: serde::Serialize + ?Sized>(value: &T) -> crate::Result<JsValue> {
 }
 
 /// A plain JS object with these fields.
-fn object(fields: &[(&str, JsValue)]) -> js_sys::Object {
+pub(crate) fn object(fields: &[(&str, JsValue)]) -> js_sys::Object {
     let o = js_sys::Object::new();
     for (k, v) in fields {
         let _ = js_sys::Reflect::set(&o, &JsValue::from_str(k), v);

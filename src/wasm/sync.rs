@@ -168,13 +168,13 @@ struct Synced {
 
 impl Synced {
     fn to_js(&self) -> JsResult<Object> {
-        let o = Object::new();
-        set(&o, "manifest", &JSON::parse(&self.manifest_json)?);
-        set(&o, "prepared", &self.prepared);
-        set(&o, "source", &JsValue::from_str(self.source));
-        set(&o, "updateError", &self.update_error);
-        set(&o, "stored", &self.stored);
-        Ok(o)
+        Ok(super::object(&[
+            ("manifest", JSON::parse(&self.manifest_json)?),
+            ("prepared", self.prepared.clone()),
+            ("source", JsValue::from_str(self.source)),
+            ("updateError", self.update_error.clone()),
+            ("stored", self.stored.clone().into()),
+        ]))
     }
 }
 
