@@ -76,23 +76,13 @@ function overlap(a, b) {
 export async function runBench(configs) {
   await init();
   const results = [];
-  for (const { n, dim, pqUrl } of configs) {
+  for (const { n, dim } of configs) {
     // Only the tables the variants scan (1M x 384 in f32 would not fit a wasm memory).
     const types = new Set(variants.map((v) => v.type));
     const f32 = types.has('f32') || types.has('int8') ? Catalogue.randomUnit(n, dim, 0, CATALOG_SEED, 'f32') : null;
     const int8 = types.has('int8') ? f32.toInt8() : null;
-    // pq: random codes (its speed does not depend on them), the default sub-spaces (dim / 3); with
-    // `pqUrl`, the same table written as a file (kernels.mjs does) and decoded as the loader does
-    // (`Catalogue.fromBytes`), timing the decode and the module's memory right after it.
-    let pq = null, decode = null;
-    if (types.has('pq') && pqUrl) {
-      const bytes = new Uint8Array(await (await fetch(pqUrl)).arrayBuffer());
-      const t0 = performance.now();
-      pq = Catalogue.fromBytes(bytes);
-      decode = { ms: performance.now() - t0, file_mb: bytes.length / 2 ** 20, memory_mb: wasm.memory.buffer.byteLength / 2 ** 20 };
-    } else if (types.has('pq')) {
-      pq = Catalogue.randomUnit(n, dim, 0, CATALOG_SEED, 'pq');
-    }
+    // pq: random codes (its speed does not depend on them), the default sub-spaces (dim / 3).
+    const pq = types.has('pq') ? Catalogue.randomUnit(n, dim, 0, CATALOG_SEED, 'pq') : null;
     const tables = { f32, int8, pq };
     const int8r = f32.toInt8Refined();
     const qc = Catalogue.randomUnit(50, dim, 0, QUERY_SEED, 'f32');

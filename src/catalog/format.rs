@@ -99,13 +99,7 @@ impl Reader<'_> {
 
     /// Hands the next `len` bytes to `f` in pieces of at most [`CHUNK`] bytes (`unit` divides each
     /// piece but the last, so records never straddle two pieces), checking the length first.
-    fn stream(
-        &mut self,
-        section: &'static str,
-        len: u64,
-        unit: usize,
-        mut f: impl FnMut(&[u8]) -> Result<()>,
-    ) -> Result<()> {
+    fn stream(&mut self, section: &'static str, len: u64, unit: usize, mut f: impl FnMut(&[u8])) -> Result<()> {
         self.check(section, len)?;
         let piece = (CHUNK / unit).max(1) * unit;
         let mut buf = vec![0u8; piece.min(len as usize)];
@@ -114,7 +108,7 @@ impl Reader<'_> {
             let take = ((end - self.pos) as usize).min(piece);
             self.src.read_at(self.pos, &mut buf[..take]);
             self.pos += take as u64;
-            f(&buf[..take])?;
+            f(&buf[..take]);
         }
         Ok(())
     }
@@ -122,8 +116,7 @@ impl Reader<'_> {
     fn u32s(&mut self, section: &'static str, count: u64) -> Result<Vec<u32>> {
         let mut out = Vec::with_capacity(count.min(self.src.len() / 4) as usize);
         self.stream(section, count * 4, 4, |raw| {
-            out.extend(raw.chunks_exact(4).map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]])));
-            Ok(())
+            out.extend(raw.chunks_exact(4).map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]])))
         })?;
         Ok(out)
     }
@@ -131,18 +124,14 @@ impl Reader<'_> {
     fn f32s(&mut self, section: &'static str, count: u64) -> Result<Vec<f32>> {
         let mut out = Vec::with_capacity(count.min(self.src.len() / 4) as usize);
         self.stream(section, count * 4, 4, |raw| {
-            out.extend(raw.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])));
-            Ok(())
+            out.extend(raw.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])))
         })?;
         Ok(out)
     }
 
     fn i8s(&mut self, section: &'static str, count: u64) -> Result<Vec<i8>> {
         let mut out = Vec::with_capacity(count.min(self.src.len()) as usize);
-        self.stream(section, count, 1, |raw| {
-            out.extend(raw.iter().map(|&b| b as i8));
-            Ok(())
-        })?;
+        self.stream(section, count, 1, |raw| out.extend(raw.iter().map(|&b| b as i8)))?;
         Ok(out)
     }
 }
@@ -298,7 +287,6 @@ impl Catalog {
                 r.stream("pq codes", n64 * per_row as u64, per_row, |codes| {
                     pq.place_rows(row, codes);
                     row += codes.len() / per_row;
-                    Ok(())
                 })?;
                 Vectors::Pq(pq)
             }
