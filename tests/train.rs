@@ -4,11 +4,13 @@
 #![cfg(all(feature = "train", not(target_arch = "wasm32")))]
 
 use burn::tensor::{Tensor, TensorData};
+use localrec::model::item_tower::ItemFeatures;
 use localrec::model::{encode_history, inference_device, tensor_to_vec, Event, HistoryBatch, HistoryConfig, Kind};
 use localrec::rng::Rng;
 use localrec::train::eval::{evaluate_model, evaluate_popularity, queries};
 use localrec::train::rerank::{evaluate_features, query_features, train_stage, StageTrainConfig};
-use localrec::train::trainer::memory_matrix;
+use localrec::train::sparse::SparseTable;
+use localrec::train::step::StepPlan;
 use localrec::train::{synthetic_dataset, Split, SyntheticConfig, TrainConfig, Trained};
 
 /// Burn's device RNG is one per process: trainings in parallel test threads would draw from it in
@@ -20,13 +22,18 @@ fn train(ds: &localrec::train::data::Dataset, cfg: &TrainConfig) -> Trained {
     localrec::train::train(ds, cfg)
 }
 
-/// The trainer's memory (a weight matrix times the item table, or a gather and scatter-add) and the
+/// The trainer's memory (the step plan's weighted sums of the step's item vectors) and the
 /// browser's (a weighted sum of catalogue rows) are the same vectors.
 #[test]
 fn trainer_and_browser_compute_the_same_memory() {
     let (items, dim) = (60usize, 8usize);
     let mut rng = Rng::new(11);
-    let table: Vec<f32> = (0..items * dim).map(|_| rng.below(2001) as f32 / 1000.0 - 1.0).collect();
+    // Unit rows: an item tower of id vectors alone (no titles, no categories) computes them as they are.
+    let mut table: Vec<f32> = (0..items * dim).map(|_| rng.below(2001) as f32 / 1000.0 - 1.0).collect();
+    for row in table.chunks_mut(dim) {
+        let n = row.iter().map(|v| v * v).sum::<f32>().sqrt();
+        row.iter_mut().for_each(|v| *v /= n);
+    }
     let cfg = HistoryConfig { max_len: 5, recency_buckets: 28, memory: 25, memory_decay: 0.9 };
     let histories: Vec<_> = [3usize, 40, 80, 1]
         .iter()
@@ -41,13 +48,15 @@ fn trainer_and_browser_compute_the_same_memory() {
     let batch = HistoryBatch::new(&histories);
     let browser = batch.memory_vectors(dim, |r| table[r as usize * dim..(r as usize + 1) * dim].to_vec());
     let device = inference_device();
-    for sparse in [false, true] {
-        let items = Tensor::from_data(TensorData::new(table.clone(), [items, dim]), &device);
-        let trainer = tensor_to_vec(memory_matrix(&batch, items, sparse));
-        assert_eq!(browser.len(), trainer.len());
-        for (k, (a, b)) in browser.iter().zip(&trainer).enumerate() {
-            assert!((a - b).abs() <= 1e-5, "value {k} (sparse: {sparse}): browser {a}, trainer {b}");
-        }
+    let features = ItemFeatures::new(&vec![Vec::new(); items], None, 4);
+    let tensor = |v: Vec<f32>, rows: usize| Tensor::from_data(TensorData::new(v, [rows, dim]), &device);
+    let id = SparseTable::from_tensor(tensor(table.clone(), items));
+    let zeros = SparseTable::from_tensor(tensor(vec![0.0; dim], 1));
+    let plan = StepPlan::new(&features, &batch, &[7]);
+    let trainer = plan.inputs(&plan.forward(&id, &zeros, &zeros)).memory;
+    assert_eq!(browser.len(), trainer.len());
+    for (k, (a, b)) in browser.iter().zip(&trainer).enumerate() {
+        assert!((a - b).abs() <= 1e-5, "value {k}: browser {a}, trainer {b}");
     }
     assert!(browser.iter().any(|v| v.abs() > 0.01), "the memories are not all zero");
 }

@@ -191,7 +191,7 @@ struct Cli {
     /// Warm start: co-occurrence within W pairs (0: whole histories)
     #[arg(long, default_value_t = TrainConfig::default().warm_window, value_name = "W")]
     warm_window: usize,
-    /// The memory as a constant sum in each step (faster; default: trained through)
+    /// The memory as a constant sum in each step (default: trained through)
     #[arg(long)]
     no_memory_grad: bool,
     /// Each example weighs n_u^-B (n_u: the user's targets)

@@ -321,6 +321,13 @@ impl UserTower {
         memory: Option<Tensor<2>>,
         batch: &HistoryBatch,
     ) -> (Tensor<2>, Tensor<3>) {
+        let h = self.embed_slots(items, batch);
+        self.attend(h, memory, batch)
+    }
+
+    /// Each slot's input `[B, N, d]`: its item vector plus the rows of its kind, its recency
+    /// bucket and its position.
+    fn embed_slots(&self, items: Tensor<3>, batch: &HistoryBatch) -> Tensor<3> {
         let device = items.device();
         let [b, n, d] = items.dims();
         // [B, N, d]. Kind and recency vectors through one one-hot matrix product and the position
@@ -338,7 +345,22 @@ impl UserTower {
         let context =
             Tensor::<2>::from_data(TensorData::new(onehot, [b * n, width]), &device).matmul(table).reshape([b, n, d]);
         let position = self.position.weight.val().slice([0..n, 0..d]).unsqueeze::<3>(); // [1, N, d]
-        let h = items + context + position;
+        items + context + position
+    }
+
+    /// (Trainer only.) The kind, recency and position tables (`[rows, d]` each) with their
+    /// parameter ids: a trainer that adds them to the slots itself ([`Self::attend`]) registers
+    /// their gradients under these ids.
+    #[cfg(feature = "train")]
+    pub fn slot_tables(&self) -> [(burn::module::ParamId, Tensor<2>); 3] {
+        [&self.kind, &self.recency, &self.position].map(|e| (e.weight.id, e.weight.val()))
+    }
+
+    /// The tower after the slots' inputs `h` `[B, N, d]` (item + kind + recency + position):
+    /// [`Self::forward_attention`] from there.
+    pub fn attend(&self, h: Tensor<3>, memory: Option<Tensor<2>>, batch: &HistoryBatch) -> (Tensor<2>, Tensor<3>) {
+        let device = h.device();
+        let [b, n, d] = h.dims();
         // The newest slot is slot 0: [B, 1, a]
         let newest = h.clone().slice([0..b, 0..1, 0..d]);
         let query = self.att_query.forward(newest);

@@ -7,6 +7,7 @@ pub mod export;
 pub mod input;
 pub mod rerank;
 pub mod sparse;
+pub mod step;
 pub mod synthetic;
 pub mod trainer;
 pub mod warm;

@@ -41,13 +41,23 @@ impl SparseTable {
         self.values.len() / self.dim.max(1)
     }
 
+    pub fn dim(&self) -> usize {
+        self.dim
+    }
+
+    /// Row `r`'s values.
+    pub fn row(&self, r: u32) -> &[f32] {
+        &self.values[r as usize * self.dim..(r as usize + 1) * self.dim]
+    }
+
     /// The whole table as a tensor on `device`.
     pub fn to_tensor(&self, device: &Device) -> Tensor<2> {
         Tensor::from_data(TensorData::new(self.values.clone(), [self.rows(), self.dim]), device)
     }
 
     /// The rows `rows` (`[rows.len(), dim]`) as a leaf tensor that records its gradient.
-    pub fn gather(&self, rows: &[i64], device: &Device) -> Tensor<2> {
+    #[cfg(test)]
+    fn gather(&self, rows: &[u32], device: &Device) -> Tensor<2> {
         let d = self.dim;
         let mut out = Vec::with_capacity(rows.len() * d);
         for &r in rows {
@@ -56,38 +66,64 @@ impl SparseTable {
         Tensor::<2>::from_data(TensorData::new(out, [rows.len(), d]), device).require_grad()
     }
 
-    /// One Adam step on the rows `rows` (distinct), whose gradient is `grad` (`[rows.len(), dim]`,
-    /// row-major); other rows are left as they are.
-    pub fn adam_step(&mut self, lr: f64, rows: &[i64], grad: &[f32]) {
+    /// One Adam step on the rows `rows` (ascending, distinct), whose gradient is `grad`
+    /// (`[rows.len(), dim]`, row-major); other rows are left as they are. Rows are updated in
+    /// parallel, each exactly as alone.
+    pub fn adam_step(&mut self, lr: f64, rows: &[u32], grad: &[f32]) {
         assert_eq!(grad.len(), rows.len() * self.dim, "one gradient row per row");
+        assert!(rows.windows(2).all(|w| w[0] < w[1]), "rows ascending and distinct");
         self.steps += 1;
         // Burn's AdaptiveMomentum, row by row: the same factors in the same order.
         let bias_correction2_sqrt = (1.0 - BETA_2.powi(self.steps)).sqrt();
-        let factor = bias_correction2_sqrt / (1.0 - BETA_1.powi(self.steps));
-        let epsilon = EPSILON * bias_correction2_sqrt;
-        let lr = lr as f32;
-        let d = self.dim;
-        for (k, &r) in rows.iter().enumerate() {
-            let span = r as usize * d..(r as usize + 1) * d;
-            let g = &grad[k * d..(k + 1) * d];
-            let m = &mut self.moment_1[span.clone()];
-            let v = &mut self.moment_2[span.clone()];
-            let w = &mut self.values[span];
-            for j in 0..d {
-                m[j] = m[j] * BETA_1 + g[j] * (1.0 - BETA_1);
-                v[j] = v[j] * BETA_2 + g[j] * g[j] * (1.0 - BETA_2);
-                w[j] -= (m[j] * factor) / (v[j].sqrt() + epsilon) * lr;
-            }
-        }
+        let step = AdamStep {
+            factor: bias_correction2_sqrt / (1.0 - BETA_1.powi(self.steps)),
+            epsilon: EPSILON * bias_correction2_sqrt,
+            lr: lr as f32,
+            dim: self.dim,
+        };
+        step.rows(0, rows, grad, [&mut self.values, &mut self.moment_1, &mut self.moment_2]);
     }
 }
 
-/// The distinct values of `values`, ascending.
-pub fn distinct(values: impl IntoIterator<Item = i64>) -> Vec<i64> {
-    let mut v: Vec<i64> = values.into_iter().collect();
-    v.sort_unstable();
-    v.dedup();
-    v
+/// One Adam step's constants.
+struct AdamStep {
+    factor: f32,
+    epsilon: f32,
+    lr: f32,
+    dim: usize,
+}
+
+impl AdamStep {
+    /// Updates `rows` (ascending) of tables whose slices `[values, moment 1, moment 2]` begin at
+    /// row `first`: halves of the rows on both cores, down to small runs.
+    fn rows(&self, first: usize, rows: &[u32], grad: &[f32], tables: [&mut [f32]; 3]) {
+        let d = self.dim;
+        if rows.len() > 512 {
+            let mid = rows.len() / 2;
+            let split = (rows[mid] as usize - first) * d;
+            let [w, m, v] = tables;
+            let ((w1, w2), (m1, m2), (v1, v2)) = (w.split_at_mut(split), m.split_at_mut(split), v.split_at_mut(split));
+            let (g1, g2) = grad.split_at(mid * d);
+            rayon::join(
+                || self.rows(first, &rows[..mid], g1, [w1, m1, v1]),
+                || self.rows(rows[mid] as usize, &rows[mid..], g2, [w2, m2, v2]),
+            );
+            return;
+        }
+        let [values, moment_1, moment_2] = tables;
+        for (k, &r) in rows.iter().enumerate() {
+            let span = (r as usize - first) * d..(r as usize - first + 1) * d;
+            let g = &grad[k * d..(k + 1) * d];
+            let m = &mut moment_1[span.clone()];
+            let v = &mut moment_2[span.clone()];
+            let w = &mut values[span];
+            for j in 0..d {
+                m[j] = m[j] * BETA_1 + g[j] * (1.0 - BETA_1);
+                v[j] = v[j] * BETA_2 + g[j] * g[j] * (1.0 - BETA_2);
+                w[j] -= (m[j] * self.factor) / (v[j].sqrt() + self.epsilon) * self.lr;
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -115,7 +151,7 @@ mod tests {
         let mut optim = AdamConfig::new().init();
         let mut lazy =
             SparseTable::from_tensor(Tensor::from_data(TensorData::new(start.clone(), [rows, dim]), &device));
-        let all: Vec<i64> = (0..rows as i64).collect();
+        let all: Vec<u32> = (0..rows as u32).collect();
         for _ in 0..3 {
             let grads = loss_of(burn_table.weight.val()).backward();
             let grads = GradientsParams::from_grads(grads, &burn_table);

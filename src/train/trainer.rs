@@ -23,14 +23,15 @@ use std::time::Instant;
 use burn::module::Module;
 use burn::optim::{AdamConfig, GradientsParams};
 use burn::tensor::activation::log_softmax;
-use burn::tensor::{Device, IndexingUpdateOp, Int, Tensor, TensorData};
+use burn::tensor::{Device, Tensor, TensorData};
 
 use super::data::Dataset;
 use super::eval::{evaluate_model, history_window, queries, EvalQuery, Metrics, Split};
-use super::sparse::{distinct, SparseTable};
+use super::sparse::SparseTable;
+use super::step::{SlotTables, StepPlan};
 use crate::catalog::Catalog;
 use crate::model::features::title_tokens;
-use crate::model::item_tower::{ItemFeatures, ItemRows};
+use crate::model::item_tower::ItemFeatures;
 use crate::model::{
     encode_history_into, tensor_to_vec, EncodeScratch, EncodedHistory, HistoryBatch, ItemTower, ItemTowerConfig,
     TowerFile, UserModel, UserTower, UserTowerConfig, TOWER_FORMAT, TOWER_VERSION,
@@ -67,8 +68,8 @@ pub struct TrainConfig {
     /// Start the id vectors from the co-occurrence embedding of [`super::warm`] (title-token and
     /// category vectors then start at a tenth of their default scale).
     pub warm_start: bool,
-    /// Train the item vectors through the memory too (a dense `[batch, items]` product and its
-    /// gradient); without, the memory is the browser's sparse sum, a constant for each step.
+    /// Train the item vectors through the memory too; without, the memory's weighted sum is a
+    /// constant for each step (no gradient reaches the items through it).
     pub memory_grad: bool,
     /// Co-occurrence window of the warm start in training pairs (0 = the whole history).
     pub warm_window: usize,
@@ -278,6 +279,9 @@ pub fn train(ds: &Dataset, cfg: &TrainConfig) -> Trained {
         std::thread::scope(|scope| {
             let (tx, rx) = std::sync::mpsc::sync_channel::<PreparedBatch>(2);
             let examples = &examples;
+            let features = &features;
+            // Uniform negatives are drawn here, from the epoch's own stream.
+            let mut negative_rng = Rng::new(cfg.seed ^ 0x6e65_6761 ^ (epoch as u64) << 32);
             let producer = scope.spawn(move || {
                 let mut scratch = EncodeScratch::default();
                 let mut busy = 0.0f64;
@@ -299,11 +303,15 @@ pub fn train(ds: &Dataset, cfg: &TrainConfig) -> Trained {
                         })
                         .collect();
                     let batch = HistoryBatch::new(&histories);
-                    let memory = (cfg.memory > 0 && cfg.memory_grad).then(|| memory_weights(&batch));
-                    let targets = chunk.iter().map(|&(u, j)| ds.users[u as usize].events[j as usize].item).collect();
+                    let targets: Vec<u32> =
+                        chunk.iter().map(|&(u, j)| ds.users[u as usize].events[j as usize].item).collect();
+                    let negatives: Vec<u32> =
+                        (0..cfg.uniform_negatives).map(|_| negative_rng.below(n_items as u64) as u32).collect();
+                    let columns: Vec<u32> = targets.iter().chain(&negatives).copied().collect();
+                    let plan = StepPlan::new(features, &batch, &columns);
                     let weights = chunk.iter().map(|&(u, _)| user_weights[u as usize]).collect();
                     busy += started.elapsed().as_secs_f64();
-                    if tx.send(PreparedBatch { batch, memory, targets, weights }).is_err() {
+                    if tx.send(PreparedBatch { batch, plan, targets, negatives, weights }).is_err() {
                         break;
                     }
                 }
@@ -312,18 +320,41 @@ pub fn train(ds: &Dataset, cfg: &TrainConfig) -> Trained {
             let mut waited = Instant::now();
             for (step, prepared) in rx.iter().enumerate() {
                 prep_wait += waited.elapsed().as_secs_f64();
-                let negatives: Vec<u32> =
-                    (0..cfg.uniform_negatives).map(|_| rng.below(n_items as u64) as u32).collect();
                 let user = current.take().expect("the user tower between steps");
-                let touched = touched_rows(&prepared, &negatives, cfg, n_items);
-                let rows = tables.step_rows(&features, touched);
-                let loss =
-                    batch_loss(&user, rows.items.clone(), &rows.rows, &prepared, &negatives, &log_q, cfg, &device);
+                let (plan, batch) = (&prepared.plan, &prepared.batch);
+                let vectors = plan.forward(&tables.id, &tables.token, &tables.category);
+                let inputs = plan.inputs(&vectors);
+                let (b, slots, d) = (batch.batch, batch.slots, cfg.dim);
+                let leaf = |v: Vec<f32>, rows: usize| Tensor::<2>::from_data(TensorData::new(v, [rows, d]), &device);
+                // The slots' inputs (items plus kind, recency and position rows), built here too.
+                let slot_tables = user.slot_tables();
+                let [kind, recency, position] = slot_tables.clone().map(|(_, t)| tensor_to_vec(t));
+                let slot_rows = SlotTables { kind: &kind, recency: &recency, position: &position };
+                let h = leaf(slot_rows.inputs(batch, &inputs.history, d), b * slots).require_grad();
+                let memory =
+                    (cfg.memory > 0).then(|| leaf(inputs.memory, b)).map(|m| m.set_require_grad(cfg.memory_grad));
+                let candidates = leaf(inputs.candidates, plan.columns()).require_grad();
+                let users = user.attend(h.clone().reshape([b, slots, d]), memory.clone(), batch).0;
+                let loss = batch_loss(users, candidates.clone(), &prepared, &log_q, cfg, &device);
                 let value = tensor_to_vec(loss.clone().inner())[0] as f64;
                 let mut grads = loss.backward();
-                tables.update(lr, &rows, &mut grads);
-                let grads = GradientsParams::from_grads(grads, &user);
-                current = Some(optim.step(lr, user, grads));
+                let g_h = h.grad_remove(&mut grads).expect("the slots' gradient");
+                let grad_device = g_h.device();
+                let g_h = tensor_to_vec(g_h);
+                let mut take = |t: &Tensor<2>| t.grad_remove(&mut grads).map(tensor_to_vec);
+                let g_memory = memory.as_ref().filter(|_| cfg.memory_grad).and_then(&mut take);
+                let g_candidates = take(&candidates).expect("the candidates' gradient");
+                // An item's gradient in a slot is the slot's.
+                let g = plan.backward(&vectors, &g_h, g_memory.as_deref(), &g_candidates);
+                tables.id.adam_step(lr, &plan.rows, &g.id);
+                tables.token.adam_step(lr, &plan.token_rows, &g.token);
+                tables.category.adam_step(lr, &plan.category_rows, &g.category);
+                let mut params = GradientsParams::from_grads(grads, &user);
+                for ((id, table), g) in slot_tables.into_iter().zip(slot_rows.grads(batch, &g_h, d)) {
+                    let g = Tensor::<2>::from_data(TensorData::new(g, table.dims()), &grad_device);
+                    params.register(id, g);
+                }
+                current = Some(optim.step(lr, user, params));
                 loss_sum += value;
                 loss_n += 1;
                 let rate = ((step + 1) * cfg.batch) as f64 / epoch_start.elapsed().as_secs_f64();
@@ -402,42 +433,23 @@ pub fn item_table(item: &ItemTower, features: &ItemFeatures) -> Vec<f32> {
 /// One training batch, prepared off the training thread.
 struct PreparedBatch {
     batch: HistoryBatch,
-    /// The memory's weights over the items the batch's memories touch ([`memory_weights`]), for
-    /// a tower with a memory trained through it ([`TrainConfig::memory_grad`]).
-    memory: Option<MemoryWeights>,
+    /// The item rows the step reads ([`StepPlan`]).
+    plan: StepPlan,
     targets: Vec<u32>,
+    /// Extra candidate columns drawn uniformly ([`TrainConfig::uniform_negatives`]).
+    negatives: Vec<u32>,
     /// Each example's loss weight ([`TrainConfig::user_weight`]).
     weights: Vec<f32>,
 }
 
-/// The item rows a step reads: the histories', the memories' and the candidates' (every row when
-/// the memory is the browser's constant sum over the whole table), ascending.
-fn touched_rows(prepared: &PreparedBatch, negatives: &[u32], cfg: &TrainConfig, n_items: usize) -> Vec<i64> {
-    if prepared.memory.is_none() && cfg.memory > 0 {
-        return (0..n_items as i64).collect();
-    }
-    let PreparedBatch { batch, memory, targets, .. } = prepared;
-    let rows = batch.rows.iter().chain(targets).chain(negatives).map(|&r| r as i64);
-    distinct(rows.chain(memory.iter().flat_map(|w| w.rows.iter().copied())))
-}
-
-/// The item tower's three tables, kept outside Burn's optimizer ([`super::sparse`]).
+/// The item tower's three tables, kept outside Burn's autodiff and optimizer ([`super::step`],
+/// [`super::sparse`]).
 struct ItemTables {
     /// The tower the tables belong to (its tables are replaced by [`Self::item_tower`]).
     tower: ItemTower,
     id: SparseTable,
     token: SparseTable,
     category: SparseTable,
-}
-
-/// One step's gathered rows and the item vectors computed from them.
-struct StepRows {
-    /// Item rows, ascending: row `k` of `items` is item `rows[k]`.
-    rows: Vec<i64>,
-    token_rows: Vec<i64>,
-    category_rows: Vec<i64>,
-    leaves: [Tensor<2>; 3],
-    items: Tensor<2>,
 }
 
 impl ItemTables {
@@ -448,37 +460,6 @@ impl ItemTables {
             token: SparseTable::from_tensor(token),
             category: SparseTable::from_tensor(category),
             tower,
-        }
-    }
-
-    /// The vectors of the items `rows` (ascending), differentiable in the rows of the three tables
-    /// they read.
-    fn step_rows(&self, f: &ItemFeatures, rows: Vec<i64>) -> StepRows {
-        let device = Device::default().autodiff();
-        let token_rows = ItemRows::token_rows(f, &rows);
-        let category_rows = distinct(rows.iter().map(|&r| f.categories[r as usize]));
-        let gathered = ItemRows::new(f, &rows, &token_rows, &category_rows);
-        let leaves = [
-            self.id.gather(&rows, &device),
-            self.token.gather(&token_rows, &device),
-            self.category.gather(&category_rows, &device),
-        ];
-        let [id, token, category] = leaves.clone();
-        let items = gathered.forward(id, token, category, &device);
-        StepRows { rows, token_rows, category_rows, leaves, items }
-    }
-
-    /// Adam on the rows the step read, from the step's gradients.
-    fn update(&mut self, lr: f64, step: &StepRows, grads: &mut burn::tensor::Gradients) {
-        let tables = [
-            (&mut self.id, &step.rows),
-            (&mut self.token, &step.token_rows),
-            (&mut self.category, &step.category_rows),
-        ];
-        for ((table, rows), leaf) in tables.into_iter().zip(&step.leaves) {
-            if let Some(g) = leaf.grad_remove(grads) {
-                table.adam_step(lr, rows, &tensor_to_vec(g));
-            }
         }
     }
 
@@ -510,41 +491,21 @@ fn validation_sample(mut queries: Vec<EvalQuery>, seed: u64) -> Vec<EvalQuery> {
     queries
 }
 
-#[allow(clippy::too_many_arguments)] // one step's inputs
+/// The batch's loss from its user vectors `users` `[B, d]` and the candidates' item vectors
+/// `candidates` `[C, d]` (the targets', then the negatives').
 fn batch_loss(
-    user: &UserTower,
-    items: Tensor<2>,
-    touched: &[i64],
+    users: Tensor<2>,
+    candidates: Tensor<2>,
     prepared: &PreparedBatch,
-    negatives: &[u32],
     log_q: &[f32],
     cfg: &TrainConfig,
     device: &Device,
 ) -> Tensor<1> {
-    let PreparedBatch { batch, memory, targets, weights } = prepared;
+    let PreparedBatch { targets, negatives, weights, .. } = prepared;
     let b = targets.len();
-    let d = cfg.dim;
-    let ints = |v: Vec<i64>| Tensor::<1, Int>::from_data(TensorData::new(v.clone(), [v.len()]), device);
     let columns: Vec<u32> = targets.iter().chain(negatives).copied().collect();
-    // Row k of `items` is item touched[k].
-    let at = |r: i64| -> i64 { touched.binary_search(&r).expect("every touched row is listed") as i64 };
-    let hist =
-        items.clone().select(0, ints(batch.rows.iter().map(|&r| at(r as i64)).collect())).reshape([b, batch.slots, d]);
-    let memory = match memory {
-        Some(w) => Some(w.product_with(items.clone(), at, None)),
-        // Without the memory's gradient: the browser's sparse sums over the current table, a
-        // constant for this step.
-        None if cfg.memory > 0 => {
-            let table = tensor_to_vec(items.clone().inner());
-            let m = batch.memory_vectors(d, |row| &table[row as usize * d..(row as usize + 1) * d]);
-            Some(Tensor::<2>::from_data(TensorData::new(m, [b, d]), device))
-        }
-        None => None,
-    };
-    let users = user.forward(hist, memory, batch); // [B, d]
     let c = columns.len();
-    let cands = items.select(0, ints(columns.iter().map(|&r| at(r as i64)).collect())); // [C, d]
-                                                                                        // Correction and accidental-hit mask, built on the CPU: [B, C].
+    // Correction and accidental-hit mask, built on the CPU: [B, C].
     let n_items = log_q.len() as f32;
     let mut offset = vec![0f32; b * c];
     for i in 0..b {
@@ -559,7 +520,7 @@ fn batch_loss(
         }
     }
     let offset = Tensor::<2>::from_data(TensorData::new(offset, [b, c]), device);
-    let logits = users.matmul(cands.transpose()).div_scalar(cfg.temperature) + offset;
+    let logits = users.matmul(candidates.transpose()).div_scalar(cfg.temperature) + offset;
     let logp = log_softmax(logits, 1);
     let mut eye = vec![0f32; b * c];
     for i in 0..b {
@@ -567,83 +528,6 @@ fn batch_loss(
     }
     let eye = Tensor::<2>::from_data(TensorData::new(eye, [b, c]), device);
     (logp * eye).sum().neg().div_scalar(b as f32)
-}
-
-/// The memory vectors of a batch `[B, d]`, differentiable in the item table `items` `[I, d]`: the
-/// weighted sums of the rows each history's memory holds. The browser computes the same sums row
-/// by row ([`HistoryBatch::memory_vectors`]); a test holds the two together, in both of the forms
-/// [`MemoryWeights`] chooses between (`sparse`: gather and scatter-add; otherwise a `[B, U]` weight
-/// matrix times the `U` rows). The cost grows with the items a batch's memories hold, not with
-/// the catalogue.
-pub fn memory_matrix(batch: &HistoryBatch, items: Tensor<2>, sparse: bool) -> Tensor<2> {
-    memory_weights(batch).product_with(items, |r| r, Some(sparse))
-}
-
-/// A batch's memory weights, compacted to the items they touch.
-#[derive(Debug, Clone)]
-pub struct MemoryWeights {
-    batch: usize,
-    /// The distinct item rows, ascending.
-    rows: Vec<i64>,
-    /// (example, item row, weight), one per item of each memory (an item at most once a memory).
-    triplets: Vec<(u32, u32, f32)>,
-    /// The `[batch, rows.len()]` weight matrix, row-major, for a batch dense enough for the product.
-    dense: Option<Vec<f32>>,
-}
-
-/// The `[B, U]` matrix product is used while at least one weight in `DENSE_FROM` is non-zero;
-/// sparser batches (many distinct items, short memories: large catalogues) gather and scatter-add
-/// instead. On Online Retail II (long histories over 4,199 items, about 1 in 20 non-zero) the
-/// matrix product was the faster; on the synthetic shop at 100,000 items (about 1 in 400) the
-/// gather (docs/model.md, "Scale").
-const DENSE_FROM: usize = 32;
-
-impl MemoryWeights {
-    fn dense_weights(&self) -> Vec<f32> {
-        let u = self.rows.len();
-        let mut weights = vec![0f32; self.batch * u];
-        for &(i, row, w) in &self.triplets {
-            let col = self.rows.binary_search(&(row as i64)).expect("collected above");
-            weights[i as usize * u + col] += w;
-        }
-        weights
-    }
-
-    /// The same over a table whose row `at(r)` holds item `r`; `sparse` forces a form (else by
-    /// the weights' density, [`DENSE_FROM`]).
-    fn product_with(&self, items: Tensor<2>, at: impl Fn(i64) -> i64, sparse: Option<bool>) -> Tensor<2> {
-        let device = items.device();
-        let d = items.dims()[1];
-        if self.rows.is_empty() {
-            return Tensor::<2>::zeros([self.batch, d], &device);
-        }
-        let (n, u) = (self.triplets.len(), self.rows.len());
-        let ints = |v: Vec<i64>| Tensor::<1, Int>::from_data(TensorData::new(v.clone(), [v.len()]), &device);
-        if sparse.unwrap_or(n * DENSE_FROM < self.batch * u) {
-            let rows = ints(self.triplets.iter().map(|&(_, row, _)| at(row as i64)).collect());
-            let examples = ints(self.triplets.iter().map(|&(i, _, _)| i as i64).collect());
-            let w: Vec<f32> = self.triplets.iter().map(|&(_, _, w)| w).collect();
-            let w = Tensor::<2>::from_data(TensorData::new(w, [n, 1]), &device);
-            let terms = items.select(0, rows) * w; // [N, d]
-            Tensor::<2>::zeros([self.batch, d], &device).select_assign(0, examples, terms, IndexingUpdateOp::Add)
-        } else {
-            // Built with the batch, off the training thread, when the density chose this form.
-            let weights = self.dense.clone().unwrap_or_else(|| self.dense_weights());
-            let idx = ints(self.rows.iter().map(|&r| at(r)).collect());
-            let w = Tensor::<2>::from_data(TensorData::new(weights, [self.batch, u]), &device);
-            w.matmul(items.select(0, idx))
-        }
-    }
-}
-
-/// The batch's memories as weights over the distinct items they touch.
-fn memory_weights(batch: &HistoryBatch) -> MemoryWeights {
-    let rows = distinct(batch.memory.iter().map(|&(_, row, _)| row as i64));
-    let mut w = MemoryWeights { batch: batch.batch, rows, triplets: batch.memory.clone(), dense: None };
-    if w.triplets.len() * DENSE_FROM >= w.batch * w.rows.len() {
-        w.dense = Some(w.dense_weights());
-    }
-    w
 }
 
 /// The evaluation queries of the test split, for callers that report test metrics.
