@@ -40,7 +40,8 @@ fn main() {
     );
     eval("f32", x.clone());
     eval("pq (the export's, read back)", rec.clone());
-    let unit: Vec<f32> = rec.chunks(d).zip(&norms).flat_map(|(r, &s)| r.iter().map(move |v| v / s.max(1e-12))).collect();
+    let unit: Vec<f32> =
+        rec.chunks(d).zip(&norms).flat_map(|(r, &s)| r.iter().map(move |v| v / s.max(1e-12))).collect();
     eval("pq rows at unit length", unit);
     let fitted: Vec<f32> = rec
         .chunks(d)

@@ -5,7 +5,7 @@
 
 use burn::tensor::{Tensor, TensorData};
 use localrec::model::item_tower::ItemFeatures;
-use localrec::model::{encode_history, inference_device, tensor_to_vec, Event, HistoryBatch, HistoryConfig, Kind};
+use localrec::model::{encode_history, inference_device, Event, HistoryBatch, HistoryConfig, Kind};
 use localrec::rng::Rng;
 use localrec::train::eval::{evaluate_model, evaluate_popularity, queries};
 use localrec::train::rerank::{evaluate_features, query_features, train_stage, StageTrainConfig};

@@ -106,7 +106,7 @@ pub struct StepVectors {
 pub struct StepInputs {
     /// `[batch, slots, dim]`, zero on padding.
     pub history: Vec<f32>,
-    /// `[batch, dim]`: each memory's weighted sum (empty when the batch has no memories).
+    /// `[batch, dim]`: each memory's weighted sum (zero for a history without one).
     pub memory: Vec<f32>,
     /// `[columns, dim]`.
     pub candidates: Vec<f32>,
@@ -231,15 +231,12 @@ impl StepPlan {
                 out.copy_from_slice(row(k));
             }
         });
-        let mut memory = Vec::new();
-        if !self.memory.entries.is_empty() {
-            memory = vec![0f32; self.batch * d];
-            memory.par_chunks_mut(d).enumerate().for_each(|(i, out)| {
-                for &(k, w) in self.memory.row(i) {
-                    add_scaled(out, w, row(k));
-                }
-            });
-        }
+        let mut memory = vec![0f32; self.batch * d];
+        memory.par_chunks_mut(d).enumerate().for_each(|(i, out)| {
+            for &(k, w) in self.memory.row(i) {
+                add_scaled(out, w, row(k));
+            }
+        });
         let mut candidates = vec![0f32; self.columns.len() * d];
         candidates.par_chunks_mut(d).zip(&self.columns).for_each(|(out, &k)| out.copy_from_slice(row(k)));
         StepInputs { history, memory, candidates }

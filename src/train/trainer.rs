@@ -15,7 +15,10 @@
 //! other columns holding the same item as row i's target are masked out.
 //!
 //! The item tower's id vectors start from a co-occurrence embedding ([`super::warm`]) unless
-//! `warm_start` is off; a second thread prepares the next batches while this one runs the step.
+//! `warm_start` is off; a second thread prepares the next batches (and their [`StepPlan`]) while
+//! this one runs the step. The item side of a step (item vectors, the user tower's slot inputs,
+//! their gradients) runs outside Burn's autodiff ([`super::step`]); Burn differentiates the user
+//! tower from its inputs and the loss.
 
 use std::io::{IsTerminal, Write};
 use std::time::Instant;
