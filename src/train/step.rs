@@ -311,7 +311,7 @@ const SLOT_CHUNK: usize = 1024;
 impl SlotTables<'_> {
     /// `h` `[B, N, d]`: each slot's item vector (`history`, [`StepInputs::history`]) plus its
     /// kind's, recency bucket's and position's rows.
-    pub fn inputs(&self, batch: &HistoryBatch, history: &[f32], dim: usize) -> Vec<f32> {
+    pub fn inputs(&self, batch: &HistoryBatch, history: Vec<f32>, dim: usize) -> Vec<f32> {
         let d = dim;
         let (kinds, buckets) = (self.kind.len() / d, self.recency.len() / d);
         assert!(batch.slots * d <= self.position.len(), "a position row per slot");
@@ -319,7 +319,7 @@ impl SlotTables<'_> {
             batch.kinds.iter().all(|&k| k < kinds) && batch.recency.iter().all(|&r| r < buckets),
             "history encoded for another tower"
         );
-        let mut h = history.to_vec();
+        let mut h = history;
         h.par_chunks_mut(d).enumerate().for_each(|(s, out)| {
             let (k, r, n) = (batch.kinds[s], batch.recency[s], s % batch.slots);
             let rows =
@@ -375,6 +375,21 @@ mod tests {
         Tensor::from_data(TensorData::new(v, [n]), device)
     }
 
+    /// `n` values drawn uniformly from [-1, 1).
+    fn random(rng: &mut Rng, n: usize) -> Vec<f32> {
+        (0..n).map(|_| rng.next_f32() * 2.0 - 1.0).collect()
+    }
+
+    /// `values` (`dim` per history slot of `batch`) with the padding slots' rows set to zero.
+    fn zero_on_padding(batch: &HistoryBatch, mut values: Vec<f32>, dim: usize) -> Vec<f32> {
+        for (s, &m) in batch.mask.iter().enumerate() {
+            if m != 0.0 {
+                values[s * dim..(s + 1) * dim].iter_mut().for_each(|x| *x = 0.0);
+            }
+        }
+        values
+    }
+
     fn close(what: &str, got: &[f32], want: &[f32]) {
         assert_eq!(got.len(), want.len(), "{what}: lengths");
         for (k, (a, b)) in got.iter().zip(want).enumerate() {
@@ -415,14 +430,8 @@ mod tests {
         let batch = HistoryBatch::new(&histories);
         let columns: Vec<u32> = vec![5, 17, 5, 39, 0, 22];
         let (b, slots) = (batch.batch, batch.slots);
-        let mut random = |n: usize| -> Vec<f32> { (0..n).map(|_| rng.next_f32() * 2.0 - 1.0).collect() };
-        let mut w_history = random(b * slots * dim);
-        for (s, &m) in batch.mask.iter().enumerate() {
-            if m != 0.0 {
-                w_history[s * dim..(s + 1) * dim].iter_mut().for_each(|w| *w = 0.0);
-            }
-        }
-        let (w_memory, w_columns) = (random(b * dim), random(columns.len() * dim));
+        let w_history = zero_on_padding(&batch, random(&mut rng, b * slots * dim), dim);
+        let (w_memory, w_columns) = (random(&mut rng, b * dim), random(&mut rng, columns.len() * dim));
         let tensor = |v: &[f32], rows: usize| Tensor::<2>::from_data(TensorData::new(v.to_vec(), [rows, dim]), &device);
 
         // Burn: the whole table, then the gathers.
@@ -516,14 +525,8 @@ mod tests {
             .collect();
         let batch = HistoryBatch::new(&histories);
         let (b, n) = (batch.batch, batch.slots);
-        let mut random = |len: usize| -> Vec<f32> { (0..len).map(|_| rng.next_f32() * 2.0 - 1.0).collect() };
-        let mut items = random(b * n * dim);
-        for (s, &m) in batch.mask.iter().enumerate() {
-            if m != 0.0 {
-                items[s * dim..(s + 1) * dim].iter_mut().for_each(|x| *x = 0.0);
-            }
-        }
-        let (memory, weights) = (random(b * dim), random(b * dim));
+        let items = zero_on_padding(&batch, random(&mut rng, b * n * dim), dim);
+        let (memory, weights) = (random(&mut rng, b * dim), random(&mut rng, b * dim));
         let t2 = |v: &[f32], rows: usize| Tensor::<2>::from_data(TensorData::new(v.to_vec(), [rows, dim]), &device);
         let run = |users: Tensor<2>| (users.clone() * t2(&weights, b)).sum().backward();
 
@@ -540,7 +543,7 @@ mod tests {
         // The slots built here, the tower from `h` on.
         let [kind, recency, position] = tables.map(|(_, t)| tensor_to_vec(t));
         let slots = SlotTables { kind: &kind, recency: &recency, position: &position };
-        let h = t2(&slots.inputs(&batch, &items, dim), b * n).require_grad();
+        let h = t2(&slots.inputs(&batch, items.clone(), dim), b * n).require_grad();
         let users = tower.attend(h.clone().reshape([b, n, dim]), Some(t2(&memory, b)), &batch).0;
         close("users", &tensor_to_vec(users.clone().inner()), &want_users);
         let grads = run(users);

@@ -333,7 +333,7 @@ pub fn train(ds: &Dataset, cfg: &TrainConfig) -> Trained {
                 let slot_tables = user.slot_tables();
                 let [kind, recency, position] = slot_tables.clone().map(|(_, t)| tensor_to_vec(t));
                 let slot_rows = SlotTables { kind: &kind, recency: &recency, position: &position };
-                let h = leaf(slot_rows.inputs(batch, &inputs.history, d), b * slots).require_grad();
+                let h = leaf(slot_rows.inputs(batch, inputs.history, d), b * slots).require_grad();
                 let memory =
                     (cfg.memory > 0).then(|| leaf(inputs.memory, b)).map(|m| m.set_require_grad(cfg.memory_grad));
                 let candidates = leaf(inputs.candidates, plan.columns()).require_grad();
