@@ -25,6 +25,7 @@ fn main() -> Result<(), String> {
         "items.f32.lrc",
         "items.int8.lrc",
         "items.pq.lrc",
+        "items.pq.refine.lrc",
         "items.pca.lrc",
         "items.json",
         "items.meta.lrc",
@@ -97,13 +98,16 @@ fn main() -> Result<(), String> {
     let axes = old_pca.projection().ok_or("items.pca.lrc has no projection")?;
     let new_pca = new_f32.to_projected_int8_like(axes).map_err(|e| e.to_string())?;
     let compact = localrec::catalog::meta::ItemMeta::from_json(&meta2, &new_f32).map_err(|e| e.to_string())?;
-    let files: [(&str, Vec<u8>); 9] = [
+    // A new pq table, a new refine plane (the old one names v1's table and would be refused).
+    let new_plane = localrec::catalog::PqResidual::learn(&new_pq, &new_f32, 0x7265_6669).map_err(|e| e.to_string())?;
+    let files: [(&str, Vec<u8>); 10] = [
         ("ranker.bin", ranker2.encode()),
         ("tower.json", read("tower.json")?),
         ("tower.bin", read("tower.bin")?),
         ("items.f32.lrc", new_f32.encode()),
         ("items.int8.lrc", new_f32.to_int8().encode()),
         ("items.pq.lrc", new_pq.encode()),
+        ("items.pq.refine.lrc", new_plane.encode()),
         ("items.pca.lrc", new_pca.encode()),
         ("items.json", serde_json::to_vec(&meta2).map_err(|e| e.to_string())?),
         ("items.meta.lrc", compact.encode()),

@@ -41,8 +41,10 @@ export interface SyncEvent {
    * ranking-stage: `ranking: 'progressive'`: the ranking stage is verified and in use (`info`).
    * ranking-stage-failed: `ranking: 'progressive'`: the stage could not be loaded (`reason`: an
    *   error code); the tower answers alone.
+   * refine: a pq item table's refine plane is verified and attached (`info.refined`).
+   * refine-failed: the refine plane could not be loaded (`reason`: an error code); pq answers alone.
    */
-  type: 'degraded' | 'offline' | 'update' | 'update-failed' | 'corrupt-cache' | 'delta-failed' | 'history-skipped' | 'history-changed' | 'ranking-stage' | 'ranking-stage-failed';
+  type: 'degraded' | 'offline' | 'update' | 'update-failed' | 'corrupt-cache' | 'delta-failed' | 'history-skipped' | 'history-changed' | 'ranking-stage' | 'ranking-stage-failed' | 'refine' | 'refine-failed';
   reason?: 'indexeddb-unavailable' | 'quota' | 'store-failed' | 'history-unreadable' | ErrorCode;
   file?: string;
   /** history-skipped: damaged events by reason ('not-an-object', 'bad-id', 'bad-kind', 'bad-time'). */
@@ -84,6 +86,13 @@ export interface OpenOptions {
    * then used from its 'ranking-stage' event on (`info.ranking` turns 'two-stage').
    */
   ranking?: 'two-stage' | 'tower' | 'progressive';
+  /**
+   * A pq item table's refine plane (`items.pq.refine.lrc`, a second pq level: as many bytes again),
+   * loaded behind the first answer and cached; once attached (a 'refine' event, `info.refined`) the
+   * pq scan's best `2k + 32` are re-scored with both levels. 'auto' (default): unless Data Saver is
+   * on, the device has at most 2 GB of memory, or the plane is above 32 MiB; 'always'; 'never'.
+   */
+  refine?: 'auto' | 'always' | 'never';
   /** 'indexeddb' (default) or 'memory' (nothing kept after the page). */
   storage?: 'indexeddb' | 'memory';
   /** IndexedDB database name (default 'localrec'). */
@@ -132,6 +141,8 @@ export interface RecommenderInfo {
   precision: 'int8' | 'pca' | 'pq' | 'f32';
   /** 'two-stage': the tower's candidates re-ranked by the ranking stage; 'tower': the tower alone. */
   ranking: 'two-stage' | 'tower';
+  /** The item table is refined (a pq table with its refine plane attached, or int8 with its plane). */
+  refined: boolean;
   /** 'cache': nothing downloaded; 'network': files downloaded; 'delta': catalogue changes applied. */
   source: 'cache' | 'network' | 'delta';
   /** Why a newer version was not installed (the cached one is in use), or null. */

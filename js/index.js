@@ -9,7 +9,7 @@
 // WebAssembly, and no request ever carries the history. `openInWorker` gives the same API backed by a
 // Web Worker.
 
-import init, { Catalogue, UserTower, Recommender, RankingStage, VisitorHistory, ItemMetadata, checkItemMetadata, experimentOf, rules } from './localrec.js';
+import init, { Catalogue, UserTower, Recommender, RankingStage, PqRefine, VisitorHistory, ItemMetadata, checkItemMetadata, experimentOf, rules } from './localrec.js';
 import { LocalRecError, fromWasm } from './errors.js';
 import { openIndexedDbStore, MemoryStore } from './store.js';
 import { syncArtifacts } from './sync.js';
@@ -30,9 +30,12 @@ export const KINDS = [];
 const REASON_VERB = { view: 'viewed', cart: 'added to your cart', purchase: 'bought' };
 /** How many results a shadow variant is scored on: a hit is the next interaction in its top 10. */
 const SHADOW_K = 10;
-const DEFAULTS = { precision: 'auto', storage: 'indexeddb', dbName: 'localrec', update: 'background', ranking: 'two-stage' };
+const DEFAULTS = { precision: 'auto', storage: 'indexeddb', dbName: 'localrec', update: 'background', ranking: 'two-stage', refine: 'auto' };
 const UPDATE_MODES = ['background', 'apply', 'wait'];
 const RANKING_MODES = ['two-stage', 'tower', 'progressive'];
+const REFINE_MODES = ['auto', 'always', 'never'];
+/** 'auto' loads a pq table's refine plane up to this size (32 MiB: about 500,000 items at 384 dimensions). */
+const REFINE_AUTO_MAX_BYTES = 32 * 1024 * 1024;
 
 let wasmReady = null;
 function initWasm(wasmUrl) {
@@ -106,6 +109,7 @@ export async function open(manifestUrl, options = {}) {
     // The item table: the first of these the manifest lists (the core resolves 'a|b|c').
     roles = known[tables[0]].slice();
     roles[2] = tables.map((t) => known[t][2]).join('|');
+    if (!REFINE_MODES.includes(opts.refine)) throw new LocalRecError('invalid-argument', `refine must be one of ${REFINE_MODES.join(', ')}, got ${opts.refine}`);
     if (!RANKING_MODES.includes(opts.ranking)) throw new LocalRecError('invalid-argument', `ranking must be one of ${RANKING_MODES.join(', ')}, got ${opts.ranking}`);
     // The tower alone: the ranking stage's file is not even downloaded. 'progressive': it is loaded
     // after the first answer (rec._loadStage below), under its own cache record.
@@ -152,6 +156,9 @@ export async function open(manifestUrl, options = {}) {
     rec._stageRole = fullRoles[4];
     rec._loadStage();
   }
+  // A pq item table's refine plane follows the first answer (its own cache record).
+  rec._refineUrl = `${new URL(manifestUrl, globalThis.location?.href)}#pq-refine`;
+  rec._loadRefine();
   return rec;
 }
 
@@ -340,7 +347,7 @@ export class LocalRecommender {
 
   _modelInfo(source) {
     const m = this._manifest;
-    return { modelVersion: m.model_version, dataset: m.dataset, items: this._catalogue.length, dim: this._catalogue.dim, precision: this._catalogue.elementType, ranking: this._core.hasRankingStage ? 'two-stage' : 'tower', source, experiment: this._experiment?.name ?? null, variant: this._experiment?.variant ?? null };
+    return { modelVersion: m.model_version, dataset: m.dataset, items: this._catalogue.length, dim: this._catalogue.dim, precision: this._catalogue.elementType, ranking: this._core.hasRankingStage ? 'two-stage' : 'tower', refined: this._core.hasRefine, source, experiment: this._experiment?.name ?? null, variant: this._experiment?.variant ?? null };
   }
 
   _offer(u) {
@@ -371,8 +378,9 @@ export class LocalRecommender {
     this._use(u.prepared, u.manifest);
     Object.assign(this.info, this._modelInfo(u.source), { updateError: null });
     old.free();
-    // 'progressive': the new version's ranking stage follows, as at open.
+    // 'progressive': the new version's ranking stage follows, as at open; so does a pq refine plane.
     if (this._stageUrl) this._loadStage();
+    if (this._refineUrl) this._loadRefine();
     return true;
   }
 
@@ -406,6 +414,49 @@ export class LocalRecommender {
       this._stageStored = s.stored.catch(() => false);
       attach(s.prepared, s.manifest);
       // A newer stage found behind a cached one: used if the tower has moved to its version by then.
+      s.update?.then((u) => { if (u) attach(u.prepared, u.manifest); }).catch(failed);
+    } catch (e) { failed(e); }
+  }
+
+  /**
+   * A pq item table's refine plane (a second pq level, as many bytes again): loaded behind the first
+   * answer under its own cache record, verified, then attached, after which the pq scan's best
+   * `2k + 32` are re-scored with both levels and the history is re-embedded with them (a 'refine'
+   * event). `refine: 'auto'` skips it with Data Saver on, at most 2 GB of device memory, or above
+   * 32 MiB; 'always' loads it regardless; 'never' does not. Failures leave the pq table answering
+   * alone, as a 'refine-failed' event.
+   */
+  async _loadRefine() {
+    const role = rules().pqRefineRole;
+    const mode = this._opts.refine;
+    if (mode === 'never' || this._catalogue.elementType !== 'pq' || this._core.hasRefine) return;
+    const entry = this._manifest.files?.find((f) => f.role.split('@')[0] === role);
+    if (!entry) return; // the export ships none
+    if (mode === 'auto') {
+      const nav = globalThis.navigator;
+      if (nav?.connection?.saveData === true || (typeof nav?.deviceMemory === 'number' && nav.deviceMemory <= 2)) return;
+      if (entry.bytes > REFINE_AUTO_MAX_BYTES) return;
+    }
+    const attach = (prepared, manifest) => {
+      if (!prepared) return;
+      if (this._closed || manifest.model_version !== this._manifest.model_version || this._core.hasRefine) { prepared.free(); return; }
+      try { this._core.attachRefine(this._catalogue, prepared); } catch (e) { throw fromWasm(e); } // moved into the core either way
+      this.info.refined = true;
+      this._metrics.model(this.info);
+      this._emit({ type: 'refine', info: { ...this.info }, message: `the pq table of model ${manifest.model_version} is refined by its second level` });
+    };
+    const failed = (e) => {
+      if (!this._closed) this._emit({ type: 'refine-failed', reason: e?.code ?? 'internal', message: `the pq refine plane could not be loaded (${e?.message ?? e}): the pq table answers alone` });
+    };
+    try {
+      const s = await syncArtifacts(this._refineUrl, [role], {
+        store: this._store, fetch: this._opts.fetch, signal: this._abort.signal, background: true, variant: this._opts.variant, device: this._device,
+        onProgress: (p) => this._metrics.progress(p.bytesDone),
+        onEvent: (e) => { if (e.type !== 'offline' && e.type !== 'update-failed') this._emit(e); },
+        prepare: (files) => (files[role] ? PqRefine.fromBytes(files[role]) : null),
+      });
+      this._refineStored = s.stored.catch(() => false);
+      attach(s.prepared, s.manifest);
       s.update?.then((u) => { if (u) attach(u.prepared, u.manifest); }).catch(failed);
     } catch (e) { failed(e); }
   }
@@ -716,6 +767,7 @@ export class LocalRecommender {
     this._pending = null;
     await this.stored;
     await this._stageStored; // 'progressive': the stage's own cache write
+    await this._refineStored; // a pq refine plane's own cache write
     await this._written;
     this._history?.close();
     this._history?.free();

@@ -65,6 +65,10 @@ pub enum Error {
     /// A refine plane was given for a catalogue that is not int8.
     #[error("a refine plane is only valid with int8 vectors")]
     RefineRequiresInt8,
+    /// A pq refine plane ([`crate::catalog::PqResidual`]) that does not belong to the item table it
+    /// was given: another version's, another shape, or a table that is not pq.
+    #[error("the pq refine plane does not fit this item table: {0}")]
+    RefineMismatch(&'static str),
     /// Lengths given to a constructor disagree (ids, categories, vectors, dimension).
     #[error("{what}: expected {expected}, got {got}")]
     LengthMismatch { what: &'static str, expected: usize, got: usize },

@@ -31,6 +31,9 @@ pub const ROLE_ITEMS_PQ: &str = "items-pq";
 /// The item table on its principal axes in int8 ([`crate::catalog::Projection`], 64 bytes an item at
 /// 384 dimensions): the large-catalogue download.
 pub const ROLE_ITEMS_PCA: &str = "items-pca";
+/// The pq table's refine plane ([`crate::catalog::PqResidual`], `items.pq.refine.lrc`): loaded
+/// behind the first answer, never part of the first download.
+pub const ROLE_ITEMS_PQ_REFINE: &str = "items-pq-refine";
 pub const ROLE_ITEM_METADATA: &str = "item-metadata";
 /// The compact item metadata ([`crate::catalog::meta`], `items.meta.lrc`): what the browser loads
 /// when a manifest lists it, `items.json` otherwise.

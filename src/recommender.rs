@@ -188,6 +188,22 @@ impl Recommender {
         Ok(())
     }
 
+    /// Attaches a pq table's refine plane ([`crate::catalog::PqResidual`]) to this recommender's
+    /// catalogue and re-embeds the history with the refined rows. In place when no one else holds
+    /// the catalogue (the browser binding makes sure of it), else on a copy. A plane that does not
+    /// fit the table is refused and changes nothing.
+    pub fn attach_residual(&mut self, plane: crate::catalog::PqResidual) -> Result<()> {
+        match Rc::get_mut(&mut self.catalog) {
+            Some(c) => c.attach_residual(plane)?,
+            None => {
+                let mut c = (*self.catalog).clone();
+                c.attach_residual(plane)?;
+                self.catalog = Rc::new(c);
+            }
+        }
+        self.refresh()
+    }
+
     /// The ranking stage in use, if any.
     pub fn ranker(&self) -> Option<&Rc<Ranker>> {
         self.stage.as_ref().map(|s| &s.ranker)

@@ -389,7 +389,7 @@ pub fn row_dot(catalog: &Catalog, row: u32, embedding: &[f32]) -> f32 {
             }
             s
         }
-        Vectors::Pq(pq) => pq.reconstruct(r).iter().zip(embedding).map(|(a, b)| a * b).sum(),
+        Vectors::Pq(_) => catalog.stored_vector(row).iter().zip(embedding).map(|(a, b)| a * b).sum(),
     }
 }
 

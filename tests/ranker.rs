@@ -569,3 +569,50 @@ fn projected_search_is_the_stored_table_searched_with_the_projected_query() {
         }
     }
 }
+
+/// A pq table with its refine plane ([`localrec::catalog::PqResidual`]): the hits are the best of
+/// the pq scan's `2k + 32` (filters applied), re-scored with both levels, checked against a brute
+/// force over those rows; the plane survives its file; the tower-facing rows include both levels.
+#[test]
+fn a_refined_pq_table_rescores_the_scan_shortlist_with_both_levels() {
+    use localrec::catalog::PqResidual;
+    let seed = base_seed() ^ 0x7265_6669;
+    let mut rng = Rng::new(seed);
+    for (n, dim, m) in [(1500usize, 24usize, 8usize), (300, 64, 20), (40, 6, 2)] {
+        let cats: Vec<u32> = (0..n as u32).map(|i| i % 5).collect();
+        let src = Catalog::from_f32(&ids(n), dim, gaussian_values(&mut rng, n * dim), Some(cats)).unwrap();
+        let table = src.to_rotated_pq(m, 3).unwrap();
+        let plane = PqResidual::decode(&PqResidual::learn(&table, &src, 5).unwrap().encode()).unwrap();
+        let refined = table.clone().with_residual(plane).unwrap();
+        let (mut a, mut b) = (TopK::new(), TopK::new());
+        for trial in 0..12 {
+            let q = gaussian_values(&mut rng, dim);
+            let k = 1 + trial % 12;
+            let exclude: Vec<u32> = (0..n as u32).step_by(7).collect();
+            let allowed = [1u32, 3];
+            let offsets = [(3u32, 0.5f32)];
+            let mut query = Query::new(&q, k).exclude(&exclude);
+            if trial % 2 == 0 {
+                query = query.categories(&allowed);
+            }
+            if trial % 3 == 0 {
+                query = query.offsets(&offsets);
+            }
+            let wide = Query { k: 2 * k + 32, ..query };
+            let shortlist: Vec<u32> = a.search(&table, &wide).unwrap().iter().map(|h| h.index).collect();
+            let boost = |r: u32| if trial % 3 == 0 && r % 5 == 3 { 0.5 } else { 0.0 };
+            let mut want: Vec<(f32, u32)> = shortlist
+                .iter()
+                .map(|&r| (refined.vector(r).iter().zip(&q).map(|(x, y)| x * y).sum::<f32>() + boost(r), r))
+                .collect();
+            want.sort_by(|x, y| y.0.total_cmp(&x.0).then(x.1.cmp(&y.1)));
+            let got = b.search(&refined, &query).unwrap();
+            let ctx = format!("seed {seed}, n {n}, dim {dim}, trial {trial}");
+            assert_eq!(got.len(), k.min(want.len()), "{ctx}");
+            for (h, w) in got.iter().zip(&want) {
+                assert_eq!(h.index, w.1, "{ctx}");
+                assert!((h.score - w.0).abs() < 1e-3 * (1.0 + w.0.abs()), "{ctx}: {} vs {}", h.score, w.0);
+            }
+        }
+    }
+}

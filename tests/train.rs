@@ -280,8 +280,12 @@ fn the_exporter_round_trips_into_the_same_model_and_catalogue() {
     // From the threshold on, pq is the export's default table: no int8 file, and the ranking
     // stage's self-check is computed over pq, as the browser will run it.
     let large = dir.join("large");
-    let m = localrec::train::export::export(&ds, &trained, &large, Some(&stage.ranker), &pq, &pca, ds.item_ids.len())
-        .unwrap();
+    // ...with the pq table's refine plane, when the table carries one, in a file of its own.
+    let plane = localrec::catalog::PqResidual::learn(&pq, &trained.catalog(&ds), 9).unwrap();
+    let refined = pq.clone().with_residual(plane.clone()).unwrap();
+    let m =
+        localrec::train::export::export(&ds, &trained, &large, Some(&stage.ranker), &refined, &pca, ds.item_ids.len())
+            .unwrap();
     let roles: Vec<&str> = m.files.iter().map(|f| f.role.as_str()).collect();
     assert_eq!(
         roles,
@@ -293,9 +297,16 @@ fn the_exporter_round_trips_into_the_same_model_and_catalogue() {
             "items-pq",
             "item-metadata",
             "item-metadata-lrc",
+            "items-pq-refine",
             "ranker"
         ]
     );
+    let pq_read = Catalog::decode(&std::fs::read(large.join("items.pq.lrc")).unwrap()).unwrap();
+    assert_eq!(pq_read, pq, "the pq file holds the plain table");
+    let plane_read =
+        localrec::catalog::PqResidual::decode(&std::fs::read(large.join("items.pq.refine.lrc")).unwrap()).unwrap();
+    assert_eq!(plane_read, plane);
+    assert_eq!(pq_read.with_residual(plane_read).unwrap(), refined);
     let shipped = localrec::rerank::Ranker::decode(&std::fs::read(large.join("ranker.bin")).unwrap()).unwrap();
     let mut rec = localrec::Recommender::new(std::rc::Rc::new(pq.clone()), exported_model(&large)).unwrap();
     rec.set_ranker(Some(std::rc::Rc::new(shipped))).unwrap();

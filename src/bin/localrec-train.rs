@@ -377,6 +377,15 @@ fn run(cli: Cli) -> Result<(), String> {
             t.elapsed().as_secs_f64()
         );
         let t = std::time::Instant::now();
+        let plane = localrec::catalog::PqResidual::learn(&pq_catalog, f32_catalog, cfg.seed ^ 0x7265_6669)
+            .map_err(|e| e.to_string())?;
+        let refined = pq_catalog.clone().with_residual(plane).map_err(|e| e.to_string())?;
+        eprintln!(
+            "pq refine plane: the residuals product-quantized again, {} bytes an item, learnt in {:.1} s",
+            pq_m / 2,
+            t.elapsed().as_secs_f64()
+        );
+        let t = std::time::Instant::now();
         let pca_catalog = f32_catalog.to_projected_int8(pca_axes).map_err(|e| e.to_string())?;
         eprintln!(
             "pca table: {pca_axes} principal axes in int8, {} bytes an item, axes found in {:.1} s",
@@ -386,6 +395,7 @@ fn run(cli: Cli) -> Result<(), String> {
         rows.push(("user tower (f32 items)".into(), split(&|q| evaluate_model(model, f32_catalog, q))));
         rows.push(("user tower (int8 items)".into(), split(&|q| evaluate_model(model, &int8_catalog, q))));
         rows.push(("user tower (pq items)".into(), split(&|q| evaluate_model(model, &pq_catalog, q))));
+        rows.push(("user tower (pq items + refine plane)".into(), split(&|q| evaluate_model(model, &refined, q))));
         rows.push(("user tower (pca items)".into(), split(&|q| evaluate_model(model, &pca_catalog, q))));
         if ranker {
             // The ranking stage runs over the table the browser loads by default.
@@ -407,7 +417,7 @@ fn run(cli: Cli) -> Result<(), String> {
             }
             stage_report = Some(r);
         }
-        pq_table = Some(pq_catalog);
+        pq_table = Some(refined);
         pca_table = Some(pca_catalog);
     }
     rows.push(("popularity".into(), split(&|q| evaluate_popularity(&ds, q))));

@@ -8,10 +8,12 @@ pub mod delta;
 pub mod format;
 pub mod meta;
 pub mod pq;
+pub mod residual;
 pub mod rotation;
 pub mod synthetic;
 
 pub use pq::Pq;
+pub use residual::PqResidual;
 pub use rotation::Projection;
 
 use crate::error::{Error, Result};
@@ -137,6 +139,8 @@ pub struct Catalog {
     categories: Option<Vec<u32>>,
     vectors: Vectors,
     refine: Option<Refine>,
+    /// A pq table's second level ([`residual`]), attached after decoding; never in the table's file.
+    residual: Option<Pq>,
     /// The bounded scan's int8 copy of a large f32 table (derived, never stored in a file).
     shadow: Option<Shadow>,
     /// Rows stored on principal axes ([`rotation::Projection`]): `dim` is then the number of axes,
@@ -253,8 +257,18 @@ impl Catalog {
             Vectors::F32(v) if v.len() >= SHADOW_MIN_VALUES && dim >= SHADOW_MIN_DIM => Some(Shadow::build(v, dim)),
             _ => None,
         };
-        let mut catalog =
-            Catalog { dim, id_blob, id_ends, by_id: Vec::new(), categories, vectors, refine, shadow, projection: None };
+        let mut catalog = Catalog {
+            dim,
+            id_blob,
+            id_ends,
+            by_id: Vec::new(),
+            categories,
+            vectors,
+            refine,
+            residual: None,
+            shadow,
+            projection: None,
+        };
         catalog.by_id = catalog.index_ids()?;
         Ok(catalog)
     }
@@ -438,7 +452,13 @@ impl Catalog {
                 }
                 v
             }
-            Vectors::Pq(pq) => pq.reconstruct(r),
+            Vectors::Pq(pq) => {
+                let mut v = pq.reconstruct(r);
+                if let Some(second) = &self.residual {
+                    v.iter_mut().zip(second.reconstruct(r)).for_each(|(x, y)| *x += y);
+                }
+                v
+            }
         }
     }
 
@@ -580,6 +600,7 @@ impl Catalog {
             categories: self.categories.clone(),
             vectors: Vectors::F32(Vec::new()),
             refine: None,
+            residual: None,
             shadow: None,
             projection: self.projection.clone(),
         }

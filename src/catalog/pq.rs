@@ -157,6 +157,24 @@ impl Pq {
             && self.codebook.iter().zip(&other.codebook).all(|(a, b)| a.to_bits() == b.to_bits())
     }
 
+    /// A 64-bit fingerprint of the table (shape, codebook bits and codes): a refine plane names the
+    /// table it was learnt for by it ([`super::PqResidual`]). FNV-1a over 64-bit words, so a 1M-row
+    /// table's 64 MB take a few milliseconds.
+    pub fn fingerprint(&self) -> u64 {
+        const PRIME: u64 = 0x0000_0100_0000_01b3;
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        let mut mix = |w: u64| h = (h ^ w).wrapping_mul(PRIME);
+        mix(self.dim as u64);
+        mix(self.m as u64);
+        mix(self.rows as u64);
+        self.codebook.iter().for_each(|x| mix(x.to_bits() as u64));
+        let words = self.blocked.chunks_exact(8);
+        let tail = words.remainder();
+        words.for_each(|w| mix(u64::from_le_bytes(w.try_into().expect("8 bytes"))));
+        tail.iter().for_each(|&b| mix(b as u64));
+        h
+    }
+
     /// Row `r` rebuilt from its centroids.
     pub fn reconstruct(&self, r: usize) -> Vec<f32> {
         let mut out = Vec::with_capacity(self.dim);

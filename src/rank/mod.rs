@@ -173,6 +173,8 @@ pub struct TopK {
     radius: Vec<f32>,
     /// A pq query's float table, its byte table and every row's byte-table score.
     lut: Vec<f32>,
+    /// The refine plane's float table ([`Catalog::residual`]).
+    lut2: Vec<f32>,
     lut8: Vec<u8>,
     pq_scores: Vec<u16>,
     /// The query's offsets sorted by code (and, for a pq scan, in byte-table units).
@@ -207,6 +209,7 @@ impl TopK {
             shortlist: Vec::new(),
             radius: vec![0.0; BLOCK_ROWS],
             lut: Vec::new(),
+            lut2: Vec::new(),
             lut8: Vec::new(),
             pq_scores: Vec::new(),
             offsets: Vec::new(),
@@ -296,7 +299,20 @@ impl TopK {
             (Vectors::F32(v), Some(shadow)) if self.bounded => {
                 self.scan_bounded(vector, k, v, shadow, row_codes, offs);
             }
-            (Vectors::Pq(pq), _) => self.scan_pq(vector, k, pq, row_codes, offs),
+            (Vectors::Pq(pq), _) => match catalog.residual() {
+                None => self.scan_pq(vector, k, pq, row_codes, offs),
+                // With the refine plane, the pq scan keeps extra candidates, re-scored with both
+                // levels (the float tables of each, summed).
+                Some(second) => {
+                    self.scan_pq(vector, (2 * k + REFINE_EXTRA).min(n), pq, row_codes, offs);
+                    second.lut(vector, &mut self.lut2);
+                    for hit in self.heap.iter_mut() {
+                        let row = hit.index as usize;
+                        let s = pq.score(&self.lut, row) + second.score(&self.lut2, row);
+                        hit.score = if s.is_nan() { f32::NEG_INFINITY } else { s + offset_of(offs, row) };
+                    }
+                }
+            },
             _ => self.scan(catalog, vector, k, row_codes, offs),
         }
         self.projected = projected;

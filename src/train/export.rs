@@ -8,6 +8,7 @@
 //! items.int8.lrc    the same, int8 with a per-row scale (below `PQ_DEFAULT_FROM_ITEMS` items)
 //! items.pca.lrc     the same on its principal axes in int8 (`crate::catalog::Projection`): the large-catalogue table
 //! items.pq.lrc      the same, product-quantized (`crate::catalog::pq`): the fastest scan
+//! items.pq.refine.lrc  the pq table's refine plane (`crate::catalog::PqResidual`), loaded behind the first answer
 //! items.json        item metadata: id, title, category; category names; the most popular ids
 //! items.meta.lrc    the same, compact (`crate::catalog::meta`): titles by row, category names, popular rows
 //! ranker.bin        the ranking stage (`crate::rerank`): scorer, popularity, item-item neighbours
@@ -26,8 +27,8 @@ pub use crate::manifest::{
     DeltaEntry, FileEntry, ItemEntry, ItemMetadata, Manifest, MANIFEST_FORMAT, MANIFEST_VERSION,
 };
 use crate::manifest::{
-    ROLE_ITEMS_F32, ROLE_ITEMS_INT8, ROLE_ITEMS_PCA, ROLE_ITEMS_PQ, ROLE_ITEM_METADATA, ROLE_ITEM_METADATA_COMPACT,
-    ROLE_RANKER, ROLE_TOWER_CONFIG, ROLE_TOWER_WEIGHTS,
+    ROLE_ITEMS_F32, ROLE_ITEMS_INT8, ROLE_ITEMS_PCA, ROLE_ITEMS_PQ, ROLE_ITEMS_PQ_REFINE, ROLE_ITEM_METADATA,
+    ROLE_ITEM_METADATA_COMPACT, ROLE_RANKER, ROLE_TOWER_CONFIG, ROLE_TOWER_WEIGHTS,
 };
 use crate::recommender::{RecommendOptions, Recommender};
 use crate::rerank::{Ranker, SelfCheck};
@@ -81,6 +82,11 @@ pub fn export(
     let with_int8 = catalog.len() < pq_from_items;
     let int8 = if with_int8 { Some(catalog.to_int8()) } else { None };
     let int8_bytes = int8.as_ref().map_or_else(Vec::new, Catalog::encode);
+    // The refine plane, if the pq table carries one, goes to its own file; the ranking stage's
+    // self-check runs over the plain pq table, what a browser answers with first.
+    let mut pq = pq.clone();
+    let refine_bytes = pq.take_residual().map(|p| p.encode());
+    let pq = &pq;
     let pq_bytes = pq.encode();
     let pca_bytes = pca.encode();
     let weights = tower_weights(trained.user.clone()).map_err(|e| e.to_string())?;
@@ -166,6 +172,9 @@ pub fn export(
     if !with_int8 {
         files.retain(|f| f.1 != ROLE_ITEMS_INT8);
     }
+    if let Some(b) = &refine_bytes {
+        files.push(("items.pq.refine.lrc", ROLE_ITEMS_PQ_REFINE, b));
+    }
     if let Some(b) = &ranker_bytes {
         files.push(("ranker.bin", ROLE_RANKER, b));
     }
@@ -201,7 +210,8 @@ pub fn export(
     Ok(manifest)
 }
 
-fn read_manifest(dir: &Path) -> Result<Manifest, String> {
+/// The `manifest.json` of the export in `dir`.
+pub fn read_manifest(dir: &Path) -> Result<Manifest, String> {
     let path = dir.join("manifest.json");
     let text = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
     serde_json::from_slice(&text).map_err(|e| format!("{}: {e}", path.display()))
@@ -223,16 +233,18 @@ pub fn write_deltas(old_dir: &Path, new_dir: &Path) -> Result<Vec<DeltaEntry>, S
     let mut written = Vec::new();
     // The compact metadata's deltas follow the rows of the catalogue: its ids, read (only when a
     // metadata delta is written) from the export's smallest item table.
-    let smallest = |m: &Manifest| {
-        m.files.iter().filter(|f| f.role.starts_with("items-")).min_by_key(|f| f.bytes).map(|f| f.name.clone())
-    };
+    // Item tables, not a pq refine plane (a new plane is downloaded whole: it is learnt anew with
+    // each table, and loaded behind the first answer).
+    let table = |role: &str| role.starts_with("items-") && role != ROLE_ITEMS_PQ_REFINE;
+    let smallest =
+        |m: &Manifest| m.files.iter().filter(|f| table(&f.role)).min_by_key(|f| f.bytes).map(|f| f.name.clone());
     let (old_table, new_table) = (smallest(&old), smallest(&new));
     let ids = |dir: &Path, name: &Option<String>| -> Result<Vec<String>, String> {
         let name = name.as_deref().ok_or("no item table")?;
         let bytes = std::fs::read(dir.join(name)).map_err(|e| format!("{name}: {e}"))?;
         Ok(crate::Catalog::decode(&bytes).map_err(|e| e.to_string())?.ids().map(str::to_owned).collect())
     };
-    let roles = |f: &&mut FileEntry| f.role.starts_with("items-") || f.role == ROLE_ITEM_METADATA_COMPACT;
+    let roles = |f: &&mut FileEntry| table(&f.role) || f.role == ROLE_ITEM_METADATA_COMPACT;
     for entry in new.files.iter_mut().filter(roles) {
         let Some(prev) = old.files.iter().find(|f| f.role == entry.role) else { continue };
         if prev.sha256 == entry.sha256 || entry.deltas.iter().any(|d| d.from_sha256 == prev.sha256) {

@@ -59,6 +59,8 @@ pub fn rules() -> JsResult<JsValue> {
         history_format: &'static str,
         history_version: u32,
         roles: Roles,
+        /// The pq table's refine plane, loaded behind the first answer.
+        pq_refine_role: &'static str,
     }
     #[derive(serde::Serialize)]
     struct Roles {
@@ -78,6 +80,7 @@ pub fn rules() -> JsResult<JsValue> {
         history_format: crate::history::EXPORT_FORMAT,
         history_version: crate::history::EXPORT_VERSION,
         roles: Roles { int8: roles("int8"), f32: roles("f32"), pq: roles("pq"), pca: roles("pca") },
+        pq_refine_role: crate::manifest::ROLE_ITEMS_PQ_REFINE,
     })
     .map_err(js_err)
 }
@@ -279,10 +282,11 @@ impl JsCatalogue {
         JsCatalogue { inner: Rc::new(self.inner.to_int8_refined()) }
     }
 
-    /// True for an int8 catalogue with a refine plane.
+    /// True for an int8 catalogue with a refine plane, or a pq catalogue with its refine plane
+    /// attached (`Recommender.attachRefine`).
     #[wasm_bindgen(getter, js_name = hasRefine)]
     pub fn has_refine(&self) -> bool {
-        self.inner.refine().is_some()
+        self.inner.refine().is_some() || self.inner.residual().is_some()
     }
 
     /// Number of items.
@@ -554,6 +558,27 @@ impl JsRankingStage {
     }
 }
 
+/// A pq table's refine plane (`items.pq.refine.lrc`, [`crate::catalog::PqResidual`]).
+#[wasm_bindgen(js_name = PqRefine)]
+pub struct JsPqRefine {
+    inner: crate::catalog::PqResidual,
+}
+
+#[wasm_bindgen(js_class = PqRefine)]
+impl JsPqRefine {
+    /// Decodes and validates a refine-plane file; throws `corrupt-file` naming the problem.
+    #[wasm_bindgen(js_name = fromBytes)]
+    pub fn from_bytes(bytes: &[u8]) -> JsResult<JsPqRefine> {
+        Ok(JsPqRefine { inner: crate::catalog::PqResidual::decode(bytes).map_err(js_err)? })
+    }
+
+    /// Rows covered.
+    #[wasm_bindgen(getter)]
+    pub fn length(&self) -> u32 {
+        self.inner.plane().rows() as u32
+    }
+}
+
 /// A catalogue, a user tower and the visitor's history: record interactions, get recommendations.
 #[wasm_bindgen(js_name = Recommender)]
 pub struct JsRecommender {
@@ -567,6 +592,30 @@ impl JsRecommender {
     pub fn new(catalogue: &JsCatalogue, tower: JsUserTower) -> JsResult<JsRecommender> {
         let inner = crate::recommender::Recommender::new(catalogue.inner.clone(), tower.inner).map_err(js_err)?;
         Ok(JsRecommender { inner })
+    }
+
+    /// Attaches a pq table's refine plane to this recommender's catalogue, `catalogue` (the same
+    /// object it was built with, which then shares the refined table): the best `2k + 32` rows of the
+    /// pq scan are re-scored with both levels and the history is re-embedded with them. Throws
+    /// `corrupt-file` if the plane belongs to another table (nothing changes then).
+    #[wasm_bindgen(js_name = attachRefine)]
+    pub fn attach_refine(&mut self, catalogue: &mut JsCatalogue, plane: JsPqRefine) -> JsResult<()> {
+        if !Rc::ptr_eq(&catalogue.inner, self.inner.catalog()) {
+            return Err(bad_input("attachRefine: the catalogue is not this recommender's"));
+        }
+        // The JS object lets go of the table for the attach, so it happens in place, not on a copy
+        // (the table of a large catalogue is the largest thing in memory).
+        let empty = Rc::new(Catalog::from_f32::<&str>(&[], 1, Vec::new(), None).map_err(js_err)?);
+        drop(std::mem::replace(&mut catalogue.inner, empty));
+        let r = self.inner.attach_residual(plane.inner);
+        catalogue.inner = self.inner.catalog().clone();
+        r.map_err(js_err)
+    }
+
+    /// Whether the item table in use is refined (an int8 refine plane, or a pq plane attached).
+    #[wasm_bindgen(getter, js_name = hasRefine)]
+    pub fn has_refine(&self) -> bool {
+        self.inner.catalog().refine().is_some() || self.inner.catalog().residual().is_some()
     }
 
     /// Adds the ranking stage (or removes it with `undefined`); throws if it covers another

@@ -484,6 +484,95 @@ describe('IndexedDB only', () => {
     assert.ok(failed.sources.every((s) => s === 'similar'));
   });
 
+  test("a pq table's refine plane follows the first answer (cached apart) and re-scores; offline, 'never', a failed or foreign plane", async () => {
+    const page = await newPage(context);
+    // First visit: the plane is held back by the server until pq has answered.
+    let release;
+    const held = new Promise((ok) => { release = ok; });
+    const plane = 'items.pq.refine.lrc';
+    state.fault = async (name) => { if (name === plane) await held; return false; };
+    await page.exposeFunction('releasePlane', () => release());
+    const refined = (dbName, opts = {}) => page.evaluate(async ([dbName, opts]) => {
+      const events = [];
+      let ready;
+      const done = new Promise((ok) => { ready = ok; });
+      const rec = await window.L.open('/model/manifest.json', {
+        dbName, precision: 'pq', ranking: 'tower', ...opts,
+        onEvent: (e) => { events.push({ type: e.type, reason: e.reason ?? null }); if (e.type.startsWith('refine')) ready(e); },
+      });
+      const before = rec.info.refined;
+      await rec.record('sku-00010', 'purchase');
+      await rec.record('sku-00321', 'view');
+      const first = await rec.recommend({ k: 10 });
+      window.releasePlane();
+      const e = opts.refine === 'never' ? null : await done;
+      const after = await rec.recommend({ k: 10 });
+      await rec.flush();
+      const out = {
+        before, after: rec.info.refined, event: e?.type ?? null, eventRefined: e?.info?.refined ?? null, events, source: rec.info.source,
+        first: first.items.map((i) => i.id), ids: after.items.map((i) => i.id),
+      };
+      await rec.close();
+      const f32 = await window.L.open('/model/manifest.json', { dbName: `${dbName}-f32`, precision: 'f32', ranking: 'tower' });
+      await f32.record('sku-00010', 'purchase');
+      await f32.record('sku-00321', 'view');
+      out.f32 = (await f32.recommend({ k: 10 })).items.map((i) => i.id);
+      await f32.close();
+      const cache = await window.L.open('/model/manifest.json', { dbName, precision: 'pq', ranking: 'tower', refine: 'never' });
+      out.versions = (await cache.storage()).versions.map((v) => v.manifestUrl.split('/').pop()).sort();
+      await cache.close();
+      return out;
+    }, [dbName, opts]);
+    const r = await refined('refine');
+    state.fault = null;
+    assert.equal(r.before, false, JSON.stringify(r));
+    assert.equal(r.event, 'refine', JSON.stringify(r.events));
+    assert.equal(r.after, true);
+    assert.equal(r.eventRefined, true);
+    assert.equal(r.ids.length, 10);
+    assert.ok(!r.ids.includes('sku-00010') && !r.ids.includes('sku-00321'), 'seen items stay excluded');
+    // The refined table is closer to f32: its top 10 shares at least as many items with f32's.
+    const common = (a) => a.filter((id) => r.f32.includes(id)).length;
+    assert.ok(common(r.ids) >= common(r.first), `refined ${common(r.ids)} vs pq ${common(r.first)} of f32's top 10`);
+    assert.deepEqual(r.versions, ['manifest.json', 'manifest.json#pq-refine']);
+    assert.equal(state.requests.filter((n) => n === plane).length, 1);
+    // A warm start offline: the plane comes from the cache, no request.
+    state.requests = [];
+    await context.setOffline(true);
+    const warm = await refined('refine');
+    await context.setOffline(false);
+    assert.equal(warm.event, 'refine', JSON.stringify(warm.events));
+    assert.equal(warm.source, 'cache');
+    assert.deepEqual(warm.ids, r.ids, 'the same refined answer from the cache');
+    assert.ok(!state.requests.includes(plane), `${state.requests}`);
+    // refine: 'never' does not even download it.
+    state.requests = [];
+    const never = await refined('refine-never', { refine: 'never' });
+    assert.equal(never.after, false);
+    assert.ok(!state.requests.includes(plane), `${state.requests}`);
+    assert.deepEqual(never.first, r.first, 'pq alone answers as before the plane');
+    // The server fails the plane: pq keeps answering, and says so.
+    state.fault = async (name, body, res) => { if (name !== plane) return false; res.writeHead(500); res.end(); return true; };
+    const failed = await refined('refine-failed');
+    assert.equal(failed.event, 'refine-failed', JSON.stringify(failed.events));
+    assert.equal(failed.after, false);
+    assert.deepEqual(failed.ids, r.first);
+    // A plane learnt for another version of the table (v2's), listed with its true digest: it
+    // passes the checksum, then the core refuses it (corrupt-file) and nothing changes.
+    const foreign = readFileSync(`${FIX}/v2/${plane}`);
+    const { createHash } = await import('node:crypto');
+    state.patch = (m) => Object.assign(m.files.find((f) => f.name === plane), { bytes: foreign.length, sha256: createHash('sha256').update(foreign).digest('hex') });
+    state.fault = async (name, body, res) => {
+      if (name !== plane) return false;
+      res.writeHead(200, { 'Content-Length': foreign.length }); res.end(foreign); return true;
+    };
+    const other = await refined('refine-foreign');
+    assert.equal(other.event, 'refine-failed', JSON.stringify(other.events));
+    assert.deepEqual(other.events.find((e) => e.type === 'refine-failed').reason, 'corrupt-file');
+    assert.equal(other.after, false);
+    assert.deepEqual(other.ids, r.first);
+  });
+
   test('quota exceeded: works from memory and reports it', async () => {
     const page = await newPage(context);
     const cdp = await context.newCDPSession(page);
