@@ -6,7 +6,7 @@ mod common;
 
 use js_sys::Error as JsErrorObject;
 use localrec::rank::Kernel;
-use localrec::wasm::{JsCatalogue, JsRanker, JsRankingStage, JsRecommender, JsUserTower};
+use localrec::wasm::{JsCatalogue, JsPqRefine, JsRanker, JsRankingStage, JsRecommender, JsUserTower};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_test::*;
 
@@ -183,6 +183,59 @@ fn recommender_updates_after_each_interaction() {
     assert!(msg.contains("unknown interaction kind"), "{msg}");
     let msg = message(JsUserTower::from_bytes(TOWER_JSON, &TOWER_BIN[..100]).err().unwrap());
     assert!(msg.contains("weights"), "{msg}");
+}
+
+#[wasm_bindgen_test]
+fn a_pq_refine_plane_attaches_through_the_binding() {
+    const ITEMS_PQ: &[u8] = include_bytes!("../www/artifacts/synthetic/items.pq.lrc");
+    const PQ_REFINE: &[u8] = include_bytes!("../www/artifacts/synthetic/items.pq.refine.lrc");
+    let mut items = JsCatalogue::from_bytes(&u8a(ITEMS_PQ)).unwrap();
+    let tower = JsUserTower::from_bytes(TOWER_JSON, TOWER_BIN).unwrap();
+    let mut rec = JsRecommender::new(&items, tower).unwrap();
+    rec.record(&items.id(10).unwrap(), "purchase", Some(1000.0)).unwrap();
+    rec.record(&items.id(321).unwrap(), "view", Some(1010.0)).unwrap();
+    let (before, pq_top) = (rec.embedding().unwrap().to_vec(), rec.recommend(10, true, None, None, None).unwrap().ids());
+    assert!(!rec.has_refine() && !items.has_refine());
+    // A damaged file, a plane of another table (same shape, other codes), a catalogue that is not
+    // the recommender's: typed errors, and nothing changes.
+    assert_eq!(name_and_code(&JsPqRefine::from_bytes(&PQ_REFINE[..100]).err().unwrap()).1, "corrupt-file");
+    let other_src = localrec::catalog::synthetic::random_unit(2000, 64, 0, 5);
+    let other_pq = other_src.to_rotated_pq(localrec::catalog::pq::default_subspaces(64), 1).unwrap();
+    let foreign = localrec::catalog::PqResidual::learn(&other_pq, &other_src, 2).unwrap().encode();
+    let err = rec.attach_refine(&mut items, JsPqRefine::from_bytes(&foreign).unwrap()).err().unwrap();
+    assert_eq!(name_and_code(&err).1, "corrupt-file");
+    assert!(message(err).contains("another version"));
+    let mut stranger = JsCatalogue::from_bytes(&u8a(ITEMS_PQ)).unwrap();
+    let err = rec.attach_refine(&mut stranger, JsPqRefine::from_bytes(PQ_REFINE).unwrap()).err().unwrap();
+    assert_eq!(name_and_code(&err).1, "invalid-argument");
+    assert!(!rec.has_refine() && !items.has_refine());
+    assert_eq!(rec.embedding().unwrap().to_vec(), before);
+    // The plane: attached in place, shared with the page's catalogue object, the history re-embedded.
+    let plane = JsPqRefine::from_bytes(PQ_REFINE).unwrap();
+    assert_eq!(plane.length(), items.length());
+    rec.attach_refine(&mut items, plane).unwrap();
+    assert!(rec.has_refine() && items.has_refine());
+    assert_eq!(items.length(), 2000);
+    assert_eq!(items.id(10).unwrap(), "sku-00010");
+    assert_ne!(rec.embedding().unwrap().to_vec(), before, "the history is re-embedded with both levels");
+    let refined = rec.recommend(10, true, None, None, None).unwrap();
+    assert_eq!(refined.length(), 10);
+    assert!(!refined.ids().contains(&"sku-00010".to_string()));
+    // Its hits are the native computation's: the same table, plane and history through the core.
+    let native_items = localrec::Catalog::decode(ITEMS_PQ)
+        .unwrap()
+        .with_residual(localrec::catalog::PqResidual::decode(PQ_REFINE).unwrap())
+        .unwrap();
+    let model = localrec::UserModel::from_bytes(TOWER_JSON, TOWER_BIN).unwrap();
+    let mut native = localrec::Recommender::new(std::rc::Rc::new(native_items), model).unwrap();
+    let events = [
+        localrec::Event { item: 10, kind: localrec::Kind::Purchase, time: 1000.0 },
+        localrec::Event { item: 321, kind: localrec::Kind::View, time: 1010.0 },
+    ];
+    native.set_history(&events).unwrap();
+    let want = native.recommend(&localrec::RecommendOptions { k: 10, exclude_seen: true, ..Default::default() }).unwrap();
+    assert_eq!(refined.indices().to_vec(), want.iter().map(|r| r.index).collect::<Vec<_>>());
+    assert_ne!(pq_top, refined.ids(), "the refined answer is not pq's (for this history)");
 }
 
 #[wasm_bindgen_test]
