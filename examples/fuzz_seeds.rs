@@ -1,6 +1,7 @@
 //! Writes small valid catalogue files as a starting corpus for the fuzz target (scripts/fuzz.sh),
-//! and, given a second directory, small ranking stages (`ranker.bin`) for the `ranker` target.
-//! Usage: cargo run --example fuzz_seeds -- DIR [RANKER_DIR]
+//! and, given a second directory, small ranking stages (`ranker.bin`) for the `ranker` target, and
+//! given a third, small pq refine planes (`items.pq.refine.lrc`) for the `decode_pq_refine` target.
+//! Usage: cargo run --example fuzz_seeds -- DIR [RANKER_DIR [PQ_REFINE_DIR]]
 use localrec::catalog::synthetic::random_unit;
 use localrec::Catalog;
 
@@ -23,6 +24,15 @@ fn main() {
     files.push(("unicode".into(), unicode));
     for (name, c) in files {
         std::fs::write(format!("{dir}/{name}.lrc"), c.encode()).unwrap();
+    }
+    if let Some(pdir) = std::env::args().nth(3) {
+        std::fs::create_dir_all(&pdir).unwrap();
+        for (n, dim, m) in [(1, 2, 2), (5, 6, 2), (9, 16, 4), (40, 12, 4)] {
+            let c = random_unit(n, dim, 0, 2);
+            let table = c.to_rotated_pq(m, 1).unwrap();
+            let plane = localrec::catalog::PqResidual::learn(&table, &c, 3).unwrap();
+            std::fs::write(format!("{pdir}/plane-{n}x{dim}-m{m}.lrc"), plane.encode()).unwrap();
+        }
     }
     if let Some(rdir) = std::env::args().nth(2) {
         use localrec::rerank::{Neighbours, Ranker, Scorer, SelfCheck, StageConfig, NUM_FEATURES};

@@ -38,8 +38,8 @@ export interface SyncEvent {
    * delta-failed: a delta could not be applied; the whole file is downloaded instead.
    * history-skipped: damaged stored history events were skipped and removed (`skipped`: count by reason).
    * history-changed: another tab recorded, cleared or imported; the history was read again (`cause`).
-   * ranking-stage: `ranking: 'progressive'`: the ranking stage is verified and in use (`info`).
-   * ranking-stage-failed: `ranking: 'progressive'`: the stage could not be loaded (`reason`: an
+   * ranking-stage: 'progressive' (or 'auto' with a large stage): the stage is verified and in use (`info`).
+   * ranking-stage-failed: the stage loaded behind the first answer could not be loaded (`reason`: an
    *   error code); the tower answers alone.
    * refine: a pq item table's refine plane is verified and attached (`info.refined`).
    * refine-failed: the refine plane could not be loaded (`reason`: an error code); pq answers alone.
@@ -79,13 +79,17 @@ export interface OpenOptions {
    */
   precision?: 'auto' | 'int8' | 'pca' | 'pq' | 'f32';
   /**
-   * 'two-stage' (default): re-rank the tower's candidates with the export's ranking stage
+   * 'auto' (default): 'two-stage' when the ranking stage is at most `autoStageBytes`, else
+   * 'progressive' (large catalogues: the tower answers first, the stage follows);
+   * 'two-stage': re-rank the tower's candidates with the export's ranking stage
    * (`ranker.bin`) when it ships one; 'tower': the tower alone (the stage is not downloaded);
    * 'progressive': the tower answers first and the stage is loaded behind it (downloaded after the
    * tower's files on a first visit, read from the cache after the first answer on a warm start),
    * then used from its 'ranking-stage' event on (`info.ranking` turns 'two-stage').
    */
-  ranking?: 'two-stage' | 'tower' | 'progressive';
+  ranking?: 'auto' | 'two-stage' | 'tower' | 'progressive';
+  /** 'auto': the largest ranking stage loaded with the tower's files (default 4 MiB); above, it follows the first answer. */
+  autoStageBytes?: number;
   /**
    * A pq item table's refine plane (`items.pq.refine.lrc`, a second pq level: as many bytes again),
    * loaded behind the first answer and cached; once attached (a 'refine' event, `info.refined`) the

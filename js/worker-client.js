@@ -19,9 +19,9 @@ export async function openInWorker(manifestUrl, options = {}) {
     if (data.event === 'progress') { onProgress?.(data.payload); return; }
     if (data.event === 'metric') { try { onMetric?.(data.payload); } catch (e) { console.error(e); } return; }
     if (data.event === 'event') {
-      // An update applied (or a progressive ranking stage attached) in the worker: the page's `info`
+      // An update applied (or a progressive ranking stage or a pq refine plane attached) in the worker: the page's `info`
       // follows before the app hears of it.
-      if ((data.payload.type === 'update' || data.payload.type === 'ranking-stage') && data.payload.info && info) Object.assign(info, data.payload.info);
+      if (['update', 'ranking-stage', 'refine'].includes(data.payload.type) && data.payload.info && info) Object.assign(info, data.payload.info);
       onEvent?.(data.payload);
       if (data.payload.type === 'degraded') onDegraded?.(data.payload);
       return;

@@ -5,18 +5,19 @@
 #   tower           UserModel::from_bytes         (seeds: the shipped tower.json, NUL, tower.bin)
 #   manifest        Manifest::parse, ItemMetadata::parse, History import (seeds: shipped JSON)
 #   ranker          Ranker::decode and a ranking over it (seeds: small ranker.bin files)
+#   decode_pq_refine PqResidual::decode, attach, a ranking (seeds: small planes)
 # Usage: scripts/fuzz.sh [seconds per target, default 600] [targets..., default all]. Crashing
 # inputs land in fuzz/artifacts/<target>/; copy each into tests/regressions/ with a test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
 secs=${1:-600}; shift || true
-targets=("$@"); [ ${#targets[@]} -gt 0 ] || targets=(decode_catalog decode_delta decode_meta tower manifest ranker)
+targets=("$@"); [ ${#targets[@]} -gt 0 ] || targets=(decode_catalog decode_delta decode_meta tower manifest ranker decode_pq_refine)
 command -v cargo-fuzz >/dev/null || cargo install -q cargo-fuzz
 rustup toolchain list | grep -q nightly || rustup toolchain install nightly --profile minimal
 A=www/artifacts/synthetic
-mkdir -p fuzz/corpus/{decode_catalog,decode_delta,decode_meta,tower,manifest,ranker}
-cargo run -q --example fuzz_seeds -- fuzz/corpus/decode_catalog fuzz/corpus/ranker
+mkdir -p fuzz/corpus/{decode_catalog,decode_delta,decode_meta,tower,manifest,ranker,decode_pq_refine}
+cargo run -q --example fuzz_seeds -- fuzz/corpus/decode_catalog fuzz/corpus/ranker fuzz/corpus/decode_pq_refine
 [ -d target/e2e-fixtures/v2 ] || cargo run -q --features train --example e2e_fixtures -- target/e2e-fixtures
 cp target/e2e-fixtures/v2/*.delta fuzz/corpus/decode_delta/
 cp $A/items.meta.lrc target/e2e-fixtures/v2/*.meta.lrc* fuzz/corpus/decode_meta/ 2>/dev/null || true

@@ -74,6 +74,12 @@ pub struct Manifest {
     #[serde(default)]
     pub items: usize,
     pub files: Vec<FileEntry>,
+    /// Which compact table serves where the loader asks for one (`"items-pq"` or `"items-pca"`, the
+    /// same bytes an item): the trainer picks the one whose tower scored better on its validation
+    /// split, since neither wins on every catalogue. [`Manifest::entries`] puts it first among
+    /// alternatives that list both; absent, their order stands.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compact_table: Option<String>,
     /// Business rules for every visitor (the app's own rules add to them): see [`ManifestRules`].
     /// Read and checked by [`Manifest::parse`]; the trainer writes none.
     #[serde(skip)]
@@ -233,9 +239,31 @@ fn parse_experiment(v: &serde_json::Value) -> Result<Experiment> {
 
 /// Each role of `roles` (alternatives included) preceded by its `variant`'s own role: with variant
 /// `b`, `"items-int8|items-pq"` becomes `"items-int8@b|items-int8|items-pq@b|items-pq"`.
+/// A size limit (`"ranker<=4194304"`, see [`Manifest::entries`]) stays at the end.
 pub fn variant_roles(roles: &[String], variant: Option<&str>) -> Vec<String> {
     let Some(v) = variant else { return roles.to_vec() };
-    roles.iter().map(|r| r.split('|').map(|a| format!("{a}@{v}|{a}")).collect::<Vec<_>>().join("|")).collect()
+    roles
+        .iter()
+        .map(|r| {
+            let (alts, limit) = split_limit(r);
+            let alts = alts.split('|').map(|a| format!("{a}@{v}|{a}")).collect::<Vec<_>>().join("|");
+            match limit {
+                Some(l) => format!("{alts}<={l}"),
+                None => alts,
+            }
+        })
+        .collect()
+}
+
+/// `"ranker<=4194304"` → `("ranker", Some(4194304))`; a role without a (valid) limit → `(role, None)`.
+fn split_limit(role: &str) -> (&str, Option<u64>) {
+    match role.rsplit_once("<=") {
+        Some((alts, n)) => match n.parse() {
+            Ok(n) => (alts, Some(n)),
+            Err(_) => (role, None),
+        },
+        None => (role, None),
+    }
 }
 
 /// One file of an export.
@@ -378,6 +406,15 @@ impl Manifest {
             dim: count("dim"),
             items: count("items"),
             files,
+            compact_table: match o.get("compact_table") {
+                None | Some(Value::Null) => None,
+                Some(Value::String(t)) if t == ROLE_ITEMS_PQ || t == ROLE_ITEMS_PCA => Some(t.clone()),
+                Some(t) => {
+                    return Err(invalid(format!(
+                        "compact_table must be {ROLE_ITEMS_PQ:?} or {ROLE_ITEMS_PCA:?}, got {t}"
+                    )))
+                }
+            },
             rules: match o.get("rules") {
                 None | Some(Value::Null) => None,
                 Some(r) => Some(parse_rules(r)?),
@@ -447,14 +484,32 @@ impl Manifest {
     /// The entries of `roles`, in that order; a missing role is an error naming it, except an
     /// optional one ([`OPTIONAL_ROLES`]), which is left out. A role may list alternatives in order
     /// of preference, `"items-int8|items-pq"`: the first the manifest has is taken (how the loader
-    /// picks an item table by device class).
+    /// picks an item table by device class). An optional role may end in a size limit,
+    /// `"ranker<=4194304"`: a larger file is left out as if absent (how the loader defers a large
+    /// ranking stage until after the first answer).
     pub fn entries(&self, roles: &[String]) -> Result<Vec<&FileEntry>> {
         roles
             .iter()
-            .filter_map(|r| match r.split('|').find_map(|alt| self.files.iter().find(|f| f.role == alt)) {
-                Some(f) => Some(Ok(f)),
-                None if r.split('|').any(|alt| OPTIONAL_ROLES.contains(&alt)) => None,
-                None => Some(Err(invalid(format!("manifest lacks a {r:?} file entry")))),
+            .filter_map(|r| {
+                let (alts, limit) = split_limit(r);
+                let base = |alt: &str| alt.split('@').next().unwrap_or(alt).to_owned();
+                let optional = alts.split('|').any(|alt| OPTIONAL_ROLES.contains(&base(alt).as_str()));
+                // The manifest's compact table first among the compact alternatives (in place of the
+                // first of them; the rest keep their order).
+                let mut order: Vec<&str> = alts.split('|').collect();
+                if let Some(pref) = &self.compact_table {
+                    let compact = |a: &&str| base(a) == ROLE_ITEMS_PQ || base(a) == ROLE_ITEMS_PCA;
+                    let slots: Vec<usize> = (0..order.len()).filter(|&i| compact(&order[i])).collect();
+                    let mut picked: Vec<&str> = slots.iter().map(|&i| order[i]).collect();
+                    picked.sort_by_key(|a| base(a) != *pref); // stable: preferred first
+                    slots.iter().zip(picked).for_each(|(&i, a)| order[i] = a);
+                }
+                match order.iter().find_map(|alt| self.files.iter().find(|f| f.role == *alt)) {
+                    Some(f) if optional && limit.is_some_and(|l| f.bytes > l) => None,
+                    Some(f) => Some(Ok(f)),
+                    None if optional => None,
+                    None => Some(Err(invalid(format!("manifest lacks a {r:?} file entry")))),
+                }
             })
             .collect()
     }

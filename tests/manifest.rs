@@ -103,6 +103,47 @@ fn alternative_roles_take_the_first_listed() {
 }
 
 #[test]
+fn the_manifests_compact_table_comes_first_among_the_compact_alternatives() {
+    let pick = |m: &Manifest, role: &str| m.entries(&[role.to_string()]).unwrap()[0].role.clone();
+    let m = Manifest::parse(MANIFEST).unwrap();
+    assert_eq!(m.compact_table, None);
+    assert_eq!(pick(&m, "items-pq|items-pca|items-f32"), "items-pq");
+    let pca = Manifest::parse(&edited(|v| v["compact_table"] = "items-pca".into())).unwrap();
+    assert_eq!(pca.compact_table.as_deref(), Some("items-pca"));
+    // Among the compact tables only: int8 first stays first, the rest keep their order.
+    assert_eq!(pick(&pca, "items-pq|items-pca|items-int8|items-f32"), "items-pca");
+    assert_eq!(pick(&pca, "items-int8|items-pq|items-pca|items-f32"), "items-int8");
+    assert_eq!(pick(&pca, "items-pq|items-f32"), "items-pq");
+    // Variant roles keep their precedence over base roles of the same table.
+    let v = localrec::manifest::variant_roles(&["items-pq|items-pca".to_string()], Some("b"));
+    assert_eq!(pca.entries(&v).unwrap()[0].role, "items-pca");
+    let pq = Manifest::parse(&edited(|v| v["compact_table"] = "items-pq".into())).unwrap();
+    assert_eq!(pick(&pq, "items-pca|items-pq"), "items-pq");
+    rejects(&edited(|v| v["compact_table"] = "items-f32".into()), "compact_table");
+    rejects(&edited(|v| v["compact_table"] = 3.into()), "compact_table");
+}
+
+#[test]
+fn an_optional_role_with_a_size_limit_is_left_out_above_it() {
+    let m = Manifest::parse(MANIFEST).unwrap();
+    let ranker = m.files.iter().find(|f| f.role == "ranker").unwrap().bytes;
+    let names = |roles: &[&str]| -> Vec<String> {
+        let roles: Vec<String> = roles.iter().map(|r| r.to_string()).collect();
+        m.entries(&roles).unwrap().iter().map(|f| f.role.clone()).collect()
+    };
+    assert_eq!(names(&["tower-config", &format!("ranker<={ranker}")]), ["tower-config", "ranker"]);
+    assert_eq!(names(&["tower-config", &format!("ranker<={}", ranker - 1)]), ["tower-config"]);
+    // With a variant, the limit stays at the end and still applies.
+    let v = localrec::manifest::variant_roles(&[format!("ranker<={}", ranker - 1)], Some("b"));
+    assert_eq!(v, [format!("ranker@b|ranker<={}", ranker - 1)]);
+    assert!(m.entries(&v).unwrap().is_empty());
+    let v = localrec::manifest::variant_roles(&[format!("ranker<={ranker}")], Some("b"));
+    assert_eq!(m.entries(&v).unwrap()[0].role, "ranker");
+    // A required role is never left out for its size.
+    assert_eq!(names(&["tower-config<=1"]), ["tower-config"]);
+}
+
+#[test]
 fn names_inside_the_manifest_directory_are_accepted() {
     for name in ["items.int8.lrc", "v2/items.json", "a-b_c.1/x.delta"] {
         check_name(name).unwrap();

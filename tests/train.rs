@@ -250,8 +250,11 @@ fn the_exporter_round_trips_into_the_same_model_and_catalogue() {
     let stage = train_stage(&ds, &trained.user_model(), &int8, &valid, &test, &cfg, false);
     let pq = trained.catalog(&ds).to_rotated_pq(localrec::catalog::pq::default_subspaces(16), 1).unwrap();
     let pca = trained.catalog(&ds).to_projected_int8(4).unwrap();
+    let tables =
+        |pq, pq_from_items, compact| localrec::train::export::CompactTables { pq, pca: &pca, pq_from_items, compact };
     let manifest =
-        localrec::train::export::export(&ds, &trained, &dir, Some(&stage.ranker), &pq, &pca, usize::MAX).unwrap();
+        localrec::train::export::export(&ds, &trained, &dir, Some(&stage.ranker), &tables(&pq, usize::MAX, "items-pq"))
+            .unwrap();
     let read = |name: &str| std::fs::read(dir.join(name)).unwrap();
     // The ranking stage decodes to what was trained (its weights at the file's bf16 precision) and
     // carries the self-check the browser runs.
@@ -283,9 +286,14 @@ fn the_exporter_round_trips_into_the_same_model_and_catalogue() {
     // ...with the pq table's refine plane, when the table carries one, in a file of its own.
     let plane = localrec::catalog::PqResidual::learn(&pq, &trained.catalog(&ds), 9).unwrap();
     let refined = pq.clone().with_residual(plane.clone()).unwrap();
-    let m =
-        localrec::train::export::export(&ds, &trained, &large, Some(&stage.ranker), &refined, &pca, ds.item_ids.len())
-            .unwrap();
+    let m = localrec::train::export::export(
+        &ds,
+        &trained,
+        &large,
+        Some(&stage.ranker),
+        &tables(&refined, ds.item_ids.len(), "items-pq"),
+    )
+    .unwrap();
     let roles: Vec<&str> = m.files.iter().map(|f| f.role.as_str()).collect();
     assert_eq!(
         roles,
@@ -307,6 +315,26 @@ fn the_exporter_round_trips_into_the_same_model_and_catalogue() {
         localrec::catalog::PqResidual::decode(&std::fs::read(large.join("items.pq.refine.lrc")).unwrap()).unwrap();
     assert_eq!(plane_read, plane);
     assert_eq!(pq_read.with_residual(plane_read).unwrap(), refined);
+    assert_eq!(m.compact_table.as_deref(), Some("items-pq"));
+    // The compact table the trainer picked on validation is the manifest's, and the ranking stage's
+    // self-check runs over it (the export checks it through the browser's path before writing).
+    let pca_dir = large.join("pca");
+    let export = |compact: &'static str| {
+        localrec::train::export::export(
+            &ds,
+            &trained,
+            &pca_dir,
+            Some(&stage.ranker),
+            &tables(&refined, ds.item_ids.len(), compact),
+        )
+    };
+    let mp = export("items-pca").unwrap();
+    assert_eq!(mp.compact_table.as_deref(), Some("items-pca"));
+    assert_eq!(Manifest::parse(&std::fs::read(pca_dir.join("manifest.json")).unwrap()).unwrap(), mp);
+    assert_eq!(mp.entries(&["items-int8|items-pq|items-pca".to_string()]).unwrap()[0].role, "items-pca");
+    assert!(export("items-f32").unwrap_err().contains("compact table"));
+    assert_eq!(localrec::train::export::compact_choice(0.2, 0.3), "items-pca");
+    assert_eq!(localrec::train::export::compact_choice(0.3, 0.3), "items-pq");
     let shipped = localrec::rerank::Ranker::decode(&std::fs::read(large.join("ranker.bin")).unwrap()).unwrap();
     let mut rec = localrec::Recommender::new(std::rc::Rc::new(pq.clone()), exported_model(&large)).unwrap();
     rec.set_ranker(Some(std::rc::Rc::new(shipped))).unwrap();

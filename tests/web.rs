@@ -194,7 +194,8 @@ fn a_pq_refine_plane_attaches_through_the_binding() {
     let mut rec = JsRecommender::new(&items, tower).unwrap();
     rec.record(&items.id(10).unwrap(), "purchase", Some(1000.0)).unwrap();
     rec.record(&items.id(321).unwrap(), "view", Some(1010.0)).unwrap();
-    let (before, pq_top) = (rec.embedding().unwrap().to_vec(), rec.recommend(10, true, None, None, None).unwrap().ids());
+    let (before, pq_top) =
+        (rec.embedding().unwrap().to_vec(), rec.recommend(10, true, None, None, None).unwrap().ids());
     assert!(!rec.has_refine() && !items.has_refine());
     // A damaged file, a plane of another table (same shape, other codes), a catalogue that is not
     // the recommender's: typed errors, and nothing changes.
@@ -233,7 +234,8 @@ fn a_pq_refine_plane_attaches_through_the_binding() {
         localrec::Event { item: 321, kind: localrec::Kind::View, time: 1010.0 },
     ];
     native.set_history(&events).unwrap();
-    let want = native.recommend(&localrec::RecommendOptions { k: 10, exclude_seen: true, ..Default::default() }).unwrap();
+    let want =
+        native.recommend(&localrec::RecommendOptions { k: 10, exclude_seen: true, ..Default::default() }).unwrap();
     assert_eq!(refined.indices().to_vec(), want.iter().map(|r| r.index).collect::<Vec<_>>());
     assert_ne!(pq_top, refined.ids(), "the refined answer is not pq's (for this history)");
 }

@@ -8,10 +8,11 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use localrec::catalog::pq::default_subspaces;
+use localrec::manifest::{ROLE_ITEMS_PCA, ROLE_ITEMS_PQ};
 use localrec::model::UserModel;
 use localrec::train::data::Dedupe;
 use localrec::train::eval::{evaluate_item_knn, evaluate_model, evaluate_popularity, queries};
-use localrec::train::export::{served_table, PQ_DEFAULT_FROM_ITEMS};
+use localrec::train::export::{compact_choice, served_table, CompactTables, PQ_DEFAULT_FROM_ITEMS};
 use localrec::train::rerank::{train_stage, StageTrainConfig};
 use localrec::train::{export::export, synthetic_dataset_with, train, Metrics, Split, SyntheticConfig, TrainConfig};
 use localrec::Catalog;
@@ -367,6 +368,7 @@ fn run(cli: Cli) -> Result<(), String> {
     let mut stage_report = None;
     let mut pq_table = None;
     let mut pca_table = None;
+    let mut compact_table = ROLE_ITEMS_PQ;
     if let Some((model, f32_catalog)) = &tower {
         let int8_catalog = f32_catalog.to_int8();
         let t = std::time::Instant::now();
@@ -394,12 +396,23 @@ fn run(cli: Cli) -> Result<(), String> {
         );
         rows.push(("user tower (f32 items)".into(), split(&|q| evaluate_model(model, f32_catalog, q))));
         rows.push(("user tower (int8 items)".into(), split(&|q| evaluate_model(model, &int8_catalog, q))));
-        rows.push(("user tower (pq items)".into(), split(&|q| evaluate_model(model, &pq_catalog, q))));
+        let pq_row = split(&|q| evaluate_model(model, &pq_catalog, q));
+        let pca_row = split(&|q| evaluate_model(model, &pca_catalog, q));
+        // The compact table served (from --pq-from-items items on, and to small devices): the one
+        // the tower did better over on the validation split.
+        let compact = compact_choice(pq_row.0.recall10, pca_row.0.recall10);
+        eprintln!(
+            "compact table: {compact} (valid Recall@10: pq {:.4}, pca {:.4})",
+            pq_row.0.recall10, pca_row.0.recall10
+        );
+        rows.push(("user tower (pq items)".into(), pq_row));
         rows.push(("user tower (pq items + refine plane)".into(), split(&|q| evaluate_model(model, &refined, q))));
-        rows.push(("user tower (pca items)".into(), split(&|q| evaluate_model(model, &pca_catalog, q))));
+        rows.push(("user tower (pca items)".into(), pca_row));
+        compact_table = compact;
         if ranker {
             // The ranking stage runs over the table the browser loads by default.
-            let served = served_table(&int8_catalog, &pq_catalog, pq_from_items);
+            let compact_catalog = if compact == ROLE_ITEMS_PCA { &pca_catalog } else { &pq_catalog };
+            let served = served_table(&int8_catalog, compact_catalog, pq_from_items);
             eprintln!("ranking stage fitted over the {} table", served.precision());
             let r = train_stage(&ds, model, served, &valid_q, &test_q, &stage, ablation);
             eprintln!(
@@ -451,7 +464,8 @@ fn run(cli: Cli) -> Result<(), String> {
         let trained = trained.ok_or("--out needs a trained model (drop --baselines-only)")?;
         let pq = pq_table.as_ref().ok_or("no pq table")?;
         let pca = pca_table.as_ref().ok_or("no pca table")?;
-        let m = export(&ds, &trained, &dir, stage_report.as_ref().map(|r| &r.ranker), pq, pca, pq_from_items)?;
+        let tables = CompactTables { pq, pca, pq_from_items, compact: compact_table };
+        let m = export(&ds, &trained, &dir, stage_report.as_ref().map(|r| &r.ranker), &tables)?;
         println!("\nexported model {} to {}:", m.model_version, dir.display());
         for f in &m.files {
             println!("  {:<16} {:>10} bytes  sha256 {}", f.name, f.bytes, &f.sha256[..16]);

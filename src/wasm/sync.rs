@@ -717,6 +717,12 @@ pub fn sync_artifacts(manifest_url: String, roles: Vec<String>, store: &JsFileCa
     wasm_bindgen_futures::future_to_promise(async move {
         // The manifest request and the read of the cached version run at the same time.
         let manifest_fetch = manifest_promise(ctx.clone());
+        // Marked handled: if this sync ends early (closed, aborted, a cache error) the request's
+        // rejection must not surface as an unhandled rejection in the page. Awaiting it below still
+        // sees the rejection.
+        let handled = Closure::<dyn FnMut(JsValue)>::new(|_: JsValue| {});
+        let _ = manifest_fetch.catch(&handled);
+        handled.forget(); // one small closure per sync
         let mut cached = read_cached(&ctx).await;
 
         if background {

@@ -124,6 +124,12 @@ for (const storage of ['indexeddb', 'memory']) {
       assert.equal(a.error, undefined, JSON.stringify(a.error));
       assert.equal(a.info.precision, 'pq');
       assert.ok(!state.requests.includes('items.int8.lrc'), `${state.requests}`);
+      // A manifest whose compact table is pca (the trainer's pick on validation): pca there.
+      state.patch = (m) => { m.compact_table = 'items-pca'; };
+      const c = await small.evaluate(([s]) => window.visit(s, { dbName: 'small-device-pca' }), [storage]);
+      state.patch = null;
+      assert.equal(c.error, undefined, JSON.stringify(c.error));
+      assert.equal(c.info.precision, 'pca');
       // ... and int8 first on an ordinary one (the default page reports 8 GB or nothing).
       state.requests = [];
       const b = await visit({ dbName: 'big-device' });
@@ -482,6 +488,52 @@ describe('IndexedDB only', () => {
     assert.equal(failed.event, 'ranking-stage-failed', JSON.stringify(failed.events));
     assert.equal(failed.after, 'tower');
     assert.ok(failed.sources.every((s) => s === 'similar'));
+  });
+
+  test("ranking: 'auto' (the default) loads a small stage with the tower's files and a large one behind the first answer", async () => {
+    const page = await newPage(context);
+    let release = () => {};
+    await page.exposeFunction('releaseAutoStage', () => release());
+    const run = (dbName, opts) => page.evaluate(async ([dbName, opts]) => {
+      const events = [];
+      let ready;
+      const staged = new Promise((ok) => { ready = ok; });
+      const rec = await window.L.open('/model/manifest.json', { dbName, ...opts, onEvent: (e) => { events.push(e.type); if (e.type.startsWith('ranking-stage')) ready(e); } });
+      const atOpen = rec.info.ranking;
+      await rec.record('sku-00010', 'purchase');
+      const first = await rec.recommend({ k: 10 });
+      window.releaseAutoStage();
+      const e = atOpen === 'tower' ? await staged : null;
+      const after = await rec.recommend({ k: 10 });
+      await rec.flush();
+      const out = { atOpen, event: e?.type ?? null, after: rec.info.ranking, events, ids: after.items.map((i) => i.id), first: first.items.map((i) => i.reason.source) };
+      await rec.close();
+      const cache = await window.L.open('/model/manifest.json', { dbName, ranking: 'tower' });
+      out.versions = (await cache.storage()).versions.map((v) => v.manifestUrl.split('/').pop()).sort();
+      await cache.close();
+      return out;
+    }, [dbName, opts]);
+    // The fixture's stage (401 KB) is below the default limit: both stages from the first answer.
+    const small = await run('auto-small', {});
+    assert.equal(small.atOpen, 'two-stage', JSON.stringify(small));
+    assert.equal(small.event, null);
+    assert.deepEqual(small.versions, ['manifest.json']);
+    assert.equal(state.requests.filter((n) => n === 'ranker.bin').length, 1);
+    // Above the limit: the tower first (ranker.bin held back by the server until it has answered),
+    // the stage behind it under its own record, then the same answer as two stages.
+    let held;
+    const hold = new Promise((ok) => { held = ok; });
+    release = held;
+    state.fault = async (name) => { if (name === 'ranker.bin') await hold; return false; };
+    const large = await run('auto-large', { autoStageBytes: 1000 });
+    assert.equal(large.atOpen, 'tower', JSON.stringify(large));
+    assert.ok(large.first.every((x) => x === 'similar'), `the tower answered first: ${large.first}`);
+    assert.equal(large.event, 'ranking-stage', JSON.stringify(large.events));
+    assert.equal(large.after, 'two-stage');
+    assert.deepEqual(large.versions, ['manifest.json', 'manifest.json#ranking-stage']);
+    assert.deepEqual(large.ids, small.ids);
+    const bad = await page.evaluate(() => window.L.open('/model/manifest.json', { dbName: 'auto-bad', autoStageBytes: -1 }).then(() => null, (e) => e.code));
+    assert.equal(bad, 'invalid-argument');
   });
 
   test("a pq table's refine plane follows the first answer (cached apart) and re-scores; offline, 'never', a failed or foreign plane", async () => {

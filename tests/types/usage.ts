@@ -18,10 +18,11 @@ export async function quickStart(): Promise<string[]> {
   const together: string[] = recs.items.filter((it) => it.reason.source === 'together').map((it) => it.reason.itemId ?? '');
   const ranking: 'two-stage' | 'tower' = rec.info.ranking;
   const table: 'int8' | 'pq' | 'pca' | 'f32' = rec.info.precision;
+  const refined: boolean = rec.info.refined;
   const kept = await rec.storage();
   console.log(kept.versions.map((v) => `${v.manifestUrl} ${v.modelVersion} ${v.bytes}`), kept.files, kept.bytes, kept.usage ?? 0, kept.quota ?? 0);
   if (kept.bytes > 50e6) await rec.clearCache();
-  console.log(together, ranking, table);
+  console.log(together, ranking, table, refined);
   const history: HistoryEvent[] = await rec.history();
   const json: string = await rec.exportHistory();
   await rec.clearHistory();
@@ -32,7 +33,7 @@ export async function quickStart(): Promise<string[]> {
 
 export async function inWorker(): Promise<void> {
   const leave = new AbortController();
-  const rec = await openInWorker(new URL('/models/shop/manifest.json', location.href), { precision: 'pq', update: 'apply', ranking: 'tower', signal: leave.signal });
+  const rec = await openInWorker(new URL('/models/shop/manifest.json', location.href), { precision: 'pq', update: 'apply', ranking: 'tower', refine: 'always', signal: leave.signal });
   try {
     const { items } = await rec.recommend();
     console.log(items[0]?.reason.kind, rec.worker);
