@@ -492,16 +492,23 @@ impl Manifest {
             .iter()
             .filter_map(|r| {
                 let (alts, limit) = split_limit(r);
-                let base = |alt: &str| alt.split('@').next().unwrap_or(alt).to_owned();
-                let optional = alts.split('|').any(|alt| OPTIONAL_ROLES.contains(&base(alt).as_str()));
+                fn base(alt: &str) -> &str {
+                    alt.split('@').next().unwrap_or(alt)
+                }
+                let optional = alts.split('|').any(|alt| OPTIONAL_ROLES.contains(&base(alt)));
                 // The manifest's compact table first among the compact alternatives (in place of the
-                // first of them; the rest keep their order).
+                // first of them; the rest keep their order). A partition, not a sort: a stable sort
+                // costs the wasm module kilobytes.
                 let mut order: Vec<&str> = alts.split('|').collect();
-                if let Some(pref) = &self.compact_table {
-                    let compact = |a: &&str| base(a) == ROLE_ITEMS_PQ || base(a) == ROLE_ITEMS_PCA;
-                    let slots: Vec<usize> = (0..order.len()).filter(|&i| compact(&order[i])).collect();
-                    let mut picked: Vec<&str> = slots.iter().map(|&i| order[i]).collect();
-                    picked.sort_by_key(|a| base(a) != *pref); // stable: preferred first
+                if let Some(pref) = self.compact_table.as_deref() {
+                    let compact = |a: &str| base(a) == ROLE_ITEMS_PQ || base(a) == ROLE_ITEMS_PCA;
+                    let slots: Vec<usize> = (0..order.len()).filter(|&i| compact(order[i])).collect();
+                    let picked: Vec<&str> = slots
+                        .iter()
+                        .map(|&i| order[i])
+                        .filter(|a| base(a) == pref)
+                        .chain(slots.iter().map(|&i| order[i]).filter(|a| base(a) != pref))
+                        .collect();
                     slots.iter().zip(picked).for_each(|(&i, a)| order[i] = a);
                 }
                 match order.iter().find_map(|alt| self.files.iter().find(|f| f.role == *alt)) {
