@@ -141,7 +141,7 @@ async function showModel() {
   $('progress').hidden = true;
   const info = rec.info;
   $('store').textContent = `${info.storage === 'indexeddb' ? 'IndexedDB' : 'memory only'}${info.persisted ? ' · persisted' : ''}${info.degraded ? ' · degraded' : ''}`;
-  $('model').textContent = `${info.dataset} · ${info.items.toLocaleString('en')} items · ${info.precision} · ${info.ranking} · ${info.source === 'cache' ? 'from cache' : info.source === 'delta' ? 'delta update' : 'downloaded'}`;
+  $('model').textContent = `${info.dataset} · ${info.items.toLocaleString('en')} items · ${info.precision}${info.refined ? ' + refine plane' : ''} · ${info.ranking} · ${info.source === 'cache' ? 'from cache' : info.source === 'delta' ? 'delta update' : 'downloaded'}`;
   $('variant').hidden = !info.variant;
   $('variant').textContent = `variant ${info.variant}`;
   $('variant').title = `experiment ${info.experiment}: this device's stable assignment`;
@@ -166,6 +166,8 @@ async function main() {
     // Offline-first: the page opened from the cache; a newer catalogue found in the background is
     // switched to at once (`update: 'apply'`), so the shop and its recommendations are redrawn.
     if (e.type === 'update' && e.applied && rec) showModel().then(() => renderRecs()).catch(showError);
+    // A ranking stage or a pq refine plane loaded behind the first answer: the same, once in use.
+    if ((e.type === 'ranking-stage' || e.type === 'refine') && rec) showModel().then(() => renderRecs()).catch(showError);
   };
   demo.marks = { start: started };
   rec = await (demo.mode === 'worker' ? openInWorker : open)(manifestUrl, { onProgress, onEvent, update: 'apply', variant: params.get('variant') ?? undefined });
