@@ -623,6 +623,28 @@ describe('IndexedDB only', () => {
     assert.deepEqual(other.events.find((e) => e.type === 'refine-failed').reason, 'corrupt-file');
     assert.equal(other.after, false);
     assert.deepEqual(other.ids, r.first);
+    // Worker mode: the plane is attached in the worker and the page's info follows the event.
+    state.patch = null;
+    state.fault = null;
+    const w = await page.evaluate(async () => {
+      let ready;
+      const done = new Promise((ok) => { ready = ok; });
+      const rec = await window.L.openInWorker('/model/manifest.json', {
+        dbName: 'refine-worker', precision: 'pq', ranking: 'tower', onEvent: (e) => { if (e.type.startsWith('refine')) ready(e.type); },
+      });
+      const before = rec.info.refined;
+      await rec.record('sku-00010', 'purchase');
+      await rec.record('sku-00321', 'view');
+      const event = await done;
+      const ids = (await rec.recommend({ k: 10 })).items.map((i) => i.id);
+      const out = { before, event, after: rec.info.refined, ids };
+      await rec.close();
+      return out;
+    });
+    assert.equal(w.before, false);
+    assert.equal(w.event, 'refine');
+    assert.equal(w.after, true);
+    assert.deepEqual(w.ids, r.ids, 'the worker answers as the page does with the plane');
   });
 
   test('quota exceeded: works from memory and reports it', async () => {
