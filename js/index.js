@@ -300,6 +300,8 @@ export class LocalRecommender {
     this._history = null;
     this._written = Promise.resolve();
     this._closed = false;
+    /** Cache writes of the files loaded behind the first answer (awaited by close()). */
+    this._behindStored = [];
     this.info = {
       ...this._modelInfo(synced.source),
       updateError: synced.updateError ? String(synced.updateError.message ?? synced.updateError) : null,
@@ -395,38 +397,50 @@ export class LocalRecommender {
   }
 
   /**
-   * 'progressive': loads the ranking stage behind the first answer (its own cache record, so the
-   * tower's files are complete and answer without it) and switches to two stages when it is verified
-   * and belongs to the model version in use. Failures leave the tower answering, as an event.
+   * Loads one file behind the first answer, under its own cache record (`url`: the manifest's URL
+   * with a `#` suffix, so the tower's files are complete and answer without it), and hands what
+   * `decode` made of it to `use` when it belongs to the model version in use and `done()` is still
+   * false; a newer one found behind a cached one follows the same way. `done`, `use` and `failed`
+   * are the caller's; a failure is reported by `failed`, never thrown. Resolves when the first
+   * attempt is settled; its cache write is awaited by `close()`.
    */
-  async _loadStage() {
-    const role = this._stageRole;
+  async _loadBehind(url, role, decode, done, use, failed) {
     const attach = (prepared, manifest) => {
       if (!prepared) return;
-      if (this._closed || manifest.model_version !== this._manifest.model_version || this._core.hasRankingStage) { prepared.free(); return; }
-      try { this._core.setRankingStage(prepared); } catch (e) { throw fromWasm(e); } // moved into the core either way
-      this.info.ranking = 'two-stage';
-      this._metrics.model(this.info);
-      this._emit({ type: 'ranking-stage', info: { ...this.info }, message: `the ranking stage of model ${manifest.model_version} is in use` });
+      if (this._closed || manifest.model_version !== this._manifest.model_version || done()) { prepared.free(); return; }
+      try { use(prepared, manifest); } catch (e) { throw fromWasm(e); } // moved into the core either way
     };
-    const failed = (e) => {
-      if (!this._closed) this._emit({ type: 'ranking-stage-failed', reason: e?.code ?? 'internal', message: `the ranking stage could not be loaded (${e?.message ?? e}): the tower answers alone` });
-    };
+    const report = (e) => { if (!this._closed) failed(e); };
     try {
-      if (this._core.hasRankingStage) return; // 'auto': it came with the tower's files
-      if (!this._manifest.files?.some((f) => f.role.split('@')[0] === role)) return; // the export ships none
-      const s = await syncArtifacts(this._stageUrl, [role], {
+      const s = await syncArtifacts(url, [role], {
         store: this._store, fetch: this._opts.fetch, signal: this._abort.signal, background: true, variant: this._opts.variant, device: this._device,
         onProgress: (p) => this._metrics.progress(p.bytesDone),
         // The manifest's own fate (offline, a bad update) is reported by the tower's sync already.
         onEvent: (e) => { if (e.type !== 'offline' && e.type !== 'update-failed') this._emit(e); },
-        prepare: (files) => (files[role] ? RankingStage.fromBytes(files[role]) : null),
+        prepare: (files) => (files[role] ? decode(files[role]) : null),
       });
-      this._stageStored = s.stored.catch(() => false);
+      this._behindStored.push(s.stored.catch(() => false));
       attach(s.prepared, s.manifest);
-      // A newer stage found behind a cached one: used if the tower has moved to its version by then.
-      s.update?.then((u) => { if (u) attach(u.prepared, u.manifest); }).catch(failed);
-    } catch (e) { failed(e); }
+      // A newer file found behind a cached one: used if the tower has moved to its version by then.
+      s.update?.then((u) => { if (u) attach(u.prepared, u.manifest); }).catch(report);
+    } catch (e) { report(e); }
+  }
+
+  /**
+   * 'progressive' (and 'auto' above `autoStageBytes`): loads the ranking stage behind the first
+   * answer and switches to two stages when it is verified and belongs to the model version in use.
+   * Failures leave the tower answering, as a 'ranking-stage-failed' event.
+   */
+  async _loadStage() {
+    const role = this._stageRole;
+    if (this._core.hasRankingStage) return; // 'auto': it came with the tower's files
+    if (!this._manifest.files?.some((f) => f.role.split('@')[0] === role)) return; // the export ships none
+    await this._loadBehind(this._stageUrl, role, (bytes) => RankingStage.fromBytes(bytes), () => this._core.hasRankingStage, (prepared, manifest) => {
+      this._core.setRankingStage(prepared);
+      this.info.ranking = 'two-stage';
+      this._metrics.model(this.info);
+      this._emit({ type: 'ranking-stage', info: { ...this.info }, message: `the ranking stage of model ${manifest.model_version} is in use` });
+    }, (e) => this._emit({ type: 'ranking-stage-failed', reason: e?.code ?? 'internal', message: `the ranking stage could not be loaded (${e?.message ?? e}): the tower answers alone` }));
   }
 
   /**
@@ -448,28 +462,12 @@ export class LocalRecommender {
       if (nav?.connection?.saveData === true || (typeof nav?.deviceMemory === 'number' && nav.deviceMemory <= 2)) return;
       if (entry.bytes > REFINE_AUTO_MAX_BYTES) return;
     }
-    const attach = (prepared, manifest) => {
-      if (!prepared) return;
-      if (this._closed || manifest.model_version !== this._manifest.model_version || this._core.hasRefine) { prepared.free(); return; }
-      try { this._core.attachRefine(this._catalogue, prepared); } catch (e) { throw fromWasm(e); } // moved into the core either way
+    await this._loadBehind(this._refineUrl, role, (bytes) => PqRefine.fromBytes(bytes), () => this._core.hasRefine, (prepared, manifest) => {
+      this._core.attachRefine(this._catalogue, prepared);
       this.info.refined = true;
       this._metrics.model(this.info);
       this._emit({ type: 'refine', info: { ...this.info }, message: `the pq table of model ${manifest.model_version} is refined by its second level` });
-    };
-    const failed = (e) => {
-      if (!this._closed) this._emit({ type: 'refine-failed', reason: e?.code ?? 'internal', message: `the pq refine plane could not be loaded (${e?.message ?? e}): the pq table answers alone` });
-    };
-    try {
-      const s = await syncArtifacts(this._refineUrl, [role], {
-        store: this._store, fetch: this._opts.fetch, signal: this._abort.signal, background: true, variant: this._opts.variant, device: this._device,
-        onProgress: (p) => this._metrics.progress(p.bytesDone),
-        onEvent: (e) => { if (e.type !== 'offline' && e.type !== 'update-failed') this._emit(e); },
-        prepare: (files) => (files[role] ? PqRefine.fromBytes(files[role]) : null),
-      });
-      this._refineStored = s.stored.catch(() => false);
-      attach(s.prepared, s.manifest);
-      s.update?.then((u) => { if (u) attach(u.prepared, u.manifest); }).catch(failed);
-    } catch (e) { failed(e); }
+    }, (e) => this._emit({ type: 'refine-failed', reason: e?.code ?? 'internal', message: `the pq refine plane could not be loaded (${e?.message ?? e}): the pq table answers alone` }));
   }
 
   /**
@@ -777,8 +775,7 @@ export class LocalRecommender {
     this._pending?.prepared.free();
     this._pending = null;
     await this.stored;
-    await this._stageStored; // 'progressive': the stage's own cache write
-    await this._refineStored; // a pq refine plane's own cache write
+    await Promise.all(this._behindStored); // the cache writes of files loaded behind the first answer
     await this._written;
     this._history?.close();
     this._history?.free();
