@@ -117,6 +117,17 @@ impl Ctx {
     }
 }
 
+/// Marks promises that are awaited one after another as handled: when an earlier one fails, the
+/// sync returns and never awaits the rest, whose later rejection (a download cut by `close()`'s abort)
+/// must not surface in the page as an unhandled rejection. Awaiting one still sees its rejection.
+fn mark_handled(promises: &[&Promise]) {
+    let noop = Closure::<dyn FnMut(JsValue)>::new(|_: JsValue| {});
+    for p in promises {
+        let _ = p.catch(&noop);
+    }
+    noop.forget(); // one small closure per call
+}
+
 /// A file's SHA-256 as lowercase hex (WebCrypto: off the main thread).
 async fn sha256_hex(bytes: &Uint8Array) -> JsResult<String> {
     let subtle = get(&get(&js_sys::global(), "crypto"), "subtle");
@@ -196,6 +207,7 @@ async fn verify_and_prepare(
             _ => None,
         });
     }
+    mark_handled(&digests.iter().flatten().collect::<Vec<_>>());
     let mut bad = Vec::new();
     for (i, (f, d)) in entries.iter().zip(digests).enumerate() {
         let ok = match d {
@@ -439,6 +451,7 @@ async fn install(ctx: Rc<Ctx>, text: String, manifest: Manifest, cached: Option<
                 }
             }));
         }
+        mark_handled(&pending.iter().collect::<Vec<_>>());
         let mut bytes = Vec::with_capacity(pending.len());
         for p in pending {
             bytes.push(Some(JsFuture::from(p).await?.unchecked_into::<Uint8Array>()));
@@ -717,12 +730,7 @@ pub fn sync_artifacts(manifest_url: String, roles: Vec<String>, store: &JsFileCa
     wasm_bindgen_futures::future_to_promise(async move {
         // The manifest request and the read of the cached version run at the same time.
         let manifest_fetch = manifest_promise(ctx.clone());
-        // Marked handled: if this sync ends early (closed, aborted, a cache error) the request's
-        // rejection must not surface as an unhandled rejection in the page. Awaiting it below still
-        // sees the rejection.
-        let handled = Closure::<dyn FnMut(JsValue)>::new(|_: JsValue| {});
-        let _ = manifest_fetch.catch(&handled);
-        handled.forget(); // one small closure per sync
+        mark_handled(&[&manifest_fetch]);
         let mut cached = read_cached(&ctx).await;
 
         if background {
