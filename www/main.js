@@ -136,12 +136,18 @@ function onClick(ev) {
   act(li.dataset.id, button.dataset.act, ev.timeStamp);
 }
 
+/** The model's line (table, refine plane, ranking, source); returns `rec.info`. */
+function showModelLine() {
+  const info = rec.info;
+  $('model').textContent = `${info.dataset} · ${info.items.toLocaleString('en')} items · ${info.precision}${info.refined ? ' + refine plane' : ''} · ${info.ranking} · ${info.source === 'cache' ? 'from cache' : info.source === 'delta' ? 'delta update' : 'downloaded'}`;
+  return info;
+}
+
 /** The model's line and the shop's items and categories (again after an update). */
 async function showModel() {
   $('progress').hidden = true;
-  const info = rec.info;
+  const info = showModelLine();
   $('store').textContent = `${info.storage === 'indexeddb' ? 'IndexedDB' : 'memory only'}${info.persisted ? ' · persisted' : ''}${info.degraded ? ' · degraded' : ''}`;
-  $('model').textContent = `${info.dataset} · ${info.items.toLocaleString('en')} items · ${info.precision}${info.refined ? ' + refine plane' : ''} · ${info.ranking} · ${info.source === 'cache' ? 'from cache' : info.source === 'delta' ? 'delta update' : 'downloaded'}`;
   $('variant').hidden = !info.variant;
   $('variant').textContent = `variant ${info.variant}`;
   $('variant').title = `experiment ${info.experiment}: this device's stable assignment`;
@@ -166,8 +172,9 @@ async function main() {
     // Offline-first: the page opened from the cache; a newer catalogue found in the background is
     // switched to at once (`update: 'apply'`), so the shop and its recommendations are redrawn.
     if (e.type === 'update' && e.applied && rec) showModel().then(() => renderRecs()).catch(showError);
-    // A ranking stage or a pq refine plane loaded behind the first answer: the same, once in use.
-    if ((e.type === 'ranking-stage' || e.type === 'refine') && rec) showModel().then(() => renderRecs()).catch(showError);
+    // A ranking stage or a pq refine plane loaded behind the first answer: the model line says so
+    // (the next recommendation uses it).
+    if ((e.type === 'ranking-stage' || e.type === 'refine') && rec) showModelLine();
   };
   demo.marks = { start: started };
   rec = await (demo.mode === 'worker' ? openInWorker : open)(manifestUrl, { onProgress, onEvent, update: 'apply', variant: params.get('variant') ?? undefined });
