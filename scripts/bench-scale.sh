@@ -3,7 +3,7 @@
 # sizes (as many users as items unless given; one epoch, its validation, the ranking stage and the export),
 # with wall time, peak memory, the export's sizes per item and element type, and the test Recall@10
 # of the tower over each item table (f32, int8, pq, pq with its refine plane, pca) and of the two stages over the table the browser
-# loads (pq from 50,000 items, int8 below). Prints two markdown tables.
+# loads (int8 below 50,000 items, above it the compact table chosen on validation, pq or pca). Prints two markdown tables.
 # Usage: scripts/bench-scale.sh [ITEMS[:USERS] ...]   (default: 2000 10000; users default to items;
 # each size trains once; e.g. 150000:34000 for about a million pairs over 100k items)
 # The ranker's side at 100k and 1M items: node bench/kernels.mjs 1000000 64 (after build-pkg.sh).
@@ -28,8 +28,13 @@ for size in "${sizes[@]}"; do
   size() { stat -c %s "$out/$1" 2>/dev/null || echo 0; }
   f32=$(size items.f32.lrc); int8=$(size items.int8.lrc); pq=$(size items.pq.lrc); pqr=$(size items.pq.refine.lrc); pca=$(size items.pca.lrc); json=$(size items.json); rk=$(size ranker.bin)
   meta=$(size items.meta.lrc); [ "$meta" -gt 0 ] || meta=$json  # the browser loads the compact metadata when there is one
-  # The first visit loads int8 when the export has it (an ordinary device), else pq.
-  served=$int8; table=int8; [ "$int8" -gt 0 ] || { served=$pq; table=pq; }
+  # The first visit loads int8 when the export has it (an ordinary device), else the compact table
+  # the manifest names (chosen on validation: pq or pca; pq when absent).
+  compact=$(sed -n 's/.*"compact_table": *"items-\([a-z0-9]*\)".*/\1/p' "$out/manifest.json" | head -n1)
+  served=$int8; table=int8
+  if [ "$int8" -eq 0 ]; then
+    if [ "$compact" = pca ]; then served=$pca; table=pca; else served=$pq; table=pq; fi
+  fi
   per=$(( (served + meta + rk) / kept ))
   recall() { grep -F "| $1 |" "$log" | head -n1 | cut -d'|' -f3 | tr -d ' '; }
   rows+=("| $kept | $users | $pairs | $epoch ($steps) | $stage | $wall | $((peak / 1024)) | $((f32 / kept)) | $((int8 / kept)) | $((pq / kept)) | $((pqr / kept)) | $((pca / kept)) | $((json / kept)) | $((meta / kept)) | $((rk / kept)) | $per ($table) |")

@@ -7,7 +7,7 @@ use burn::tensor::{Tensor, TensorData};
 use localrec::model::item_tower::ItemFeatures;
 use localrec::model::{encode_history, inference_device, Event, HistoryBatch, HistoryConfig, Kind};
 use localrec::rng::Rng;
-use localrec::train::eval::{evaluate_model, evaluate_popularity, queries};
+use localrec::train::eval::{evaluate_model, evaluate_popularity, metrics_of, queries, rank_popularity, sample_queries};
 use localrec::train::rerank::{evaluate_features, query_features, train_stage, StageTrainConfig};
 use localrec::train::sparse::SparseTable;
 use localrec::train::step::StepPlan;
@@ -59,6 +59,43 @@ fn trainer_and_browser_compute_the_same_memory() {
         assert!((a - b).abs() <= 1e-5, "value {k}: browser {a}, trainer {b}");
     }
     assert!(browser.iter().any(|v| v.abs() > 0.01), "the memories are not all zero");
+}
+
+/// The trainer's table ranks each split once: the test split's new-item and repeat parts come from
+/// the same lists and equal ranking each part on its own; a user sample keeps the same users in
+/// both splits, in user order.
+#[test]
+fn one_ranking_gives_a_split_and_its_parts_and_samples_keep_users() {
+    let ds = localrec::train::synthetic_dataset_with(
+        &SyntheticConfig { items: 300, users: 700, ..SyntheticConfig::default() },
+        localrec::train::Dedupe::Last,
+    );
+    let history = TrainConfig::default().tower_config().history();
+    let test = queries(&ds, Split::Test, &history);
+    let n = ds.item_ids.len();
+    let ranked = rank_popularity(&ds, &test);
+    let all = metrics_of(n, &ranked, &test, |_| true);
+    assert_eq!(all, evaluate_popularity(&ds, &test));
+    let new = metrics_of(n, &ranked, &test, |q| !q.repeat);
+    let rep = metrics_of(n, &ranked, &test, |q| q.repeat);
+    assert!(new.users > 0 && rep.users > 0, "both parts present: {} new, {} repeats", new.users, rep.users);
+    assert_eq!(new.users + rep.users, all.users);
+    for (part, keep) in [(new, false), (rep, true)] {
+        let own: Vec<_> = test.iter().filter(|q| q.repeat == keep).cloned().collect();
+        assert_eq!(part, evaluate_popularity(&ds, &own), "repeat part {keep}");
+    }
+    let joined = (new.recall10 * new.users as f64 + rep.recall10 * rep.users as f64) / all.users as f64;
+    assert!((joined - all.recall10).abs() < 1e-12 && all.recall10 > 0.0);
+
+    let valid = queries(&ds, Split::Valid, &history);
+    let (vs, ts) = (sample_queries(valid.clone(), 100, 9), sample_queries(test.clone(), 100, 9));
+    assert_eq!((vs.len(), ts.len()), (100, 100));
+    assert!(vs.iter().zip(&ts).all(|(v, t)| v.user == t.user), "the same users in both splits");
+    assert!(vs.windows(2).all(|w| w[0].user < w[1].user), "user order kept");
+    let other: Vec<usize> = sample_queries(valid.clone(), 100, 10).iter().map(|q| q.user).collect();
+    assert_ne!(other, vs.iter().map(|q| q.user).collect::<Vec<_>>(), "the seed picks the sample");
+    assert_eq!(sample_queries(valid.clone(), 0, 9).len(), valid.len(), "0: every user");
+    assert_eq!(sample_queries(valid.clone(), valid.len(), 9).len(), valid.len());
 }
 
 #[test]

@@ -11,7 +11,7 @@ use localrec::catalog::pq::default_subspaces;
 use localrec::manifest::{ROLE_ITEMS_PCA, ROLE_ITEMS_PQ};
 use localrec::model::UserModel;
 use localrec::train::data::Dedupe;
-use localrec::train::eval::{evaluate_item_knn, evaluate_model, evaluate_popularity, queries};
+use localrec::train::eval::{metrics_of, queries, rank_item_knn, rank_model, rank_popularity, sample_queries, EvalQuery, Ranked};
 use localrec::train::export::{compact_choice, served_table, CompactTables, PQ_DEFAULT_FROM_ITEMS};
 use localrec::train::rerank::{train_stage, StageTrainConfig};
 use localrec::train::{export::export, synthetic_dataset_with, train, Metrics, Split, SyntheticConfig, TrainConfig};
@@ -212,10 +212,18 @@ struct Cli {
     /// From this many items on, the export ships pq as its default table (no int8)
     #[arg(long, visible_alias = "compact-from-items", default_value_t = PQ_DEFAULT_FROM_ITEMS, value_name = "ITEMS")]
     pq_from_items: usize,
+    /// Evaluate on at most this many users (a seeded sample, the same users in every row and both
+    /// splits; 0: every user). Full ranking of every user costs users x items x dim per row.
+    #[arg(long, default_value_t = DEFAULT_EVAL_USERS, value_name = "USERS")]
+    eval_users: usize,
     /// No progress bar
     #[arg(long)]
     quiet: bool,
 }
+
+/// `--eval-users`: the final table's user sample. Online Retail II's 5,537 users are all kept; at
+/// 40,000 users and 75,000 items ranking every user took most of a 37-minute command (2026-12-03).
+const DEFAULT_EVAL_USERS: usize = 20_000;
 
 impl Cli {
     fn configs(&self) -> (TrainConfig, StageTrainConfig, SyntheticConfig) {
@@ -328,24 +336,34 @@ fn run(cli: Cli) -> Result<(), String> {
         cfg.tower_config().num_params() as f64 * 4.0 / 1024.0
     );
     let history = cfg.tower_config().history();
-    let valid_q = queries(&ds, Split::Valid, &history);
-    let test_q = queries(&ds, Split::Test, &history);
+    // The same users in both splits: one query per user each, sampled with the same seed.
+    let eval_seed = cfg.seed ^ 0xe7a1;
+    let all_users = ds.users.len();
+    let valid_q = sample_queries(queries(&ds, Split::Valid, &history), cli.eval_users, eval_seed);
+    let test_q = sample_queries(queries(&ds, Split::Test, &history), cli.eval_users, eval_seed);
+    debug_assert!(valid_q.iter().zip(&test_q).all(|(v, t)| v.user == t.user));
+    if valid_q.len() < all_users {
+        eprintln!("evaluation: a seeded sample of {} of {all_users} users (--eval-users)", valid_q.len());
+    }
     // Test metrics over all users, and over new-item and repeat targets separately.
-    let (test_new, test_rep): (Vec<_>, Vec<_>) = test_q.iter().cloned().partition(|q| !q.repeat);
+    let test_new = test_q.iter().filter(|q| !q.repeat).count();
+    let test_rep = test_q.len() - test_new;
     eprintln!(
         "dedupe {dedupe:?}: {} of {} test targets ({:.1}%) were in the user's history before",
-        test_rep.len(),
+        test_rep,
         test_q.len(),
-        100.0 * test_rep.len() as f64 / test_q.len().max(1) as f64
+        100.0 * test_rep as f64 / test_q.len().max(1) as f64
     );
-    let split = |f: &dyn Fn(&[localrec::train::eval::EvalQuery]) -> Metrics| {
-        let rep = if test_rep.is_empty() { Metrics::default() } else { f(&test_rep) };
-        (f(&valid_q), f(&test_q), f(&test_new), rep)
-    };
+    let n_items = ds.item_ids.len();
     let mut rows: Vec<(String, Row)> = Vec::new();
-    let split = |f: &dyn Fn(&[localrec::train::eval::EvalQuery]) -> Metrics| {
-        let (v, t, n, r) = split(f);
-        (v, t, Some((n, r)))
+    // One ranking per split: the test split's lists also give its new-item and repeat parts.
+    let split = |f: &dyn Fn(&[EvalQuery]) -> Ranked| {
+        let v = metrics_of(n_items, &f(&valid_q), &valid_q, |_| true);
+        let ranked = f(&test_q);
+        let t = metrics_of(n_items, &ranked, &test_q, |_| true);
+        let new = metrics_of(n_items, &ranked, &test_q, |q| !q.repeat);
+        let rep = metrics_of(n_items, &ranked, &test_q, |q| q.repeat);
+        (v, t, Some((new, rep)))
     };
     let mut trained = None;
     let tower: Option<(UserModel, Catalog)> = if baselines_only {
@@ -394,10 +412,10 @@ fn run(cli: Cli) -> Result<(), String> {
             pca_axes + 4,
             t.elapsed().as_secs_f64()
         );
-        rows.push(("user tower (f32 items)".into(), split(&|q| evaluate_model(model, f32_catalog, q))));
-        rows.push(("user tower (int8 items)".into(), split(&|q| evaluate_model(model, &int8_catalog, q))));
-        let pq_row = split(&|q| evaluate_model(model, &pq_catalog, q));
-        let pca_row = split(&|q| evaluate_model(model, &pca_catalog, q));
+        rows.push(("user tower (f32 items)".into(), split(&|q| rank_model(model, f32_catalog, q))));
+        rows.push(("user tower (int8 items)".into(), split(&|q| rank_model(model, &int8_catalog, q))));
+        let pq_row = split(&|q| rank_model(model, &pq_catalog, q));
+        let pca_row = split(&|q| rank_model(model, &pca_catalog, q));
         // The compact table served (from --pq-from-items items on, and to small devices): the one
         // the tower did better over on the validation split.
         let compact = compact_choice(pq_row.0.recall10, pca_row.0.recall10);
@@ -406,7 +424,7 @@ fn run(cli: Cli) -> Result<(), String> {
             pq_row.0.recall10, pca_row.0.recall10
         );
         rows.push(("user tower (pq items)".into(), pq_row));
-        rows.push(("user tower (pq items + refine plane)".into(), split(&|q| evaluate_model(model, &refined, q))));
+        rows.push(("user tower (pq items + refine plane)".into(), split(&|q| rank_model(model, &refined, q))));
         rows.push(("user tower (pca items)".into(), pca_row));
         compact_table = compact;
         if ranker {
@@ -433,25 +451,28 @@ fn run(cli: Cli) -> Result<(), String> {
         pq_table = Some(refined);
         pca_table = Some(pca_catalog);
     }
-    rows.push(("popularity".into(), split(&|q| evaluate_popularity(&ds, q))));
+    rows.push(("popularity".into(), split(&|q| rank_popularity(&ds, q))));
     if ds.item_ids.len() <= 20_000 {
         rows.push((
             "item-kNN (co-occurrence cosine, every co-occurring item)".into(),
-            split(&|q| evaluate_item_knn(&ds, q, 20_000).expect("small")),
+            split(&|q| rank_item_knn(&ds, q, 20_000).expect("small")),
         ));
     }
-    println!("\n{} ({} users; full ranking over {} items, training items excluded)\n", ds.name, s.users, s.items);
+    let sampled = if test_q.len() < s.users { format!(" (a seeded sample of {})", test_q.len()) } else { String::new() };
+    println!(
+        "\n{} ({} users{sampled}; full ranking over {} items, training items excluded)\n",
+        ds.name, s.users, s.items
+    );
     println!(
         "| model | Recall@10 | NDCG@10 | Recall@50 | Coverage@10 | valid Recall@10 | R@10 new items ({}) | R@10 repeats ({}) |",
-        test_new.len(),
-        test_rep.len()
+        test_new, test_rep
     );
     println!("|---|---:|---:|---:|---:|---:|---:|---:|");
     for (name, (v, t, parts)) in &rows {
         let (new, rep) = match parts {
             Some((n, r)) => (
                 format!("{:.4}", n.recall10),
-                if test_rep.is_empty() { "-".to_string() } else { format!("{:.4}", r.recall10) },
+                if test_rep == 0 { "-".to_string() } else { format!("{:.4}", r.recall10) },
             ),
             None => ("-".to_string(), "-".to_string()),
         };

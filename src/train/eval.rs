@@ -111,14 +111,45 @@ impl MetricsAcc {
     }
 }
 
+/// Each query's ranked list, best first, up to 50 items (`ranked[i]` answers `queries[i]`).
+pub type Ranked = Vec<Vec<u32>>;
+
+/// The metrics of ranked lists over the queries `keep` selects: one ranking serves a split and its
+/// parts (new-item and repeat targets) without ranking again.
+pub fn metrics_of(items: usize, ranked: &[Vec<u32>], queries: &[EvalQuery], keep: impl Fn(&EvalQuery) -> bool) -> Metrics {
+    assert_eq!(ranked.len(), queries.len(), "one ranked list per query");
+    let mut acc = MetricsAcc::new(items);
+    for (list, q) in ranked.iter().zip(queries) {
+        if keep(q) {
+            acc.add(list, q.target);
+        }
+    }
+    acc.finish()
+}
+
+/// At most `max` of `queries` (all of them when `max` is 0 or not below their count): a seeded
+/// uniform sample of users, kept in user order. Splits of the same users sampled with the same
+/// seed keep the same users.
+pub fn sample_queries(mut queries: Vec<EvalQuery>, max: usize, seed: u64) -> Vec<EvalQuery> {
+    if max > 0 && queries.len() > max {
+        let mut rng = crate::rng::Rng::new(seed);
+        for i in (1..queries.len()).rev() {
+            queries.swap(i, rng.below(i as u64 + 1) as usize);
+        }
+        queries.truncate(max);
+        queries.sort_unstable_by_key(|q| q.user);
+    }
+    queries
+}
+
 /// Ranks by a catalogue and one query vector per query (the model, or popularity as a
 /// one-dimensional catalogue).
-/// The searches run on every core; their lists are then added in query order, so the sums (and the
-/// printed metrics) are the same bits as a sequential run's.
-pub fn evaluate_catalog(catalog: &Catalog, queries: &[EvalQuery], vectors: &[f32]) -> Metrics {
+/// The searches run on every core, each query's list in its own slot, so the lists (and the
+/// metrics summed from them in query order) are the same bits as a sequential run's.
+pub fn rank_catalog(catalog: &Catalog, queries: &[EvalQuery], vectors: &[f32]) -> Ranked {
     use rayon::prelude::*;
     let dim = catalog.dim();
-    let lists: Vec<Vec<u32>> = queries
+    queries
         .par_iter()
         .enumerate()
         .map_init(TopK::new, |topk, (i, q)| {
@@ -126,12 +157,12 @@ pub fn evaluate_catalog(catalog: &Catalog, queries: &[EvalQuery], vectors: &[f32
             let hits = topk.search(catalog, &Query::new(v, 50).exclude(&q.exclude)).expect("valid query");
             hits.iter().map(|h| h.index).collect()
         })
-        .collect();
-    let mut acc = MetricsAcc::new(catalog.len());
-    for (ranked, q) in lists.iter().zip(queries) {
-        acc.add(ranked, q.target);
-    }
-    acc.finish()
+        .collect()
+}
+
+/// [`rank_catalog`]'s metrics over every query.
+pub fn evaluate_catalog(catalog: &Catalog, queries: &[EvalQuery], vectors: &[f32]) -> Metrics {
+    metrics_of(catalog.len(), &rank_catalog(catalog, queries, vectors), queries, |_| true)
 }
 
 /// The tower's embedding of every query's history against `catalog` (f32 or int8): `dim` floats
@@ -146,14 +177,19 @@ pub fn query_vectors(model: &UserModel, catalog: &Catalog, queries: &[EvalQuery]
     model.embed_batch(&table, &histories)
 }
 
-/// The model: embeds every query's history against `catalog` (f32 or int8) and ranks.
-pub fn evaluate_model(model: &UserModel, catalog: &Catalog, queries: &[EvalQuery]) -> Metrics {
-    evaluate_catalog(catalog, queries, &query_vectors(model, catalog, queries))
+/// The model: embeds every query's history against `catalog` and ranks.
+pub fn rank_model(model: &UserModel, catalog: &Catalog, queries: &[EvalQuery]) -> Ranked {
+    rank_catalog(catalog, queries, &query_vectors(model, catalog, queries))
 }
 
-/// Ranks a dense score vector over every item (top 50, `exclude` sorted, ties by row) into `acc`;
-/// `order` is scratch.
-pub fn rank_scores(scores: &[f32], exclude: &[u32], target: u32, acc: &mut MetricsAcc, order: &mut Vec<u32>) {
+/// [`rank_model`]'s metrics over every query.
+pub fn evaluate_model(model: &UserModel, catalog: &Catalog, queries: &[EvalQuery]) -> Metrics {
+    metrics_of(catalog.len(), &rank_model(model, catalog, queries), queries, |_| true)
+}
+
+/// The top 50 of a dense score vector over every item into `order` (`exclude` sorted, ties by
+/// row).
+pub fn top_of_scores(scores: &[f32], exclude: &[u32], order: &mut Vec<u32>) {
     let n = scores.len();
     order.clear();
     order.extend((0..n as u32).filter(|i| exclude.binary_search(i).is_err()));
@@ -164,21 +200,32 @@ pub fn rank_scores(scores: &[f32], exclude: &[u32], target: u32, acc: &mut Metri
     }
     order.truncate(k);
     order.sort_by(by);
+}
+
+/// Ranks a dense score vector over every item (see [`top_of_scores`]) into `acc`; `order` is
+/// scratch.
+pub fn rank_scores(scores: &[f32], exclude: &[u32], target: u32, acc: &mut MetricsAcc, order: &mut Vec<u32>) {
+    top_of_scores(scores, exclude, order);
     acc.add(order, target);
 }
 
 /// Popularity: training-target counts as a one-dimensional catalogue.
-pub fn evaluate_popularity(ds: &Dataset, queries: &[EvalQuery]) -> Metrics {
+pub fn rank_popularity(ds: &Dataset, queries: &[EvalQuery]) -> Ranked {
     let counts = ds.train_counts();
     let values: Vec<f32> = counts.iter().map(|&c| c as f32).collect();
     let catalog = Catalog::from_f32(&ds.item_ids, 1, values, None).expect("valid popularity table");
-    evaluate_catalog(&catalog, queries, &[1.0])
+    rank_catalog(&catalog, queries, &[1.0])
+}
+
+/// [`rank_popularity`]'s metrics over every query.
+pub fn evaluate_popularity(ds: &Dataset, queries: &[EvalQuery]) -> Metrics {
+    metrics_of(ds.item_ids.len(), &rank_popularity(ds, queries), queries, |_| true)
 }
 
 /// Item-to-item co-occurrence kNN: cosine of co-occurrence counts over users' training items;
 /// a user's score for an item is the sum of its similarities to the items known before the
 /// target. Dense `items²` matrix: refuses catalogues above `max_items`.
-pub fn evaluate_item_knn(ds: &Dataset, queries: &[EvalQuery], max_items: usize) -> Option<Metrics> {
+pub fn rank_item_knn(ds: &Dataset, queries: &[EvalQuery], max_items: usize) -> Option<Ranked> {
     let n = ds.item_ids.len();
     if n > max_items {
         return None;
@@ -203,16 +250,22 @@ pub fn evaluate_item_knn(ds: &Dataset, queries: &[EvalQuery], max_items: usize) 
             co[a * n + b] = if d > 0.0 { co[a * n + b] / d } else { 0.0 };
         }
     }
-    let mut acc = MetricsAcc::new(n);
     let mut scores = vec![0f32; n];
     let mut order: Vec<u32> = Vec::with_capacity(n);
+    let mut ranked = Vec::with_capacity(queries.len());
     for q in queries {
         scores.iter_mut().for_each(|s| *s = 0.0);
         for &h in &q.exclude {
             let row = &co[h as usize * n..(h as usize + 1) * n];
             scores.iter_mut().zip(row).for_each(|(s, r)| *s += r);
         }
-        rank_scores(&scores, &q.exclude, q.target, &mut acc, &mut order);
+        top_of_scores(&scores, &q.exclude, &mut order);
+        ranked.push(order.clone());
     }
-    Some(acc.finish())
+    Some(ranked)
+}
+
+/// [`rank_item_knn`]'s metrics over every query.
+pub fn evaluate_item_knn(ds: &Dataset, queries: &[EvalQuery], max_items: usize) -> Option<Metrics> {
+    rank_item_knn(ds, queries, max_items).map(|r| metrics_of(ds.item_ids.len(), &r, queries, |_| true))
 }

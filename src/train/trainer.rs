@@ -29,7 +29,7 @@ use burn::tensor::activation::log_softmax;
 use burn::tensor::{Device, Tensor, TensorData};
 
 use super::data::Dataset;
-use super::eval::{evaluate_model, history_window, queries, EvalQuery, Metrics, Split};
+use super::eval::{evaluate_model, history_window, queries, sample_queries, EvalQuery, Metrics, Split};
 use super::sparse::SparseTable;
 use super::step::{SlotTables, StepPlan};
 use crate::catalog::Catalog;
@@ -482,16 +482,8 @@ impl ItemTables {
 /// users would cost more than the epoch.
 pub const MAX_VALIDATION_USERS: usize = 8192;
 
-fn validation_sample(mut queries: Vec<EvalQuery>, seed: u64) -> Vec<EvalQuery> {
-    if queries.len() > MAX_VALIDATION_USERS {
-        let mut rng = Rng::new(seed ^ 0x7a11d);
-        for i in (1..queries.len()).rev() {
-            queries.swap(i, rng.below(i as u64 + 1) as usize);
-        }
-        queries.truncate(MAX_VALIDATION_USERS);
-        queries.sort_unstable_by_key(|q| q.user);
-    }
-    queries
+fn validation_sample(queries: Vec<EvalQuery>, seed: u64) -> Vec<EvalQuery> {
+    sample_queries(queries, MAX_VALIDATION_USERS, seed ^ 0x7a11d)
 }
 
 /// The batch's loss from its user vectors `users` `[B, d]` and the candidates' item vectors
