@@ -7,7 +7,9 @@ use burn::tensor::{Tensor, TensorData};
 use localrec::model::item_tower::ItemFeatures;
 use localrec::model::{encode_history, inference_device, Event, HistoryBatch, HistoryConfig, Kind};
 use localrec::rng::Rng;
-use localrec::train::eval::{evaluate_model, evaluate_popularity, metrics_of, queries, rank_popularity, sample_queries};
+use localrec::train::eval::{
+    evaluate_model, evaluate_popularity, metrics_of, queries, rank_popularity, sample_queries,
+};
 use localrec::train::rerank::{evaluate_features, query_features, train_stage, StageTrainConfig};
 use localrec::train::sparse::SparseTable;
 use localrec::train::step::StepPlan;

@@ -11,7 +11,9 @@ use localrec::catalog::pq::default_subspaces;
 use localrec::manifest::{ROLE_ITEMS_PCA, ROLE_ITEMS_PQ};
 use localrec::model::UserModel;
 use localrec::train::data::Dedupe;
-use localrec::train::eval::{metrics_of, queries, rank_item_knn, rank_model, rank_popularity, sample_queries, EvalQuery, Ranked};
+use localrec::train::eval::{
+    metrics_of, queries, rank_item_knn, rank_model, rank_popularity, sample_queries, EvalQuery, Ranked,
+};
 use localrec::train::export::{compact_choice, served_table, CompactTables, PQ_DEFAULT_FROM_ITEMS};
 use localrec::train::rerank::{train_stage, StageTrainConfig};
 use localrec::train::{export::export, synthetic_dataset_with, train, Metrics, Split, SyntheticConfig, TrainConfig};
@@ -458,7 +460,8 @@ fn run(cli: Cli) -> Result<(), String> {
             split(&|q| rank_item_knn(&ds, q, 20_000).expect("small")),
         ));
     }
-    let sampled = if test_q.len() < s.users { format!(" (a seeded sample of {})", test_q.len()) } else { String::new() };
+    let sampled =
+        if test_q.len() < s.users { format!(" (a seeded sample of {})", test_q.len()) } else { String::new() };
     println!(
         "\n{} ({} users{sampled}; full ranking over {} items, training items excluded)\n",
         ds.name, s.users, s.items

@@ -116,7 +116,12 @@ pub type Ranked = Vec<Vec<u32>>;
 
 /// The metrics of ranked lists over the queries `keep` selects: one ranking serves a split and its
 /// parts (new-item and repeat targets) without ranking again.
-pub fn metrics_of(items: usize, ranked: &[Vec<u32>], queries: &[EvalQuery], keep: impl Fn(&EvalQuery) -> bool) -> Metrics {
+pub fn metrics_of(
+    items: usize,
+    ranked: &[Vec<u32>],
+    queries: &[EvalQuery],
+    keep: impl Fn(&EvalQuery) -> bool,
+) -> Metrics {
     assert_eq!(ranked.len(), queries.len(), "one ranked list per query");
     let mut acc = MetricsAcc::new(items);
     for (list, q) in ranked.iter().zip(queries) {
