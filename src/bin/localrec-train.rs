@@ -340,12 +340,11 @@ fn run(cli: Cli) -> Result<(), String> {
     let history = cfg.tower_config().history();
     // The same users in both splits: one query per user each, sampled with the same seed.
     let eval_seed = cfg.seed ^ 0xe7a1;
-    let all_users = ds.users.len();
     let valid_q = sample_queries(queries(&ds, Split::Valid, &history), cli.eval_users, eval_seed);
     let test_q = sample_queries(queries(&ds, Split::Test, &history), cli.eval_users, eval_seed);
     debug_assert!(valid_q.iter().zip(&test_q).all(|(v, t)| v.user == t.user));
-    if valid_q.len() < all_users {
-        eprintln!("evaluation: a seeded sample of {} of {all_users} users (--eval-users)", valid_q.len());
+    if valid_q.len() < s.users {
+        eprintln!("evaluation: a seeded sample of {} of {} users (--eval-users)", valid_q.len(), s.users);
     }
     // Test metrics over all users, and over new-item and repeat targets separately.
     let test_new = test_q.iter().filter(|q| !q.repeat).count();
