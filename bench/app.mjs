@@ -11,7 +11,10 @@
 //   stage:   interaction -> fresh top 10 with the ranking stage against the tower alone, same page
 //            (targets: 3 ms median; the stage itself 0.5 ms)
 //   controls: recommend with rules and dismissals against a plain recommender (target: +0.2 ms at most)
-// `node bench/app.mjs loader`, `... stage`, `... controls` or `... demo` runs one part.
+//   compare: interaction → fresh top 10 (record + recommend, 600 interactions, both stages) with two
+//            builds of the package in turn, the same page and export: `node bench/app.mjs compare
+//            /target/pkg-before/ /pkg/` (at 2,000 items, the demo's export, and 100,000 items)
+// `node bench/app.mjs loader`, `... stage`, `... controls`, `... demo` or `... compare` runs one part.
 import { openReadyPage, launchChromium } from '../scripts/browser.mjs';
 import { serve } from '../scripts/serve.mjs';
 
@@ -153,5 +156,29 @@ if (!process.argv[2] || process.argv[2] === 'demo') {
   server.close();
 }
 
+// Before / after: two packages, alternating in rounds so that drift on a shared machine hits both.
+if (process.argv[2] === 'compare') {
+  const pkgs = process.argv.slice(3, 5);
+  if (pkgs.length !== 2) throw new Error('usage: node bench/app.mjs compare /target/pkg-before/ /pkg/');
+  const p95 = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length * 0.95)];
+  console.log('| export | package | interaction → fresh top 10, median ms | p95 ms | recommend alone, median ms |\n|---|---|---:|---:|---:|');
+  for (const [label, url] of [['2,000 items × 64 (demo)', '/www/artifacts/synthetic/manifest.json'], ['100,000 items × 64', manifest]]) {
+    const pages = [];
+    for (const pkg of pkgs) pages.push(await openReadyPage('.', `bench/app.html?manifest=${url}&pkg=${pkg}`));
+    const runs = pkgs.map(() => ({ interaction: [], recommend: [] }));
+    for (let round = 0; round < 3; round++) {
+      for (const [i, { page }] of pages.entries()) {
+        const r = await page.evaluate(() => window.interactionCost('bench-compare', 'two-stage'));
+        runs[i].interaction.push(...r.interaction);
+        runs[i].recommend.push(...r.recommend);
+      }
+    }
+    for (const [i, pkg] of pkgs.entries()) {
+      console.log(`| ${label} | ${pkg} | ${fmt(median(runs[i].interaction))} | ${fmt(p95(runs[i].interaction))} | ${fmt(median(runs[i].recommend))} |`);
+    }
+    for (const { close } of pages) await close();
+  }
+  process.exit(0);
+}
 console.log('| 100,000 items × 64, int8 | median ms | note |\n|---|---:|---|');
 for (const [name, ms, note] of rows) console.log(`| ${name} | ${fmt(ms)} | ${note} |`);

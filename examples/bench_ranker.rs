@@ -7,7 +7,7 @@
 //! With `--time`, also times natively, side by side over a random 64-dimension int8 catalogue and a
 //! history of 220 events: the tower's top 10, its top 200, and both stages (median of 200 runs).
 
-use localrec::rerank::{Neighbours, Ranker, Scorer, Scratch, StageConfig, StageInput, NUM_FEATURES};
+use localrec::rerank::{Neighbours, RankingStage, Scorer, Scratch, StageConfig, StageInput, NUM_FEATURES};
 use localrec::rng::Rng;
 
 fn main() {
@@ -43,7 +43,7 @@ fn main() {
         w2: (0..hidden).map(|_| w()).collect(),
     };
     let mut rng = Rng::new(18);
-    let ranker = Ranker {
+    let ranker = RankingStage {
         config: StageConfig::default(),
         scorer,
         popularity: (0..n).map(|_| 5.0 * rng.next_f32()).collect(),
@@ -62,7 +62,7 @@ fn main() {
     }
 }
 
-fn time_stages(ranker: &Ranker, n: usize) {
+fn time_stages(ranker: &RankingStage, n: usize) {
     use localrec::rank::{Query, TopK};
     use localrec::{Event, Kind};
     use std::time::Instant;

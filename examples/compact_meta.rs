@@ -9,7 +9,7 @@ use std::path::PathBuf;
 
 use localrec::catalog::meta::ItemMeta;
 use localrec::manifest::{FileEntry, ROLE_ITEM_METADATA_COMPACT};
-use localrec::train::export::{sha256_hex, write_manifest, ItemMetadata, Manifest};
+use localrec::train::export::{sha256_hex, write_manifest, ItemsJson, Manifest};
 use localrec::Catalog;
 
 fn main() -> Result<(), String> {
@@ -18,7 +18,7 @@ fn main() -> Result<(), String> {
     let mut manifest: Manifest = serde_json::from_slice(&read("manifest.json")?).map_err(|e| e.to_string())?;
     let table = manifest.files.iter().find(|f| f.role.starts_with("items-")).ok_or("no item table")?;
     let catalog = Catalog::decode(&read(&table.name.clone())?).map_err(|e| e.to_string())?;
-    let json = ItemMetadata::parse(&read("items.json")?).map_err(|e| e.to_string())?;
+    let json = ItemsJson::parse(&read("items.json")?).map_err(|e| e.to_string())?;
     json.check_against(&catalog).map_err(|e| e.to_string())?;
     let bytes = ItemMeta::from_json(&json, &catalog).map_err(|e| e.to_string())?.encode();
     std::fs::write(dir.join("items.meta.lrc"), &bytes).map_err(|e| e.to_string())?;

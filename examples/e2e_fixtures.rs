@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 
 use localrec::catalog::synthetic::normalize;
-use localrec::train::export::{sha256_hex, write_deltas, write_manifest, ItemEntry, ItemMetadata, Manifest};
+use localrec::train::export::{sha256_hex, write_deltas, write_manifest, ItemsJson, ItemsJsonEntry, Manifest};
 use localrec::Catalog;
 
 fn main() -> Result<(), String> {
@@ -35,14 +35,14 @@ fn main() -> Result<(), String> {
     }
 
     let f32 = Catalog::decode(&read("items.f32.lrc")?).map_err(|e| e.to_string())?;
-    let meta: ItemMetadata = serde_json::from_slice(&read("items.json")?).map_err(|e| e.to_string())?;
+    let meta: ItemsJson = serde_json::from_slice(&read("items.json")?).map_err(|e| e.to_string())?;
     let n = f32.len() as u32;
     let retired: Vec<u32> = (n - 10..n - 5).collect();
     let changed = [10u32, 11];
     let mut ids: Vec<String> = Vec::new();
     let mut values = Vec::new();
     let mut cats = Vec::new();
-    let mut items: Vec<ItemEntry> = Vec::new();
+    let mut items: Vec<ItemsJsonEntry> = Vec::new();
     let src_cats = f32.categories().ok_or("synthetic export has categories")?;
     for r in (0..n).filter(|r| !retired.contains(r)) {
         let mut v = f32.vector(r);
@@ -61,7 +61,7 @@ fn main() -> Result<(), String> {
         values.extend(f32.vector(base));
         cats.push(src_cats[base as usize]);
         let b = &meta.items[base as usize];
-        items.push(ItemEntry {
+        items.push(ItemsJsonEntry {
             id: format!("sku-new-{j:03}"),
             title: format!("New {}", b.title),
             category: b.category.clone(),
@@ -70,10 +70,10 @@ fn main() -> Result<(), String> {
     let new_f32 = Catalog::from_f32(&ids, f32.dim(), values, Some(cats)).map_err(|e| e.to_string())?;
     // The popular list keeps only items still in the catalogue (the browser checks it against it).
     let popular = meta.popular.iter().filter(|id| new_f32.row_of(id).is_some()).cloned().collect();
-    let meta2 = ItemMetadata { items, categories: meta.categories.clone(), popular };
+    let meta2 = ItemsJson { items, categories: meta.categories.clone(), popular };
     // The ranking stage follows the catalogue: rows renumbered, retired items dropped, new items
     // without neighbours (and without a self-check: its expected answer was v1's).
-    let ranker = localrec::rerank::Ranker::decode(&read("ranker.bin")?).map_err(|e| e.to_string())?;
+    let ranker = localrec::rerank::RankingStage::decode(&read("ranker.bin")?).map_err(|e| e.to_string())?;
     let new_row = |old: u32| new_f32.row_of(f32.id(old));
     let mut rows = vec![Vec::new(); new_f32.len()];
     let mut popularity = vec![0f32; new_f32.len()];
@@ -84,7 +84,7 @@ fn main() -> Result<(), String> {
             popularity[r as usize] = ranker.popularity[old as usize];
         }
     }
-    let ranker2 = localrec::rerank::Ranker {
+    let ranker2 = localrec::rerank::RankingStage {
         neighbours: localrec::rerank::Neighbours::from_rows(&rows).map_err(|e| e.to_string())?,
         popularity,
         check: None,

@@ -35,10 +35,11 @@ fn main() {
         }
     }
     if let Some(rdir) = std::env::args().nth(2) {
-        use localrec::rerank::{Neighbours, Ranker, Scorer, SelfCheck, StageConfig, NUM_FEATURES};
+        use localrec::rerank::{Neighbours, RankingStage, Scorer, SelfCheck, StageConfig, NUM_FEATURES};
         use localrec::{Event, Kind};
         std::fs::create_dir_all(&rdir).unwrap();
-        for (n, m, hidden) in [(1usize, 0usize, 0usize), (4, 2, 0), (9, 3, 2)] {
+        // The self-check's table byte: not recorded, int8, pq.
+        for (n, m, hidden, table) in [(1usize, 0usize, 0usize, None), (4, 2, 0, Some("int8")), (9, 3, 2, Some("pq"))] {
             let rows: Vec<Vec<(u32, f32)>> =
                 (0..n).map(|i| (1..=m.min(n - 1)).map(|d| (((i + d) % n) as u32, 0.1 * d as f32)).collect()).collect();
             let mut scorer = Scorer::linear([0.5; NUM_FEATURES]);
@@ -46,7 +47,7 @@ fn main() {
             scorer.w1 = vec![0.1; hidden * NUM_FEATURES];
             scorer.b1 = vec![0.0; hidden];
             scorer.w2 = vec![1.0; hidden];
-            let r = Ranker {
+            let r = RankingStage {
                 config: StageConfig {
                     tower_candidates: 3,
                     neighbour_candidates: 2,
@@ -59,6 +60,7 @@ fn main() {
                 check: Some(SelfCheck {
                     events: vec![Event { item: 0, kind: Kind::Cart, time: 1.0 }],
                     expected: vec![(0, 0.5)],
+                    table,
                 }),
             };
             std::fs::write(format!("{rdir}/ranker-{n}x{m}-h{hidden}.bin"), r.encode()).unwrap();

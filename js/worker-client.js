@@ -9,6 +9,10 @@ export async function openInWorker(manifestUrl, options = {}) {
   // The signal stays on the page: its abort is passed on as a message (it stops the open, or a
   // background update after it), and the page rejects with the signal's own reason, as `open` does.
   signal?.throwIfAborted();
+  let url;
+  try { url = String(new URL(manifestUrl, globalThis.location?.href)); } catch {
+    throw new LocalRecError('invalid-argument', `${JSON.stringify(String(manifestUrl))} is not a URL`);
+  }
   // The literal `new Worker(new URL(...), ...)` form is what bundlers (Vite, webpack 5) recognise.
   const worker = options.workerUrl
     ? new Worker(options.workerUrl, { type: 'module' })
@@ -49,7 +53,7 @@ export async function openInWorker(manifestUrl, options = {}) {
   signal?.addEventListener('abort', onAbort, { once: true });
   let info = null;
   try {
-    info = await call('open', String(new URL(manifestUrl, globalThis.location?.href)), plain);
+    info = await call('open', url, plain);
   } catch (e) {
     signal?.removeEventListener('abort', onAbort);
     worker.terminate();

@@ -165,7 +165,29 @@ impl Error {
             InvalidHistory(_) => "invalid-history",
             Storage { quota: true, .. } => "quota",
             Storage { quota: false, .. } => "store-failed",
-            _ => "corrupt-file",
+            // Every variant is named (no wildcard): a new one must choose its code.
+            BadMagic { .. }
+            | UnsupportedVersion { .. }
+            | UnknownElementType(_)
+            | UnknownFlags(_)
+            | ReservedNotZero(_)
+            | InvalidDimension { .. }
+            | TooManyRows { .. }
+            | Truncated { .. }
+            | TrailingBytes { .. }
+            | BadIdOffsets { .. }
+            | InvalidId { .. }
+            | DuplicateId { .. }
+            | CategoryOutOfRange { .. }
+            | NonFinite { .. }
+            | InvalidScale { .. }
+            | InvalidSubspaces { .. }
+            | InvalidCodebook { .. }
+            | InvalidProjection(_)
+            | RefineRequiresInt8
+            | RefineMismatch(_)
+            | LengthMismatch { .. }
+            | InvalidMetadata(_) => "corrupt-file",
         }
     }
 }

@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::catalog::MAX_ID_BYTES;
 use crate::error::{Error, Result};
-use crate::model::Kind;
+use crate::kind::Kind;
 
 /// Events kept by default (`maxEvents`).
 pub const DEFAULT_MAX_EVENTS: usize = 500;
@@ -391,7 +391,7 @@ impl History {
         let before = events.len();
         let times: Vec<f64> = events.iter().map(|e| e.time).collect();
         let mut order: Vec<u32> = (0..events.len() as u32).collect();
-        crate::model::features::order_by_time(&mut order, &times);
+        crate::codec::order_by_time(&mut order, &times);
         *events = order.iter().map(|&i| events[i as usize].clone()).collect();
         events.retain(|e| bounds.fresh(e.time, now));
         let extra = events.len().saturating_sub(bounds.max_events);
@@ -422,7 +422,7 @@ impl History {
         }
         let times: Vec<f64> = valid.iter().map(|(_, e)| e.time).collect();
         let mut order: Vec<u32> = (0..valid.len() as u32).collect();
-        crate::model::features::order_by_time(&mut order, &times);
+        crate::codec::order_by_time(&mut order, &times);
         let mut valid: Vec<(StoreKey, HistoryEvent)> = order.iter().map(|&i| valid[i as usize].clone()).collect();
         let young = valid.iter().position(|(_, e)| self.bounds.fresh(e.time, now)).unwrap_or(valid.len());
         let start = young.max(valid.len().saturating_sub(self.bounds.max_events));

@@ -14,14 +14,18 @@
 
 pub mod cache;
 pub mod catalog;
+pub mod codec;
 pub mod error;
 pub mod history;
+pub mod kind;
 pub mod manifest;
 pub mod model;
 pub mod rank;
 pub mod recommender;
+pub mod request;
 pub mod rerank;
 pub mod rng;
+pub mod session;
 pub mod sync;
 #[cfg(feature = "train")]
 pub mod train;

@@ -10,7 +10,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::catalog::Catalog;
+pub use crate::catalog::meta::{check_popular_and_categories, ItemsJson, ItemsJsonEntry};
 use crate::error::{Error, Result};
 
 pub const MANIFEST_FORMAT: &str = "localrec-manifest";
@@ -18,6 +18,8 @@ pub const MANIFEST_VERSION: u32 = 1;
 /// Largest file a manifest may list: a quarter of a wasm32 address space, so a manifest can never
 /// make the loader allocate past what a tab can hold.
 pub const MAX_FILE_BYTES: u64 = 1 << 30;
+/// Most results one answer holds (`recommend`'s `k`), so the highest pin position is one less.
+pub const MAX_K: usize = 1000;
 /// Longest file name, role or model version accepted.
 pub const MAX_NAME_BYTES: usize = 256;
 
@@ -143,7 +145,7 @@ impl Experiment {
     /// id, as a fraction of 2^64, falls in one variant's share of the weights (shadows excluded).
     /// The same id always gets the same variant; a new experiment name reshuffles visitors.
     pub fn assign(&self, device_id: &str) -> &Variant {
-        let mut h = crate::model::features::fnv1a(&format!("{}\u{0}{device_id}", self.name));
+        let mut h = crate::codec::fnv1a(&format!("{}\u{0}{device_id}", self.name));
         // splitmix64's finalizer: every input bit reaches the top bits the fraction reads.
         h = (h ^ (h >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
         h = (h ^ (h >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
@@ -207,7 +209,7 @@ fn parse_rules(v: &serde_json::Value) -> Result<ManifestRules> {
             let position = pin
                 .get("position")
                 .and_then(Value::as_u64)
-                .filter(|&p| p < crate::recommender::MAX_K as u64)
+                .filter(|&p| p < MAX_K as u64)
                 .ok_or_else(|| bad("a pin needs a position in 0..1000"))?;
             r.pin.push(Pin { id: id.to_owned(), position: position as u32 });
         }
@@ -288,25 +290,6 @@ pub struct DeltaEntry {
     pub name: String,
     pub bytes: u64,
     pub sha256: String,
-}
-
-/// `items.json`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ItemMetadata {
-    pub items: Vec<ItemEntry>,
-    #[serde(default)]
-    pub categories: Vec<String>,
-    /// Ids of the most popular items (training targets), most popular first: the cold-start answer.
-    #[serde(default)]
-    pub popular: Vec<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ItemEntry {
-    pub id: String,
-    pub title: String,
-    #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub category: Option<String>,
 }
 
 fn invalid(msg: String) -> Error {
@@ -466,8 +449,8 @@ impl Manifest {
             if let Some((c, b)) = r.boost.iter().find(|(_, b)| !b.is_finite()) {
                 return Err(invalid(format!("rules: the boost of {c:?} is {b}, not a finite number")));
             }
-            if r.pin.len() > crate::recommender::MAX_K {
-                return Err(invalid(format!("rules: {} pins, at most {}", r.pin.len(), crate::recommender::MAX_K)));
+            if r.pin.len() > MAX_K {
+                return Err(invalid(format!("rules: {} pins, at most {}", r.pin.len(), MAX_K)));
             }
         }
         if let Some(x) = &self.experiment {
@@ -520,38 +503,4 @@ impl Manifest {
             })
             .collect()
     }
-}
-
-impl ItemMetadata {
-    /// Parses `items.json`.
-    pub fn parse(json: &[u8]) -> Result<ItemMetadata> {
-        serde_json::from_slice(json)
-            .map_err(|e| Error::InvalidMetadata(format!("items.json is not valid item metadata: {e}")))
-    }
-
-    /// Checks the metadata against the catalogue it describes: every popular id and every item id
-    /// is in the catalogue, and there is a category name for every category code the catalogue uses.
-    pub fn check_against(&self, catalog: &Catalog) -> Result<()> {
-        if let Some(it) = self.items.iter().find(|it| catalog.row_of(&it.id).is_none()) {
-            return Err(Error::InvalidMetadata(format!("item {:?} is not in the catalogue", it.id)));
-        }
-        check_popular_and_categories(catalog, &self.popular, self.categories.len())
-    }
-}
-
-/// The part of [`ItemMetadata::check_against`] the browser runs on every load (it reads the item
-/// list itself): every popular id is in the catalogue, and every category code the catalogue uses
-/// has a name.
-pub fn check_popular_and_categories(catalog: &Catalog, popular: &[String], categories: usize) -> Result<()> {
-    if let Some(id) = popular.iter().find(|id| catalog.row_of(id).is_none()) {
-        return Err(Error::InvalidMetadata(format!("popular item {id:?} is not in the catalogue")));
-    }
-    if let Some(&max) = catalog.categories().and_then(|codes| codes.iter().max()) {
-        if max as usize >= categories {
-            return Err(Error::InvalidMetadata(format!(
-                "the catalogue uses category code {max}, items.json names {categories} categories"
-            )));
-        }
-    }
-    Ok(())
 }

@@ -11,7 +11,7 @@ use crate::catalog::Catalog;
 use crate::error::{Error, Result};
 use crate::model::{EncodedHistory, Event, Kind, UserModel};
 use crate::rank::{Query, TopK};
-use crate::rerank::{sort_best_first, Candidate, Ranker, Scored as Ranked, Scratch, StageInput};
+use crate::rerank::{sort_best_first, Candidate, RankingStage, Scored as Ranked, Scratch, StageInput};
 
 /// How many raw events the recommender keeps in memory (oldest dropped first): the history's own
 /// cap ([`crate::history::MAX_EVENTS`]). The tower reads the newest `max_len` distinct items and,
@@ -41,8 +41,9 @@ pub struct RecommendOptions<'a> {
 /// negative feedback), inside the scan, and unrelated items keep theirs.
 pub const DISMISS_WEIGHT: f32 = 0.5;
 
-/// Most pins a rule set may hold (no answer is longer than [`MAX_K`]).
-pub const MAX_K: usize = 1000;
+/// Most results one answer holds, and so most pins a rule set may hold (defined with the
+/// manifest's rules, which it also bounds).
+pub use crate::manifest::MAX_K;
 
 /// Business rules applied to every recommendation ([`Recommender::set_rules`]), in catalogue rows
 /// and category codes.
@@ -102,7 +103,7 @@ pub struct Explanation {
     /// embedding of its check history (`None` if the export ships no check, or if this table has
     /// fewer rows than that history names).
     pub tower_check: Option<f32>,
-    /// The ranking stage's self-check ([`Recommender::check_ranker`]).
+    /// The ranking stage's self-check ([`Recommender::check_ranking_stage`]).
     pub ranker_check: Option<RankerCheck>,
 }
 
@@ -142,12 +143,12 @@ pub struct Recommender {
 
 #[derive(Debug)]
 struct Stage {
-    ranker: Rc<Ranker>,
+    ranker: Rc<RankingStage>,
     scratch: Scratch,
     candidates: Vec<Candidate>,
 }
 
-/// What [`Recommender::check_ranker`] found: the shipped self-check against this build's answer.
+/// What [`Recommender::check_ranking_stage`] found: the shipped self-check against this build's answer.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct RankerCheck {
     /// The same rows, in the same order.
@@ -180,7 +181,7 @@ impl Recommender {
 
     /// Adds (or with `None` removes) the ranking stage: the tower's candidates are then re-ranked
     /// with the item-item weights ([`crate::rerank`]). The ranker must cover this catalogue.
-    pub fn set_ranker(&mut self, ranker: Option<Rc<Ranker>>) -> Result<()> {
+    pub fn set_ranking_stage(&mut self, ranker: Option<Rc<RankingStage>>) -> Result<()> {
         if let Some(r) = &ranker {
             r.check_catalog(&self.catalog)?;
         }
@@ -205,16 +206,25 @@ impl Recommender {
     }
 
     /// The ranking stage in use, if any.
-    pub fn ranker(&self) -> Option<&Rc<Ranker>> {
+    pub fn ranking_stage(&self) -> Option<&Rc<RankingStage>> {
         self.stage.as_ref().map(|s| &s.ranker)
     }
 
     /// Runs the self-check shipped in `ranker.bin` (a history and the trainer's top 10 for it, the
     /// history's items excluded) through this recommender's model and catalogue, without touching
-    /// the visitor's history. `None` without a ranking stage or a self-check.
-    pub fn check_ranker(&mut self) -> Result<Option<RankerCheck>> {
+    /// the visitor's history. `None` without a ranking stage or a self-check, and where the check
+    /// does not apply: the trainer computed it over one item table ([`crate::rerank::SelfCheck::table`],
+    /// int8 when the file does not say), so over another table ([`Catalog::precision`]), or with a
+    /// refine plane attached (int8's or pq's), its top 10 is not this catalogue's to match.
+    pub fn check_ranking_stage(&mut self) -> Result<Option<RankerCheck>> {
         let Some(stage) = self.stage.as_mut() else { return Ok(None) };
         let Some(check) = stage.ranker.check.clone() else { return Ok(None) };
+        if self.catalog.refine().is_some()
+            || self.catalog.residual().is_some()
+            || self.catalog.precision() != check.table.unwrap_or("int8")
+        {
+            return Ok(None);
+        }
         let embedding = self.model.embed(&self.catalog, &check.events)?;
         let mut exclude: Vec<u32> = check.events.iter().map(|e| e.item).collect();
         exclude.sort_unstable();
@@ -512,7 +522,7 @@ impl Recommender {
             Err(Error::IndexOutOfRange { .. } | Error::EmptyHistory) => None,
             other => other?,
         };
-        let ranker_check = self.check_ranker()?;
+        let ranker_check = self.check_ranking_stage()?;
         Ok(Explanation {
             encoded,
             attention,

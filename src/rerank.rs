@@ -27,13 +27,15 @@
 //! `ranker.bin` (little-endian), validated whole before use:
 //!
 //! ```text
-//! magic "LRRK" | version u32 = 2 | items u32 | features u32 = 11 | hidden u32
+//! magic "LRRK" | version u32 = 3 | items u32 | features u32 = 11 | hidden u32
 //! tower_candidates u32 | neighbour_candidates u32 | session_seconds f32 | max_history u32
 //! mean f32[features] | scale f32[features] | linear f32[features]
 //! w1 f32[hidden × features] | b1 f32[hidden] | w2 f32[hidden]
 //! popularity f32[items]
 //! counts varint[items] | neighbours varint[nnz] | weights bf16[nnz]
 //! check: events u32, then per event item u32, kind u8, time f64; expected u32, then row u32, score f32
+//! check table u8 (version 3 on): the item table the check was computed over, plain (no refine
+//!   plane): 0 not recorded, 1 f32, 2 int8, 3 pq, 4 pca (`Catalog::precision`)
 //! ```
 //!
 //! The neighbours: each item's count (LEB128), then each item's neighbours in ascending order, the
@@ -41,6 +43,12 @@
 //! gap under 16,384), then every weight as bf16 in the same order. At 100,000 items × 32
 //! neighbours that is about 4 bytes a neighbour where version 1's CSR (`offsets u32[items + 1] |
 //! neighbours u32[nnz] | weights bf16[nnz]`) took 6.25; version 1 files are still read.
+//!
+//! Version 3 adds the check's table byte: the trainer's top 10 holds over that table only (int8
+//! below 50,000 items, the compact table from there), so `Recommender::check_ranking_stage` skips the
+//! check over any other table or with a refine plane. Versions 1 and 2 have no such byte and
+//! read as "not recorded", which the check treats as int8 (what they were computed over); a
+//! non-zero table with no check history is refused (it would not re-encode).
 
 use crate::catalog::{Catalog, Vectors};
 use crate::error::{Error, Result};
@@ -48,7 +56,7 @@ use crate::model::{Event, Kind};
 use crate::rank::{Query, TopK};
 
 pub const RANKER_MAGIC: [u8; 4] = *b"LRRK";
-pub const RANKER_VERSION: u32 = 2;
+pub const RANKER_VERSION: u32 = 3;
 pub const NUM_FEATURES: usize = 11;
 pub const FEATURE_NAMES: [&str; NUM_FEATURES] =
     ["tower", "tower-rank", "recent", "short", "long", "last", "max", "links", "strong", "popularity", "category"];
@@ -62,6 +70,8 @@ pub const MAX_CANDIDATES: u32 = 10_000;
 pub const MAX_HISTORY: u32 = 10_000;
 /// Most events in the self-check, and most expected results.
 const MAX_CHECK: u32 = 10_000;
+/// The self-check's table byte (version 3 on), by code; 0 is "not recorded".
+const CHECK_TABLES: [&str; 4] = ["f32", "int8", "pq", "pca"];
 
 const DECAY_RECENT: f32 = 0.97;
 const DECAY_SHORT: f32 = 0.8;
@@ -247,16 +257,20 @@ impl Scorer {
 }
 
 /// A history and the top 10 the trainer computed for it (excluding the history's items):
-/// the browser's answer must match (`Recommender::check_ranker`).
+/// the browser's answer must match (`Recommender::check_ranking_stage`) over the same item table.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct SelfCheck {
     pub events: Vec<Event>,
     pub expected: Vec<(u32, f32)>,
+    /// The item table the check was computed over ([`Catalog::precision`]: `"f32"`, `"int8"`,
+    /// `"pq"` or `"pca"`, without a refine plane); `None`: not recorded (files before version 3),
+    /// read as `"int8"`. Another name is written as not recorded.
+    pub table: Option<&'static str>,
 }
 
 /// The whole second stage, as exported in `ranker.bin`.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Ranker {
+pub struct RankingStage {
     pub config: StageConfig,
     pub scorer: Scorer,
     /// `ln(1 + interactions)` per item.
@@ -281,7 +295,7 @@ pub struct HistoryItem {
 pub fn history_items(events: &[Event], max: usize, session_seconds: f64) -> Vec<HistoryItem> {
     let mut order: Vec<u32> = (0..events.len() as u32).collect();
     let times: Vec<f64> = events.iter().map(|e| e.time).collect();
-    crate::model::features::order_by_time(&mut order, &times);
+    crate::codec::order_by_time(&mut order, &times);
     let newest = order.last().map_or(0.0, |&i| events[i as usize].time);
     let mut out: Vec<HistoryItem> = Vec::new();
     for &i in order.iter().rev() {
@@ -406,7 +420,7 @@ pub struct StageInput<'a> {
     pub min_tower: usize,
 }
 
-impl Ranker {
+impl RankingStage {
     /// Checks the ranker against the catalogue it will rank.
     pub fn check_catalog(&self, catalog: &Catalog) -> Result<()> {
         if self.neighbours.len() != catalog.len() || self.popularity.len() != catalog.len() {
@@ -600,12 +614,12 @@ impl Ranker {
         }
         let nb = &self.neighbours;
         for w in nb.offsets.windows(2) {
-            crate::catalog::meta::put_varint(&mut b, w[1] - w[0]);
+            crate::codec::put_varint(&mut b, w[1] - w[0]);
         }
         for w in nb.offsets.windows(2) {
             let row = &nb.items[w[0] as usize..w[1] as usize];
             for (k, &j) in row.iter().enumerate() {
-                crate::catalog::meta::put_varint(&mut b, if k == 0 { j } else { j - row[k - 1] - 1 });
+                crate::codec::put_varint(&mut b, if k == 0 { j } else { j - row[k - 1] - 1 });
             }
         }
         for &w in &self.neighbours.weights {
@@ -623,20 +637,26 @@ impl Ranker {
             u32s(&mut b, &[row]);
             f32s(&mut b, &[score]);
         }
+        // Without a history there is no check, and no table (the decoder refuses one).
+        let table = match (check.events.is_empty(), check.table) {
+            (false, Some(t)) => CHECK_TABLES.iter().position(|&x| x == t).map_or(0, |i| i as u8 + 1),
+            _ => 0,
+        };
+        b.push(table);
         b
     }
 
     /// Parses and validates `ranker.bin`: every size bounded before it is allocated, every offset
     /// monotone and in range, every weight finite, nothing left over.
-    pub fn decode(bytes: &[u8]) -> Result<Ranker> {
+    pub fn decode(bytes: &[u8]) -> Result<RankingStage> {
         let mut r = Reader { b: bytes, at: 0 };
         if r.take(4, "magic")? != RANKER_MAGIC {
             return Err(bad("not a localrec ranker file (bad magic bytes)"));
         }
         let version = r.u32("version")?;
-        if version != RANKER_VERSION && version != 1 {
+        if !(1..=RANKER_VERSION).contains(&version) {
             return Err(bad(format!(
-                "unsupported ranker format version {version} (this build reads {RANKER_VERSION})"
+                "unsupported ranker format version {version} (this build reads 1 to {RANKER_VERSION})"
             )));
         }
         let items = r.u32("items")? as usize;
@@ -727,6 +747,16 @@ impl Ranker {
             }
             expected.push((row, score));
         }
+        // Version 3's table byte (0: not recorded); earlier versions have none.
+        let table = if version >= 3 {
+            let code = r.take(1, "check table")?[0];
+            if code as usize > CHECK_TABLES.len() {
+                return Err(bad(format!("unknown self-check table code {code}")));
+            }
+            code.checked_sub(1).map(|c| CHECK_TABLES[c as usize])
+        } else {
+            None
+        };
         if r.at != bytes.len() {
             return Err(bad(format!("{} unexpected trailing bytes", bytes.len() - r.at)));
         }
@@ -734,13 +764,16 @@ impl Ranker {
         if events.is_empty() && !expected.is_empty() {
             return Err(bad("self-check lists results but no history"));
         }
-        let check = (!events.is_empty()).then_some(SelfCheck { events, expected });
+        if events.is_empty() && table.is_some() {
+            return Err(bad("self-check names a table but no history"));
+        }
+        let check = (!events.is_empty()).then_some(SelfCheck { events, expected, table });
         let mut neighbours = Neighbours { offsets, items: nb_items, weights };
         if version == 1 {
-            // Version 1 kept each list in the trainer's order; version 2's order is ascending.
+            // Version 1 kept each list in the trainer's order; version 2's on is ascending.
             neighbours.sort_rows()?;
         }
-        Ok(Ranker { config, scorer, popularity, neighbours, check })
+        Ok(RankingStage { config, scorer, popularity, neighbours, check })
     }
 }
 
@@ -783,7 +816,7 @@ impl<'a> Reader<'a> {
     }
 
     fn varint(&mut self, what: &str) -> Result<u32> {
-        crate::catalog::meta::read_varint(self.b, &mut self.at)
+        crate::codec::read_varint(self.b, &mut self.at)
             .ok_or_else(|| bad(format!("{what}: truncated, or a number past 32 bits")))
     }
 

@@ -3,7 +3,7 @@
 //! manifest's directory or origin, an oversized file, a bad digest, a missing role are each an
 //! `invalid-manifest` error naming the problem; items.json is checked against its catalogue.
 
-use localrec::manifest::{check_name, ItemMetadata, Manifest, MAX_FILE_BYTES};
+use localrec::manifest::{check_name, ItemsJson, Manifest, MAX_FILE_BYTES};
 use localrec::Catalog;
 #[cfg(target_arch = "wasm32")]
 use wasm_bindgen_test::wasm_bindgen_test as test;
@@ -153,7 +153,7 @@ fn names_inside_the_manifest_directory_are_accepted() {
 #[test]
 fn item_metadata_is_checked_against_its_catalogue() {
     let catalog = Catalog::decode(ITEMS_INT8).unwrap();
-    let meta = ItemMetadata::parse(ITEMS_JSON).unwrap();
+    let meta = ItemsJson::parse(ITEMS_JSON).unwrap();
     meta.check_against(&catalog).unwrap();
     let mut bad = meta.clone();
     bad.popular.push("sku-that-left".into());
@@ -164,7 +164,7 @@ fn item_metadata_is_checked_against_its_catalogue() {
     let err = bad.check_against(&catalog).unwrap_err();
     assert!(err.to_string().contains("category code"), "{err}");
     assert_eq!(err.code(), "corrupt-file");
-    assert_eq!(ItemMetadata::parse(b"{\"items\": 3}").unwrap_err().code(), "corrupt-file");
+    assert_eq!(ItemsJson::parse(b"{\"items\": 3}").unwrap_err().code(), "corrupt-file");
 }
 
 fn with_experiment(variants: serde_json::Value) -> Vec<u8> {

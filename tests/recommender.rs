@@ -109,7 +109,7 @@ const RANKER: &[u8] = include_bytes!("../www/artifacts/synthetic/ranker.bin");
 
 fn two_stage() -> Recommender {
     let mut rec = recommender();
-    rec.set_ranker(Some(Rc::new(localrec::rerank::Ranker::decode(RANKER).unwrap()))).unwrap();
+    rec.set_ranking_stage(Some(Rc::new(localrec::rerank::RankingStage::decode(RANKER).unwrap()))).unwrap();
     rec
 }
 

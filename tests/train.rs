@@ -276,7 +276,7 @@ fn exported_model(dir: &std::path::Path) -> localrec::UserModel {
 /// the files' true sizes and digests, and items.json matches its catalogue.
 #[test]
 fn the_exporter_round_trips_into_the_same_model_and_catalogue() {
-    use localrec::manifest::{ItemMetadata, Manifest};
+    use localrec::manifest::{ItemsJson, Manifest};
     use localrec::{Catalog, UserModel};
     let ds = synthetic_dataset(&SyntheticConfig { items: 120, users: 250, ..SyntheticConfig::default() });
     let cfg = TrainConfig { dim: 16, epochs: 1, batch: 128, progress: false, ..TrainConfig::default() };
@@ -297,7 +297,7 @@ fn the_exporter_round_trips_into_the_same_model_and_catalogue() {
     let read = |name: &str| std::fs::read(dir.join(name)).unwrap();
     // The ranking stage decodes to what was trained (its weights at the file's bf16 precision) and
     // carries the self-check the browser runs.
-    let ranker = localrec::rerank::Ranker::decode(&read("ranker.bin")).unwrap();
+    let ranker = localrec::rerank::RankingStage::decode(&read("ranker.bin")).unwrap();
     assert_eq!(ranker.scorer, stage.ranker.scorer);
     assert_eq!(ranker.neighbours, stage.ranker.neighbours);
     assert_eq!(ranker.check.as_ref().unwrap().expected.len(), 10);
@@ -374,12 +374,12 @@ fn the_exporter_round_trips_into_the_same_model_and_catalogue() {
     assert!(export("items-f32").unwrap_err().contains("compact table"));
     assert_eq!(localrec::train::export::compact_choice(0.2, 0.3), "items-pca");
     assert_eq!(localrec::train::export::compact_choice(0.3, 0.3), "items-pq");
-    let shipped = localrec::rerank::Ranker::decode(&std::fs::read(large.join("ranker.bin")).unwrap()).unwrap();
+    let shipped = localrec::rerank::RankingStage::decode(&std::fs::read(large.join("ranker.bin")).unwrap()).unwrap();
     let mut rec = localrec::Recommender::new(std::rc::Rc::new(pq.clone()), exported_model(&large)).unwrap();
-    rec.set_ranker(Some(std::rc::Rc::new(shipped))).unwrap();
-    let check = rec.check_ranker().unwrap().unwrap();
+    rec.set_ranking_stage(Some(std::rc::Rc::new(shipped))).unwrap();
+    let check = rec.check_ranking_stage().unwrap().unwrap();
     assert!(check.same_rows && check.max_score_diff <= 1e-6, "{check:?}");
-    let json = ItemMetadata::parse(&read("items.json")).unwrap();
+    let json = ItemsJson::parse(&read("items.json")).unwrap();
     json.check_against(&f32_items).unwrap();
     // The compact metadata says what items.json says, by row.
     let compact = localrec::catalog::meta::ItemMeta::decode(&read("items.meta.lrc")).unwrap();
@@ -450,7 +450,7 @@ fn the_ranking_stage_beats_its_inputs_and_ranks_as_the_browser_does() {
     let feats = query_features(&stage.ranker, &int8, &test[..60], &vectors);
     let catalog = Rc::new(int8.clone());
     let mut rec = Recommender::new(catalog, model).unwrap();
-    rec.set_ranker(Some(Rc::new(stage.ranker.clone()))).unwrap();
+    rec.set_ranking_stage(Some(Rc::new(stage.ranker.clone()))).unwrap();
     let mut same = 0;
     for (q, f) in test[..60].iter().zip(&feats) {
         let mut scored: Vec<(f32, u32)> =

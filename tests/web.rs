@@ -6,6 +6,7 @@ mod common;
 
 use js_sys::Error as JsErrorObject;
 use localrec::rank::Kernel;
+use localrec::wasm::session::{JsModel, JsSession};
 use localrec::wasm::{JsCatalogue, JsPqRefine, JsRanker, JsRankingStage, JsRecommender, JsUserTower};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_test::*;
@@ -362,8 +363,12 @@ fn every_export_is_total_under_hostile_arguments() {
     let shipped = include_str!("../www/artifacts/synthetic/manifest.json");
     assert!(localrec::wasm::check_manifest(shipped, roles()).is_ok());
     typed("checkManifest(role)", localrec::wasm::check_manifest(shipped, vec!["no-such-role".into()]).err().unwrap());
-    typed("checkItemMetadata", localrec::wasm::check_item_metadata(&items, vec!["nope".into()], 100).err().unwrap());
-    typed("checkItemMetadata(categories)", localrec::wasm::check_item_metadata(&items, vec![], 0).err().unwrap());
+    // A model's metadata is checked against its catalogue, whichever file it is.
+    let core = || JsRecommender::new(&items, JsUserTower::from_bytes(TOWER_JSON, TOWER_BIN).unwrap()).unwrap();
+    typed("Model(popular)", JsModel::new(core(), br#"{"items":[],"popular":["nope"]}"#).err().unwrap().into());
+    typed("Model(categories)", JsModel::new(core(), br#"{"items":[],"categories":[]}"#).err().unwrap().into());
+    typed("Model(junk)", JsModel::new(core(), &junk).err().unwrap().into());
+    typed("Model(compact junk)", JsModel::new(core(), &[0x89, 1, 2, 3]).err().unwrap().into());
     // Rules and kinds.
     let r = rules().unwrap();
     assert_eq!(js_sys::Reflect::get(&r, &"maxEvents".into()).unwrap().as_f64(), Some(2000.0));
@@ -554,4 +559,123 @@ fn explain_gives_back_every_id_unchanged() {
     let results = js_sys::Array::from(&field(&e, "results"));
     assert_eq!(results.length(), 5);
     assert!(results.iter().all(|r| ids.contains(&field(&r, "id").as_string().unwrap().as_str())));
+}
+
+const ITEMS_JSON_FILE: &[u8] = include_bytes!("../www/artifacts/synthetic/items.json");
+const MANIFEST_JSON: &str = include_str!("../www/artifacts/synthetic/manifest.json");
+
+/// A `Session` of the shipped export over `store`, opened with `options` (a JSON object).
+async fn open_session(store: &localrec::wasm::JsHistoryStore, options: &str) -> Result<JsSession, JsValue> {
+    use wasm_bindgen_futures::JsFuture;
+    let items = JsCatalogue::from_bytes(&u8a(ITEMS_INT8)).unwrap();
+    let core = JsRecommender::new(&items, JsUserTower::from_bytes(TOWER_JSON, TOWER_BIN).unwrap()).unwrap();
+    let model = JsModel::new(core, ITEMS_JSON_FILE).unwrap();
+    let options = js_sys::JSON::parse(options).unwrap();
+    let v = JsFuture::from(JsSession::open(store, model, MANIFEST_JSON, options)?).await?;
+    Ok(wasm_bindgen::convert::TryFromJsValue::try_from_js_value(v).unwrap())
+}
+
+fn recommended_ids(s: &JsSession, k: u32) -> Vec<String> {
+    let o = js_sys::Object::new();
+    js_sys::Reflect::set(&o, &"k".into(), &JsValue::from(k)).unwrap();
+    let r = s.recommend(o.into()).unwrap();
+    let ids = js_sys::Reflect::get(&r, &"ids".into()).unwrap();
+    js_sys::Array::from(&ids).iter().map(|v| v.as_string().unwrap()).collect()
+}
+
+/// The session over real IndexedDB with the default bounds: 520 views in one "page", then a second
+/// session on the same database (a reload) holds the same 500 events and gives the same answer.
+#[wasm_bindgen_test]
+async fn a_session_answers_the_same_after_a_reload_with_the_default_bounds() {
+    use wasm_bindgen_futures::JsFuture;
+    let name = "localrec-web-session-bounds";
+    common::fresh_database(name).await.close();
+    let store = JsFuture::from(localrec::wasm::JsHistoryStore::open_indexed_db(name.into(), None)).await.unwrap();
+    let store: localrec::wasm::JsHistoryStore =
+        wasm_bindgen::convert::TryFromJsValue::try_from_js_value(store).unwrap();
+    let page = open_session(&store, "{}").await.unwrap();
+    let items = JsCatalogue::from_bytes(&u8a(ITEMS_INT8)).unwrap();
+    let t0 = js_sys::Date::now() / 1000.0 - 1000.0;
+    for i in 0..520u32 {
+        let id = JsValue::from_str(&items.id(i).unwrap());
+        page.record(id, "view".into(), JsValue::from_f64(t0 + f64::from(i))).unwrap();
+    }
+    JsFuture::from(page.flush()).await.unwrap();
+    assert_eq!(page.history_length(), 500);
+    let before = recommended_ids(&page, 1000);
+    page.close();
+    let reloaded = open_session(&store, "{}").await.unwrap();
+    assert_eq!(reloaded.history_length(), 500);
+    assert_eq!(recommended_ids(&reloaded, 1000), before, "the same stored history gives the same answer");
+    reloaded.close();
+    store.close();
+}
+
+/// The session's boundary: each argument is read and validated in Rust, a wrong type or value is a
+/// typed error (never a trap, never a plain TypeError), and a failure changes nothing.
+#[wasm_bindgen_test]
+async fn the_session_types_every_bad_argument() {
+    let typed = |what: &str, v: JsValue, want: &str| {
+        let (name, code) = name_and_code(&v);
+        assert_eq!((name.as_str(), code.as_str()), ("LocalRecError", want), "{what}: {}", message(v.clone()));
+    };
+    let store = localrec::wasm::JsHistoryStore::memory();
+    for (opts, what) in [
+        (r#"{"maxEvents":1e12}"#, "maxEvents"),
+        (r#"{"historyScope":""}"#, "empty scope"),
+        (r#"{"variant":"nope"}"#, "variant without an experiment"),
+        (r#"{"rules":{"pin":"x"}}"#, "rules.pin"),
+        (r#"{"rules":{"boost":{"Kitchen":"a lot"}}}"#, "rules.boost"),
+        ("[1]", "an array"),
+    ] {
+        typed(what, open_session(&store, opts).await.err().unwrap(), "invalid-argument");
+    }
+    let s = open_session(&store, "{}").await.unwrap();
+    let id = || JsValue::from_str("sku-00001");
+    let now = js_sys::Date::now();
+    for (kind, what) in
+        [(JsValue::from(0), "0"), (JsValue::NULL, "null"), (JsValue::TRUE, "true"), ("like".into(), "like")]
+    {
+        typed(what, s.record(id(), kind, JsValue::UNDEFINED).err().unwrap().into(), "invalid-query");
+    }
+    for (time, what) in
+        [(JsValue::from_f64(now), "milliseconds"), (JsValue::from_f64(1e20), "1e20"), ("now".into(), "a string")]
+    {
+        typed(what, s.record(id(), "view".into(), time).err().unwrap().into(), "invalid-argument");
+    }
+    typed(
+        "null id",
+        s.record(JsValue::NULL, JsValue::UNDEFINED, JsValue::UNDEFINED).err().unwrap(),
+        "invalid-argument",
+    );
+    typed(
+        "unknown id",
+        s.record("nope".into(), JsValue::UNDEFINED, JsValue::UNDEFINED).err().unwrap().into(),
+        "unknown-item",
+    );
+    assert_eq!(s.history_length(), 0, "nothing was recorded by the failures");
+    let opts = |json: &str| js_sys::JSON::parse(json).unwrap();
+    for bad in [r#"{"k":0}"#, r#"{"k":1.5}"#, r#"{"exclude":"sku-1"}"#, r#"{"categories":"Kitchen"}"#, "5", "[]"] {
+        typed(bad, s.recommend(opts(bad)).err().unwrap().into(), "invalid-argument");
+    }
+    // No options, null and an empty object are the defaults: the popular list for a new visitor.
+    for none in [JsValue::UNDEFINED, JsValue::NULL, opts("{}")] {
+        let r = s.recommend(none).unwrap_or_else(|_| panic!("recommend with no options"));
+        assert_eq!(js_sys::Reflect::get(&r, &"coldStart".into()).unwrap(), JsValue::TRUE);
+    }
+    s.record(id(), JsValue::UNDEFINED, JsValue::UNDEFINED).unwrap();
+    wasm_bindgen_futures::JsFuture::from(s.flush()).await.unwrap();
+    let r = s.recommend(opts(r#"{"k":50}"#)).unwrap_or_else(|_| panic!("recommend k=50"));
+    let get = |k: &str| js_sys::Reflect::get(&r, &k.into()).unwrap();
+    assert_eq!(get("rows").unchecked_into::<js_sys::Uint32Array>().length(), 50);
+    assert_eq!(js_sys::Array::from(&get("titles")).length(), 50);
+    assert!(!js_sys::Array::from(&get("ids")).includes(&id(), 0), "the seen item is excluded");
+    typed(
+        "rules",
+        s.set_rules(opts(r#"{"pin":[{"id":"sku-00002","position":1000}]}"#)).err().unwrap().into(),
+        "invalid-argument",
+    );
+    typed("import", s.import_history(JsValue::from(7)).err().unwrap().into(), "invalid-history");
+    assert!(s.item(JsValue::from_str("nope")).unwrap().is_null());
+    s.close();
 }

@@ -24,6 +24,9 @@
 
 use super::Catalog;
 use super::MAX_ROWS;
+use serde::{Deserialize, Serialize};
+
+use crate::codec::{put_varint, read_varint};
 use crate::error::{Error, Result};
 
 /// The first 8 bytes of every compact metadata file.
@@ -148,7 +151,7 @@ impl ItemMeta {
     /// The compact form of `items.json` for `catalog`: titles in the catalogue's row order (an item
     /// `items.json` lacks gets an empty title), popular ids as rows (ids the catalogue lacks are
     /// left out).
-    pub fn from_json(json: &crate::manifest::ItemMetadata, catalog: &Catalog) -> Result<ItemMeta> {
+    pub fn from_json(json: &ItemsJson, catalog: &Catalog) -> Result<ItemMeta> {
         let mut titles = vec![""; catalog.len()];
         for it in &json.items {
             if let Some(r) = catalog.row_of(&it.id) {
@@ -403,15 +406,6 @@ pub fn apply_meta_delta_bytes(base: &[u8], delta: &[u8]) -> Result<Vec<u8>> {
     Ok(MetaDelta::decode(delta)?.apply(&base)?.encode())
 }
 
-/// Appends `v` as LEB128 (7 bits a byte, low bits first).
-pub(crate) fn put_varint(out: &mut Vec<u8>, mut v: u32) {
-    while v >= 0x80 {
-        out.push(v as u8 | 0x80);
-        v >>= 7;
-    }
-    out.push(v as u8);
-}
-
 struct Cursor<'a> {
     bytes: &'a [u8],
     pos: usize,
@@ -440,27 +434,83 @@ impl<'a> Cursor<'a> {
     }
 }
 
-/// Reads an LEB128 u32 at `*pos` and moves past it; `None` (and `*pos` at the end or at the bad
-/// byte) if the bytes end first or the number has bits past 32.
-#[inline]
-pub(crate) fn read_varint(bytes: &[u8], pos: &mut usize) -> Option<u32> {
-    let mut v = 0u32;
-    for i in 0..5 {
-        let b = *bytes.get(*pos)?;
-        if i == 4 && b > 0x0f {
-            return None;
+/// `items.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ItemsJson {
+    pub items: Vec<ItemsJsonEntry>,
+    #[serde(default)]
+    pub categories: Vec<String>,
+    /// Ids of the most popular items (training targets), most popular first: the cold-start answer.
+    #[serde(default)]
+    pub popular: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ItemsJsonEntry {
+    pub id: String,
+    pub title: String,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub category: Option<String>,
+}
+
+impl ItemsJson {
+    /// Parses `items.json`: `{ items: [{ id, title, category? }], categories?: [name], popular?:
+    /// [id] }`. Read by hand from a `serde_json::Value`, as the manifest is: one instantiation of
+    /// the parser in the wasm module, not one per shape.
+    pub fn parse(json: &[u8]) -> Result<ItemsJson> {
+        use serde_json::Value;
+        let bad = |what: &str| Error::InvalidMetadata(format!("items.json is not valid item metadata: {what}"));
+        let doc: Value = serde_json::from_slice(json).map_err(|e| bad(&e.to_string()))?;
+        let strings = |key: &str| -> Result<Vec<String>> {
+            match doc.get(key) {
+                None | Some(Value::Null) => Ok(Vec::new()),
+                Some(Value::Array(list)) => list
+                    .iter()
+                    .map(|v| v.as_str().map(str::to_owned).ok_or_else(|| bad(&format!("{key} must hold strings"))))
+                    .collect(),
+                Some(_) => Err(bad(&format!("{key} must be an array"))),
+            }
+        };
+        let items = doc.get("items").and_then(Value::as_array).ok_or_else(|| bad("no items array"))?;
+        let items = items
+            .iter()
+            .map(|it| {
+                let text = |key: &str| it.get(key).and_then(Value::as_str).map(str::to_owned);
+                Ok(ItemsJsonEntry {
+                    id: text("id").ok_or_else(|| bad("an item has no id"))?,
+                    title: text("title").ok_or_else(|| bad("an item has no title"))?,
+                    category: text("category"),
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(ItemsJson { items, categories: strings("categories")?, popular: strings("popular")? })
+    }
+
+    /// Checks the metadata against the catalogue it describes: every popular id and every item id
+    /// is in the catalogue, and there is a category name for every category code the catalogue uses.
+    pub fn check_against(&self, catalog: &Catalog) -> Result<()> {
+        if let Some(it) = self.items.iter().find(|it| catalog.row_of(&it.id).is_none()) {
+            return Err(Error::InvalidMetadata(format!("item {:?} is not in the catalogue", it.id)));
         }
-        // A last byte of 0 after the first is an overlong form: one number, one encoding.
-        if i > 0 && b == 0 {
-            return None;
-        }
-        *pos += 1;
-        v |= ((b & 0x7f) as u32) << (7 * i);
-        if b & 0x80 == 0 {
-            return Some(v);
+        check_popular_and_categories(catalog, &self.popular, self.categories.len())
+    }
+}
+
+/// The part of [`ItemsJson::check_against`] the browser runs on every load (it reads the item
+/// list itself): every popular id is in the catalogue, and every category code the catalogue uses
+/// has a name.
+pub fn check_popular_and_categories(catalog: &Catalog, popular: &[String], categories: usize) -> Result<()> {
+    if let Some(id) = popular.iter().find(|id| catalog.row_of(id).is_none()) {
+        return Err(Error::InvalidMetadata(format!("popular item {id:?} is not in the catalogue")));
+    }
+    if let Some(&max) = catalog.categories().and_then(|codes| codes.iter().max()) {
+        if max as usize >= categories {
+            return Err(Error::InvalidMetadata(format!(
+                "the catalogue uses category code {max}, items.json names {categories} categories"
+            )));
         }
     }
-    None
+    Ok(())
 }
 
 #[cfg(test)]

@@ -649,7 +649,7 @@ const EMPTY: u32 = u32::MAX;
 /// Where the id index starts probing for `id` (FNV-1a, its high bits spread by a multiply).
 #[inline]
 fn id_slot(id: &str, mask: usize) -> usize {
-    let h = crate::model::features::fnv1a(id).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    let h = crate::codec::fnv1a(id).wrapping_mul(0x9e37_79b9_7f4a_7c15);
     (h >> 32) as usize & mask
 }
 

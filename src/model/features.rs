@@ -23,63 +23,7 @@
 
 use crate::error::{Error, Result};
 
-/// What the visitor did with an item. The order is the strength of the signal.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-#[repr(u8)]
-pub enum Kind {
-    View = 0,
-    Cart = 1,
-    Purchase = 2,
-}
-
-/// Number of [`Kind`]s (rows of the kind embedding).
-pub const KINDS: usize = 3;
-
-impl Kind {
-    /// The kind for a code (`0` view, `1` cart, `2` purchase).
-    pub fn from_code(code: u8) -> Result<Kind> {
-        match code {
-            0 => Ok(Kind::View),
-            1 => Ok(Kind::Cart),
-            2 => Ok(Kind::Purchase),
-            _ => Err(Error::UnknownKind(code.to_string())),
-        }
-    }
-
-    /// The kind for a name (`view`, `cart` or `add_to_cart`, `purchase` or `buy`), case-insensitive.
-    pub fn from_name(name: &str) -> Result<Kind> {
-        match name.trim().to_ascii_lowercase().as_str() {
-            "view" | "click" | "detail" => Ok(Kind::View),
-            "cart" | "add_to_cart" | "addtocart" => Ok(Kind::Cart),
-            "purchase" | "buy" | "transaction" | "order" => Ok(Kind::Purchase),
-            _ => Err(Error::UnknownKind(name.to_string())),
-        }
-    }
-
-    /// The short lower-case name.
-    pub fn name(self) -> &'static str {
-        match self {
-            Kind::View => "view",
-            Kind::Cart => "cart",
-            Kind::Purchase => "purchase",
-        }
-    }
-}
-
-// Kinds cross JSON and JS by name ("view", "cart", "purchase"); reading accepts the aliases of
-// `Kind::from_name`.
-impl serde::Serialize for Kind {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> core::result::Result<S::Ok, S::Error> {
-        s.serialize_str(self.name())
-    }
-}
-
-impl<'de> serde::Deserialize<'de> for Kind {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> core::result::Result<Kind, D::Error> {
-        let name = String::deserialize(d)?;
-        Kind::from_name(&name).map_err(serde::de::Error::custom)
-    }
-}
+pub use crate::kind::{Kind, KINDS};
 
 /// One interaction: a catalogue row, what was done, and when (seconds; any epoch, only
 /// differences matter).
@@ -247,17 +191,7 @@ pub fn title_tokens(title: &str, buckets: u32, max_tokens: usize) -> Vec<u32> {
     out
 }
 
-/// Sorts `order` (indices into `times`) by time, stably: equal times keep their order. The one
-/// sort every history ordering of the crate goes through (one routine in the wasm, not one per
-/// caller).
-pub fn order_by_time(order: &mut [u32], times: &[f64]) {
-    order.sort_by(|&a, &b| times[a as usize].total_cmp(&times[b as usize]));
-}
-
-/// FNV-1a, 64-bit: a stable string hash (the same on every platform and in every release).
-pub fn fnv1a(s: &str) -> u64 {
-    s.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ b as u64).wrapping_mul(0x0100_0000_01b3))
-}
+pub use crate::codec::{fnv1a, order_by_time};
 
 #[cfg(test)]
 mod tests {

@@ -332,7 +332,7 @@ impl UserTower {
         let [b, n, d] = items.dims();
         // [B, N, d]. Kind and recency vectors through one one-hot matrix product and the position
         // vectors as a slice, not three gathers with their scatter-add gradients: the same sums,
-        // a training epoch 74 s -> 72 s on Online Retail II (README, "Trainer speed").
+        // a training epoch 74 s -> 72 s on Online Retail II (docs/model-research.md, "Trainer speed").
         let (kinds, buckets) = (self.kind.weight.dims()[0], self.recency.weight.dims()[0]);
         let width = kinds + buckets;
         let mut onehot = vec![0f32; b * n * width];

@@ -24,14 +24,14 @@ use crate::model::{tower_weights, TowerCheck, TowerFile, UserModel, TOWER_FORMAT
 use crate::Catalog;
 
 pub use crate::manifest::{
-    DeltaEntry, FileEntry, ItemEntry, ItemMetadata, Manifest, MANIFEST_FORMAT, MANIFEST_VERSION,
+    DeltaEntry, FileEntry, ItemsJson, ItemsJsonEntry, Manifest, MANIFEST_FORMAT, MANIFEST_VERSION,
 };
 use crate::manifest::{
     ROLE_ITEMS_F32, ROLE_ITEMS_INT8, ROLE_ITEMS_PCA, ROLE_ITEMS_PQ, ROLE_ITEMS_PQ_REFINE, ROLE_ITEM_METADATA,
     ROLE_ITEM_METADATA_COMPACT, ROLE_RANKER, ROLE_TOWER_CONFIG, ROLE_TOWER_WEIGHTS,
 };
 use crate::recommender::{RecommendOptions, Recommender};
-use crate::rerank::{Ranker, SelfCheck};
+use crate::rerank::{RankingStage, SelfCheck};
 
 pub fn sha256_hex(bytes: &[u8]) -> String {
     Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
@@ -91,7 +91,7 @@ pub fn export(
     ds: &Dataset,
     trained: &Trained,
     dir: &Path,
-    ranker: Option<&Ranker>,
+    ranker: Option<&RankingStage>,
     tables: &CompactTables<'_>,
 ) -> Result<Manifest, String> {
     let CompactTables { pq, pca, pq_from_items, compact } = *tables;
@@ -148,9 +148,9 @@ pub fn export(
     let counts = ds.train_counts();
     let mut order: Vec<usize> = (0..ds.item_ids.len()).collect();
     order.sort_by(|&a, &b| counts[b].cmp(&counts[a]).then(a.cmp(&b)));
-    let meta = ItemMetadata {
+    let meta = ItemsJson {
         items: (0..ds.item_ids.len())
-            .map(|i| ItemEntry {
+            .map(|i| ItemsJsonEntry {
                 id: ds.item_ids[i].clone(),
                 title: ds.titles[i].clone(),
                 category: ds.categories.as_ref().map(|c| ds.category_names[c[i] as usize].clone()),
@@ -167,20 +167,26 @@ pub fn export(
         Some(r) => {
             let compact_table = if compact == ROLE_ITEMS_PCA { pca } else { pq };
             let served = std::rc::Rc::new(int8.clone().unwrap_or_else(|| compact_table.clone()));
+            // The table the check is computed over, plain (the pq refine plane was taken off above):
+            // the browser runs the check over that table only.
+            let table = served.precision();
             let mut rec = Recommender::new(served, trained.user_model()).map_err(|e| e.to_string())?;
-            rec.set_ranker(Some(std::rc::Rc::new(r.clone()))).map_err(|e| e.to_string())?;
+            rec.set_ranking_stage(Some(std::rc::Rc::new(r.clone()))).map_err(|e| e.to_string())?;
             rec.set_history(events).map_err(|e| e.to_string())?;
             let top = rec
                 .recommend(&RecommendOptions { k: 10, exclude_seen: true, ..Default::default() })
                 .map_err(|e| e.to_string())?;
             let mut with_check = r.clone();
-            with_check.check =
-                Some(SelfCheck { events: events.clone(), expected: top.iter().map(|x| (x.index, x.score)).collect() });
+            with_check.check = Some(SelfCheck {
+                events: events.clone(),
+                expected: top.iter().map(|x| (x.index, x.score)).collect(),
+                table: Some(table),
+            });
             let bytes = with_check.encode();
             // The check must pass on the file as written, decoded the way a browser decodes it.
-            let decoded = Ranker::decode(&bytes).map_err(|e| e.to_string())?;
-            rec.set_ranker(Some(std::rc::Rc::new(decoded))).map_err(|e| e.to_string())?;
-            let check = rec.check_ranker().map_err(|e| e.to_string())?.ok_or("no ranker check")?;
+            let decoded = RankingStage::decode(&bytes).map_err(|e| e.to_string())?;
+            rec.set_ranking_stage(Some(std::rc::Rc::new(decoded))).map_err(|e| e.to_string())?;
+            let check = rec.check_ranking_stage().map_err(|e| e.to_string())?.ok_or("no ranker check")?;
             if !check.same_rows || check.max_score_diff > 1e-6 {
                 return Err(format!("reloaded ranker differs from the trained one: {check:?}"));
             }

@@ -16,7 +16,7 @@ use super::eval::{query_vectors, rank_scores, EvalQuery, Metrics, MetricsAcc, Sp
 use crate::catalog::Catalog;
 use crate::model::UserModel;
 use crate::rank::TopK;
-use crate::rerank::{Candidate, Neighbours, Ranker, Scorer, Scratch, StageConfig, StageInput, NUM_FEATURES};
+use crate::rerank::{Candidate, Neighbours, RankingStage, Scorer, Scratch, StageConfig, StageInput, NUM_FEATURES};
 
 /// Largest catalogue for which the trainer solves EASE's dense item-item system by default (memory
 /// `12 · items²` bytes, time `2 · items³` flops: 4,199 items take 17 s per solve on the 2-core
@@ -329,7 +329,7 @@ pub struct QueryFeatures {
 
 /// Candidates and features of every query, with a ranker's neighbours and settings.
 pub fn query_features(
-    ranker: &Ranker,
+    ranker: &RankingStage,
     catalog: &Catalog,
     queries: &[EvalQuery],
     vectors: &[f32],
@@ -358,7 +358,7 @@ pub fn query_features(
         .collect()
 }
 
-/// Metrics of a scorer over precomputed candidates (the same order `Ranker::rank` produces).
+/// Metrics of a scorer over precomputed candidates (the same order `RankingStage::rank` produces).
 pub fn evaluate_features(scorer: &Scorer, feats: &[QueryFeatures], queries: &[EvalQuery], n: usize) -> Metrics {
     let mut acc = MetricsAcc::new(n);
     for (f, q) in feats.iter().zip(queries) {
@@ -509,7 +509,7 @@ fn query_gradient(s: &Scorer, f: &QueryFeatures) -> Vec<f32> {
 
 /// Everything the second stage's training measured, for the evaluation table.
 pub struct StageReport {
-    pub ranker: Ranker,
+    pub ranker: RankingStage,
     pub hidden: usize,
     pub lambda: Option<f64>,
     /// Validation Recall@10 of the recency-weighted item-item model per λ tried.
@@ -589,14 +589,14 @@ pub fn train_stage(
 
     // Candidates and features at each cut.
     let placeholder = Scorer::linear([0.0; NUM_FEATURES]);
-    let valid_ranker = Ranker {
+    let valid_ranker = RankingStage {
         config: stage,
         scorer: placeholder.clone(),
         popularity: popularity(&valid_sets, n),
         neighbours: Neighbours::from_rows(&valid_model.rows).expect("valid neighbours"),
         check: None,
     };
-    let mut test_ranker = Ranker {
+    let mut test_ranker = RankingStage {
         config: stage,
         scorer: placeholder,
         popularity: popularity(&test_sets, n),

@@ -92,9 +92,10 @@ impl Default for TrainConfig {
     fn default() -> Self {
         TrainConfig {
             // 384 dimensions: on Online Retail II, the rank of the item space caps Recall@10 (a
-            // rank-256 truncation of EASE reaches 0.288 on validation, rank 512 0.313; README,
-            // "What each change bought"). Two heads, narrow attention (24) and MLP (16), and gates
-            // instead of a dense skip keep the tower at 64k parameters (251 KiB).
+            // rank-256 truncation of EASE reaches 0.288 on validation, rank 512 0.313;
+            // docs/model-research.md, "What each change bought"). Two heads, narrow attention (24)
+            // and MLP (16), and gates instead of a dense skip keep the tower at 64k parameters
+            // (251 KiB).
             dim: 384,
             heads: 2,
             attention_hidden: 24,
@@ -102,25 +103,27 @@ impl Default for TrainConfig {
             diagonal_skip: true,
             // 20 newest items: epochs twice as fast as with 50, better validation Recall@10 in the budget.
             max_len: 20,
-            // The memory: a decayed mean of the 200 newest distinct items (README, "What each
-            // change bought": 200 at 0.98 beat 100 at 0.97 and 400 at 0.99 on validation).
+            // The memory: a decayed mean of the 200 newest distinct items (docs/model-research.md,
+            // "What each change bought": 200 at 0.98 beat 100 at 0.97 and 400 at 0.99 on validation).
             memory: 200,
             memory_decay: 0.98,
             token_buckets: 16384,
             max_tokens: 8,
             batch: 512,
-            // Chosen on Online Retail II validation Recall@10 (README, "What each change bought").
+            // Chosen on Online Retail II validation Recall@10 (docs/model-research.md, "What each
+            // change bought").
             lr: 1e-2,
             epochs: 30,
             patience: 3,
             plateau_decay: 0.5,
             user_weight: 0.0,
-            // The co-occurrence warm start within windows of 30 pairs (README, "What each change
-            // bought": 0.2566 -> 0.2590 after one epoch, 0.2613 -> 0.2758 after two).
+            // The co-occurrence warm start within windows of 30 pairs (docs/model-research.md,
+            // "What each change bought": 0.2566 -> 0.2590 after one epoch, 0.2613 -> 0.2758 after two).
             warm_start: true,
             warm_window: 30,
             memory_grad: true,
-            // Chosen on Online Retail II validation Recall@10 among 0.05, 0.07, 0.1, 0.15 and 0.2 (README).
+            // Chosen on Online Retail II validation Recall@10 among 0.05, 0.07, 0.1, 0.15 and 0.2
+            // (docs/model-research.md, "What each change bought").
             temperature: 0.1,
             logq: 0.5,
             uniform_negatives: 0,

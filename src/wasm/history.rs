@@ -182,7 +182,7 @@ impl HistoryStore for Backend {
 /// schema is opened and upgraded in one place.
 #[wasm_bindgen(js_name = HistoryStore)]
 pub struct JsHistoryStore {
-    backend: Rc<Backend>,
+    pub(crate) backend: Rc<Backend>,
     files: Rc<super::cache::FileBackend>,
 }
 

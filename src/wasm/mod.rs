@@ -12,12 +12,36 @@ use crate::rank::{Kernel, Query, TopK};
 pub mod cache;
 pub mod history;
 pub mod idb;
+pub mod session;
 pub mod sync;
 
 pub use cache::JsFileCache;
 pub use history::{JsHistoryStore, JsVisitorHistory};
 
 type JsResult<T> = Result<T, JsValue>;
+
+/// What a failed export throws: a JS `Error` named `LocalRecError` with a machine-readable `code`
+/// ([`crate::Error::code`]). Core errors convert with `?`, once, at the edge.
+#[derive(Debug)]
+pub struct BindingError(JsValue);
+
+impl From<crate::Error> for BindingError {
+    fn from(e: crate::Error) -> Self {
+        BindingError(js_err(e))
+    }
+}
+
+impl From<JsValue> for BindingError {
+    fn from(v: JsValue) -> Self {
+        BindingError(v)
+    }
+}
+
+impl From<BindingError> for JsValue {
+    fn from(e: BindingError) -> Self {
+        e.0
+    }
+}
 
 /// Runs when the module is instantiated: a panic (a bug: bad input is an error, never a panic)
 /// logs its message and location to the console instead of a bare `unreachable`.
@@ -95,71 +119,6 @@ pub fn check_manifest(json: &str, roles: Vec<String>) -> JsResult<JsValue> {
     to_js(&entries).map_err(js_err)
 }
 
-/// Checks `items.json`'s popular ids and category count against the catalogue; throws
-/// `corrupt-file` naming the first mismatch.
-/// The experiment a manifest (its JSON text) runs, for the device id `device` (or the variant
-/// forced by name): `[experiment name, variant, ...shadow variants]`, empty without an experiment.
-/// Throws `invalid-manifest` for a bad manifest, `invalid-argument` for a forced variant the
-/// experiment lacks.
-#[wasm_bindgen(js_name = experimentOf)]
-pub fn experiment_of(manifest_json: &str, device: &str, forced: Option<String>) -> JsResult<Vec<String>> {
-    let m = crate::manifest::Manifest::parse(manifest_json.as_bytes()).map_err(js_err)?;
-    let Some(x) = m.experiment else { return Ok(Vec::new()) };
-    let variant = match forced {
-        Some(name) if x.variants.iter().any(|v| v.name == name) => name,
-        Some(name) => {
-            return Err(js_err(crate::Error::InvalidArgument(format!(
-                "variant {name:?} is not one of experiment {:?}'s",
-                x.name
-            ))))
-        }
-        None => x.assign(device).name.clone(),
-    };
-    let shadows: Vec<String> = x.shadows().map(|v| v.name.clone()).filter(|n| *n != variant).collect();
-    let mut out = vec![x.name.clone(), variant];
-    out.extend(shadows);
-    Ok(out)
-}
-
-/// Compact item metadata (`items.meta.lrc`): titles by catalogue row, category names, popular
-/// rows. Opening checks the file against its catalogue; titles are decoded one at a time.
-#[wasm_bindgen(js_name = ItemMetadata)]
-pub struct JsItemMeta {
-    inner: crate::catalog::meta::ItemMeta,
-}
-
-#[wasm_bindgen(js_class = ItemMetadata)]
-impl JsItemMeta {
-    /// Decodes and checks a file for `catalogue` (the same rows, a name for every category code);
-    /// throws `corrupt-file` naming the problem.
-    #[wasm_bindgen(js_name = fromBytes)]
-    pub fn from_bytes(bytes: &[u8], catalogue: &JsCatalogue) -> JsResult<JsItemMeta> {
-        let inner = crate::catalog::meta::ItemMeta::decode(bytes).map_err(js_err)?;
-        inner.check_against(&catalogue.inner).map_err(js_err)?;
-        Ok(JsItemMeta { inner })
-    }
-
-    /// The title of row `index`, or `undefined` past the end.
-    pub fn title(&self, index: u32) -> Option<String> {
-        self.inner.title(index as usize).map(str::to_owned)
-    }
-
-    /// Category names, indexed by category code.
-    pub fn categories(&self) -> Vec<String> {
-        self.inner.categories().to_vec()
-    }
-
-    /// The popular rows, most popular first.
-    pub fn popular(&self) -> Uint32Array {
-        Uint32Array::from(self.inner.popular())
-    }
-}
-
-#[wasm_bindgen(js_name = checkItemMetadata)]
-pub fn check_item_metadata(catalogue: &JsCatalogue, popular: Vec<String>, categories: u32) -> JsResult<()> {
-    crate::manifest::check_popular_and_categories(&catalogue.inner, &popular, categories as usize).map_err(js_err)
-}
-
 /// Canonical name of an interaction kind given by name or alias (`"add_to_cart"` -> `"cart"`);
 /// throws `invalid-query` for an unknown kind.
 #[wasm_bindgen(js_name = kindName)]
@@ -205,7 +164,8 @@ pub struct JsCatalogue {
 
 #[wasm_bindgen(js_class = Catalogue)]
 impl JsCatalogue {
-    /// Decodes a catalogue file (see the README's format table). Throws an `Error` naming the problem
+    /// Decodes a catalogue file (the format table is in `src/catalog/format.rs`'s doc comment; docs/api.md,
+    /// "The catalogue format"). Throws an `Error` naming the problem
     /// (bad magic, unsupported version, truncated, duplicate id, non-finite value, ...).
     /// The file (a `Uint8Array` or an `ArrayBuffer`) is read from JS memory a section at a time,
     /// never copied whole into wasm memory: a table of a million rows needs no second copy there.
@@ -534,7 +494,7 @@ impl JsUserTower {
 /// tower's candidates.
 #[wasm_bindgen(js_name = RankingStage)]
 pub struct JsRankingStage {
-    inner: Rc<crate::rerank::Ranker>,
+    inner: Rc<crate::rerank::RankingStage>,
 }
 
 #[wasm_bindgen(js_class = RankingStage)]
@@ -542,7 +502,7 @@ impl JsRankingStage {
     /// Decodes and validates `ranker.bin`; throws `invalid-model` on a bad file.
     #[wasm_bindgen(js_name = fromBytes)]
     pub fn from_bytes(bytes: &[u8]) -> JsResult<JsRankingStage> {
-        Ok(JsRankingStage { inner: Rc::new(crate::rerank::Ranker::decode(bytes).map_err(js_err)?) })
+        Ok(JsRankingStage { inner: Rc::new(crate::rerank::RankingStage::decode(bytes).map_err(js_err)?) })
     }
 
     /// Items covered.
@@ -622,13 +582,13 @@ impl JsRecommender {
     /// catalogue.
     #[wasm_bindgen(js_name = setRankingStage)]
     pub fn set_ranking_stage(&mut self, stage: Option<JsRankingStage>) -> JsResult<()> {
-        self.inner.set_ranker(stage.map(|s| s.inner)).map_err(js_err)
+        self.inner.set_ranking_stage(stage.map(|s| s.inner)).map_err(js_err)
     }
 
     /// Whether a ranking stage is in use.
     #[wasm_bindgen(getter, js_name = hasRankingStage)]
     pub fn has_ranking_stage(&self) -> bool {
-        self.inner.ranker().is_some()
+        self.inner.ranking_stage().is_some()
     }
 
     /// Runs the ranking stage's shipped self-check (the trainer's top 10 for one history) through
@@ -636,7 +596,7 @@ impl JsRecommender {
     /// visitor's history is not touched.
     #[wasm_bindgen(js_name = checkRankingStage)]
     pub fn check_ranking_stage(&mut self) -> JsResult<JsValue> {
-        let Some(c) = self.inner.check_ranker().map_err(js_err)? else { return Ok(JsValue::UNDEFINED) };
+        let Some(c) = self.inner.check_ranking_stage().map_err(js_err)? else { return Ok(JsValue::UNDEFINED) };
         let o = js_sys::Object::new();
         js_sys::Reflect::set(&o, &"sameRows".into(), &JsValue::from_bool(c.same_rows))?;
         js_sys::Reflect::set(&o, &"maxScoreDiff".into(), &JsValue::from_f64(c.max_score_diff as f64))?;
@@ -770,7 +730,6 @@ impl JsRecommender {
         categories: Option<Vec<u32>>,
         max_per_category: Option<u32>,
     ) -> JsResult<JsValue> {
-        use crate::recommender::Reason;
         let exclude = self.rows(&exclude.unwrap_or_default());
         let options = crate::recommender::RecommendOptions {
             k: k as usize,
@@ -780,67 +739,7 @@ impl JsRecommender {
             max_per_category: max_per_category.map(|c| c as usize),
         };
         let e = self.inner.explain(&options).map_err(js_err)?;
-        let catalog = self.inner.catalog();
-        let heads = e.heads;
-        let num = |x: Option<f32>| x.map_or(JsValue::NULL, |x| JsValue::from_f64(f64::from(x)));
-        let id = |row: u32| JsValue::from_str(catalog.id(row));
-        let (slots, memory) = (js_sys::Array::new(), js_sys::Array::new());
-        if let Some(enc) = &e.encoded {
-            for (s, ((&row, &kind), &recency)) in enc.items.iter().zip(&enc.kinds).zip(&enc.recency).enumerate() {
-                let kind = crate::model::Kind::from_code(kind).map_err(js_err)?.name();
-                let attention: js_sys::Array =
-                    e.attention[s * heads..(s + 1) * heads].iter().map(|&a| num(Some(a))).collect();
-                slots.push(&object(&[
-                    ("id", id(row)),
-                    ("kind", JsValue::from_str(kind)),
-                    ("recency", JsValue::from(recency)),
-                    ("attention", attention.into()),
-                ]));
-            }
-            for (&row, &weight) in enc.memory_items.iter().zip(&enc.memory_weights) {
-                memory.push(&object(&[("id", id(row)), ("weight", num(Some(weight)))]));
-            }
-        }
-        // How far the dismissals moved the query (the distance between embedding and query).
-        let query_shift = match (&e.embedding, &e.query) {
-            (Some(a), Some(b)) => a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum::<f32>().sqrt(),
-            _ => 0.0,
-        };
-        let results: js_sys::Array = e
-            .results
-            .iter()
-            .map(|r| {
-                let source = match r.recommendation.reason {
-                    Reason::Together { .. } => "together",
-                    Reason::Because { .. } => "similar",
-                    Reason::Popular => "popular",
-                    Reason::Pinned => "pinned",
-                };
-                JsValue::from(object(&[
-                    ("id", id(r.recommendation.index)),
-                    ("source", JsValue::from_str(source)),
-                    ("tower", num(r.tower)),
-                    ("stage", num(r.stage)),
-                    ("boost", num(Some(r.boost))),
-                    ("score", num(Some(r.recommendation.score))),
-                ]))
-            })
-            .collect();
-        let ranker_check = e.ranker_check.map_or(JsValue::NULL, |c| {
-            object(&[("sameRows", JsValue::from_bool(c.same_rows)), ("maxScoreDiff", num(Some(c.max_score_diff)))])
-                .into()
-        });
-        Ok(object(&[
-            ("slots", slots.into()),
-            ("memory", memory.into()),
-            ("heads", JsValue::from(heads as u32)),
-            ("dismissed", JsValue::from(self.inner.dismissed().len() as u32)),
-            ("queryShift", num(Some(query_shift))),
-            ("results", results.into()),
-            ("towerCheck", num(e.tower_check)),
-            ("rankerCheck", ranker_check),
-        ])
-        .into())
+        explanation_object(&e, self.inner.catalog(), self.inner.dismissed().len() as u32, |_| None)
     }
 
     /// The catalogue rows of `ids`, the ids the catalogue lacks skipped.
@@ -956,6 +855,90 @@ impl Recommendations {
             })
             .collect()
     }
+}
+
+/// An [`crate::recommender::Explanation`] as the plain object `explain` returns: the encoded
+/// history (slots newest first: `{ id, kind, recency, attention }`, attention per head, and the
+/// memory: `{ id, weight }`), each result's scores per stage (`tower`, `stage`, `boost`, `score`,
+/// `source`) and the self-checks. `title` adds a `title` to each item where it gives one. Built field
+/// by field: a derived `Serialize` for these six shapes cost more of the package than it allows.
+pub(crate) fn explanation_object(
+    e: &crate::recommender::Explanation,
+    catalog: &Catalog,
+    dismissed: u32,
+    title: impl Fn(u32) -> Option<JsValue>,
+) -> JsResult<JsValue> {
+    use crate::recommender::Reason;
+    let heads = e.heads;
+    let num = |x: Option<f32>| x.map_or(JsValue::NULL, |x| JsValue::from_f64(f64::from(x)));
+    let item = |row: u32, rest: &[(&str, JsValue)]| -> JsValue {
+        let mut fields = vec![("id", JsValue::from_str(catalog.id(row)))];
+        if let Some(t) = title(row) {
+            fields.push(("title", t));
+        }
+        fields.extend(rest.iter().cloned());
+        object(&fields).into()
+    };
+    let (slots, memory) = (js_sys::Array::new(), js_sys::Array::new());
+    if let Some(enc) = &e.encoded {
+        for (s, ((&row, &kind), &recency)) in enc.items.iter().zip(&enc.kinds).zip(&enc.recency).enumerate() {
+            let kind = crate::model::Kind::from_code(kind).map_err(js_err)?.name();
+            let attention: js_sys::Array =
+                e.attention[s * heads..(s + 1) * heads].iter().map(|&a| num(Some(a))).collect();
+            slots.push(&item(
+                row,
+                &[
+                    ("kind", JsValue::from_str(kind)),
+                    ("recency", JsValue::from(recency)),
+                    ("attention", attention.into()),
+                ],
+            ));
+        }
+        for (&row, &weight) in enc.memory_items.iter().zip(&enc.memory_weights) {
+            memory.push(&item(row, &[("weight", num(Some(weight)))]));
+        }
+    }
+    // How far the dismissals moved the query (the distance between embedding and query).
+    let query_shift = match (&e.embedding, &e.query) {
+        (Some(a), Some(b)) => a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum::<f32>().sqrt(),
+        _ => 0.0,
+    };
+    let results: js_sys::Array = e
+        .results
+        .iter()
+        .map(|r| {
+            let source = match r.recommendation.reason {
+                Reason::Together { .. } => "together",
+                Reason::Because { .. } => "similar",
+                Reason::Popular => "popular",
+                Reason::Pinned => "pinned",
+            };
+            item(
+                r.recommendation.index,
+                &[
+                    ("source", JsValue::from_str(source)),
+                    ("tower", num(r.tower)),
+                    ("stage", num(r.stage)),
+                    ("boost", num(Some(r.boost))),
+                    ("score", num(Some(r.recommendation.score))),
+                ],
+            )
+        })
+        .collect();
+    let ranker_check = e.ranker_check.map_or(JsValue::NULL, |c| {
+        object(&[("sameRows", JsValue::from_bool(c.same_rows)), ("maxScoreDiff", num(Some(c.max_score_diff)))]).into()
+    });
+    Ok(object(&[
+        ("slots", slots.into()),
+        ("memory", memory.into()),
+        ("heads", JsValue::from(heads as u32)),
+        ("dismissed", JsValue::from(dismissed)),
+        ("queryShift", num(Some(query_shift))),
+        ("results", results.into()),
+        ("towerCheck", num(e.tower_check)),
+        ("rankerCheck", ranker_check),
+    ])
+    .into())
 }
 
 /// Applies a catalogue delta file to the cached catalogue file and returns the new catalogue's bytes

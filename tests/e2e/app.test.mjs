@@ -290,3 +290,19 @@ test('a Vite build imports the package and gets recommendations, in page and wor
     await p.close();
   }
 });
+
+test('esbuild and Rollup builds import the package and get recommendations, in page and worker mode (wasmUrl, workerUrl)', async () => {
+  execFileSync(process.execPath, ['tests/e2e/bundlers/build.mjs'], { stdio: 'inherit' });
+  for (const app of ['esbuild-app', 'rollup-app']) {
+    for (const mode of ['page', 'worker']) {
+      const p = await context.newPage();
+      const errors = [];
+      p.on('pageerror', (e) => errors.push(e.message));
+      await p.goto(`${base}/target/${app}/?mode=${mode}`);
+      await p.waitForFunction(() => document.getElementById('status').textContent !== 'loading', null, { timeout: 60_000 });
+      assert.equal(await p.textContent('#status'), `ok ${mode} 5`, `${app}: ${errors.join('\n')}`);
+      assert.equal(await p.$$eval('#recs li', (l) => l.length), 5);
+      await p.close();
+    }
+  }
+});

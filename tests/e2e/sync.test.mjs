@@ -984,7 +984,10 @@ describe('IndexedDB only', () => {
       assert.equal(e.dismissed, 1);
       assert.ok(e.queryShift > 0);
       assert.equal(typeof e.towerCheck, 'number');
-      assert.equal(typeof e.rankerCheck.sameRows, 'boolean');
+      // The shipped self-check was computed over int8 ('auto' loads int8 here): it runs there. On a
+      // constrained device 'auto' loads pq, where it does not apply and explain reports null.
+      if (e.precision === 'int8') assert.equal(typeof e.rankerCheck?.sameRows, 'boolean', `${how}: the int8 table runs the self-check`);
+      else assert.ok(e.rankerCheck === null || typeof e.rankerCheck.sameRows === 'boolean', `${how}: ${e.precision}`);
       assert.equal(x.bad, 'invalid-argument');
       assert.equal(x.unknown, 'unknown-item');
       assert.ok(!x.reopened.includes(x.dismissed), `${how}: the dismissal is kept across visits`);

@@ -1,0 +1,846 @@
+//! The JS class `Session` over [`crate::session::Session`]: the one handle the JS package holds for
+//! a visitor. Each call is one crossing: arguments are read and validated here (a wrong type or
+//! value is a typed error with a code, in page and worker mode alike), answers come back as typed
+//! arrays with the strings they need. The histories are stored in the store the session was opened
+//! on and kept in step with other tabs over a `BroadcastChannel` per history.
+
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+
+use js_sys::{Array, Float32Array, Int32Array, Promise, Reflect, Uint32Array, Uint8Array};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use web_sys::{BroadcastChannel, MessageEvent};
+
+use super::history::{Backend, JsHistoryStore};
+use super::{js_err, object, to_js, BindingError, JsPqRefine, JsRankingStage, JsRecommender};
+
+/// What the session's exports return: core errors convert with `?`.
+type JsResult<T> = Result<T, BindingError>;
+
+fn bad_input(message: &str) -> BindingError {
+    super::bad_input(message).into()
+}
+use crate::history::{Bounds, HistoryStore};
+use crate::kind::Kind;
+use crate::manifest::Manifest;
+use crate::recommender::Reason;
+use crate::session::{AppRules, Model, Request, Scope};
+
+fn now_secs() -> f64 {
+    js_sys::Date::now() / 1000.0
+}
+
+fn get(obj: &JsValue, key: &str) -> JsValue {
+    Reflect::get(obj, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
+}
+
+fn absent(v: &JsValue) -> bool {
+    v.is_undefined() || v.is_null()
+}
+
+/// An options argument: `undefined` or `null` (no options) or a plain object.
+fn options_object(v: &JsValue, what: &str) -> JsResult<Option<JsValue>> {
+    if absent(v) {
+        return Ok(None);
+    }
+    if !v.is_object() || Array::is_array(v) || v.is_function() {
+        return Err(bad_input(&format!("{what} must be an object, got {}", describe(v))));
+    }
+    Ok(Some(v.clone()))
+}
+
+/// A short description of a JS value for error messages (never the value of a long string).
+fn describe(v: &JsValue) -> String {
+    if v.is_undefined() {
+        "undefined".into()
+    } else if v.is_null() {
+        "null".into()
+    } else if let Some(b) = v.as_bool() {
+        b.to_string()
+    } else if let Some(n) = v.as_f64() {
+        format!("the number {n}")
+    } else if v.is_string() {
+        "a string".into()
+    } else if Array::is_array(v) {
+        "an array".into()
+    } else {
+        "an object".into()
+    }
+}
+
+/// An item id: a non-empty string, or a finite number (ids such as `123` are used as strings).
+fn item_id(v: &JsValue, what: &str) -> JsResult<String> {
+    if let Some(s) = v.as_string() {
+        return Ok(s);
+    }
+    match v.as_f64() {
+        Some(n) if n.is_finite() => {
+            Ok(js_sys::Number::from(n).to_string_with_radix(10).map(String::from).unwrap_or_default())
+        }
+        _ => Err(bad_input(&format!("{what} must be a string (an item id), got {}", describe(v)))),
+    }
+}
+
+/// A list of item ids (an array of strings or numbers).
+fn id_list(v: &JsValue, what: &str) -> JsResult<Vec<String>> {
+    if absent(v) {
+        return Ok(Vec::new());
+    }
+    if !Array::is_array(v) {
+        return Err(bad_input(&format!("{what} must be an array of item ids, got {}", describe(v))));
+    }
+    Array::from(v).iter().map(|x| item_id(&x, what)).collect()
+}
+
+fn string_list(v: &JsValue, what: &str) -> JsResult<Vec<String>> {
+    if !Array::is_array(v) {
+        return Err(bad_input(&format!("{what} must be an array of strings, got {}", describe(v))));
+    }
+    Array::from(v)
+        .iter()
+        .map(|x| x.as_string().ok_or_else(|| bad_input(&format!("{what} must hold strings, got {}", describe(&x)))))
+        .collect()
+}
+
+/// A whole number in `lo..=hi`, or `None` when absent.
+fn whole(v: &JsValue, what: &str, lo: f64, hi: f64) -> JsResult<Option<f64>> {
+    if absent(v) {
+        return Ok(None);
+    }
+    match v.as_f64() {
+        Some(n) if n.fract() == 0.0 && (lo..=hi).contains(&n) => Ok(Some(n)),
+        _ => Err(bad_input(&format!("{what} must be an integer in {lo}..={hi}, got {}", describe(v)))),
+    }
+}
+
+fn boolean(v: &JsValue, what: &str, default: bool) -> JsResult<bool> {
+    if v.is_undefined() {
+        return Ok(default);
+    }
+    v.as_bool().ok_or_else(|| bad_input(&format!("{what} must be true or false, got {}", describe(v))))
+}
+
+/// `recommend` / `explain` options: `{ k, excludeSeen, exclude, categories, maxPerCategory }`.
+fn request(options: &JsValue) -> JsResult<Request> {
+    let mut r = Request::default();
+    let Some(o) = options_object(options, "recommend options")? else { return Ok(r) };
+    if let Some(k) = whole(&get(&o, "k"), "k", 1.0, crate::recommender::MAX_K as f64)? {
+        r.k = k as usize;
+    }
+    r.exclude_seen = boolean(&get(&o, "excludeSeen"), "excludeSeen", true)?;
+    r.exclude = id_list(&get(&o, "exclude"), "exclude")?;
+    let cats = get(&o, "categories");
+    if !cats.is_undefined() {
+        r.categories = Some(string_list(&cats, "categories")?);
+    }
+    r.max_per_category = whole(&get(&o, "maxPerCategory"), "maxPerCategory", 0.0, 1e9)?.map(|n| n as usize);
+    Ok(r)
+}
+
+/// The app's rules: `{ block: [id], boost: { category: number }, pin: [{ id, position }] }`.
+fn app_rules(v: &JsValue) -> JsResult<AppRules> {
+    let mut rules = AppRules::default();
+    let Some(o) = options_object(v, "rules")? else { return Ok(rules) };
+    rules.block = id_list(&get(&o, "block"), "rules.block")?;
+    let boost = get(&o, "boost");
+    if let Some(b) = options_object(&boost, "rules.boost")? {
+        for entry in js_sys::Object::entries(b.unchecked_ref()).iter() {
+            let pair = Array::from(&entry);
+            let name = pair.get(0).as_string().unwrap_or_default();
+            let w = pair.get(1).as_f64().filter(|w| w.is_finite()).ok_or_else(|| {
+                bad_input(&format!("the boost of {name} must be a finite number, got {}", describe(&pair.get(1))))
+            })?;
+            rules.boost.push((name, w as f32));
+        }
+    }
+    let pin = get(&o, "pin");
+    if !absent(&pin) {
+        if !Array::is_array(&pin) {
+            return Err(bad_input(&format!("rules.pin must be an array, got {}", describe(&pin))));
+        }
+        for p in Array::from(&pin).iter() {
+            let p =
+                options_object(&p, "a pin")?.ok_or_else(|| bad_input("a pin must be an object { id, position }"))?;
+            let id = item_id(&get(&p, "id"), "a pin's id")?;
+            let pos = whole(&get(&p, "position"), "a pin's position", 0.0, (crate::recommender::MAX_K - 1) as f64)?
+                .ok_or_else(|| bad_input("a pin needs a position"))?;
+            rules.pin.push((id, pos as u32));
+        }
+    }
+    rules.validate()?;
+    Ok(rules)
+}
+
+/// What the page asks the loader for (see [`crate::request`]): made once from the app's options
+/// and the browser's device hints, validated here.
+#[wasm_bindgen(js_name = FileRequest)]
+pub struct JsFileRequest {
+    inner: crate::request::FileRequest,
+}
+
+#[wasm_bindgen(js_class = FileRequest)]
+impl JsFileRequest {
+    /// `{ precision, ranking, refine, autoStageBytes, saveData, deviceMemory }` (each optional);
+    /// an unknown name or a bad size throws `invalid-argument`.
+    #[wasm_bindgen(constructor)]
+    pub fn new(options: JsValue) -> JsResult<JsFileRequest> {
+        let o = options_object(&options, "file request")?.unwrap_or_else(|| js_sys::Object::new().into());
+        let name = |key: &str| -> JsResult<Option<String>> {
+            let v = get(&o, key);
+            if v.is_undefined() {
+                return Ok(None);
+            }
+            v.as_string().map(Some).ok_or_else(|| bad_input(&format!("{key} must be a string, got {}", describe(&v))))
+        };
+        let bytes = get(&o, "autoStageBytes");
+        let bytes = if bytes.is_undefined() {
+            None
+        } else {
+            Some(bytes.as_f64().ok_or_else(|| {
+                bad_input(&format!("autoStageBytes must be a whole number of bytes, got {}", describe(&bytes)))
+            })?)
+        };
+        let device = crate::request::DeviceClass {
+            save_data: get(&o, "saveData").as_bool() == Some(true),
+            memory_gb: get(&o, "deviceMemory").as_f64(),
+        };
+        let (precision, ranking, refine) = (name("precision")?, name("ranking")?, name("refine")?);
+        let inner = crate::request::FileRequest::parse(
+            precision.as_deref(),
+            ranking.as_deref(),
+            refine.as_deref(),
+            bytes,
+            device,
+        )?;
+        Ok(JsFileRequest { inner })
+    }
+
+    /// The roles of the files of the first answer.
+    pub fn roles(&self) -> Vec<String> {
+        self.inner.roles()
+    }
+
+    /// The roles of every file of the model (what a shadow variant loads).
+    #[wasm_bindgen(js_name = fullRoles)]
+    pub fn full_roles(&self) -> Vec<String> {
+        self.inner.full_roles()
+    }
+}
+
+/// A model ready to answer: the recommender and its items' metadata, checked against each other.
+#[wasm_bindgen(js_name = Model)]
+pub struct JsModel {
+    inner: Model,
+}
+
+#[wasm_bindgen(js_class = Model)]
+impl JsModel {
+    /// Takes the recommender (moved in) and the metadata file (`items.meta.lrc` or `items.json`);
+    /// throws `invalid-metadata` or `corrupt-file` naming the mismatch.
+    #[wasm_bindgen(constructor)]
+    pub fn new(recommender: JsRecommender, metadata: &[u8]) -> JsResult<JsModel> {
+        Ok(JsModel { inner: Model::new(recommender.inner, metadata)? })
+    }
+
+    /// A model from the verified files of a sync, keyed by role (what the loader's `prepare` gets):
+    /// the tower's config and weights, the one item table loaded, the item metadata (compact, else
+    /// `items.json`) and the ranking stage when present. Throws the decoders' typed errors.
+    #[wasm_bindgen(js_name = fromFiles)]
+    pub fn from_files(files: &JsValue) -> JsResult<JsModel> {
+        use crate::manifest as m;
+        let file = |role: &str| get(files, role).dyn_into::<js_sys::Uint8Array>().ok();
+        let need = |role: &str| file(role).ok_or_else(|| bad_input(&format!("Model.fromFiles: no {role} file")));
+        let table = [m::ROLE_ITEMS_INT8, m::ROLE_ITEMS_PQ, m::ROLE_ITEMS_PCA, m::ROLE_ITEMS_F32]
+            .into_iter()
+            .find_map(file)
+            .ok_or_else(|| bad_input("Model.fromFiles: no item table"))?;
+        // Read a section at a time: a large table is never copied whole into wasm memory first.
+        let catalog = crate::catalog::Catalog::decode_from(&super::JsBytes(&table))?;
+        let tower = crate::model::UserModel::from_bytes(
+            &need(m::ROLE_TOWER_CONFIG)?.to_vec(),
+            &need(m::ROLE_TOWER_WEIGHTS)?.to_vec(),
+        )?;
+        let mut rec = crate::recommender::Recommender::new(Rc::new(catalog), tower)?;
+        if let Some(stage) = file(m::ROLE_RANKER) {
+            let ranker = crate::rerank::RankingStage::decode(&stage.to_vec())?;
+            rec.set_ranking_stage(Some(Rc::new(ranker)))?;
+        }
+        let meta = file(m::ROLE_ITEM_METADATA_COMPACT)
+            .or_else(|| file(m::ROLE_ITEM_METADATA))
+            .ok_or_else(|| bad_input("Model.fromFiles: no item metadata"))?;
+        Ok(JsModel { inner: Model::new(rec, &meta.to_vec())? })
+    }
+
+    /// Number of items.
+    #[wasm_bindgen(getter)]
+    pub fn length(&self) -> u32 {
+        self.inner.len() as u32
+    }
+}
+
+/// One handle that answers an open message channel's `onmessage`.
+type Listener = Closure<dyn FnMut(MessageEvent)>;
+
+struct Inner {
+    session: RefCell<crate::session::Session>,
+    store: Rc<Backend>,
+    /// Bumped by every local change of a history (events, dismissed), so a reload that raced one
+    /// starts again.
+    generation: [Cell<u64>; 2],
+    channels: [Option<BroadcastChannel>; 2],
+    listeners: RefCell<Vec<Listener>>,
+    on_change: RefCell<Option<js_sys::Function>>,
+    on_store_failed: RefCell<Option<js_sys::Function>>,
+    /// Background writes not settled yet, and the `flush()` promises waiting for them.
+    pending: Cell<u32>,
+    flushed: RefCell<Vec<js_sys::Function>>,
+    /// What the last read of each history found (`{ kept, skipped, pruned }` or `{ error }`).
+    reports: [RefCell<JsValue>; 2],
+    device: String,
+    variant: Option<String>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        for c in self.channels.iter().flatten() {
+            c.set_onmessage(None);
+            c.close();
+        }
+    }
+}
+
+fn slot(scope: Scope) -> usize {
+    match scope {
+        Scope::Events => 0,
+        Scope::Dismissed => 1,
+    }
+}
+
+fn scope_name(scope: Scope) -> &'static str {
+    match scope {
+        Scope::Events => "events",
+        Scope::Dismissed => "dismissed",
+    }
+}
+
+impl Inner {
+    fn bump(&self, scope: Scope) {
+        let g = &self.generation[slot(scope)];
+        g.set(g.get() + 1);
+    }
+
+    fn store_scope(&self, scope: Scope) -> String {
+        self.session.borrow().history(scope).scope().to_owned()
+    }
+
+    /// Reads one history from the store again (again if a local change raced the read).
+    async fn reload(self: &Rc<Self>, scope: Scope) -> crate::Result<JsValue> {
+        let name = self.store_scope(scope);
+        for _ in 0..4 {
+            let generation = self.generation[slot(scope)].get();
+            let records = self.store.load(&name).await?;
+            if generation != self.generation[slot(scope)].get() {
+                continue;
+            }
+            let (report, remove) = self.session.borrow_mut().apply_loaded(scope, records, now_secs())?;
+            if !remove.is_empty() {
+                let _ = self.store.remove(&remove).await;
+            }
+            let value = to_js(&report)?;
+            *self.reports[slot(scope)].borrow_mut() = value.clone();
+            return Ok(value);
+        }
+        Err(crate::Error::Storage { message: "the history kept changing while it was read".into(), quota: false })
+    }
+
+    async fn reload_reported(self: &Rc<Self>, scope: Scope) -> JsValue {
+        match self.reload(scope).await {
+            Ok(r) => r,
+            Err(e) => {
+                let o: JsValue = object(&[("error", JsValue::from_str(&e.to_string()))]).into();
+                *self.reports[slot(scope)].borrow_mut() = o.clone();
+                o
+            }
+        }
+    }
+
+    fn announce(&self, scope: Scope, what: &str) {
+        if let Some(c) = &self.channels[slot(scope)] {
+            let _ = c.post_message(&object(&[("type", JsValue::from_str(what))]));
+        }
+    }
+
+    /// Stores one event of `scope` in the background, one small transaction of its own (they
+    /// commit in the order they were made). Nothing crosses back unless it fails: then
+    /// `onStoreFailed(error, scope)` is called (the event stays in memory). `flush()` waits for it.
+    fn store_event(self: &Rc<Self>, scope: Scope, event: crate::history::HistoryEvent) {
+        self.bump(scope);
+        self.pending.set(self.pending.get() + 1);
+        let inner = Rc::clone(self);
+        wasm_bindgen_futures::spawn_local(async move {
+            let name = inner.store_scope(scope);
+            match crate::history::History::store_event(&*inner.store, &name, &event).await {
+                Ok(()) => inner.announce(scope, "append"),
+                Err(e) => {
+                    let cb = inner.on_store_failed.borrow().clone();
+                    if let Some(cb) = cb {
+                        let _ = cb.call2(&JsValue::UNDEFINED, &js_err(e), &JsValue::from_str(scope_name(scope)));
+                    }
+                }
+            }
+            inner.pending.set(inner.pending.get() - 1);
+            if inner.pending.get() == 0 {
+                for resolve in inner.flushed.take() {
+                    let _ = resolve.call0(&JsValue::UNDEFINED);
+                }
+            }
+        });
+    }
+
+    fn listen(self: &Rc<Self>) {
+        for scope in [Scope::Events, Scope::Dismissed] {
+            let Some(channel) = &self.channels[slot(scope)] else { continue };
+            let weak = Rc::downgrade(self);
+            let listener = Closure::<dyn FnMut(MessageEvent)>::new(move |msg: MessageEvent| {
+                let Some(inner) = weak.upgrade() else { return };
+                let cause = get(&msg.data(), "type").as_string().unwrap_or_default();
+                wasm_bindgen_futures::spawn_local(async move {
+                    let report = inner.reload_reported(scope).await;
+                    let _ = Reflect::set(&report, &"cause".into(), &JsValue::from_str(&cause));
+                    let _ = Reflect::set(&report, &"history".into(), &JsValue::from_str(scope_name(scope)));
+                    let cb = inner.on_change.borrow().clone();
+                    if let Some(cb) = cb {
+                        let _ = cb.call1(&JsValue::UNDEFINED, &report);
+                    }
+                });
+            });
+            channel.set_onmessage(Some(listener.as_ref().unchecked_ref()));
+            self.listeners.borrow_mut().push(listener);
+        }
+    }
+}
+
+/// The visitor's session (see the module docs).
+#[wasm_bindgen(js_name = Session)]
+pub struct JsSession {
+    inner: Rc<Inner>,
+}
+
+/// The kinds of a reason, as `recommend` reports them in `reasonKinds`.
+const REASON_KINDS: [&str; 5] = ["view", "cart", "purchase", "popular", "pinned"];
+/// The sources of a reason, as `recommend` reports them in `reasonSources`.
+const REASON_SOURCES: [&str; 4] = ["similar", "together", "popular", "pinned"];
+
+fn kind_code(k: Kind) -> u8 {
+    match k {
+        Kind::View => 0,
+        Kind::Cart => 1,
+        Kind::Purchase => 2,
+    }
+}
+
+#[wasm_bindgen(js_class = Session)]
+impl JsSession {
+    /// Opens the visitor's session over `model` (moved in): reads the history and the dismissals
+    /// of `historyScope` from `store`, validated and bounded. `manifestJson`: the manifest's text
+    /// (its rules and experiment). `options`: `{ historyScope, maxEvents, maxAgeDays, device,
+    /// variant, rules }`. Bad options throw `invalid-argument` before anything is read. A store
+    /// that cannot be read gives an empty history and `loadReports()[i].error`, never a failure.
+    pub fn open(store: &JsHistoryStore, model: JsModel, manifest_json: &str, options: JsValue) -> JsResult<Promise> {
+        let o = options_object(&options, "options")?.unwrap_or_else(|| js_sys::Object::new().into());
+        let scope = match get(&o, "historyScope") {
+            v if v.is_undefined() => "default".to_owned(),
+            v => v
+                .as_string()
+                .filter(|s| !s.is_empty())
+                .ok_or_else(|| bad_input(&format!("historyScope must be a non-empty string, got {}", describe(&v))))?,
+        };
+        let number = |key: &str| -> JsResult<Option<f64>> {
+            let v = get(&o, key);
+            if absent(&v) {
+                return Ok(None);
+            }
+            v.as_f64().map(Some).ok_or_else(|| bad_input(&format!("{key} must be a number, got {}", describe(&v))))
+        };
+        let bounds = Bounds::new(number("maxEvents")?, number("maxAgeDays")?)?;
+        let device = get(&o, "device").as_string().unwrap_or_default();
+        let variant = match get(&o, "variant") {
+            v if absent(&v) => None,
+            v => Some(
+                v.as_string().ok_or_else(|| bad_input(&format!("variant must be a string, got {}", describe(&v))))?,
+            ),
+        };
+        let rules = match get(&o, "rules") {
+            v if absent(&v) => None,
+            v => Some(app_rules(&v)?),
+        };
+        let manifest = Manifest::parse(manifest_json.as_bytes())?;
+        let session =
+            crate::session::Session::new(model.inner, &manifest, bounds, &scope, &device, variant.as_deref(), rules)?;
+        let channel = |s: Scope| match &*store.backend {
+            Backend::Idb(_, name) => {
+                BroadcastChannel::new(&format!("localrec:{name}:{}", session.history(s).scope())).ok()
+            }
+            Backend::Memory(_) => None,
+        };
+        let channels = [channel(Scope::Events), channel(Scope::Dismissed)];
+        let inner = Rc::new(Inner {
+            session: RefCell::new(session),
+            store: Rc::clone(&store.backend),
+            generation: [Cell::new(0), Cell::new(0)],
+            channels,
+            listeners: RefCell::new(Vec::new()),
+            on_change: RefCell::new(None),
+            on_store_failed: RefCell::new(None),
+            pending: Cell::new(0),
+            flushed: RefCell::new(Vec::new()),
+            reports: [RefCell::new(JsValue::UNDEFINED), RefCell::new(JsValue::UNDEFINED)],
+            device,
+            variant,
+        });
+        Ok(wasm_bindgen_futures::future_to_promise(async move {
+            inner.reload_reported(Scope::Events).await;
+            inner.reload_reported(Scope::Dismissed).await;
+            inner.listen();
+            Ok(JsSession { inner }.into())
+        }))
+    }
+
+    /// What the last read of each history found: `[events, dismissed]`, each `{ kept, skipped: {
+    /// reason: count }, pruned }` or `{ error }`.
+    #[wasm_bindgen(js_name = loadReports)]
+    pub fn load_reports(&self) -> Array {
+        self.inner.reports.iter().map(|r| r.borrow().clone()).collect()
+    }
+
+    /// Called with `(error, history)` when a background write of `history` (`events` or
+    /// `dismissed`) failed: `error.code` is `quota` or `store-failed`; the event stays in memory.
+    #[wasm_bindgen(js_name = onStoreFailed)]
+    pub fn on_store_failed(&self, callback: Option<js_sys::Function>) {
+        *self.inner.on_store_failed.borrow_mut() = callback;
+    }
+
+    /// Resolves once every event recorded so far is stored (or its write has failed).
+    pub fn flush(&self) -> Promise {
+        if self.inner.pending.get() == 0 {
+            return Promise::resolve(&JsValue::UNDEFINED);
+        }
+        let inner = Rc::clone(&self.inner);
+        Promise::new(&mut move |resolve, _| inner.flushed.borrow_mut().push(resolve))
+    }
+
+    /// Called with a reload report (`cause`: `append`, `clear` or `import`; `history`: `events` or
+    /// `dismissed`) after another tab changed a history and it was read again.
+    #[wasm_bindgen(js_name = onChange)]
+    pub fn on_change(&self, callback: Option<js_sys::Function>) {
+        *self.inner.on_change.borrow_mut() = callback;
+    }
+
+    /// Records an interaction: `kind` a name or alias (default `'view'`), `time` in seconds since
+    /// the epoch (default now). The user vector is updated before this returns; the event is
+    /// stored in the background (`flush()`, `onStoreFailed`). Throws `unknown-item`,
+    /// `invalid-query` (kind) or `invalid-argument`, and then changes nothing.
+    pub fn record(&self, id: JsValue, kind: JsValue, time: JsValue) -> JsResult<()> {
+        let id = item_id(&id, "the item id")?;
+        let kind = if kind.is_undefined() {
+            Kind::View
+        } else {
+            let name = kind.as_string().ok_or_else(|| {
+                js_err(crate::Error::UnknownKind(format!(
+                    "{} (a kind is a string: view, cart or purchase)",
+                    describe(&kind)
+                )))
+            })?;
+            Kind::from_name(&name)?
+        };
+        let now = now_secs();
+        let time = if time.is_undefined() {
+            now
+        } else {
+            time.as_f64()
+                .ok_or_else(|| bad_input(&format!("time must be a number of seconds, got {}", describe(&time))))?
+        };
+        let event = self.inner.session.borrow_mut().record(&id, kind, time, now)?;
+        self.inner.store_event(Scope::Events, event);
+        Ok(())
+    }
+
+    /// "Not interested" (see `crate::session::Session::dismiss`), stored like `record`'s events.
+    pub fn dismiss(&self, id: JsValue) -> JsResult<()> {
+        let id = item_id(&id, "the item id")?;
+        let event = self.inner.session.borrow_mut().dismiss(&id, now_secs())?;
+        self.inner.store_event(Scope::Dismissed, event);
+        Ok(())
+    }
+
+    /// The top `k` for the visitor, in one go: `{ rows: Uint32Array, scores: Float32Array,
+    /// reasonKinds: Uint8Array, reasonSources: Uint8Array, reasonRows: Int32Array (-1: none), ids,
+    /// titles, categories (null: none), reasonIds (null: none), reasonTitles, coldStart }`, best
+    /// first. Kinds index `reasonKindNames`, sources `reasonSourceNames`.
+    pub fn recommend(&self, options: JsValue) -> JsResult<JsValue> {
+        let req = request(&options)?;
+        let mut s = self.inner.session.borrow_mut();
+        let answer = s.recommend(&req)?;
+        let model = s.model();
+        let n = answer.items.len();
+        let (mut rows, mut scores, mut kinds, mut sources, mut because) = (
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+        );
+        let (ids, titles, categories, reason_ids, reason_titles) =
+            (Array::new(), Array::new(), Array::new(), Array::new(), Array::new());
+        for r in &answer.items {
+            rows.push(r.index);
+            scores.push(r.score);
+            let (kind, source, item) = match r.reason {
+                Reason::Because { item, kind } => (kind_code(kind), 0u8, Some(item)),
+                Reason::Together { item, kind } => (kind_code(kind), 1, Some(item)),
+                Reason::Popular => (3, 2, None),
+                Reason::Pinned => (4, 3, None),
+            };
+            kinds.push(kind);
+            sources.push(source);
+            because.push(item.map_or(-1, |i| i as i32));
+            ids.push(&JsValue::from_str(model.id(r.index)));
+            titles.push(&JsValue::from_str(model.title(r.index)));
+            categories.push(&model.category(r.index).map_or(JsValue::NULL, JsValue::from_str));
+            reason_ids.push(&item.map_or(JsValue::NULL, |i| JsValue::from_str(model.id(i))));
+            reason_titles.push(&item.map_or(JsValue::NULL, |i| JsValue::from_str(model.title(i))));
+        }
+        Ok(object(&[
+            ("rows", Uint32Array::from(&rows[..]).into()),
+            ("scores", Float32Array::from(&scores[..]).into()),
+            ("reasonKinds", Uint8Array::from(&kinds[..]).into()),
+            ("reasonSources", Uint8Array::from(&sources[..]).into()),
+            ("reasonRows", Int32Array::from(&because[..]).into()),
+            ("ids", ids.into()),
+            ("titles", titles.into()),
+            ("categories", categories.into()),
+            ("reasonIds", reason_ids.into()),
+            ("reasonTitles", reason_titles.into()),
+            ("coldStart", JsValue::from_bool(answer.cold_start)),
+        ])
+        .into())
+    }
+
+    /// Names of the codes in `recommend`'s `reasonKinds`.
+    #[wasm_bindgen(js_name = reasonKindNames)]
+    pub fn reason_kind_names() -> Vec<String> {
+        REASON_KINDS.iter().map(|s| s.to_string()).collect()
+    }
+
+    /// Names of the codes in `recommend`'s `reasonSources`.
+    #[wasm_bindgen(js_name = reasonSourceNames)]
+    pub fn reason_source_names() -> Vec<String> {
+        REASON_SOURCES.iter().map(|s| s.to_string()).collect()
+    }
+
+    /// What `recommend(options)` answers, explained, with titles (see `Recommender.explain`).
+    pub fn explain(&self, options: JsValue) -> JsResult<JsValue> {
+        let req = request(&options)?;
+        let mut s = self.inner.session.borrow_mut();
+        let e = s.explain(&req)?;
+        let dismissed = s.history(Scope::Dismissed).events().len() as u32;
+        let model = s.model();
+        super::explanation_object(&e, model.recommender().catalog(), dismissed, |row| {
+            Some(JsValue::from_str(model.title(row)))
+        })
+        .map_err(BindingError::from)
+    }
+
+    /// Replaces the app's rules (see `crate::session::AppRules`); returns how many ids the
+    /// catalogue lacks. Invalid rules throw `invalid-argument` and change nothing.
+    #[wasm_bindgen(js_name = setRules)]
+    pub fn set_rules(&self, rules: JsValue) -> JsResult<u32> {
+        let rules = app_rules(&rules)?;
+        Ok(self.inner.session.borrow_mut().set_rules(rules)? as u32)
+    }
+
+    /// Switches to a newer model (moved in) and its manifest's text; the history carries over.
+    #[wasm_bindgen(js_name = useModel)]
+    pub fn use_model(&self, model: JsModel, manifest_json: &str) -> JsResult<()> {
+        let manifest = Manifest::parse(manifest_json.as_bytes())?;
+        let inner = &self.inner;
+        inner
+            .session
+            .borrow_mut()
+            .replace_model(model.inner, &manifest, &inner.device, inner.variant.as_deref())
+            .map_err(BindingError::from)
+    }
+
+    /// Adds the ranking stage loaded behind the first answer (moved in; it must cover this
+    /// catalogue).
+    #[wasm_bindgen(js_name = attachRankingStage)]
+    pub fn attach_ranking_stage(&self, stage: JsRankingStage) -> JsResult<()> {
+        let mut s = self.inner.session.borrow_mut();
+        s.model_mut().set_ranking_stage(stage.inner)?;
+        s.resync().map_err(BindingError::from)
+    }
+
+    /// Attaches a pq table's refine plane (moved in); throws `corrupt-file` if it belongs to
+    /// another table (nothing changes then).
+    #[wasm_bindgen(js_name = attachRefine)]
+    pub fn attach_refine(&self, plane: JsPqRefine) -> JsResult<()> {
+        let mut s = self.inner.session.borrow_mut();
+        s.model_mut().recommender_mut().attach_residual(plane.inner)?;
+        s.resync().map_err(BindingError::from)
+    }
+
+    /// The ranking stage's role when it should follow the first answer for `request` (else
+    /// `undefined`).
+    #[wasm_bindgen(js_name = stageBehind)]
+    pub fn stage_behind(&self, request: &JsFileRequest) -> Option<String> {
+        self.inner.session.borrow().stage_behind(&request.inner).map(str::to_owned)
+    }
+
+    /// The pq refine plane's role when it should follow the first answer for `request` (else
+    /// `undefined`).
+    #[wasm_bindgen(js_name = refineBehind)]
+    pub fn refine_behind(&self, request: &JsFileRequest) -> Option<String> {
+        self.inner.session.borrow().refine_behind(&request.inner).map(str::to_owned)
+    }
+
+    /// The shadow variant's model (moved in), scored beside the live one from now on.
+    #[wasm_bindgen(js_name = setShadow)]
+    pub fn set_shadow(&self, model: JsModel) -> JsResult<()> {
+        self.inner.session.borrow_mut().set_shadow(model.inner).map_err(BindingError::from)
+    }
+
+    /// Computes both variants' top 10 for the next interaction (call it when idle).
+    #[wasm_bindgen(js_name = prepareShadow)]
+    pub fn prepare_shadow(&self) -> JsResult<()> {
+        self.inner.session.borrow_mut().prepare_shadow().map_err(BindingError::from)
+    }
+
+    /// `{ [variant]: { events, hits } }` for the live and the shadow variant (empty before the
+    /// first scored interaction).
+    #[wasm_bindgen(js_name = shadowScores)]
+    pub fn shadow_scores(&self) -> js_sys::Object {
+        let o = js_sys::Object::new();
+        for (name, score) in self.inner.session.borrow().shadow_scores() {
+            let v = object(&[("events", JsValue::from(score.events)), ("hits", JsValue::from(score.hits))]);
+            let _ = Reflect::set(&o, &JsValue::from_str(name), &v);
+        }
+        o
+    }
+
+    /// The model in use and the experiment: `{ items, dim, precision, ranking, refined, experiment,
+    /// variant, shadows, shadowReady }`.
+    #[wasm_bindgen(js_name = modelInfo)]
+    pub fn model_info(&self) -> js_sys::Object {
+        let s = self.inner.session.borrow();
+        let m = s.model();
+        let c = m.recommender().catalog();
+        let x = s.experiment();
+        let text = |v: Option<&str>| v.map_or(JsValue::NULL, JsValue::from_str);
+        let shadows: Array = x.map(|x| x.shadows.iter().map(|n| JsValue::from_str(n)).collect()).unwrap_or_default();
+        object(&[
+            ("items", JsValue::from(c.len() as u32)),
+            ("dim", JsValue::from(c.dim() as u32)),
+            ("precision", JsValue::from_str(c.precision())),
+            ("ranking", JsValue::from_str(if m.has_ranking_stage() { "two-stage" } else { "tower" })),
+            ("refined", JsValue::from_bool(m.is_refined())),
+            ("experiment", text(x.map(|x| x.experiment.as_str()))),
+            ("variant", text(x.map(|x| x.variant.as_str()))),
+            ("shadows", shadows.into()),
+            ("shadowReady", JsValue::from_bool(s.has_shadow())),
+        ])
+    }
+
+    /// Item metadata by id: `{ id, title, category }`, or `null` for an id the catalogue lacks.
+    pub fn item(&self, id: JsValue) -> JsResult<JsValue> {
+        let id = item_id(&id, "the item id")?;
+        let s = self.inner.session.borrow();
+        let m = s.model();
+        Ok(m.row(&id).map_or(JsValue::NULL, |r| item_object(m, r).into()))
+    }
+
+    /// Every item's `{ id, title, category }`, in catalogue order.
+    pub fn items(&self) -> Array {
+        let s = self.inner.session.borrow();
+        let m = s.model();
+        (0..m.len() as u32).map(|r| JsValue::from(item_object(m, r))).collect()
+    }
+
+    /// Category names.
+    pub fn categories(&self) -> Vec<String> {
+        self.inner.session.borrow().model().items().categories().to_vec()
+    }
+
+    /// The visitor's history, oldest first: `[{ id, kind, time }]`.
+    pub fn history(&self) -> JsResult<JsValue> {
+        to_js(self.inner.session.borrow().history(Scope::Events).events()).map_err(BindingError::from)
+    }
+
+    /// Number of kept events.
+    #[wasm_bindgen(getter, js_name = historyLength)]
+    pub fn history_length(&self) -> u32 {
+        self.inner.session.borrow().history(Scope::Events).events().len() as u32
+    }
+
+    /// The history as JSON: `{ format: 'localrec-history', version: 1, exportedAt, events }`.
+    #[wasm_bindgen(js_name = exportHistory)]
+    pub fn export_history(&self) -> String {
+        let at: String = js_sys::Date::new_0().to_iso_string().into();
+        self.inner.session.borrow().history(Scope::Events).export_json(&at)
+    }
+
+    /// Adds the events of an exported history that this one lacks; resolves with `{ added,
+    /// duplicates, skipped, pruned }`. Another format or version rejects with `invalid-history`.
+    #[wasm_bindgen(js_name = importHistory)]
+    pub fn import_history(&self, json: JsValue) -> JsResult<Promise> {
+        let json = json.as_string().ok_or_else(|| {
+            js_err(crate::Error::InvalidHistory(format!("expected the exported JSON text, got {}", describe(&json))))
+        })?;
+        let (report, added) = self.inner.session.borrow_mut().merge_import(&json, now_secs())?;
+        self.inner.bump(Scope::Events);
+        let report = to_js(&report)?;
+        let inner = Rc::clone(&self.inner);
+        Ok(wasm_bindgen_futures::future_to_promise(async move {
+            let name = inner.store_scope(Scope::Events);
+            inner.store.append(&name, &added).await.map_err(|e| js_err(e.into()))?;
+            inner.announce(Scope::Events, "import");
+            Ok(report)
+        }))
+    }
+
+    /// Deletes the history and the dismissals, here at once and in the store (other tabs follow).
+    #[wasm_bindgen(js_name = clearHistory)]
+    pub fn clear_history(&self) -> JsResult<Promise> {
+        self.inner.session.borrow_mut().forget()?;
+        self.inner.bump(Scope::Events);
+        self.inner.bump(Scope::Dismissed);
+        let inner = Rc::clone(&self.inner);
+        Ok(wasm_bindgen_futures::future_to_promise(async move {
+            for scope in [Scope::Events, Scope::Dismissed] {
+                let name = inner.store_scope(scope);
+                inner.store.clear(&name).await.map_err(|e| js_err(e.into()))?;
+                inner.announce(scope, "clear");
+            }
+            Ok(JsValue::UNDEFINED)
+        }))
+    }
+
+    /// Stops listening to other tabs.
+    pub fn close(&self) {
+        for c in self.inner.channels.iter().flatten() {
+            c.set_onmessage(None);
+            c.close();
+        }
+        self.inner.listeners.borrow_mut().clear();
+        self.inner.on_change.borrow_mut().take();
+        self.inner.on_store_failed.borrow_mut().take();
+    }
+}
+
+fn item_object(m: &Model, row: u32) -> js_sys::Object {
+    object(&[
+        ("id", JsValue::from_str(m.id(row))),
+        ("title", JsValue::from_str(m.title(row))),
+        ("category", m.category(row).map_or(JsValue::NULL, JsValue::from_str)),
+    ])
+}
