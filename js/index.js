@@ -9,7 +9,7 @@
 // WebAssembly, and no request ever carries the history. `openInWorker` gives the same API backed by a
 // Web Worker.
 
-import init, { RankingStage, PqRefine, VisitorHistory, Model, Session, FileRequest, rules } from './localrec.js';
+import init, { RankingStage, PqRefine, Model, Session, FileRequest, rules } from './localrec.js';
 import { LocalRecError, fromWasm } from './errors.js';
 import { openIndexedDbStore, MemoryStore } from './store.js';
 import { syncArtifacts } from './sync.js';
@@ -104,7 +104,7 @@ export async function open(manifestUrl, options = {}) {
   try {
     await wasm;
     // A random id kept on the device assigns the experiment's variant (the library never sends it).
-    device = await deviceId(store);
+    device = await store.history.deviceId();
     // Which files to load: the core resolves the app's options and the device class into roles.
     const nav = globalThis.navigator;
     request = new FileRequest({
@@ -156,20 +156,6 @@ export async function open(manifestUrl, options = {}) {
   rec._refineUrl = `${new URL(manifestUrl, globalThis.location?.href)}#pq-refine`;
   rec._loadBehindAll();
   return rec;
-}
-
-/** The device's random id, kept in the store beside the histories (a fresh one if it cannot be). */
-async function deviceId(store) {
-  const fresh = () => globalThis.crypto?.randomUUID?.() ?? `${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}`;
-  let h = null;
-  try {
-    h = await VisitorHistory.open(store.history, 'localrec:device', { maxEvents: 1, maxAgeDays: Infinity });
-    const [kept] = h.events();
-    if (kept) return kept.id;
-    const id = fresh();
-    await h.record(id, 'view', Date.now() / 1000);
-    return id;
-  } catch { return fresh(); } finally { h?.close(); h?.free(); }
 }
 
 /** The verified files of a sync as one wasm `Model`, handed on once (`take`) or freed. */

@@ -571,6 +571,26 @@ fn parse_export(json: &str) -> Result<Vec<RawRecord>> {
         .collect())
 }
 
+/// The scope under which a device keeps its random id (what assigns an experiment's variant; the
+/// library never sends it anywhere).
+pub const DEVICE_SCOPE: &str = "localrec:device";
+
+/// The device's random id kept in `store`: the newest one stored, or `fresh()`, stored for the next
+/// visit. A store that cannot be read or written gives `fresh()` for this page only: never an error.
+pub async fn device_id<S: HistoryStore>(store: &S, fresh: impl FnOnce() -> String, now: f64) -> String {
+    if let Ok(records) = store.load(DEVICE_SCOPE).await {
+        let kept = records.into_iter().filter_map(|(_, r)| r.ok()).max_by(|a, b| a.time.total_cmp(&b.time));
+        if let Some(e) = kept {
+            return e.id;
+        }
+    }
+    let id = fresh();
+    if let Ok(e) = HistoryEvent::new(&id, Kind::View.name(), now) {
+        let _ = store.append(DEVICE_SCOPE, &[e]).await;
+    }
+    id
+}
+
 /// A [`HistoryStore`] in memory: the test double of the IndexedDB store, and the fallback where
 /// IndexedDB is missing, blocked or refuses to open. Records are kept raw, so tests can store
 /// anything a damaged disk could hold.

@@ -264,3 +264,16 @@ fn clearing_and_importing_go_through_the_session() {
     assert_eq!(rows(&mut s, 10), answer, "the imported history answers as before");
     assert_eq!(s.merge_import("{}", NOW).unwrap_err().code(), "invalid-history");
 }
+
+#[test]
+fn the_device_keeps_one_random_id_across_visits() {
+    let store = MemoryHistoryStore::new();
+    let first = block_on(localrec::history::device_id(&store, || "id-1".into(), NOW));
+    let again = block_on(localrec::history::device_id(&store, || "id-2".into(), NOW + 5.0));
+    assert_eq!((first.as_str(), again.as_str()), ("id-1", "id-1"), "the stored id is kept, not a fresh one");
+    // The experiment's assignment follows the id: the same device, the same variant.
+    let x = Manifest::parse(EXPERIMENT).unwrap();
+    let variant =
+        |d: &str| Session::new(model(), &x, Bounds::default(), "s", d, None, None).unwrap().experiment().cloned();
+    assert_eq!(variant(&first), variant(&again));
+}

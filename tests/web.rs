@@ -645,7 +645,7 @@ async fn the_session_types_every_bad_argument() {
     }
     typed(
         "null id",
-        s.record(JsValue::NULL, JsValue::UNDEFINED, JsValue::UNDEFINED).err().unwrap(),
+        s.record(JsValue::NULL, JsValue::UNDEFINED, JsValue::UNDEFINED).err().unwrap().into(),
         "invalid-argument",
     );
     typed(

@@ -199,6 +199,28 @@ impl JsHistoryStore {
         })
     }
 
+    /// The device's random id, kept in this store beside the histories (`crypto.randomUUID()` on
+    /// the first visit; see `crate::history::device_id`). Never rejects.
+    #[wasm_bindgen(js_name = deviceId)]
+    pub fn device_id(&self) -> Promise {
+        let backend = Rc::clone(&self.backend);
+        wasm_bindgen_futures::future_to_promise(async move {
+            let fresh = || {
+                let crypto = Reflect::get(&js_sys::global(), &"crypto".into()).unwrap_or(JsValue::UNDEFINED);
+                let uuid = Reflect::get(&crypto, &"randomUUID".into())
+                    .ok()
+                    .and_then(|f| f.dyn_into::<js_sys::Function>().ok())
+                    .and_then(|f| f.call0(&crypto).ok())
+                    .and_then(|v| v.as_string());
+                // Without crypto.randomUUID (an insecure context, which the loader refuses anyway).
+                uuid.unwrap_or_else(|| {
+                    format!("{:x}-{:x}", js_sys::Date::now() as u64, (js_sys::Math::random() * 1e15) as u64)
+                })
+            };
+            Ok(crate::history::device_id(&*backend, fresh, now_secs()).await.into())
+        })
+    }
+
     /// A store in memory: nothing is kept after the page.
     pub fn memory() -> JsHistoryStore {
         JsHistoryStore {
