@@ -516,8 +516,25 @@ impl Session {
         Self::check_time(time, now)?;
         let event = HistoryEvent::new(id, kind.name(), time)?;
         self.score_shadow(id);
+        let (before, last) = (self.history.events().len(), self.history.events().last().map(|e| e.time));
         let event = self.history.push(event, now);
-        self.resync()?;
+        // The common case, the newest event appended and nothing dropped by the bounds: the
+        // recommender takes the one event (the same state a full re-read gives, at a fraction of
+        // its cost); anything else, it reads the history again.
+        let appended = self.history.events().len() == before + 1 && last.is_none_or(|t| time >= t);
+        if !appended {
+            self.resync()?;
+            return Ok(event);
+        }
+        if let Some(row) = self.model.row(id) {
+            self.model.recommender.record(row, kind, time)?;
+        }
+        if let Some(sh) = &mut self.shadow {
+            if let Some(row) = sh.model.row(id) {
+                sh.model.recommender.record(row, kind, time)?;
+            }
+            sh.next = None;
+        }
         Ok(event)
     }
 
