@@ -158,8 +158,8 @@ if (!process.argv[2] || process.argv[2] === 'demo') {
 
 // Before / after: two packages, alternating in rounds so that drift on a shared machine hits both.
 if (process.argv[2] === 'compare') {
-  const pkgs = process.argv.slice(3, 5);
-  if (pkgs.length !== 2) throw new Error('usage: node bench/app.mjs compare /target/pkg-before/ /pkg/');
+  const pkgs = process.argv.slice(3);
+  if (pkgs.length < 2) throw new Error('usage: node bench/app.mjs compare /target/pkg-before/ /pkg/ [more packages]');
   const p95 = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length * 0.95)];
   console.log('| export | package | interaction → fresh top 10, median ms | p95 ms | recommend alone, median ms |\n|---|---|---:|---:|---:|');
   for (const [label, url] of [['2,000 items × 64 (demo)', '/www/artifacts/synthetic/manifest.json'], ['100,000 items × 64', manifest]]) {

@@ -77,13 +77,8 @@ export async function runBench(configs) {
   await init();
   const results = [];
   for (const { n, dim } of configs) {
-    // Only the tables the variants scan (1M x 384 in f32 would not fit a wasm memory).
-    const types = new Set(variants.map((v) => v.type));
-    const f32 = types.has('f32') || types.has('int8') ? Catalogue.randomUnit(n, dim, 0, CATALOG_SEED, 'f32') : null;
-    const int8 = types.has('int8') ? f32.toInt8() : null;
-    // pq: random codes (its speed does not depend on them), the default sub-spaces (dim / 3).
-    const pq = types.has('pq') ? Catalogue.randomUnit(n, dim, 0, CATALOG_SEED, 'pq') : null;
-    const tables = { f32, int8, pq };
+    const f32 = Catalogue.randomUnit(n, dim, 0, CATALOG_SEED, 'f32');
+    const int8 = f32.toInt8();
     const int8r = f32.toInt8Refined();
     const qc = Catalogue.randomUnit(50, dim, 0, QUERY_SEED, 'f32');
     const qv = qc.valuesF32();
