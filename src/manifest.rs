@@ -355,7 +355,17 @@ impl Manifest {
                 .and_then(Value::as_u64)
                 .ok_or_else(|| invalid(format!("{what}: {key} must be a whole number of bytes")))
         };
-        let count = |key: &str| o.get(key).and_then(Value::as_u64).unwrap_or(0) as usize;
+        // Absent is 0 (unknown); present, a whole number the item table's limits allow (a manifest
+        // that says 1e12 items is wrong, not "many"). Checked against the table by the session.
+        let count = |key: &str, max: u32| -> Result<usize> {
+            match o.get(key) {
+                None => Ok(0),
+                Some(v) => match v.as_f64() {
+                    Some(x) if x.fract() == 0.0 && (0.0..=f64::from(max)).contains(&x) => Ok(x as usize),
+                    _ => Err(invalid(format!("{key} must be a whole number up to {max}, got {v}"))),
+                },
+            }
+        };
         let list = o.get("files").and_then(Value::as_array).ok_or_else(|| invalid("no files array".to_owned()))?;
         let mut files = Vec::with_capacity(list.len());
         for (i, f) in list.iter().enumerate() {
@@ -386,8 +396,8 @@ impl Manifest {
             format_version: MANIFEST_VERSION,
             model_version: text(o, "model_version", "manifest")?,
             dataset: o.get("dataset").and_then(Value::as_str).unwrap_or_default().to_owned(),
-            dim: count("dim"),
-            items: count("items"),
+            dim: count("dim", crate::catalog::MAX_DIM)?,
+            items: count("items", crate::catalog::MAX_ROWS)?,
             files,
             compact_table: match o.get("compact_table") {
                 None | Some(Value::Null) => None,

@@ -326,6 +326,7 @@ impl Session {
         if scope.is_empty() {
             return Err(Error::InvalidArgument("historyScope must be a non-empty string".into()));
         }
+        check_fits(manifest, &model)?;
         let experiment = assign(manifest, device, variant)?;
         let mut s = Session {
             model,
@@ -445,6 +446,7 @@ impl Session {
         device: &str,
         variant: Option<&str>,
     ) -> Result<()> {
+        check_fits(manifest, &model)?;
         let experiment = assign(manifest, device, variant)?;
         let (rules, skipped) = merge_rules(manifest.rules.as_ref(), self.app_rules.as_ref(), &model)?;
         let mut model = model;
@@ -659,6 +661,27 @@ impl Session {
             _ => Vec::new(),
         }
     }
+}
+
+/// The manifest's item count and dimension (where it states them) are the item table's: a manifest
+/// that says otherwise describes another export ([`Error::InvalidManifest`]).
+fn check_fits(manifest: &Manifest, model: &Model) -> Result<()> {
+    let catalog = model.recommender().catalog();
+    if manifest.items != 0 && manifest.items != catalog.len() {
+        return Err(Error::InvalidManifest(format!(
+            "the manifest says {} items, its item table has {}",
+            manifest.items,
+            catalog.len()
+        )));
+    }
+    if manifest.dim != 0 && manifest.dim != catalog.dim() {
+        return Err(Error::InvalidManifest(format!(
+            "the manifest says {} dimensions, its item table has {}",
+            manifest.dim,
+            catalog.dim()
+        )));
+    }
+    Ok(())
 }
 
 /// The recommender of `model` reads `history` and `dismissed` (ids the catalogue lacks skipped).

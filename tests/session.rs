@@ -277,3 +277,29 @@ fn the_device_keeps_one_random_id_across_visits() {
         |d: &str| Session::new(model(), &x, Bounds::default(), "s", d, None, None).unwrap().experiment().cloned();
     assert_eq!(variant(&first), variant(&again));
 }
+
+#[test]
+fn a_manifest_must_describe_its_item_table() {
+    let with = |key: &str, value: serde_json::Value| {
+        let mut m: serde_json::Value = serde_json::from_slice(MANIFEST).unwrap();
+        m[key] = value;
+        serde_json::to_vec(&m).unwrap()
+    };
+    // A count the item table's limits cannot hold is a bad manifest, not "unknown".
+    for bad in [serde_json::json!(1e12), serde_json::json!(-1), serde_json::json!(2.5), serde_json::json!("2000")] {
+        let e = Manifest::parse(&with("items", bad.clone())).unwrap_err();
+        assert_eq!(e.code(), "invalid-manifest", "items {bad}");
+    }
+    // A count it can hold, but not this table's: the session refuses it (and an update to it).
+    for (key, value) in [("items", 1999), ("dim", 32)] {
+        let m = Manifest::parse(&with(key, value.into())).unwrap();
+        let Err(e) = Session::new(model(), &m, Bounds::default(), "s", "d", None, None) else {
+            panic!("{key} {value}: a session was opened");
+        };
+        assert_eq!(e.code(), "invalid-manifest", "{key} {value}");
+        let mut s = session(Bounds::default());
+        let Err(e) = s.replace_model(model(), &m, "d", None) else { panic!("{key} {value}: the model was replaced") };
+        assert_eq!(e.code(), "invalid-manifest");
+    }
+    assert!(Manifest::parse(&with("items", 2000.into())).is_ok());
+}

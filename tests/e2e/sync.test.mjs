@@ -99,6 +99,18 @@ for (const storage of ['indexeddb', 'memory']) {
       assert.deepEqual(r.history.map((e) => e.id), ['sku-00010'], 'the history survived');
     });
 
+    test('a manifest that says another item count than its table, or one no table can have, is a typed error', async () => {
+      state.patch = (m) => { m.items = 1e12; m.model_version = 'items-huge'; };
+      const huge = await visit({ dbName: 'e2e-items-huge' });
+      state.patch = (m) => { m.items = 1999; m.model_version = 'items-off'; };
+      const off = await visit({ dbName: 'e2e-items-off' });
+      state.patch = null;
+      assert.equal(huge.error?.code, 'invalid-manifest', JSON.stringify(huge.error));
+      assert.equal(off.error?.code, 'invalid-manifest', JSON.stringify(off.error));
+      const ok = await visit({ dbName: 'e2e-items-ok' });
+      assert.equal(ok.error, undefined, JSON.stringify(ok.error));
+    });
+
     test("precision 'f32' loads the f32 table; an unknown precision or update mode is a typed error", async () => {
       const r = await visit({ precision: 'f32' });
       assert.equal(r.error, undefined, JSON.stringify(r.error));
