@@ -176,7 +176,8 @@ pub fn encode_history_into(
 
 /// Item side: the hashed title tokens the item tower reads. Token ids are in
 /// `1..=buckets` (0 is padding); words are lower-cased runs of letters and digits; at most
-/// `max_tokens` distinct tokens per title, in order of appearance.
+/// `max_tokens` distinct tokens per title, in order of appearance. Trainer-only.
+#[cfg(feature = "train")]
 pub fn title_tokens(title: &str, buckets: u32, max_tokens: usize) -> Vec<u32> {
     let mut out = Vec::new();
     for word in title.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()) {
@@ -277,6 +278,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "train")]
     fn title_tokens_are_stable_distinct_and_bounded() {
         let a = title_tokens("WHITE HANGING HEART T-LIGHT HOLDER", 1 << 14, 8);
         assert_eq!(a.len(), 6);

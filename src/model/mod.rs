@@ -34,6 +34,9 @@
 //! conversions) took about 138 KB of the wasm before wasm-opt.
 
 pub mod features;
+/// The trainer's item tower (titles and categories to item vectors): trainer-only, not in the
+/// browser build.
+#[cfg(feature = "train")]
 pub mod item_tower;
 pub mod user_tower;
 
@@ -44,6 +47,7 @@ use serde::{Deserialize, Serialize};
 use crate::catalog::Catalog;
 use crate::error::{Error, Result};
 pub use features::{encode_history, encode_history_into, EncodeScratch, EncodedHistory, Event, HistoryConfig, Kind};
+#[cfg(feature = "train")]
 pub use item_tower::{ItemTower, ItemTowerConfig};
 pub use user_tower::{HistoryBatch, UserTower, UserTowerConfig};
 
