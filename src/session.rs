@@ -567,19 +567,17 @@ impl Session {
         Ok(out)
     }
 
-    /// The recommender's options for `request`, in rows and codes.
-    fn options(model: &Model, request: &Request) -> Result<(Vec<u32>, Option<Vec<u32>>)> {
+    /// Runs `f` on the recommender with `request` in rows and codes (checked first).
+    fn with_options<T>(
+        &mut self,
+        request: &Request,
+        f: impl FnOnce(&mut Recommender, &RecommendOptions<'_>) -> Result<T>,
+    ) -> Result<T> {
         request.validate()?;
-        let exclude = request.exclude.iter().filter_map(|id| model.row(id)).collect();
-        let categories =
+        let model = &self.model;
+        let exclude: Vec<u32> = request.exclude.iter().filter_map(|id| model.row(id)).collect();
+        let categories: Option<Vec<u32>> =
             request.categories.as_ref().map(|names| names.iter().filter_map(|n| model.category_code(n)).collect());
-        Ok((exclude, categories))
-    }
-
-    /// The top `k` for the visitor's history, each with its reason (see
-    /// [`Recommender::recommend`]).
-    pub fn recommend(&mut self, request: &Request) -> Result<Answer> {
-        let (exclude, categories) = Self::options(&self.model, request)?;
         let options = RecommendOptions {
             k: request.k,
             exclude_seen: request.exclude_seen,
@@ -587,22 +585,20 @@ impl Session {
             categories: categories.as_deref(),
             max_per_category: request.max_per_category,
         };
-        let items = self.model.recommender.recommend(&options)?;
+        f(&mut self.model.recommender, &options)
+    }
+
+    /// The top `k` for the visitor's history, each with its reason (see
+    /// [`Recommender::recommend`]).
+    pub fn recommend(&mut self, request: &Request) -> Result<Answer> {
+        let items = self.with_options(request, |r, o| r.recommend(o))?;
         let cold_start = !items.is_empty() && items.iter().all(|r| r.reason == Reason::Popular);
         Ok(Answer { items, cold_start })
     }
 
     /// [`Session::recommend`], explained (see [`Recommender::explain`]).
     pub fn explain(&mut self, request: &Request) -> Result<Explanation> {
-        let (exclude, categories) = Self::options(&self.model, request)?;
-        let options = RecommendOptions {
-            k: request.k,
-            exclude_seen: request.exclude_seen,
-            exclude: &exclude,
-            categories: categories.as_deref(),
-            max_per_category: request.max_per_category,
-        };
-        self.model.recommender.explain(&options)
+        self.with_options(request, |r, o| r.explain(o))
     }
 
     /// Sets the experiment's shadow variant (the model of `self.experiment().shadows[0]`): it reads

@@ -303,3 +303,17 @@ fn a_manifest_must_describe_its_item_table() {
     }
     assert!(Manifest::parse(&with("items", 2000.into())).is_ok());
 }
+
+#[test]
+fn explain_answers_what_recommend_answers() {
+    let mut s = session(Bounds::default());
+    s.record(&id(3), Kind::Cart, NOW - 1.0, NOW).unwrap();
+    let req = Request { k: 12, exclude: vec![id(4)], categories: Some(vec!["Kitchen".into()]), ..Default::default() };
+    let recommended: Vec<u32> = s.recommend(&req).unwrap().items.iter().map(|r| r.index).collect();
+    let explained: Vec<u32> = s.explain(&req).unwrap().results.iter().map(|r| r.recommendation.index).collect();
+    assert!(!recommended.is_empty());
+    assert_eq!(recommended, explained);
+    let kitchen = s.model().category_code("Kitchen").unwrap();
+    let cats = s.model().recommender().catalog().categories().unwrap().to_vec();
+    assert!(recommended.iter().all(|&r| cats[r as usize] == kitchen), "the category filter holds");
+}
