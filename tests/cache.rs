@@ -134,17 +134,9 @@ fn unreferenced_lists_what_no_version_uses() {
 #[cfg(not(target_arch = "wasm32"))]
 mod native {
     use super::*;
+    use crate::common::block_on;
     use localrec::cache::MemoryFileStore;
 
-    fn block_on<F: std::future::Future>(f: F) -> F::Output {
-        // The memory store never waits, so one poll finishes every future of the suite.
-        let mut f = std::pin::pin!(f);
-        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
-        match f.as_mut().poll(&mut cx) {
-            std::task::Poll::Ready(v) => v,
-            std::task::Poll::Pending => panic!("the memory store's futures are always ready"),
-        }
-    }
 
     impl TestStore for MemoryFileStore {
         fn bytes(v: Vec<u8>) -> Vec<u8> {

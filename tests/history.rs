@@ -157,20 +157,11 @@ async fn export_imports_back<S: HistoryStore>(store: &S) {
 
 // ---- native: the in-memory store ------------------------------------------------------------
 
-#[cfg(not(target_arch = "wasm32"))]
-fn block_on<F: std::future::Future>(f: F) -> F::Output {
-    // The memory store never waits, so one poll finishes every future of the suite.
-    let mut f = std::pin::pin!(f);
-    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
-    match f.as_mut().poll(&mut cx) {
-        std::task::Poll::Ready(v) => v,
-        std::task::Poll::Pending => panic!("the memory store's futures are always ready"),
-    }
-}
 
 #[cfg(not(target_arch = "wasm32"))]
 mod native {
     use super::*;
+    use crate::common::block_on;
     use localrec::history::MAX_EVENTS;
 
     #[test]

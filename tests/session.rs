@@ -7,6 +7,10 @@
 
 #![cfg(not(target_arch = "wasm32"))]
 
+mod common;
+
+use common::block_on;
+
 use std::rc::Rc;
 
 use localrec::history::{Bounds, HistoryStore, MemoryHistoryStore, DEFAULT_MAX_EVENTS};
@@ -25,15 +29,6 @@ const ITEMS_META: &[u8] = include_bytes!("../www/artifacts/synthetic/items.meta.
 
 const NOW: f64 = 1_800_000_000.0;
 
-fn block_on<F: std::future::Future>(f: F) -> F::Output {
-    // The memory store never waits, so one poll finishes every future here.
-    let mut f = std::pin::pin!(f);
-    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
-    match f.as_mut().poll(&mut cx) {
-        std::task::Poll::Ready(v) => v,
-        std::task::Poll::Pending => panic!("the memory store's futures are always ready"),
-    }
-}
 
 fn model_with(metadata: &[u8]) -> Model {
     let catalog = Rc::new(Catalog::decode(ITEMS_INT8).unwrap());

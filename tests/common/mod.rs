@@ -63,3 +63,14 @@ pub async fn fresh_database(name: &str) -> web_sys::IdbDatabase {
     let _ = localrec::wasm::idb::request(&factory.delete_database(name).unwrap()).await;
     localrec::wasm::idb::open_database(name, 5000).await.unwrap()
 }
+
+/// Runs a future of the in-memory stores to completion: they never wait, so one poll finishes it.
+#[cfg(not(target_arch = "wasm32"))]
+pub fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    let mut f = std::pin::pin!(f);
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    match f.as_mut().poll(&mut cx) {
+        std::task::Poll::Ready(v) => v,
+        std::task::Poll::Pending => panic!("the memory store's futures are always ready"),
+    }
+}
