@@ -146,7 +146,7 @@ export async function open(manifestUrl, options = {}) {
   persisting.then((p) => { rec.info.persisted = p; });
   metrics.time('open', now() - opened);
   metrics.model(rec.info);
-  if (rec._experiment) metrics.exposure(rec._experiment.name, rec._experiment.variant);
+  if (rec.info.experiment) metrics.exposure(rec.info.experiment, rec.info.variant);
   // A shadow variant loads in the background; it never delays or changes an answer.
   rec._startShadow(manifestUrl, request.fullRoles());
   // The ranking stage ('auto' above autoStageBytes, 'progressive') and a pq table's refine plane
@@ -185,7 +185,6 @@ export class LocalRecommender {
     this._pending = null;
     this._emit = emit;
     this._session = session;
-    this._manifest = synced.manifest;
     this._closed = false;
     this._shadowTimer = null;
     /** Cache writes of the files loaded behind the first answer (awaited by close()). */
@@ -213,11 +212,11 @@ export class LocalRecommender {
     });
   }
 
+  /** The model and experiment in use, as the session reports them (it owns them; `info` mirrors). */
   _modelInfo(source) {
-    const m = this._manifest;
-    const x = this._session.modelInfo();
-    this._experiment = x.experiment ? { name: x.experiment, variant: x.variant, shadows: x.shadows } : null;
-    return { modelVersion: m.model_version, dataset: m.dataset, items: x.items, dim: x.dim, precision: x.precision, ranking: x.ranking, refined: x.refined, source, experiment: x.experiment, variant: x.variant };
+    const { shadows, shadowReady, ...model } = this._session.modelInfo();
+    this._shadow = { name: shadows[0] ?? null, ready: shadowReady };
+    return source === undefined ? model : { ...model, source };
   }
 
   _offer(u) {
@@ -242,7 +241,6 @@ export class LocalRecommender {
     this._pending = null;
     // The history, the dismissals and the app's rules carry over (the session's job).
     try { this._session.useModel(u.prepared.take(), JSON.stringify(u.manifest)); } catch (e) { throw fromWasm(e); }
-    this._manifest = u.manifest;
     Object.assign(this.info, this._modelInfo(u.source), { updateError: null });
     // The new version's ranking stage or refine plane follows, as at open.
     if (this._request) this._loadBehindAll();
@@ -271,7 +269,7 @@ export class LocalRecommender {
   async _loadBehind(url, role, decode, done, use, failed) {
     const attach = (prepared, manifest) => {
       if (!prepared) return;
-      if (this._closed || manifest.model_version !== this._manifest.model_version || done()) { prepared.free(); return; }
+      if (this._closed || manifest.model_version !== this.info.modelVersion || done()) { prepared.free(); return; }
       try { use(prepared, manifest); } catch (e) { throw fromWasm(e); } // moved into the core either way
     };
     const report = (e) => { if (!this._closed) failed(e); };
@@ -304,7 +302,6 @@ export class LocalRecommender {
     if (stage) {
       this._loadBehind(this._stageUrl, stage, (bytes) => RankingStage.fromBytes(bytes), () => this.info.ranking === 'two-stage', (prepared, manifest) => {
         this._session.attachRankingStage(prepared);
-        this.info.ranking = 'two-stage';
         this._attached('ranking-stage', `the ranking stage of model ${manifest.model_version} is in use`);
       }, failed('ranking-stage-failed', 'the ranking stage'));
     }
@@ -312,13 +309,13 @@ export class LocalRecommender {
     if (refine) {
       this._loadBehind(this._refineUrl, refine, (bytes) => PqRefine.fromBytes(bytes), () => this.info.refined, (prepared, manifest) => {
         this._session.attachRefine(prepared);
-        this.info.refined = true;
         this._attached('refine', `the pq table of model ${manifest.model_version} is refined by its second level`);
       }, failed('refine-failed', 'the pq refine plane'));
     }
   }
 
   _attached(type, message) {
+    Object.assign(this.info, this._modelInfo());
     this._metrics.model(this.info);
     this._emit({ type, info: { ...this.info }, message });
   }
@@ -351,13 +348,16 @@ export class LocalRecommender {
   async record(itemId, kind, time) {
     this._check();
     const t0 = now();
-    const shadow = this._shadowReady ? this._session.shadowScores() : null;
-    try { this._session.record(itemId, kind, time); } catch (e) {
+    let scored;
+    try { scored = this._session.record(itemId, kind, time); } catch (e) {
       const err = fromWasm(e);
       this._metrics.error('record', err.code);
       throw err;
     }
-    if (shadow) this._reportShadow(shadow);
+    if (scored) { // both variants were scored on it: counts only, never the item
+      this._metrics.shadow(this.info.variant, (scored & 2) !== 0);
+      this._metrics.shadow(this._shadow.name, (scored & 4) !== 0);
+    }
     this._scheduleShadow();
     this._metrics.time('record', now() - t0);
   }
@@ -420,7 +420,7 @@ export class LocalRecommender {
 
   /** Loads the experiment's shadow variant, in the background, once (js/README.md, "Experiments on the device"). */
   async _startShadow(manifestUrl, roles) {
-    const name = this._experiment?.shadows?.[0];
+    const name = this._shadow.name;
     if (!name) return;
     try {
       const s = await syncArtifacts(`${new URL(manifestUrl, globalThis.location?.href)}#shadow=${name}`, roles, {
@@ -430,7 +430,7 @@ export class LocalRecommender {
       s.update?.then((u) => u?.prepared.free(), () => {}); // a newer shadow is used from the next open
       if (this._closed) { s.prepared.free(); return; }
       this._session.setShadow(s.prepared.take());
-      this._shadowReady = true;
+      this._shadow.ready = true;
       this._metrics.event({ type: 'shadow-ready' });
       this._scheduleShadow();
     } catch (e) {
@@ -440,19 +440,12 @@ export class LocalRecommender {
 
   /** After each change, off the critical path: both variants' top 10 for the next interaction. */
   _scheduleShadow() {
-    if (!this._shadowReady) return;
+    if (!this._shadow.ready) return;
     clearTimeout(this._shadowTimer);
     this._shadowTimer = setTimeout(() => {
       if (this._closed) return;
       try { this._session.prepareShadow(); } catch (e) { console.error(e); }
     }, 0);
-  }
-
-  /** A metric per variant for the interaction just scored (counts only, never the item). */
-  _reportShadow(before) {
-    for (const [variant, c] of Object.entries(this._session.shadowScores())) {
-      if (c.events > (before[variant]?.events ?? 0)) this._metrics.shadow(variant, c.hits > (before[variant]?.hits ?? 0));
-    }
   }
 
   /** Item metadata by id (`null` if unknown). */
@@ -489,8 +482,8 @@ export class LocalRecommender {
     this._check();
     const cacheBytes = await this._store.files.summary().then((s) => s.bytes, () => null);
     const { modelVersion, source, precision, ranking, storage } = this.info;
-    const x = this._experiment;
-    const experiment = x ? { name: x.name, variant: x.variant, shadow: x.shadows[0] ?? null, shadowReady: Boolean(this._shadowReady), scores: this._session.shadowScores() } : null;
+    const x = this._session.modelInfo();
+    const experiment = x.experiment ? { name: x.experiment, variant: x.variant, shadow: x.shadows[0] ?? null, shadowReady: x.shadowReady, scores: this._session.shadowScores() } : null;
     return { ...this._metrics.snapshot(), model: { modelVersion, source, precision, ranking }, storage, cacheBytes, experiment };
   }
 

@@ -307,6 +307,8 @@ pub struct Session {
     shadow: Option<Shadow>,
     /// (live, shadow) scores.
     scores: (ShadowScore, ShadowScore),
+    /// The last record's (live, shadow) hits, when it was scored.
+    last_scored: Option<(bool, bool)>,
 }
 
 impl Session {
@@ -339,6 +341,7 @@ impl Session {
             experiment,
             shadow: None,
             scores: Default::default(),
+            last_scored: None,
         };
         s.apply_rules()?;
         Ok(s)
@@ -637,14 +640,24 @@ impl Session {
     }
 
     fn score_shadow(&mut self, id: &str) {
+        self.last_scored = None;
         let Some(sh) = &mut self.shadow else { return };
         let Some((live, shadow)) = sh.next.take() else { return };
-        let row = self.model.row(id);
-        let shadow_row = sh.model.row(id);
+        let hit = (
+            self.model.row(id).is_some_and(|r| live.contains(&r)),
+            sh.model.row(id).is_some_and(|r| shadow.contains(&r)),
+        );
         self.scores.0.events += 1;
-        self.scores.0.hits += u32::from(row.is_some_and(|r| live.contains(&r)));
+        self.scores.0.hits += u32::from(hit.0);
         self.scores.1.events += 1;
-        self.scores.1.hits += u32::from(shadow_row.is_some_and(|r| shadow.contains(&r)));
+        self.scores.1.hits += u32::from(hit.1);
+        self.last_scored = Some(hit);
+    }
+
+    /// Whether the last recorded interaction was scored against both variants, and if so, whether
+    /// it was in (live, shadow)'s top [`SHADOW_K`].
+    pub fn last_scored(&self) -> Option<(bool, bool)> {
+        self.last_scored
     }
 
     /// The scores so far, by variant name: `[(live variant, score), (shadow variant, score)]`;

@@ -137,7 +137,6 @@ mod native {
     use crate::common::block_on;
     use localrec::cache::MemoryFileStore;
 
-
     impl TestStore for MemoryFileStore {
         fn bytes(v: Vec<u8>) -> Vec<u8> {
             v

@@ -157,7 +157,6 @@ async fn export_imports_back<S: HistoryStore>(store: &S) {
 
 // ---- native: the in-memory store ------------------------------------------------------------
 
-
 #[cfg(not(target_arch = "wasm32"))]
 mod native {
     use super::*;

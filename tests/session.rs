@@ -29,7 +29,6 @@ const ITEMS_META: &[u8] = include_bytes!("../www/artifacts/synthetic/items.meta.
 
 const NOW: f64 = 1_800_000_000.0;
 
-
 fn model_with(metadata: &[u8]) -> Model {
     let catalog = Rc::new(Catalog::decode(ITEMS_INT8).unwrap());
     let rec = Recommender::new(catalog, UserModel::from_bytes(TOWER_JSON, TOWER_BIN).unwrap()).unwrap();

@@ -540,8 +540,10 @@ impl JsSession {
     /// Records an interaction: `kind` a name or alias (default `'view'`), `time` in seconds since
     /// the epoch (default now). The user vector is updated before this returns; the event is
     /// stored in the background (`flush()`, `onStoreFailed`). Throws `unknown-item`,
-    /// `invalid-query` (kind) or `invalid-argument`, and then changes nothing.
-    pub fn record(&self, id: JsValue, kind: JsValue, time: JsValue) -> JsResult<()> {
+    /// `invalid-query` (kind) or `invalid-argument`, and then changes nothing. Returns 0, or when
+    /// the interaction was scored against an experiment's shadow: 1, plus 2 if it was in the live
+    /// variant's top 10, plus 4 if in the shadow's (counts only, for the page's metrics).
+    pub fn record(&self, id: JsValue, kind: JsValue, time: JsValue) -> JsResult<u32> {
         let id = item_id(&id, "the item id")?;
         let kind = if kind.is_undefined() {
             Kind::View
@@ -563,7 +565,8 @@ impl JsSession {
         };
         let event = self.inner.session.borrow_mut().record(&id, kind, time, now)?;
         self.inner.store_event(Scope::Events, event);
-        Ok(())
+        let scored = self.inner.session.borrow().last_scored();
+        Ok(scored.map_or(0, |(live, shadow)| 1 | u32::from(live) << 1 | u32::from(shadow) << 2))
     }
 
     /// "Not interested" (see `crate::session::Session::dismiss`), stored like `record`'s events.
@@ -728,8 +731,9 @@ impl JsSession {
         o
     }
 
-    /// The model in use and the experiment: `{ items, dim, precision, ranking, refined, experiment,
-    /// variant, shadows, shadowReady }`.
+    /// The model in use and the experiment: `{ modelVersion, dataset, items, dim, precision,
+    /// ranking, refined, experiment, variant, shadows, shadowReady }`: the one source of the page's
+    /// `info`, read again after every change.
     #[wasm_bindgen(js_name = modelInfo)]
     pub fn model_info(&self) -> js_sys::Object {
         let s = self.inner.session.borrow();
@@ -739,6 +743,8 @@ impl JsSession {
         let text = |v: Option<&str>| v.map_or(JsValue::NULL, JsValue::from_str);
         let shadows: Array = x.map(|x| x.shadows.iter().map(|n| JsValue::from_str(n)).collect()).unwrap_or_default();
         object(&[
+            ("modelVersion", JsValue::from_str(&s.manifest().model_version)),
+            ("dataset", JsValue::from_str(&s.manifest().dataset)),
             ("items", JsValue::from(c.len() as u32)),
             ("dim", JsValue::from(c.dim() as u32)),
             ("precision", JsValue::from_str(c.precision())),
