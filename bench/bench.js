@@ -1,7 +1,7 @@
 // Browser half of the ranker benchmark: the release wasm (pkg/) against a plain-JS loop over the
 // very same data, in one page. Driven by bench/run.mjs; every sample is the mean of `reps`
 // back-to-back top-10 queries, with reps chosen so a sample lasts at least 1 ms (timer resolution).
-import init, { Catalogue, Ranker } from '../pkg/localrec.js';
+import init, { Catalog, Ranker } from '../pkg/localrec.js';
 
 const CATALOG_SEED = 1;
 const QUERY_SEED = 2;
@@ -77,10 +77,10 @@ export async function runBench(configs) {
   await init();
   const results = [];
   for (const { n, dim } of configs) {
-    const f32 = Catalogue.randomUnit(n, dim, 0, CATALOG_SEED, 'f32');
+    const f32 = Catalog.randomUnit(n, dim, 0, CATALOG_SEED, 'f32');
     const int8 = f32.toInt8();
     const int8r = f32.toInt8Refined();
-    const qc = Catalogue.randomUnit(50, dim, 0, QUERY_SEED, 'f32');
+    const qc = Catalog.randomUnit(50, dim, 0, QUERY_SEED, 'f32');
     const qv = qc.valuesF32();
     qc.free();
     const queries = Array.from({ length: 50 }, (_, i) => qv.subarray(i * dim, (i + 1) * dim));
@@ -125,22 +125,22 @@ export async function runKernelBench(configs, variants, rounds = 3) {
   for (const { n, dim, pqUrl } of configs) {
     // Only the tables the variants scan (1M x 384 in f32 would not fit a wasm memory).
     const types = new Set(variants.map((v) => v.type));
-    const f32 = types.has('f32') || types.has('int8') ? Catalogue.randomUnit(n, dim, 0, CATALOG_SEED, 'f32') : null;
+    const f32 = types.has('f32') || types.has('int8') ? Catalog.randomUnit(n, dim, 0, CATALOG_SEED, 'f32') : null;
     const int8 = types.has('int8') ? f32.toInt8() : null;
     // pq: random codes (its speed does not depend on them), the default sub-spaces (dim / 3); with
     // `pqUrl`, the same table written as a file (kernels.mjs does) and decoded as the loader does
-    // (`Catalogue.fromBytes`), timing the decode and the module's memory right after it.
+    // (`Catalog.fromBytes`), timing the decode and the module's memory right after it.
     let pq = null, decode = null;
     if (types.has('pq') && pqUrl) {
       const bytes = new Uint8Array(await (await fetch(pqUrl)).arrayBuffer());
       const t0 = performance.now();
-      pq = Catalogue.fromBytes(bytes);
+      pq = Catalog.fromBytes(bytes);
       decode = { ms: performance.now() - t0, file_mb: bytes.length / 2 ** 20, memory_mb: wasm.memory.buffer.byteLength / 2 ** 20 };
     } else if (types.has('pq')) {
-      pq = Catalogue.randomUnit(n, dim, 0, CATALOG_SEED, 'pq');
+      pq = Catalog.randomUnit(n, dim, 0, CATALOG_SEED, 'pq');
     }
     const tables = { f32, int8, pq };
-    const qc = Catalogue.randomUnit(50, dim, 0, QUERY_SEED, 'f32');
+    const qc = Catalog.randomUnit(50, dim, 0, QUERY_SEED, 'f32');
     const qv = qc.valuesF32();
     qc.free();
     const queries = Array.from({ length: 50 }, (_, i) => qv.subarray(i * dim, (i + 1) * dim));

@@ -20,16 +20,16 @@ if (process.env.KERNEL_TYPES) {
   variants.splice(0, variants.length, ...variants.filter((v) => keep.includes(v.type)));
 }
 // The pq table is also written as a file (the same seeded table, by the package under Node) for the
-// page to decode with `Catalogue.fromBytes`, as the loader does: its decode time and the module's
+// page to decode with `Catalog.fromBytes`, as the loader does: its decode time and the module's
 // memory after it are printed (issue 15: a million rows in at most 100 MB of wasm memory).
 const pqUrls = {};
 if (variants.some((v) => v.type === 'pq')) {
-  const { initSync, Catalogue } = await import('../pkg/localrec.js');
+  const { initSync, Catalog } = await import('../pkg/localrec.js');
   initSync({ module: readFileSync(new URL('../pkg/localrec_bg.wasm', import.meta.url)) });
   mkdirSync('target/bench-kernels', { recursive: true });
   for (const dim of dims) {
     const path = `target/bench-kernels/pq-${n}-${dim}.lrc`;
-    const c = Catalogue.randomUnit(n, dim, 0, 1, 'pq'); // bench.js's CATALOG_SEED
+    const c = Catalog.randomUnit(n, dim, 0, 1, 'pq'); // bench.js's CATALOG_SEED
     writeFileSync(path, c.toBytes());
     c.free();
     pqUrls[dim] = `/${path}`;
@@ -45,5 +45,5 @@ for (const r of rows) {
   console.log(`| ${r.n.toLocaleString('en')} × ${r.dim} | ${r.name} | ${r.median_ms.toFixed(3)} | ${r.gb_per_s.toFixed(1)} | ${r.agree.toFixed(2)} | ${r.memory_mb.toFixed(0)} |`);
 }
 for (const r of rows.filter((r) => r.decode && r.kernel === 'simd128')) {
-  console.log(`pq ${r.n.toLocaleString('en')} × ${r.dim}: Catalogue.fromBytes of the ${r.decode.file_mb.toFixed(1)} MiB file took ${r.decode.ms.toFixed(1)} ms; wasm memory after it ${r.decode.memory_mb.toFixed(0)} MiB, after the scans ${r.memory_mb.toFixed(0)} MiB`);
+  console.log(`pq ${r.n.toLocaleString('en')} × ${r.dim}: Catalog.fromBytes of the ${r.decode.file_mb.toFixed(1)} MiB file took ${r.decode.ms.toFixed(1)} ms; wasm memory after it ${r.decode.memory_mb.toFixed(0)} MiB, after the scans ${r.memory_mb.toFixed(0)} MiB`);
 }

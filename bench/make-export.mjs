@@ -4,7 +4,7 @@
 // Uses the built package (pkg/) under Node. Usage: node bench/make-export.mjs [items] [outDir]
 import { readFileSync, writeFileSync, mkdirSync, existsSync } from 'node:fs';
 import { createHash } from 'node:crypto';
-import { initSync, Catalogue } from '../pkg/localrec.js';
+import { initSync, Catalog } from '../pkg/localrec.js';
 
 initSync({ module: readFileSync(new URL('../pkg/localrec_bg.wasm', import.meta.url)) });
 const n = Number(process.argv[2] ?? 100_000);
@@ -12,7 +12,7 @@ const out = process.argv[3] ?? 'target/bench-100k';
 const src = 'www/artifacts/synthetic';
 mkdirSync(out, { recursive: true });
 const names = ['Kitchen', 'Garden', 'Books', 'Toys', 'Lighting', 'Stationery', 'Outdoor', 'Bath'];
-const cat = Catalogue.randomUnit(n, 64, names.length, 7, 'int8');
+const cat = Catalog.randomUnit(n, 64, names.length, 7, 'int8');
 const meta = {
   items: Array.from({ length: n }, (_, i) => ({ id: `item-${i}`, title: `Item ${i}`, category: names[cat.category(i)] })),
   categories: names,

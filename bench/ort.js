@@ -1,7 +1,7 @@
-// ONNX Runtime Web beside our ranker in one page, on the same data: the catalogue as a Gemm weight
+// ONNX Runtime Web beside our ranker in one page, on the same data: the catalog as a Gemm weight
 // (query · itemsᵀ) followed by TopK, single-threaded wasm with SIMD, which is what a web developer
-// would reach for to score a catalogue with a general inference runtime. Driven by bench/ort.mjs.
-import init, { Catalogue, Ranker } from '../pkg/localrec.js';
+// would reach for to score a catalog with a general inference runtime. Driven by bench/ort.mjs.
+import init, { Catalog, Ranker } from '../pkg/localrec.js';
 import * as ort from '../target/ort/node_modules/onnxruntime-web/dist/ort.wasm.min.mjs';
 
 const K = 10;
@@ -68,9 +68,9 @@ export async function runOrt(configs, rounds = 3) {
   ort.env.wasm.wasmPaths = new URL('../target/ort/node_modules/onnxruntime-web/dist/', import.meta.url).href;
   const out = [];
   for (const { n, dim } of configs) {
-    const f32 = Catalogue.randomUnit(n, dim, 0, 1, 'f32');
+    const f32 = Catalog.randomUnit(n, dim, 0, 1, 'f32');
     const int8 = f32.toInt8();
-    const qc = Catalogue.randomUnit(50, dim, 0, 2, 'f32');
+    const qc = Catalog.randomUnit(50, dim, 0, 2, 'f32');
     const qv = qc.valuesF32();
     qc.free();
     const queries = Array.from({ length: 50 }, (_, i) => qv.slice(i * dim, (i + 1) * dim));

@@ -3,11 +3,11 @@
 // both stages and with the tower alone, interleaved. Usage (after scripts/bench-app.sh built the
 // export): node bench/stage-node.mjs [ranker.bin path, default the export's]
 import { readFileSync } from 'node:fs';
-import { initSync, Catalogue, UserTower, Recommender, RankingStage } from '../pkg/localrec.js';
+import { initSync, Catalog, UserTower, Recommender, RankingStage } from '../pkg/localrec.js';
 
 initSync({ module: readFileSync(new URL('../pkg/localrec_bg.wasm', import.meta.url)) });
 const d = 'target/bench-100k/';
-const cat = Catalogue.fromBytes(readFileSync(d + 'items.int8.lrc'));
+const cat = Catalog.fromBytes(readFileSync(d + 'items.int8.lrc'));
 const make = () => new Recommender(cat, UserTower.fromBytes(readFileSync(d + 'tower.json'), readFileSync(d + 'tower.bin')));
 const both = make(), tower = make();
 both.setRankingStage(RankingStage.fromBytes(readFileSync(process.argv[2] ?? d + 'ranker.bin')));

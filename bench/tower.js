@@ -43,8 +43,8 @@ export async function runTowerBench(variants, artifacts) {
   for (const v of variants) {
     const mod = await import(`${v.pkg}/localrec.js`);
     await mod.default();
-    const { Catalogue, UserTower, Recommender } = mod;
-    const items = Catalogue.fromBytes(itemsF32);
+    const { Catalog, UserTower, Recommender } = mod;
+    const items = Catalog.fromBytes(itemsF32);
     const tower = UserTower.fromBytes(towerJson, towerWeights);
     const selfCheck = tower.selfCheck(items);
     // 50 distinct items, one event each, a few seconds apart.
@@ -54,7 +54,7 @@ export async function runTowerBench(variants, artifacts) {
     const embed = time(() => tower.embed(items, rows, kinds, times));
     const row = { variant: v.name, self_check_diff: selfCheck, embed, dim: tower.dim, max_len: JSON.parse(new TextDecoder().decode(towerJson)).config.max_len };
     for (const type of ['int8', 'f32']) {
-      const big = Catalogue.randomUnit(100_000, tower.dim, 0, 7, type);
+      const big = Catalog.randomUnit(100_000, tower.dim, 0, 7, type);
       const rec = new Recommender(big, UserTower.fromBytes(towerJson, towerWeights));
       for (let i = 0; i < n; i++) rec.record(big.id((i * 7919) % big.length), 'view', 1e9 + i);
       let t = 1e9 + n;

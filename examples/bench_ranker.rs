@@ -1,10 +1,10 @@
 //! Writes a ranking stage (`ranker.bin`) of the shape the trainer ships, for the benchmarks' random
-//! catalogues: `M` seeded random neighbours per item, a scorer with 16 hidden units, random
+//! catalogs: `M` seeded random neighbours per item, a scorer with 16 hidden units, random
 //! popularity. Only its size and its cost matter there, not its quality.
 //!
 //! `cargo run --profile trainer --features train --example bench_ranker -- ITEMS NEIGHBOURS OUT [--time]`
 //!
-//! With `--time`, also times natively, side by side over a random 64-dimension int8 catalogue and a
+//! With `--time`, also times natively, side by side over a random 64-dimension int8 catalog and a
 //! history of 220 events: the tower's top 10, its top 200, and both stages (median of 200 runs).
 
 use localrec::rerank::{Neighbours, RankingStage, Scorer, Scratch, StageConfig, StageInput, NUM_FEATURES};

@@ -1,4 +1,4 @@
-//! Writes the two catalogue versions the end-to-end sync tests serve: `OUT/v1` (the shipped synthetic
+//! Writes the two catalog versions the end-to-end sync tests serve: `OUT/v1` (the shipped synthetic
 //! export, unchanged) and `OUT/v2` (5 items retired, 2 changed, 20 added; same tower), with the
 //! deltas from v1 to v2 (item tables and compact metadata) written by the exporter's `write_deltas`.
 //!
@@ -68,10 +68,10 @@ fn main() -> Result<(), String> {
         });
     }
     let new_f32 = Catalog::from_f32(&ids, f32.dim(), values, Some(cats)).map_err(|e| e.to_string())?;
-    // The popular list keeps only items still in the catalogue (the browser checks it against it).
+    // The popular list keeps only items still in the catalog (the browser checks it against it).
     let popular = meta.popular.iter().filter(|id| new_f32.row_of(id).is_some()).cloned().collect();
     let meta2 = ItemsJson { items, categories: meta.categories.clone(), popular };
-    // The ranking stage follows the catalogue: rows renumbered, retired items dropped, new items
+    // The ranking stage follows the catalog: rows renumbered, retired items dropped, new items
     // without neighbours (and without a self-check: its expected answer was v1's).
     let ranker = localrec::rerank::RankingStage::decode(&read("ranker.bin")?).map_err(|e| e.to_string())?;
     let new_row = |old: u32| new_f32.row_of(f32.id(old));

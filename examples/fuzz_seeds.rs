@@ -1,4 +1,4 @@
-//! Writes small valid catalogue files as a starting corpus for the fuzz target (scripts/fuzz.sh),
+//! Writes small valid catalog files as a starting corpus for the fuzz target (scripts/fuzz.sh),
 //! and, given a second directory, small ranking stages (`ranker.bin`) for the `ranker` target, and
 //! given a third, small pq refine planes (`items.pq.refine.lrc`) for the `decode_pq_refine` target.
 //! Usage: cargo run --example fuzz_seeds -- DIR [RANKER_DIR [PQ_REFINE_DIR]]

@@ -19,7 +19,7 @@ export { LocalRecError } from './errors.js';
 export { MemoryStore } from './store.js';
 export { openInWorker } from './worker-client.js';
 /** The low-level wasm classes, for apps that manage files themselves. */
-export { Catalogue, Ranker, UserTower, Recommender as CoreRecommender, applyCatalogueDelta } from './localrec.js';
+export { Catalog, Ranker, UserTower, Recommender as CoreRecommender, applyCatalogDelta } from './localrec.js';
 
 /**
  * The interaction kinds ('view', 'cart', 'purchase'), as the wasm core defines them: filled in once
@@ -130,7 +130,7 @@ export async function open(manifestUrl, options = {}) {
   try {
     // The visitor's session: the model, both histories (read and bounded here), the rules and the
     // experiment, owned by one Rust object.
-    const session = await Session.open(store.history, synced.prepared.take(), JSON.stringify(synced.manifest), {
+    const session = await Session.open(store.history, synced.prepared.take(), synced.manifest, {
       historyScope: opts.historyScope, maxEvents: opts.maxEvents, maxAgeDays: opts.maxAgeDays, device, variant: opts.variant, rules: opts.rules,
     });
     rec = new LocalRecommender(synced, session, store, opts, emit, { persisted: false, degraded: store.kind === 'memory' }, abort, { device, metrics });
@@ -224,14 +224,15 @@ export class LocalRecommender {
     if (this._closed) { u.prepared.free(); return; }
     this._pending?.prepared.free();
     this._pending = u;
+    const modelVersion = u.manifest.modelVersion;
     const previousVersion = this.info.modelVersion;
     const applied = this._opts.update === 'apply' && this._applyPending();
     if (!u.storedOk) this.info.degraded = true;
     const when = applied ? 'now in use' : u.storedOk ? 'used after applyUpdate() or on the next open' : 'used after applyUpdate()';
     this._emit({
-      type: 'update', modelVersion: u.manifest.model_version, previousVersion, source: u.source, applied,
+      type: 'update', modelVersion, previousVersion, source: u.source, applied,
       info: applied ? { ...this.info } : undefined,
-      message: `model ${u.manifest.model_version} (${u.source === 'delta' ? 'delta' : u.source === 'network' ? 'downloaded' : 'cached by another tab'}) is verified${u.storedOk ? ' and cached' : ' (not cached: see the degraded event)'}: ${when}`,
+      message: `model ${modelVersion} (${u.source === 'delta' ? 'delta' : u.source === 'network' ? 'downloaded' : 'cached by another tab'}) is verified${u.storedOk ? ' and cached' : ' (not cached: see the degraded event)'}: ${when}`,
     });
   }
 
@@ -240,7 +241,7 @@ export class LocalRecommender {
     if (!u) return false;
     this._pending = null;
     // The history, the dismissals and the app's rules carry over (the session's job).
-    try { this._session.useModel(u.prepared.take(), JSON.stringify(u.manifest)); } catch (e) { throw fromWasm(e); }
+    try { this._session.useModel(u.prepared.take(), u.manifest); } catch (e) { throw fromWasm(e); }
     Object.assign(this.info, this._modelInfo(u.source), { updateError: null });
     // The new version's ranking stage or refine plane follows, as at open.
     if (this._request) this._loadBehindAll();
@@ -269,7 +270,7 @@ export class LocalRecommender {
   async _loadBehind(url, role, decode, done, use, failed) {
     const attach = (prepared, manifest) => {
       if (!prepared) return;
-      if (this._closed || manifest.model_version !== this.info.modelVersion || done()) { prepared.free(); return; }
+      if (this._closed || manifest.modelVersion !== this.info.modelVersion || done()) { prepared.free(); return; }
       try { use(prepared, manifest); } catch (e) { throw fromWasm(e); } // moved into the core either way
     };
     const report = (e) => { if (!this._closed) failed(e); };
@@ -302,14 +303,14 @@ export class LocalRecommender {
     if (stage) {
       this._loadBehind(this._stageUrl, stage, (bytes) => RankingStage.fromBytes(bytes), () => this.info.ranking === 'two-stage', (prepared, manifest) => {
         this._session.attachRankingStage(prepared);
-        this._attached('ranking-stage', `the ranking stage of model ${manifest.model_version} is in use`);
+        this._attached('ranking-stage', `the ranking stage of model ${manifest.modelVersion} is in use`);
       }, failed('ranking-stage-failed', 'the ranking stage'));
     }
     const refine = this._session.refineBehind(this._request);
     if (refine) {
       this._loadBehind(this._refineUrl, refine, (bytes) => PqRefine.fromBytes(bytes), () => this.info.refined, (prepared, manifest) => {
         this._session.attachRefine(prepared);
-        this._attached('refine', `the pq table of model ${manifest.model_version} is refined by its second level`);
+        this._attached('refine', `the pq table of model ${manifest.modelVersion} is refined by its second level`);
       }, failed('refine-failed', 'the pq refine plane'));
     }
   }
@@ -451,7 +452,7 @@ export class LocalRecommender {
   /** Item metadata by id (`null` if unknown). */
   async item(id) { this._check(); try { return this._session.item(id); } catch (e) { throw fromWasm(e); } }
 
-  /** All items' metadata (id, title, category), in catalogue order. */
+  /** All items' metadata (id, title, category), in catalog order. */
   async items() { this._check(); return this._session.items(); }
 
   /** Category names. */

@@ -1,14 +1,15 @@
-// Fetch once, verify, version, work offline: the wasm core does it (src/wasm/sync.rs: download with
-// progress, SHA-256 through WebCrypto before any decoder sees a byte, deltas, the IndexedDB cache,
-// the Web Lock; src/sync.rs decides what is current and where each file comes from). This file only
-// hands it the loader's callbacks.
+// Fetch once, verify, version, work offline: the wasm core does it (src/sync.rs decides everything:
+// what is current, where each file comes from, what falls back to what; src/wasm/sync.rs is its web
+// glue: streamed downloads with progress, WebCrypto, IndexedDB, the Web Lock). This file only hands
+// it the loader's callbacks.
 
 import { syncArtifacts as coreSync } from './localrec.js';
 import { LocalRecError } from './errors.js';
 
 /**
  * Returns `{ manifest, prepared, source, updateError, stored, update? }` (see `syncArtifacts` in
- * src/wasm/sync.rs): `prepared` is what `prepare(bytes by role)` built from verified files.
+ * src/wasm/sync.rs): `manifest` is the validated wasm `Manifest` (it goes to the session as is),
+ * `prepared` what `prepare(bytes by role)` built from verified files.
  */
 export async function syncArtifacts(manifestUrl, roles, { store, fetch, onProgress = () => {}, onEvent = () => {}, prepare, signal, background = false, device, variant }) {
   // Installs of one manifest in one database take turns across tabs (a memory store is this page's own).

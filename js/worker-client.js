@@ -1,5 +1,5 @@
-// `openInWorker`: the same API as `open`, with the catalogue, the tower and the ranker in a Web
-// Worker so that a large catalogue never blocks the page.
+// `openInWorker`: the same API as `open`, with the catalog, the tower and the ranker in a Web
+// Worker so that a large catalog never blocks the page.
 import { LocalRecError } from './errors.js';
 
 export async function openInWorker(manifestUrl, options = {}) {

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Scale benchmark, first part (issue 15): the trainer on the synthetic shop at growing catalogue
+# Scale benchmark, first part (issue 15): the trainer on the synthetic shop at growing catalog
 # sizes (as many users as items unless given; one epoch, its validation, the ranking stage and the export),
 # with wall time, peak memory, the export's sizes per item and element type, and the test Recall@10
 # of the tower over each item table (f32, int8, pq, pq with its refine plane, pca) and of the two stages over the table the browser

@@ -5,7 +5,7 @@ Usage: python3 scripts/datafusion-recipe.py RAW_DIR OUT_DIR
 
 RAW_DIR holds a raw log in a shape a shop's event pipeline might export:
   events.csv     visitor, product, ts_ms (Unix milliseconds), event ('detail', 'addtocart', 'transaction', ...)
-  catalogue.csv  sku, name, dept
+  catalog.csv  sku, name, dept
 OUT_DIR receives interactions.parquet and items.parquet in the schema of src/train/input.rs, which
 `localrec-train --data OUT_DIR` reads. The same SQL runs unchanged on Ballista (DataFusion's distributed
 scheduler) over a log larger than one machine, and docs/data.md gives its Spark SQL twin.
@@ -30,7 +30,7 @@ WHERE event IN ('detail', 'addtocart', 'transaction')
 
 ITEMS = """
 SELECT CAST(sku AS VARCHAR) AS item_id, name AS title, dept AS category
-FROM catalogue
+FROM catalog
 """
 
 
@@ -38,7 +38,7 @@ def main(raw: str, out: str) -> None:
     os.makedirs(out, exist_ok=True)
     ctx = SessionContext()
     ctx.register_csv("events", os.path.join(raw, "events.csv"))
-    ctx.register_csv("catalogue", os.path.join(raw, "catalogue.csv"))
+    ctx.register_csv("catalog", os.path.join(raw, "catalog.csv"))
     for name, query in (("interactions", INTERACTIONS), ("items", ITEMS)):
         target = os.path.join(out, f"{name}.parquet")
         ctx.sql(f"COPY ({query}) TO '{target}' STORED AS PARQUET").collect()

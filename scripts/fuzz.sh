@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Fuzzes the decoders with cargo-fuzz on the nightly toolchain:
-#   decode_catalog  Catalog::decode               (seeds: small catalogues of every element type)
+#   decode_catalog  Catalog::decode               (seeds: small catalogs of every element type)
 #   decode_delta    Delta::decode, apply_delta    (seeds: the e2e fixtures' deltas)
 #   tower           UserModel::from_bytes         (seeds: the shipped tower.json, NUL, tower.bin)
 #   manifest        Manifest::parse, ItemMetadata::parse, History import (seeds: shipped JSON)

@@ -55,7 +55,7 @@ bash scripts/build-pkg.sh
 echo "== types: the package's TypeScript declarations, checked by tsc --strict on a usage file"
 node node_modules/typescript/bin/tsc -p tests/types
 summary+=("types: tsc --strict passed")
-# Two catalogue versions (v2 = v1 with rows retired, changed, added) and the deltas between them.
+# Two catalog versions (v2 = v1 with rows retired, changed, added) and the deltas between them.
 rm -rf target/e2e-fixtures  # no stale file from an older export may answer a request
 cargo run -q --features train --example e2e_fixtures -- target/e2e-fixtures
 node --test --test-reporter=spec tests/e2e/ 2>&1 | tee /tmp/localrec-e2e.log

@@ -1,5 +1,5 @@
 //! Byte codecs and small shared routines at the bottom of the crate: LEB128 varints (the compact
-//! metadata, the ranking stage), the FNV-1a string hash (catalogue id lookup, experiment
+//! metadata, the ranking stage), the FNV-1a string hash (catalog id lookup, experiment
 //! assignment, title tokens) and the stable ordering by time every history goes through. They
 //! import nothing of the crate, so every layer may use them.
 

@@ -6,18 +6,18 @@
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    // ---- catalogue file format -------------------------------------------------------------
-    /// The file does not start with the catalogue magic bytes (wrong file, or text-mode mangled).
-    #[error("not a localrec catalogue: bad magic bytes {found:02x?}")]
+    // ---- catalog file format -------------------------------------------------------------
+    /// The file does not start with the catalog magic bytes (wrong file, or text-mode mangled).
+    #[error("not a localrec catalog: bad magic bytes {found:02x?}")]
     BadMagic { found: Vec<u8> },
     /// The file was written by a format version this build cannot read.
-    #[error("unsupported catalogue format version {found} (this build reads version {supported})")]
+    #[error("unsupported catalog format version {found} (this build reads version {supported})")]
     UnsupportedVersion { found: u16, supported: u16 },
     /// The element type byte names no known encoding.
     #[error("unknown element type code {0} (expected 1 = f32, 2 = int8 with per-row scale or 3 = pq)")]
     UnknownElementType(u8),
     /// Reserved flag bits are set: a newer writer, or corruption.
-    #[error("unknown flag bits {0:#04x} set in catalogue header")]
+    #[error("unknown flag bits {0:#04x} set in catalog header")]
     UnknownFlags(u8),
     /// Reserved header bytes are not zero.
     #[error("reserved header field is {0}, expected 0")]
@@ -29,10 +29,10 @@ pub enum Error {
     #[error("too many rows: {count} (at most {max})")]
     TooManyRows { count: u32, max: u32 },
     /// The file ends before the header says it should.
-    #[error("truncated catalogue: {section} needs {needed} bytes, only {available} left")]
+    #[error("truncated catalog: {section} needs {needed} bytes, only {available} left")]
     Truncated { section: &'static str, needed: u64, available: u64 },
     /// Bytes remain after the last section the header describes.
-    #[error("oversized catalogue: {extra} unexpected trailing bytes after the last section")]
+    #[error("oversized catalog: {extra} unexpected trailing bytes after the last section")]
     TrailingBytes { extra: u64 },
     /// The id offset table is not monotonic or does not end at the id blob's length.
     #[error("corrupt id offsets at row {row}: {reason}")]
@@ -58,11 +58,11 @@ pub enum Error {
     /// A product-quantized table's codebook holds NaN or an infinity.
     #[error("non-finite pq codebook value {value} at index {index}")]
     InvalidCodebook { index: u32, value: f32 },
-    /// A catalogue's projection onto principal axes is malformed: more axes than the dimension, a
+    /// A catalog's projection onto principal axes is malformed: more axes than the dimension, a
     /// length that is not axes × dimension, or a value that is NaN or infinite.
     #[error("invalid projection: {0}")]
     InvalidProjection(&'static str),
-    /// A refine plane was given for a catalogue that is not int8.
+    /// A refine plane was given for a catalog that is not int8.
     #[error("a refine plane is only valid with int8 vectors")]
     RefineRequiresInt8,
     /// A pq refine plane ([`crate::catalog::PqResidual`]) that does not belong to the item table it
@@ -74,14 +74,14 @@ pub enum Error {
     LengthMismatch { what: &'static str, expected: usize, got: usize },
 
     // ---- queries -----------------------------------------------------------------------------
-    /// The query vector's length differs from the catalogue's dimension.
-    #[error("query has dimension {got}, catalogue has dimension {expected}")]
+    /// The query vector's length differs from the catalog's dimension.
+    #[error("query has dimension {got}, catalog has dimension {expected}")]
     DimensionMismatch { expected: usize, got: usize },
     /// The query vector contains NaN or an infinity.
     #[error("query value at index {index} is not finite ({value})")]
     NonFiniteQuery { index: usize, value: f32 },
-    /// An item index is outside the catalogue.
-    #[error("item index {index} out of range (catalogue has {len} items)")]
+    /// An item index is outside the catalog.
+    #[error("item index {index} out of range (catalog has {len} items)")]
     IndexOutOfRange { index: u32, len: usize },
 
     // ---- model and history -------------------------------------------------------------------
@@ -92,7 +92,7 @@ pub enum Error {
     #[error("interaction time {0} is not finite")]
     NonFiniteTime(f64),
     /// The user tower needs at least one known item in the history.
-    #[error("the history holds no item of this catalogue: nothing to embed")]
+    #[error("the history holds no item of this catalog: nothing to embed")]
     EmptyHistory,
     /// The tower's configuration JSON is malformed or describes an impossible model.
     #[error("invalid user tower config: {0}")]
@@ -101,17 +101,17 @@ pub enum Error {
     /// describes.
     #[error("invalid user tower weights: {0}")]
     InvalidWeights(String),
-    /// The ranking stage's file (`ranker.bin`) is malformed or does not fit the catalogue.
+    /// The ranking stage's file (`ranker.bin`) is malformed or does not fit the catalog.
     #[error("invalid ranking stage: {0}")]
     InvalidRanker(String),
-    /// The tower and the catalogue disagree on the item vector dimension.
-    #[error("user tower expects item vectors of dimension {tower}, catalogue has {catalogue}")]
-    TowerCatalogMismatch { tower: usize, catalogue: usize },
+    /// The tower and the catalog disagree on the item vector dimension.
+    #[error("user tower expects item vectors of dimension {tower}, catalog has {catalog}")]
+    TowerCatalogMismatch { tower: usize, catalog: usize },
     /// A weight or an output of the tower is NaN or infinite.
     #[error("user tower produced a non-finite value")]
     NonFiniteEmbedding,
-    /// An item id the catalogue does not have.
-    #[error("unknown item id {0:?}: not in this catalogue")]
+    /// An item id the catalog does not have.
+    #[error("unknown item id {0:?}: not in this catalog")]
     UnknownItem(String),
 
     // ---- arguments, history, storage -----------------------------------------------------------
@@ -121,7 +121,7 @@ pub enum Error {
     /// A manifest that is not JSON, of another format or version, or lists a bad or missing file.
     #[error("invalid manifest: {0}")]
     InvalidManifest(String),
-    /// `items.json` is malformed or does not match the catalogue it describes.
+    /// `items.json` is malformed or does not match the catalog it describes.
     #[error("invalid item metadata: {0}")]
     InvalidMetadata(String),
     /// An exported history that cannot be imported (not JSON, another format or version).
@@ -131,12 +131,12 @@ pub enum Error {
     #[error("storage failed: {message}")]
     Storage { message: String, quota: bool },
 
-    // ---- catalogue deltas ----------------------------------------------------------------------
-    /// A delta file is malformed, or does not fit the catalogue it is applied to.
-    #[error("invalid catalogue delta: {0}")]
+    // ---- catalog deltas ----------------------------------------------------------------------
+    /// A delta file is malformed, or does not fit the catalog it is applied to.
+    #[error("invalid catalog delta: {0}")]
     InvalidDelta(String),
-    /// A delta made for another version of the catalogue.
-    #[error("catalogue delta expects a base of {expected} rows, this catalogue has {got}")]
+    /// A delta made for another version of the catalog.
+    #[error("catalog delta expects a base of {expected} rows, this catalog has {got}")]
     DeltaBaseMismatch { expected: u32, got: u32 },
 }
 

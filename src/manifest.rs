@@ -28,10 +28,10 @@ pub const ROLE_TOWER_CONFIG: &str = "tower-config";
 pub const ROLE_TOWER_WEIGHTS: &str = "tower-weights";
 pub const ROLE_ITEMS_INT8: &str = "items-int8";
 pub const ROLE_ITEMS_F32: &str = "items-f32";
-/// The product-quantized item table ([`crate::catalog::pq`]), the large-catalogue download.
+/// The product-quantized item table ([`crate::catalog::pq`]), the large-catalog download.
 pub const ROLE_ITEMS_PQ: &str = "items-pq";
 /// The item table on its principal axes in int8 ([`crate::catalog::Projection`], 64 bytes an item at
-/// 384 dimensions): the large-catalogue download.
+/// 384 dimensions): the large-catalog download.
 pub const ROLE_ITEMS_PCA: &str = "items-pca";
 /// The pq table's refine plane ([`crate::catalog::PqResidual`], `items.pq.refine.lrc`): loaded
 /// behind the first answer, never part of the first download.
@@ -78,7 +78,7 @@ pub struct Manifest {
     pub files: Vec<FileEntry>,
     /// Which compact table serves where the loader asks for one (`"items-pq"` or `"items-pca"`, the
     /// same bytes an item): the trainer picks the one whose tower scored better on its validation
-    /// split, since neither wins on every catalogue. [`Manifest::entries`] puts it first among
+    /// split, since neither wins on every catalog. [`Manifest::entries`] puts it first among
     /// alternatives that list both; absent, their order stands.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub compact_table: Option<String>,
@@ -276,13 +276,13 @@ pub struct FileEntry {
     pub role: String,
     pub bytes: u64,
     pub sha256: String,
-    /// Deltas that rebuild this file from earlier versions (catalogue files only): a returning
+    /// Deltas that rebuild this file from earlier versions (catalog files only): a returning
     /// visitor whose cache holds `from_sha256` downloads the delta instead of the whole file.
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub deltas: Vec<DeltaEntry>,
 }
 
-/// A catalogue delta file (see [`crate::catalog::delta`]).
+/// A catalog delta file (see [`crate::catalog::delta`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeltaEntry {
     /// SHA-256 of the file version the delta applies to.

@@ -1,4 +1,4 @@
-//! The façade the browser binding and the tests call: a catalogue, a user tower and the visitor's
+//! The façade the browser binding and the tests call: a catalog, a user tower and the visitor's
 //! history; record an interaction, get fresh recommendations.
 //!
 //! Work is reused across interactions: the user embedding is recomputed once per recorded
@@ -31,7 +31,7 @@ pub struct RecommendOptions<'a> {
     /// Only these category codes, when given.
     pub categories: Option<&'a [u32]>,
     /// Diversity: at most this many results from one category (`None` or 0: no limit). If the
-    /// catalogue cannot fill `k` slots under the cap, the best remaining items fill the rest.
+    /// catalog cannot fill `k` slots under the cap, the best remaining items fill the rest.
     pub max_per_category: Option<usize>,
 }
 
@@ -45,7 +45,7 @@ pub const DISMISS_WEIGHT: f32 = 0.5;
 /// manifest's rules, which it also bounds).
 pub use crate::manifest::MAX_K;
 
-/// Business rules applied to every recommendation ([`Recommender::set_rules`]), in catalogue rows
+/// Business rules applied to every recommendation ([`Recommender::set_rules`]), in catalog rows
 /// and category codes.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Rules {
@@ -63,13 +63,13 @@ pub struct Rules {
 /// Why an item was recommended.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Reason {
-    /// The history item (catalogue row) closest to the recommended one, and what the visitor did
+    /// The history item (catalog row) closest to the recommended one, and what the visitor did
     /// with it: "because you viewed X".
     Because { item: u32, kind: Kind },
-    /// Lifted by the item-item weights of the ranking stage: the history item (catalogue row) it is
+    /// Lifted by the item-item weights of the ranking stage: the history item (catalog row) it is
     /// most often had with, and what the visitor did with that item: "often bought with X".
     Together { item: u32, kind: Kind },
-    /// A cold-start answer: one of the catalogue's popular items.
+    /// A cold-start answer: one of the catalog's popular items.
     Popular,
     /// Placed by a pin of the [`Rules`].
     Pinned,
@@ -78,7 +78,7 @@ pub enum Reason {
 /// One recommended item.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Recommendation {
-    /// Catalogue row.
+    /// Catalog row.
     pub index: u32,
     /// The ranking stage's score, or the inner product with the user embedding without a ranking
     /// stage (0 for cold-start answers and pins), plus the boost of its category ([`Rules`]).
@@ -158,10 +158,10 @@ pub struct RankerCheck {
 }
 
 impl Recommender {
-    /// Checks that the tower reads vectors of the catalogue's dimension.
+    /// Checks that the tower reads vectors of the catalog's dimension.
     pub fn new(catalog: Rc<Catalog>, model: UserModel) -> Result<Recommender> {
         if model.config().dim != catalog.dim() {
-            return Err(Error::TowerCatalogMismatch { tower: model.config().dim, catalogue: catalog.dim() });
+            return Err(Error::TowerCatalogMismatch { tower: model.config().dim, catalog: catalog.dim() });
         }
         Ok(Recommender {
             catalog,
@@ -180,7 +180,7 @@ impl Recommender {
     }
 
     /// Adds (or with `None` removes) the ranking stage: the tower's candidates are then re-ranked
-    /// with the item-item weights ([`crate::rerank`]). The ranker must cover this catalogue.
+    /// with the item-item weights ([`crate::rerank`]). The ranker must cover this catalog.
     pub fn set_ranking_stage(&mut self, ranker: Option<Rc<RankingStage>>) -> Result<()> {
         if let Some(r) = &ranker {
             r.check_catalog(&self.catalog)?;
@@ -190,8 +190,8 @@ impl Recommender {
     }
 
     /// Attaches a pq table's refine plane ([`crate::catalog::PqResidual`]) to this recommender's
-    /// catalogue and re-embeds the history with the refined rows. In place when no one else holds
-    /// the catalogue (the browser binding makes sure of it), else on a copy. A plane that does not
+    /// catalog and re-embeds the history with the refined rows. In place when no one else holds
+    /// the catalog (the browser binding makes sure of it), else on a copy. A plane that does not
     /// fit the table is refused and changes nothing.
     pub fn attach_residual(&mut self, plane: crate::catalog::PqResidual) -> Result<()> {
         match Rc::get_mut(&mut self.catalog) {
@@ -211,11 +211,11 @@ impl Recommender {
     }
 
     /// Runs the self-check shipped in `ranker.bin` (a history and the trainer's top 10 for it, the
-    /// history's items excluded) through this recommender's model and catalogue, without touching
+    /// history's items excluded) through this recommender's model and catalog, without touching
     /// the visitor's history. `None` without a ranking stage or a self-check, and where the check
     /// does not apply: the trainer computed it over one item table ([`crate::rerank::SelfCheck::table`],
     /// int8 when the file does not say), so over another table ([`Catalog::precision`]), or with a
-    /// refine plane attached (int8's or pq's), its top 10 is not this catalogue's to match.
+    /// refine plane attached (int8's or pq's), its top 10 is not this catalog's to match.
     pub fn check_ranking_stage(&mut self) -> Result<Option<RankerCheck>> {
         let Some(stage) = self.stage.as_mut() else { return Ok(None) };
         let Some(check) = stage.ranker.check.clone() else { return Ok(None) };
@@ -254,7 +254,7 @@ impl Recommender {
         &mut self.model
     }
 
-    /// The recorded events, oldest first (catalogue rows).
+    /// The recorded events, oldest first (catalog rows).
     pub fn events(&self) -> &[Event] {
         &self.events
     }
@@ -264,8 +264,8 @@ impl Recommender {
         self.embedding.as_deref()
     }
 
-    /// The cold-start list (catalogue rows, best first) that [`Recommender::recommend`] answers
-    /// with while the history is empty. Rows outside the catalogue are an error.
+    /// The cold-start list (catalog rows, best first) that [`Recommender::recommend`] answers
+    /// with while the history is empty. Rows outside the catalog are an error.
     pub fn set_popular(&mut self, rows: &[u32]) -> Result<()> {
         if let Some(&r) = rows.iter().find(|&&r| r as usize >= self.catalog.len()) {
             return Err(Error::IndexOutOfRange { index: r, len: self.catalog.len() });
@@ -274,7 +274,7 @@ impl Recommender {
         Ok(())
     }
 
-    /// Records an interaction with catalogue row `item` and updates the embedding at once.
+    /// Records an interaction with catalog row `item` and updates the embedding at once.
     pub fn record(&mut self, item: u32, kind: Kind, time: f64) -> Result<()> {
         if item as usize >= self.catalog.len() {
             return Err(Error::IndexOutOfRange { index: item, len: self.catalog.len() });
@@ -310,7 +310,7 @@ impl Recommender {
     }
 
     /// Replaces the history with a visitor's stored events (ids, oldest first); events whose item
-    /// left the catalogue are skipped (the stored history keeps them). Returns how many were used.
+    /// left the catalog are skipped (the stored history keeps them). Returns how many were used.
     pub fn set_history_events(&mut self, events: &[crate::history::HistoryEvent]) -> Result<usize> {
         let rows: Vec<Event> = events
             .iter()
@@ -358,7 +358,7 @@ impl Recommender {
         self.query.as_deref()
     }
 
-    /// "Not interested": catalogue row `row` is never recommended again (until [`Recommender::clear`]
+    /// "Not interested": catalog row `row` is never recommended again (until [`Recommender::clear`]
     /// or [`Recommender::set_dismissed`]) and items similar to it lose score ([`DISMISS_WEIGHT`]).
     pub fn dismiss(&mut self, row: u32) -> Result<()> {
         if row as usize >= self.catalog.len() {
@@ -391,7 +391,7 @@ impl Recommender {
         &self.dismissed
     }
 
-    /// Sets the business rules (replacing the previous ones). Rows outside the catalogue and
+    /// Sets the business rules (replacing the previous ones). Rows outside the catalog and
     /// non-finite boosts are refused; a row pinned twice keeps its first pin.
     pub fn set_rules(&mut self, rules: Rules) -> Result<()> {
         let len = self.catalog.len();
@@ -439,7 +439,7 @@ impl Recommender {
         &self.rules
     }
 
-    /// The boost of catalogue row `row`'s category (0 without one).
+    /// The boost of catalog row `row`'s category (0 without one).
     pub fn boost_of(&self, row: u32) -> f32 {
         boost_of(&self.rules.boosts, self.catalog.categories(), row)
     }
@@ -449,7 +449,7 @@ impl Recommender {
     /// [`Recommender::set_popular`] (same filters and rules), or [`Error::EmptyHistory`] if there is
     /// none. Exactly `min(k, eligible items)` results come back.
     pub fn recommend(&mut self, options: &RecommendOptions<'_>) -> Result<Vec<Recommendation>> {
-        // More than the catalogue cannot come back: a huge k must not size a buffer.
+        // More than the catalog cannot come back: a huge k must not size a buffer.
         let k = options.k.min(self.catalog.len());
         self.exclude.clear();
         if options.exclude_seen {
@@ -516,7 +516,7 @@ impl Recommender {
                 }
             })
             .collect();
-        // A check history the catalogue cannot hold (a table other than the export's, with fewer
+        // A check history the catalog cannot hold (a table other than the export's, with fewer
         // rows) has nothing to say about this table: reported as no check, not as explain's error.
         let tower_check = match self.model.self_check(&self.catalog) {
             Err(Error::IndexOutOfRange { .. } | Error::EmptyHistory) => None,
@@ -692,7 +692,7 @@ impl Recommender {
     }
 }
 
-/// The candidate most similar to catalogue row `row` (the newest one on ties).
+/// The candidate most similar to catalog row `row` (the newest one on ties).
 fn reason_for(catalog: &Catalog, candidates: &[(u32, Kind, Vec<f32>)], row: u32) -> Reason {
     let target = catalog.stored_vector(row);
     let mut best: Option<(f32, u32, Kind)> = None;
@@ -713,7 +713,7 @@ fn boost_of(boosts: &[(u32, f32)], cats: Option<&[u32]>, row: u32) -> f32 {
 
 /// Keeps the order of `ranked` but takes at most `cap` items per category. Returns the choice and
 /// whether the cap alone filled `k` slots; if not, the best skipped items fill the remaining slots
-/// (a soft cap, so the answer is never short when the catalogue has enough items).
+/// (a soft cap, so the answer is never short when the catalog has enough items).
 fn diversify(ranked: &[Ranked], k: usize, cap: Option<usize>, cats: Option<&[u32]>) -> (Vec<Ranked>, bool) {
     let (Some(cap), Some(cats)) = (cap, cats) else { return (ranked.iter().take(k).copied().collect(), true) };
     let mut per: std::collections::HashMap<u32, usize> = std::collections::HashMap::new();

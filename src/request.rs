@@ -8,14 +8,14 @@
 //! device memory (`navigator.connection.saveData`, `navigator.deviceMemory`: Chromium only,
 //! elsewhere absent), the compact item tables come first (pq, then pca: 64 bytes an item at 384
 //! dimensions each) and no refine plane is fetched unless the app asks (`refine: 'always'`); else
-//! int8 first. f32 last. Large catalogues ship no int8 (the exporter leaves it out from 50,000
+//! int8 first. f32 last. Large catalogs ship no int8 (the exporter leaves it out from 50,000
 //! items), so there every device loads a compact table.
 
 use crate::error::{Error, Result};
 use crate::manifest::{self, FileEntry, Manifest};
 
 /// `ranking: 'auto'` loads the ranking stage with the tower's files up to this size (about 0.3 s at
-/// 100 Mbit/s, a catalogue of some 30,000 items), and behind the first answer above it.
+/// 100 Mbit/s, a catalog of some 30,000 items), and behind the first answer above it.
 pub const AUTO_STAGE_BYTES: u64 = 4 * 1024 * 1024;
 /// `refine: 'auto'` loads a pq table's refine plane up to this size (32 MiB: about 500,000 items at
 /// 384 dimensions).

@@ -387,9 +387,9 @@ pub fn sort_best_first(list: &mut [Scored]) {
     list.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.row.cmp(&b.row)));
 }
 
-/// Inner product of `embedding` with catalogue row `row` (int8 rows dequantized, refine plane
+/// Inner product of `embedding` with catalog row `row` (int8 rows dequantized, refine plane
 /// included): one formula for every candidate, whichever source retrieved it. `embedding` is in the
-/// stored space ([`Catalog::stored_query`]: projected once per ranking on a projected catalogue).
+/// stored space ([`Catalog::stored_query`]: projected once per ranking on a projected catalog).
 pub fn row_dot(catalog: &Catalog, row: u32, embedding: &[f32]) -> f32 {
     let (d, r) = (catalog.stored_dim(), row as usize);
     match catalog.vectors() {
@@ -421,11 +421,11 @@ pub struct StageInput<'a> {
 }
 
 impl RankingStage {
-    /// Checks the ranker against the catalogue it will rank.
+    /// Checks the ranker against the catalog it will rank.
     pub fn check_catalog(&self, catalog: &Catalog) -> Result<()> {
         if self.neighbours.len() != catalog.len() || self.popularity.len() != catalog.len() {
             return Err(bad(format!(
-                "ranker covers {} items, the catalogue has {}",
+                "ranker covers {} items, the catalog has {}",
                 self.neighbours.len(),
                 catalog.len()
             )));

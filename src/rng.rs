@@ -1,6 +1,6 @@
 //! A tiny, seedable, dependency-free random source (SplitMix64, Steele, Lea and Flood 2014).
 //!
-//! Used wherever the project needs reproducible randomness: synthetic catalogues, property tests
+//! Used wherever the project needs reproducible randomness: synthetic catalogs, property tests
 //! (which print their seed), the benchmark. It is not cryptographic and does not need to be.
 
 /// One SplitMix64 step: a strong 64-bit mixing function, also used on its own as a hash.

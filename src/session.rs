@@ -43,7 +43,7 @@ pub struct Model {
 
 impl Model {
     /// A model from a recommender and its metadata file: `items.meta.lrc` (binary, first byte
-    /// 0x89) or `items.json`. The metadata is checked against the recommender's catalogue (the same
+    /// 0x89) or `items.json`. The metadata is checked against the recommender's catalog (the same
     /// rows, a name for every category code, popular items it has) and its popular list becomes the
     /// cold-start answer.
     pub fn new(recommender: Recommender, metadata: &[u8]) -> Result<Model> {
@@ -82,7 +82,7 @@ impl Model {
         self.recommender.catalog().len()
     }
 
-    /// Whether the catalogue is empty.
+    /// Whether the catalog is empty.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -92,7 +92,7 @@ impl Model {
         self.recommender.catalog().row_of(id)
     }
 
-    /// The id of row `row` (`row` must be a row of this catalogue).
+    /// The id of row `row` (`row` must be a row of this catalog).
     pub fn id(&self, row: u32) -> &str {
         self.recommender.catalog().id(row)
     }
@@ -111,12 +111,12 @@ impl Model {
         self.items.categories().get(code as usize).map(String::as_str)
     }
 
-    /// The category code of a name (`None` if the catalogue has no such category).
+    /// The category code of a name (`None` if the catalog has no such category).
     pub fn category_code(&self, name: &str) -> Option<u32> {
         self.items.categories().iter().position(|c| c == name).map(|c| c as u32)
     }
 
-    /// Adds the ranking stage (it must cover this catalogue).
+    /// Adds the ranking stage (it must cover this catalog).
     pub fn set_ranking_stage(&mut self, stage: Rc<RankingStage>) -> Result<()> {
         self.recommender.set_ranking_stage(Some(stage))
     }
@@ -146,7 +146,7 @@ pub struct AppRules {
 }
 
 impl AppRules {
-    /// Checks what does not depend on the catalogue: finite boosts, pin positions below
+    /// Checks what does not depend on the catalog: finite boosts, pin positions below
     /// [`MAX_K`], at most [`MAX_K`] pins.
     pub fn validate(&self) -> Result<()> {
         if let Some((name, b)) = self.boost.iter().find(|(_, b)| !b.is_finite()) {
@@ -164,7 +164,7 @@ impl AppRules {
 
 /// The manifest's rules with the app's on top: blocklists add up, the app's boost replaces the
 /// manifest's for the same category, the app's pins (when it gives any) replace the manifest's.
-/// Ids the catalogue lacks and categories it does not name are skipped (an item may have left it);
+/// Ids the catalog lacks and categories it does not name are skipped (an item may have left it);
 /// returns the rules in rows and codes and how many ids were skipped.
 fn merge_rules(manifest: Option<&ManifestRules>, app: Option<&AppRules>, model: &Model) -> Result<(Rules, usize)> {
     if let Some(a) = app {
@@ -234,9 +234,9 @@ pub struct Request {
     pub k: usize,
     /// Leave out every item in the history.
     pub exclude_seen: bool,
-    /// Item ids to leave out (ids the catalogue lacks are ignored).
+    /// Item ids to leave out (ids the catalog lacks are ignored).
     pub exclude: Vec<String>,
-    /// Only items of these categories (names the catalogue lacks match nothing).
+    /// Only items of these categories (names the catalog lacks match nothing).
     pub categories: Option<Vec<String>>,
     /// At most this many results of one category (0: no limit).
     pub max_per_category: Option<usize>,
@@ -262,7 +262,7 @@ impl Request {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Answer {
     pub items: Vec<Recommendation>,
-    /// Every result is a popular item: the history is empty (or unknown to this catalogue).
+    /// Every result is a popular item: the history is empty (or unknown to this catalog).
     pub cold_start: bool,
 }
 
@@ -301,7 +301,7 @@ pub struct Session {
     dismissed: History,
     manifest_rules: Option<ManifestRules>,
     app_rules: Option<AppRules>,
-    /// Ids of the merged rules the catalogue lacks.
+    /// Ids of the merged rules the catalog lacks.
     skipped_rule_ids: usize,
     experiment: Option<Assignment>,
     shadow: Option<Shadow>,
@@ -401,7 +401,7 @@ impl Session {
         self.experiment.as_ref()
     }
 
-    /// Ids of the rules in use that the catalogue lacks (skipped).
+    /// Ids of the rules in use that the catalog lacks (skipped).
     pub fn skipped_rule_ids(&self) -> usize {
         self.skipped_rule_ids
     }
@@ -429,7 +429,7 @@ impl Session {
     }
 
     /// Replaces the app's rules (the manifest's stay underneath); returns how many ids the
-    /// catalogue lacks. Invalid rules are an error and change nothing.
+    /// catalog lacks. Invalid rules are an error and change nothing.
     pub fn set_rules(&mut self, rules: AppRules) -> Result<usize> {
         let old = self.app_rules.replace(rules);
         if let Err(e) = self.apply_rules() {
@@ -693,7 +693,7 @@ fn check_fits(manifest: &Manifest, model: &Model) -> Result<()> {
     Ok(())
 }
 
-/// The recommender of `model` reads `history` and `dismissed` (ids the catalogue lacks skipped).
+/// The recommender of `model` reads `history` and `dismissed` (ids the catalog lacks skipped).
 fn sync_model(model: &mut Model, history: &History, dismissed: &History) -> Result<()> {
     let rows: Vec<u32> = dismissed.events().iter().filter_map(|e| model.row(&e.id)).collect();
     model.recommender.set_dismissed(&rows)?;

@@ -54,7 +54,7 @@ fn shipped_tower_decodes_and_reproduces_its_native_embedding() {
 }
 
 #[test]
-fn item_metadata_matches_the_catalogue() {
+fn item_metadata_matches_the_catalog() {
     let catalog = Catalog::decode(&read("items.f32.lrc")).unwrap();
     let meta: Value = serde_json::from_slice(&read("items.json")).unwrap();
     let items = meta["items"].as_array().unwrap();

@@ -1,4 +1,4 @@
-//! Catalogue deltas (natively and in headless browsers): a delta between two versions turns the old
+//! Catalog deltas (natively and in headless browsers): a delta between two versions turns the old
 //! file into exactly the new file's bytes, carries only the changed rows, and a delta applied to the
 //! wrong base or a damaged delta is a typed error.
 

@@ -1,4 +1,4 @@
-//! Catalogue format: round trips and every rejection, natively and in headless browsers.
+//! Catalog format: round trips and every rejection, natively and in headless browsers.
 
 mod common;
 
@@ -342,7 +342,7 @@ fn random_corruption_never_panics() {
     }
 }
 
-/// A product-quantized catalogue of 40 rows, dim 12, 6 sub-spaces (of two columns), categories.
+/// A product-quantized catalog of 40 rows, dim 12, 6 sub-spaces (of two columns), categories.
 fn sample_pq() -> (Catalog, Vec<u8>) {
     let mut rng = Rng::new(11);
     let n = 40;
@@ -406,7 +406,7 @@ fn pq_rows_are_rebuilt_from_their_centroids() {
     }
 }
 
-/// A catalogue stored on 3 principal axes of its 10 dimensions, in int8: 30 rows, categories.
+/// A catalog stored on 3 principal axes of its 10 dimensions, in int8: 30 rows, categories.
 fn sample_pca() -> (Catalog, Vec<u8>) {
     let mut rng = Rng::new(12);
     let n = 30;
@@ -462,7 +462,7 @@ fn pca_round_trips_and_rejects_bad_projections() {
     let mut longer = bytes.clone();
     longer.push(0);
     assert!(matches!(Catalog::decode(&longer), Err(Error::TrailingBytes { extra: 1 })));
-    // A projected catalogue is not projected twice, and the axes must match the stored rows.
+    // A projected catalog is not projected twice, and the axes must match the stored rows.
     assert!(matches!(c.to_projected_int8(2), Err(Error::InvalidProjection(_))));
     let p = c.projection().unwrap().clone();
     let (plain, _) = sample(false, false);
@@ -527,7 +527,7 @@ mod meta {
     }
 
     #[test]
-    fn compact_metadata_is_checked_against_its_catalogue() {
+    fn compact_metadata_is_checked_against_its_catalog() {
         let cat = Catalog::from_f32(&["a", "b", "c", "d"], 1, vec![0.0; 4], Some(vec![0, 1, 1, 0])).unwrap();
         sample().check_against(&cat).unwrap();
         let three = Catalog::from_f32(&["a", "b", "c"], 1, vec![0.0; 3], None).unwrap();
@@ -611,7 +611,7 @@ mod meta {
             let bytes = delta.encode();
             assert_eq!(MetaDelta::decode(&bytes).unwrap(), delta, "seed {seed} case {case}");
             assert_eq!(apply_meta_delta_bytes(&old.encode(), &bytes).unwrap(), new.encode(), "seed {seed} case {case}");
-            // The catalogue's delta entry point takes it too (told apart by its magic).
+            // The catalog's delta entry point takes it too (told apart by its magic).
             let via = localrec::catalog::delta::apply_delta_bytes(&old.encode(), &bytes).unwrap();
             assert_eq!(via, new.encode());
             let changed = new_titles

@@ -63,7 +63,7 @@ fn datafusion_parquet_reads_like_the_trainers_csv() {
         }
     }
     std::fs::write(raw.join("events.csv"), text).unwrap();
-    write_items(&raw.join("catalogue.csv"), "sku,name,dept", &items);
+    write_items(&raw.join("catalog.csv"), "sku,name,dept", &items);
 
     let parquet_dir = dir("parquet");
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/datafusion-recipe.py");

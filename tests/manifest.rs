@@ -1,7 +1,7 @@
 //! The manifest and item metadata checks (natively and in Chrome, Firefox and WebKit): a good
 //! export passes; another format or version, a duplicated role, a file name that leaves the
 //! manifest's directory or origin, an oversized file, a bad digest, a missing role are each an
-//! `invalid-manifest` error naming the problem; items.json is checked against its catalogue.
+//! `invalid-manifest` error naming the problem; items.json is checked against its catalog.
 
 use localrec::manifest::{check_name, ItemsJson, Manifest, MAX_FILE_BYTES};
 use localrec::Catalog;
@@ -151,7 +151,7 @@ fn names_inside_the_manifest_directory_are_accepted() {
 }
 
 #[test]
-fn item_metadata_is_checked_against_its_catalogue() {
+fn item_metadata_is_checked_against_its_catalog() {
     let catalog = Catalog::decode(ITEMS_INT8).unwrap();
     let meta = ItemsJson::parse(ITEMS_JSON).unwrap();
     meta.check_against(&catalog).unwrap();

@@ -199,7 +199,7 @@ fn edge_cases() {
         let mut topk = TopK::with_kernel(kernel);
         let empty = Catalog::from_f32(&ids(0), 4, vec![], None).unwrap();
         let q4 = [1.0, 0.0, 0.0, 0.0];
-        assert!(topk.search(&empty, &Query::new(&q4, 10)).unwrap().is_empty(), "{kernel:?} empty catalogue");
+        assert!(topk.search(&empty, &Query::new(&q4, 10)).unwrap().is_empty(), "{kernel:?} empty catalog");
 
         let c = synthetic::random_unit(50, 4, 3, 11);
         assert!(topk.search(&c, &Query::new(&q4, 0)).unwrap().is_empty(), "{kernel:?} k = 0");
@@ -302,7 +302,7 @@ fn int8_recall_at_10_against_f32_is_at_least_0_98() {
     assert!(recall_refined >= 0.995, "refined int8 recall@10 = {recall_refined:.4} seed={seed}");
 }
 
-/// The bounded scan of a large f32 catalogue (int8 shadow, error radii, f32 re-score of the
+/// The bounded scan of a large f32 catalog (int8 shadow, error radii, f32 re-score of the
 /// shortlist) must return exactly what the plain f32 scan returns, hit for hit and bit for bit, with
 /// every kernel: on random data and on data built to break a loose bound (exact ties, near-ties a
 /// few ulps apart, rows of very different norms, zero rows, a zero and a huge query).
@@ -405,7 +405,7 @@ fn shadow_radius_bounds_every_row_and_is_tight() {
     }
 }
 
-/// A pq catalogue learnt from `values` (`dim` columns), `m` sub-spaces.
+/// A pq catalog learnt from `values` (`dim` columns), `m` sub-spaces.
 fn pq_catalog(values: Vec<f32>, dim: usize, m: usize, cats: Option<Vec<u32>>) -> Catalog {
     let n = values.len() / dim;
     Catalog::from_f32(&ids(n), dim, values, cats).unwrap().to_pq(m, 5).unwrap()
@@ -509,7 +509,7 @@ fn pq_search_returns_exactly_the_float_table_scan() {
     }
 }
 
-/// A catalogue stored on principal axes (`pca`) is searched with the query projected once: the hits
+/// A catalog stored on principal axes (`pca`) is searched with the query projected once: the hits
 /// are exactly those of its stored int8 table searched with the projected query, which is itself
 /// checked against the brute force, with every kernel and filter; the scores are the query's inner
 /// products with the rows read back.
@@ -562,7 +562,7 @@ fn projected_search_is_the_stored_table_searched_with_the_projected_query() {
                     assert_same_hits(&got, &want, &format!("rotated pq {kernel:?} case={case} filter={filter}"));
                 }
             }
-            // A query of the stored dimension is not one of the catalogue's.
+            // A query of the stored dimension is not one of the catalog's.
             if axes != dim {
                 assert!(matches!(topk.search(&pca, &Query::new(&projected, 3)), Err(Error::DimensionMismatch { .. })));
             }

@@ -159,7 +159,7 @@ fn dismiss_removes_the_item_and_lowers_similar_ones() {
         assert_eq!(rec.dismissed(), &[dismissed]);
         rec.clear();
         assert!(rec.dismissed().is_empty());
-        assert!(rec.dismiss(catalog.len() as u32).is_err(), "rows outside the catalogue are refused");
+        assert!(rec.dismiss(catalog.len() as u32).is_err(), "rows outside the catalog are refused");
     }
 }
 
@@ -203,7 +203,7 @@ fn rules_block_bury_boost_and_pin_with_exactly_k_results() {
         unique.sort_unstable();
         unique.dedup();
         assert_eq!(unique.len(), 10, "no duplicates");
-        // Refused: rows outside the catalogue, non-finite boosts.
+        // Refused: rows outside the catalog, non-finite boosts.
         assert!(rec.set_rules(Rules { block: vec![catalog.len() as u32], ..Default::default() }).is_err());
         assert!(rec.set_rules(Rules { boosts: vec![(0, f32::NAN)], ..Default::default() }).is_err());
         rec.set_rules(Rules::default()).unwrap();

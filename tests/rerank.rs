@@ -198,7 +198,7 @@ fn a_neighbour_lifts_what_the_tower_misses_and_says_why() {
     let mut per = [0; 8];
     capped.iter().for_each(|r| per[cats[r.index as usize] as usize] += 1);
     assert!(per.iter().all(|&c| c <= 3), "{per:?}");
-    // A ranker for another catalogue is refused; removing the stage gives the tower's answer.
+    // A ranker for another catalog is refused; removing the stage gives the tower's answer.
     let err = rec.set_ranking_stage(Some(Rc::new(item_item_ranker(10, &vec![vec![]; 10])))).unwrap_err();
     assert!(matches!(err, Error::InvalidRanker(_)));
     rec.set_ranking_stage(None).unwrap();

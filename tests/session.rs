@@ -163,7 +163,7 @@ fn the_metadata_has_one_shape_whichever_file_it_came_from() {
     let a = s.recommend(&Request::default()).unwrap();
     assert!(a.cold_start);
     assert!(a.items.iter().all(|r| r.reason == Reason::Popular));
-    // Metadata of another catalogue is refused.
+    // Metadata of another catalog is refused.
     let other = localrec::catalog::meta::ItemMeta::new(&["a", "b"], vec!["x".into()], vec![0]).unwrap();
     let catalog = Rc::new(Catalog::decode(ITEMS_INT8).unwrap());
     let rec = Recommender::new(catalog, UserModel::from_bytes(TOWER_JSON, TOWER_BIN).unwrap()).unwrap();
@@ -184,7 +184,7 @@ fn rules_merge_once_and_invalid_ones_change_nothing() {
             pin: vec![(pinned.clone(), 2)],
         })
         .unwrap();
-    assert_eq!(skipped, 1, "an id the catalogue lacks is skipped, not an error");
+    assert_eq!(skipped, 1, "an id the catalog lacks is skipped, not an error");
     let with_rules = rows(&mut s, 10);
     let pinned_row = s.model().row(&pinned).unwrap();
     assert!(!with_rules.contains(&top[0]));

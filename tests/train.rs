@@ -25,7 +25,7 @@ fn train(ds: &localrec::train::data::Dataset, cfg: &TrainConfig) -> Trained {
 }
 
 /// The trainer's memory (the step plan's weighted sums of the step's item vectors) and the
-/// browser's (a weighted sum of catalogue rows) are the same vectors.
+/// browser's (a weighted sum of catalog rows) are the same vectors.
 #[test]
 fn trainer_and_browser_compute_the_same_memory() {
     let (items, dim) = (60usize, 8usize);
@@ -238,7 +238,7 @@ fn user_weights_favour_light_users_and_keep_the_mean() {
     );
 }
 
-/// Without the memory's gradient (`--no-memory-grad`, the path that scales to large catalogues)
+/// Without the memory's gradient (`--no-memory-grad`, the path that scales to large catalogs)
 /// the memory is the browser's sparse sum, and the model still learns the shop.
 #[test]
 fn training_without_the_memory_gradient_still_learns() {
@@ -271,11 +271,11 @@ fn exported_model(dir: &std::path::Path) -> localrec::UserModel {
 }
 
 /// Today's exporter, not only the committed artifacts: a freshly trained model exported to disk
-/// decodes back into the same catalogue (f32 bit for bit, int8 as quantized) and the same tower
+/// decodes back into the same catalog (f32 bit for bit, int8 as quantized) and the same tower
 /// (the embeddings of several histories within 1e-5), its manifest passes the browser's checks with
-/// the files' true sizes and digests, and items.json matches its catalogue.
+/// the files' true sizes and digests, and items.json matches its catalog.
 #[test]
-fn the_exporter_round_trips_into_the_same_model_and_catalogue() {
+fn the_exporter_round_trips_into_the_same_model_and_catalog() {
     use localrec::manifest::{ItemsJson, Manifest};
     use localrec::{Catalog, UserModel};
     let ds = synthetic_dataset(&SyntheticConfig { items: 120, users: 250, ..SyntheticConfig::default() });

@@ -7,7 +7,7 @@ mod common;
 use js_sys::Error as JsErrorObject;
 use localrec::rank::Kernel;
 use localrec::wasm::session::{JsModel, JsSession};
-use localrec::wasm::{JsCatalogue, JsPqRefine, JsRanker, JsRankingStage, JsRecommender, JsUserTower};
+use localrec::wasm::{JsCatalog, JsPqRefine, JsRanker, JsRankingStage, JsRecommender, JsUserTower};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_test::*;
 
@@ -33,16 +33,16 @@ fn name_and_code(v: &JsValue) -> (String, String) {
 #[wasm_bindgen_test]
 fn wasm_build_uses_the_simd128_kernel() {
     assert_eq!(Kernel::BEST, Kernel::Simd128);
-    let c = JsCatalogue::random_unit(10, 8, 0, 1, "f32").unwrap();
+    let c = JsCatalog::random_unit(10, 8, 0, 1, "f32").unwrap();
     assert_eq!(JsRanker::new(&c).kernel(), "simd128");
 }
 
 #[wasm_bindgen_test]
 fn ranks_through_the_binding() {
-    let c = JsCatalogue::random_unit(2000, 64, 5, 42, "int8").unwrap();
+    let c = JsCatalog::random_unit(2000, 64, 5, 42, "int8").unwrap();
     assert_eq!((c.length(), c.dim(), c.element_type()), (2000, 64, "int8".to_string()));
     let bytes = c.to_bytes();
-    let c = JsCatalogue::from_bytes(&u8a(bytes)).unwrap();
+    let c = JsCatalog::from_bytes(&u8a(bytes)).unwrap();
     let mut ranker = JsRanker::new(&c);
     let q: Vec<f32> = c.vector(17).unwrap().to_vec();
     let r = ranker.top_k(&q, 10, None, None).unwrap();
@@ -62,17 +62,17 @@ fn ranks_through_the_binding() {
 
 #[wasm_bindgen_test]
 fn bad_input_becomes_a_js_error_with_a_message() {
-    let msg = message(JsCatalogue::from_bytes(&u8a(b"PK\x03\x04 a zip file")).err().unwrap());
+    let msg = message(JsCatalog::from_bytes(&u8a(b"PK\x03\x04 a zip file")).err().unwrap());
     assert!(msg.contains("bad magic"), "{msg}");
-    let good = JsCatalogue::random_unit(5, 4, 0, 1, "f32").unwrap().to_bytes();
-    let msg = message(JsCatalogue::from_bytes(&u8a(&good[..good.len() - 1])).err().unwrap());
+    let good = JsCatalog::random_unit(5, 4, 0, 1, "f32").unwrap().to_bytes();
+    let msg = message(JsCatalog::from_bytes(&u8a(&good[..good.len() - 1])).err().unwrap());
     assert!(msg.contains("truncated"), "{msg}");
     let mut v2 = good.clone();
     v2[8] = 9;
-    let msg = message(JsCatalogue::from_bytes(&u8a(&v2)).err().unwrap());
-    assert!(msg.contains("unsupported catalogue format version 9"), "{msg}");
+    let msg = message(JsCatalog::from_bytes(&u8a(&v2)).err().unwrap());
+    assert!(msg.contains("unsupported catalog format version 9"), "{msg}");
 
-    let c = JsCatalogue::from_bytes(&u8a(&good)).unwrap();
+    let c = JsCatalog::from_bytes(&u8a(&good)).unwrap();
     let mut ranker = JsRanker::new(&c);
     let msg = message(ranker.top_k(&[1.0, 2.0], 3, None, None).err().unwrap());
     assert!(msg.contains("dimension 2"), "{msg}");
@@ -80,7 +80,7 @@ fn bad_input_becomes_a_js_error_with_a_message() {
     assert!(msg.contains("not finite"), "{msg}");
     let msg = message(ranker.top_k(&[1.0; 4], 3, Some(vec![99]), None).err().unwrap());
     assert!(msg.contains("out of range"), "{msg}");
-    assert!(JsCatalogue::random_unit(5, 4, 0, 1, "f16").is_err());
+    assert!(JsCatalog::random_unit(5, 4, 0, 1, "f16").is_err());
     assert!(c.values_int8().is_err());
 }
 
@@ -93,7 +93,7 @@ const RANKER_BIN: &[u8] = include_bytes!("../www/artifacts/synthetic/ranker.bin"
 
 #[wasm_bindgen_test]
 fn the_ranking_stage_binding_checks_itself_and_explains_its_results() {
-    let items = JsCatalogue::from_bytes(&u8a(ITEMS_INT8)).unwrap();
+    let items = JsCatalog::from_bytes(&u8a(ITEMS_INT8)).unwrap();
     let mut rec = JsRecommender::new(&items, JsUserTower::from_bytes(TOWER_JSON, TOWER_BIN).unwrap()).unwrap();
     assert!(!rec.has_ranking_stage());
     assert!(rec.check_ranking_stage().unwrap().is_undefined());
@@ -129,12 +129,12 @@ fn the_ranking_stage_binding_checks_itself_and_explains_its_results() {
     assert_eq!(field(&slots.get(0), "id").as_string(), Some(first.clone()));
     assert_eq!(field(&slots.get(0), "kind").as_string().as_deref(), Some("purchase"));
     assert_eq!(field(&field(&e, "rankerCheck"), "sameRows").as_bool(), Some(true));
-    // Bad files are typed errors; a stage for another catalogue is refused.
+    // Bad files are typed errors; a stage for another catalog is refused.
     for bad in [&RANKER_BIN[..RANKER_BIN.len() / 2], &b"LRRK\x09\0\0\0"[..], &[][..]] {
         let err = JsRankingStage::from_bytes(bad).err().unwrap();
         assert_eq!(name_and_code(&err), ("LocalRecError".into(), "invalid-model".into()));
     }
-    let small = JsCatalogue::random_unit(10, 64, 0, 1, "int8").unwrap();
+    let small = JsCatalog::random_unit(10, 64, 0, 1, "int8").unwrap();
     let mut other = JsRecommender::new(&small, JsUserTower::from_bytes(TOWER_JSON, TOWER_BIN).unwrap()).unwrap();
     let err = other.set_ranking_stage(Some(JsRankingStage::from_bytes(RANKER_BIN).unwrap())).err().unwrap();
     assert!(message(err).contains("covers 2000 items"));
@@ -143,7 +143,7 @@ fn the_ranking_stage_binding_checks_itself_and_explains_its_results() {
 #[wasm_bindgen_test]
 fn exported_tower_gives_the_native_embedding_in_the_browser() {
     let mut tower = JsUserTower::from_bytes(TOWER_JSON, TOWER_BIN).unwrap();
-    let items = JsCatalogue::from_bytes(&u8a(ITEMS_F32)).unwrap();
+    let items = JsCatalog::from_bytes(&u8a(ITEMS_F32)).unwrap();
     let diff = tower.self_check(&items).unwrap().expect("the export carries a self-check");
     assert!(diff <= 1e-5, "wasm embedding differs from the native one by {diff}");
     assert!(tower.check_embedding().unwrap().length() == tower.dim());
@@ -151,7 +151,7 @@ fn exported_tower_gives_the_native_embedding_in_the_browser() {
 
 #[wasm_bindgen_test]
 fn recommender_updates_after_each_interaction() {
-    let items = JsCatalogue::from_bytes(&u8a(ITEMS_INT8)).unwrap();
+    let items = JsCatalog::from_bytes(&u8a(ITEMS_INT8)).unwrap();
     let tower = JsUserTower::from_bytes(TOWER_JSON, TOWER_BIN).unwrap();
     let mut rec = JsRecommender::new(&items, tower).unwrap();
     let err = rec.recommend(10, true, None, None, None).err().unwrap();
@@ -176,7 +176,7 @@ fn recommender_updates_after_each_interaction() {
     let err = rec.record("no-such-item", "view", None).err().unwrap();
     assert_eq!(name_and_code(&err).1, "unknown-item");
     assert!(message(err).contains("unknown item id"));
-    // A stored history with an item that left the catalogue: that event is skipped, the rest used.
+    // A stored history with an item that left the catalog: that event is skipped, the rest used.
     let ids = vec![items.id(3).unwrap(), "retired-sku".to_string(), items.id(4).unwrap()];
     assert_eq!(rec.set_history(ids, &[0, 1, 2], &[1.0, 2.0, 3.0]).unwrap(), 2);
     assert_eq!(rec.history_length(), 2);
@@ -190,7 +190,7 @@ fn recommender_updates_after_each_interaction() {
 fn a_pq_refine_plane_attaches_through_the_binding() {
     const ITEMS_PQ: &[u8] = include_bytes!("../www/artifacts/synthetic/items.pq.lrc");
     const PQ_REFINE: &[u8] = include_bytes!("../www/artifacts/synthetic/items.pq.refine.lrc");
-    let mut items = JsCatalogue::from_bytes(&u8a(ITEMS_PQ)).unwrap();
+    let mut items = JsCatalog::from_bytes(&u8a(ITEMS_PQ)).unwrap();
     let tower = JsUserTower::from_bytes(TOWER_JSON, TOWER_BIN).unwrap();
     let mut rec = JsRecommender::new(&items, tower).unwrap();
     rec.record(&items.id(10).unwrap(), "purchase", Some(1000.0)).unwrap();
@@ -198,7 +198,7 @@ fn a_pq_refine_plane_attaches_through_the_binding() {
     let (before, pq_top) =
         (rec.embedding().unwrap().to_vec(), rec.recommend(10, true, None, None, None).unwrap().ids());
     assert!(!rec.has_refine() && !items.has_refine());
-    // A damaged file, a plane of another table (same shape, other codes), a catalogue that is not
+    // A damaged file, a plane of another table (same shape, other codes), a catalog that is not
     // the recommender's: typed errors, and nothing changes.
     assert_eq!(name_and_code(&JsPqRefine::from_bytes(&PQ_REFINE[..100]).err().unwrap()).1, "corrupt-file");
     let other_src = localrec::catalog::synthetic::random_unit(2000, 64, 0, 5);
@@ -207,12 +207,12 @@ fn a_pq_refine_plane_attaches_through_the_binding() {
     let err = rec.attach_refine(&mut items, JsPqRefine::from_bytes(&foreign).unwrap()).err().unwrap();
     assert_eq!(name_and_code(&err).1, "corrupt-file");
     assert!(message(err).contains("another version"));
-    let mut stranger = JsCatalogue::from_bytes(&u8a(ITEMS_PQ)).unwrap();
+    let mut stranger = JsCatalog::from_bytes(&u8a(ITEMS_PQ)).unwrap();
     let err = rec.attach_refine(&mut stranger, JsPqRefine::from_bytes(PQ_REFINE).unwrap()).err().unwrap();
     assert_eq!(name_and_code(&err).1, "invalid-argument");
     assert!(!rec.has_refine() && !items.has_refine());
     assert_eq!(rec.embedding().unwrap().to_vec(), before);
-    // The plane: attached in place, shared with the page's catalogue object, the history re-embedded.
+    // The plane: attached in place, shared with the page's catalog object, the history re-embedded.
     let plane = JsPqRefine::from_bytes(PQ_REFINE).unwrap();
     assert_eq!(plane.length(), items.length());
     rec.attach_refine(&mut items, plane).unwrap();
@@ -242,16 +242,16 @@ fn a_pq_refine_plane_attaches_through_the_binding() {
 }
 
 #[wasm_bindgen_test]
-fn catalogue_delta_applies_in_the_browser() {
+fn catalog_delta_applies_in_the_browser() {
     let all = localrec::catalog::synthetic::random_unit(60, 8, 3, 7);
     let old = common::subset(&all, &(0..50).collect::<Vec<_>>(), &[]).to_int8();
     // item-0..4 removed, item-10 changed, item-50..59 added.
     let new = common::subset(&all, &(5..60).collect::<Vec<_>>(), &[10]).to_int8();
     let delta = old.diff(&new).unwrap().encode();
     assert!(delta.len() < new.encode().len() / 3, "the delta carries only the changed rows");
-    let out = localrec::wasm::apply_catalogue_delta(&old.encode(), &delta).unwrap();
+    let out = localrec::wasm::apply_catalog_delta(&old.encode(), &delta).unwrap();
     assert_eq!(out, new.encode());
-    let err = localrec::wasm::apply_catalogue_delta(&new.encode(), &delta).err().unwrap();
+    let err = localrec::wasm::apply_catalog_delta(&new.encode(), &delta).err().unwrap();
     assert_eq!(name_and_code(&err).1, "invalid-delta");
 }
 
@@ -277,10 +277,10 @@ fn every_export_is_total_under_hostile_arguments() {
         (10, 0, 1, "f32"),
         (10, 8, 1, ""),
     ] {
-        typed("randomUnit", JsCatalogue::random_unit(n, dim, cats, 1, ty).err().expect("an error"));
+        typed("randomUnit", JsCatalog::random_unit(n, dim, cats, 1, ty).err().expect("an error"));
     }
-    assert_eq!(JsCatalogue::random_unit(0, 8, 0, 1, "f32").unwrap().length(), 0, "an empty catalogue is valid");
-    let c = JsCatalogue::random_unit(50, 8, 4, 3, "f32").unwrap();
+    assert_eq!(JsCatalog::random_unit(0, 8, 0, 1, "f32").unwrap().length(), 0, "an empty catalog is valid");
+    let c = JsCatalog::random_unit(50, 8, 4, 3, "f32").unwrap();
     // Index lookups past the end: undefined, as documented.
     assert!(c.id(u32::MAX).is_none() && c.vector(u32::MAX).is_none() && c.category(u32::MAX).is_none());
     assert_eq!(c.indices_of(vec![String::new(), "x".repeat(5000)]).length(), 0);
@@ -288,23 +288,23 @@ fn every_export_is_total_under_hostile_arguments() {
     typed("scalesInt8", c.scales_int8().err().unwrap());
     // Not bytes at all: a typed error, not a JS exception thrown through wasm.
     for v in [JsValue::from_str("items.lrc"), JsValue::NULL, js_sys::Array::of1(&JsValue::from(137)).into()] {
-        typed("Catalogue.fromBytes(not bytes)", JsCatalogue::from_bytes(&v).err().unwrap());
+        typed("Catalog.fromBytes(not bytes)", JsCatalog::from_bytes(&v).err().unwrap());
     }
     // An ArrayBuffer is read like its Uint8Array.
-    assert_eq!(JsCatalogue::from_bytes(&js_sys::Uint8Array::from(&c.to_bytes()[..]).buffer()).unwrap().length(), 50);
+    assert_eq!(JsCatalog::from_bytes(&js_sys::Uint8Array::from(&c.to_bytes()[..]).buffer()).unwrap().length(), 50);
     // Malformed bytes of each file kind.
     let mut rng = localrec::rng::Rng::new(99);
     let junk: Vec<u8> = (0..4096).map(|_| rng.below(256) as u8).collect();
     for bytes in [&[][..], &junk[..7], &junk[..], &c.to_bytes()[..40]] {
-        typed("Catalogue.fromBytes", JsCatalogue::from_bytes(&u8a(bytes)).err().unwrap());
+        typed("Catalog.fromBytes", JsCatalog::from_bytes(&u8a(bytes)).err().unwrap());
         typed(
-            "Catalogue.fromBytes(ArrayBuffer)",
-            JsCatalogue::from_bytes(&js_sys::Uint8Array::from(bytes).buffer()).err().unwrap(),
+            "Catalog.fromBytes(ArrayBuffer)",
+            JsCatalog::from_bytes(&js_sys::Uint8Array::from(bytes).buffer()).err().unwrap(),
         );
         typed("UserTower.fromBytes(config)", JsUserTower::from_bytes(bytes, TOWER_BIN).err().unwrap());
         typed("UserTower.fromBytes(weights)", JsUserTower::from_bytes(TOWER_JSON, bytes).err().unwrap());
-        typed("applyCatalogueDelta(delta)", localrec::wasm::apply_catalogue_delta(&c.to_bytes(), bytes).err().unwrap());
-        typed("applyCatalogueDelta(base)", localrec::wasm::apply_catalogue_delta(bytes, bytes).err().unwrap());
+        typed("applyCatalogDelta(delta)", localrec::wasm::apply_catalog_delta(&c.to_bytes(), bytes).err().unwrap());
+        typed("applyCatalogDelta(base)", localrec::wasm::apply_catalog_delta(bytes, bytes).err().unwrap());
     }
     typed(
         "UserTower.fromBytes(json)",
@@ -320,7 +320,7 @@ fn every_export_is_total_under_hostile_arguments() {
     assert_eq!(ranker.top_k(&[0.5; 8], 5, None, Some(vec![u32::MAX])).unwrap().length(), 0, "no such category");
     typed("withKernel", JsRanker::with_kernel(&c, "avx512", None).err().unwrap());
     // The tower: mismatched lengths, unknown rows and kinds, NaN times, an empty history.
-    let items = JsCatalogue::from_bytes(&u8a(ITEMS_INT8)).unwrap();
+    let items = JsCatalog::from_bytes(&u8a(ITEMS_INT8)).unwrap();
     let mut tower = JsUserTower::from_bytes(TOWER_JSON, TOWER_BIN).unwrap();
     typed("embed(lengths)", tower.embed(&items, &[1, 2], &[0], &[1.0, 2.0]).err().unwrap());
     typed("embed(row)", tower.embed(&items, &[u32::MAX], &[0], &[1.0]).err().unwrap());
@@ -350,7 +350,7 @@ fn every_export_is_total_under_hostile_arguments() {
     assert_eq!(rec.set_popular(vec!["nope".into(), String::new()]).unwrap(), 0);
     rec.record(&first, "purchase", Some(5.0)).unwrap();
     let all = rec.recommend(u32::MAX, false, None, None, Some(u32::MAX)).unwrap();
-    assert_eq!(all.length(), items.length(), "a huge k gives the whole catalogue");
+    assert_eq!(all.length(), items.length(), "a huge k gives the whole catalog");
     assert_eq!(rec.recommend(0, true, None, None, None).unwrap().length(), 0);
     let none = rec.recommend(5, true, Some(vec![String::new()]), Some(vec![u32::MAX, 1 << 30]), Some(0)).unwrap();
     assert_eq!(none.length(), 0, "no item has such a category");
@@ -363,7 +363,7 @@ fn every_export_is_total_under_hostile_arguments() {
     let shipped = include_str!("../www/artifacts/synthetic/manifest.json");
     assert!(localrec::wasm::check_manifest(shipped, roles()).is_ok());
     typed("checkManifest(role)", localrec::wasm::check_manifest(shipped, vec!["no-such-role".into()]).err().unwrap());
-    // A model's metadata is checked against its catalogue, whichever file it is.
+    // A model's metadata is checked against its catalog, whichever file it is.
     let core = || JsRecommender::new(&items, JsUserTower::from_bytes(TOWER_JSON, TOWER_BIN).unwrap()).unwrap();
     typed("Model(popular)", JsModel::new(core(), br#"{"items":[],"popular":["nope"]}"#).err().unwrap().into());
     typed("Model(categories)", JsModel::new(core(), br#"{"items":[],"categories":[]}"#).err().unwrap().into());
@@ -398,7 +398,7 @@ async fn visitor_history_feeds_the_recommender() {
         let v = JsFuture::from(JsVisitorHistory::open(&store, "s".into(), JsValue::UNDEFINED).unwrap()).await.unwrap();
         wasm_bindgen::convert::TryFromJsValue::try_from_js_value(v).unwrap()
     };
-    let items = JsCatalogue::from_bytes(&u8a(ITEMS_INT8)).unwrap();
+    let items = JsCatalog::from_bytes(&u8a(ITEMS_INT8)).unwrap();
     let mut rec = JsRecommender::new(&items, JsUserTower::from_bytes(TOWER_JSON, TOWER_BIN).unwrap()).unwrap();
     let now = js_sys::Date::now() / 1000.0;
     for (i, kind) in ["view", "add_to_cart", "buy"].into_iter().enumerate() {
@@ -475,11 +475,11 @@ async fn the_loader_verifies_caches_and_types_its_errors() {
         let p = progress.clone();
         let on_progress = Closure::<dyn FnMut(JsValue)>::new(move |_: JsValue| *p.borrow_mut() += 1).into_js_value();
         set(&o, "onProgress", &on_progress);
-        // `prepare` gets the verified bytes by role; the default decodes the catalogue.
+        // `prepare` gets the verified bytes by role; the default decodes the catalog.
         let prepare = prepare.unwrap_or_else(|| {
             Closure::<dyn FnMut(JsValue) -> JsValue>::new(|files: JsValue| {
                 let items: Uint8Array = Reflect::get(&files, &"items-int8".into()).unwrap().unchecked_into();
-                JsValue::from_f64(JsCatalogue::from_bytes(&items).unwrap().length() as f64)
+                JsValue::from_f64(JsCatalog::from_bytes(&items).unwrap().length() as f64)
             })
             .into_js_value()
             .unchecked_into()
@@ -537,7 +537,7 @@ async fn the_loader_verifies_caches_and_types_its_errors() {
     }
 }
 
-/// explain() gives back any id the catalogue may have, unchanged (quotes, backslashes, control
+/// explain() gives back any id the catalog may have, unchanged (quotes, backslashes, control
 /// characters, non-ASCII), with the slots newest first.
 #[wasm_bindgen_test]
 fn explain_gives_back_every_id_unchanged() {
@@ -545,7 +545,7 @@ fn explain_gives_back_every_id_unchanged() {
     let dim = JsUserTower::from_bytes(TOWER_JSON, TOWER_BIN).unwrap().dim() as usize;
     let vectors: Vec<f32> = (0..ids.len() * dim).map(|i| ((i * 7919) % 97) as f32 / 97.0 - 0.5).collect();
     let bytes = localrec::catalog::Catalog::from_f32(&ids, dim, vectors, None).unwrap().encode();
-    let items = JsCatalogue::from_bytes(&u8a(bytes)).unwrap();
+    let items = JsCatalog::from_bytes(&u8a(bytes)).unwrap();
     let mut rec = JsRecommender::new(&items, JsUserTower::from_bytes(TOWER_JSON, TOWER_BIN).unwrap()).unwrap();
     for (t, id) in ids.iter().enumerate() {
         rec.record(id, "view", Some(1000.0 + t as f64)).unwrap();
@@ -567,7 +567,7 @@ const MANIFEST_JSON: &str = include_str!("../www/artifacts/synthetic/manifest.js
 /// A `Session` of the shipped export over `store`, opened with `options` (a JSON object).
 async fn open_session(store: &localrec::wasm::JsHistoryStore, options: &str) -> Result<JsSession, JsValue> {
     use wasm_bindgen_futures::JsFuture;
-    let items = JsCatalogue::from_bytes(&u8a(ITEMS_INT8)).unwrap();
+    let items = JsCatalog::from_bytes(&u8a(ITEMS_INT8)).unwrap();
     let core = JsRecommender::new(&items, JsUserTower::from_bytes(TOWER_JSON, TOWER_BIN).unwrap()).unwrap();
     let model = JsModel::new(core, ITEMS_JSON_FILE).unwrap();
     let options = js_sys::JSON::parse(options).unwrap();
@@ -594,7 +594,7 @@ async fn a_session_answers_the_same_after_a_reload_with_the_default_bounds() {
     let store: localrec::wasm::JsHistoryStore =
         wasm_bindgen::convert::TryFromJsValue::try_from_js_value(store).unwrap();
     let page = open_session(&store, "{}").await.unwrap();
-    let items = JsCatalogue::from_bytes(&u8a(ITEMS_INT8)).unwrap();
+    let items = JsCatalog::from_bytes(&u8a(ITEMS_INT8)).unwrap();
     let t0 = js_sys::Date::now() / 1000.0 - 1000.0;
     for i in 0..520u32 {
         let id = JsValue::from_str(&items.id(i).unwrap());

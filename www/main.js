@@ -1,7 +1,7 @@
-// The shop demo: the npm package as an app uses it. Browse and search the catalogue, view / add to
+// The shop demo: the npm package as an app uses it. Browse and search the catalog, view / add to
 // cart / buy; recommendations are recomputed on this device after every click, each with its reason
 // and the measured latency. Works offline after the first visit (service worker for the page,
-// IndexedDB for the model and the catalogue). Query parameters:
+// IndexedDB for the model and the catalog). Query parameters:
 //   ?manifest=URL   another export (default: the bundled synthetic shop, with a demo experiment:
 //                   half the visitors get the int8 item table, half the pq one, f32 runs in shadow)
 //   ?variant=NAME   that variant of the experiment instead of this device's assignment
@@ -169,7 +169,7 @@ async function main() {
   };
   const onEvent = (e) => {
     if (e.type !== 'corrupt-cache') notice(e.message);
-    // Offline-first: the page opened from the cache; a newer catalogue found in the background is
+    // Offline-first: the page opened from the cache; a newer catalog found in the background is
     // switched to at once (`update: 'apply'`), so the shop and its recommendations are redrawn.
     if (e.type === 'update' && e.applied && rec) showModel().then(() => renderRecs()).catch(showError);
     // A ranking stage or a pq refine plane loaded behind the first answer: the model line says so

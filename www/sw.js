@@ -1,6 +1,6 @@
 // The demo's service worker: keeps the page and the package (JS + wasm) available offline.
 // Stale-while-revalidate: answer from the cache at once (a warm load does not wait for the network),
-// refresh the cached copy in the background, so a rebuilt package is used from the next load on. Model and catalogue files are not handled here: the library caches them in
+// refresh the cached copy in the background, so a rebuilt package is used from the next load on. Model and catalog files are not handled here: the library caches them in
 // IndexedDB with versions and checksums, and must see its manifest request fail when offline.
 const CACHE = 'localrec-demo-shell-v3';
 const SHELL = [

@@ -11,7 +11,7 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(catalog.encode(), data, "decode/encode is not a round trip");
         let query = vec![0.5f32; catalog.dim()];
         let mut topk = TopK::new();
-        let hits = topk.search(&catalog, &Query::new(&query, 3)).expect("valid query on a valid catalogue");
+        let hits = topk.search(&catalog, &Query::new(&query, 3)).expect("valid query on a valid catalog");
         assert_eq!(hits.len(), catalog.len().min(3));
     }
 });

@@ -1,5 +1,5 @@
-//! Fuzz target: catalogue deltas. `Delta::decode` on arbitrary bytes, and `apply_delta_bytes` of an
-//! arbitrary delta to a fixed small catalogue and of a fixed delta to arbitrary base bytes, must
+//! Fuzz target: catalog deltas. `Delta::decode` on arbitrary bytes, and `apply_delta_bytes` of an
+//! arbitrary delta to a fixed small catalog and of a fixed delta to arbitrary base bytes, must
 //! return Ok or a typed error, never panic, hang or allocate without bound. A delta that decodes
 //! re-encodes to the same bytes.
 #![no_main]

@@ -1,6 +1,6 @@
 //! Fuzz target: `RankingStage::decode` (`ranker.bin`, the ranking stage) on arbitrary bytes must return Ok
 //! or a typed error, never panic, hang or allocate without bound; whatever decodes must re-encode to
-//! the same bytes (the current version; versions 1 and 2 to the same ranker) and rank a catalogue
+//! the same bytes (the current version; versions 1 and 2 to the same ranker) and rank a catalog
 //! of its size without panicking, exactly k under filters.
 #![no_main]
 

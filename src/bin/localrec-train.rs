@@ -103,7 +103,7 @@ struct Cli {
     /// Write the export to DIR
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
-    /// Also write catalogue deltas from the export in OLD_DIR
+    /// Also write catalog deltas from the export in OLD_DIR
     #[arg(long, value_name = "OLD_DIR", requires = "out")]
     delta_from: Option<PathBuf>,
     /// Which occurrence of a repeated user-item pair counts

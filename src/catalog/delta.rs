@@ -1,4 +1,4 @@
-//! Catalogue deltas: a new catalogue version described as changes to the previous one, so a
+//! Catalog deltas: a new catalog version described as changes to the previous one, so a
 //! returning visitor downloads only the rows that changed.
 //!
 //! | offset | size | type | field |
@@ -6,10 +6,10 @@
 //! | 0 | 8 | bytes | magic `89 4C 52 44 0D 0A 1A 0A` (`\x89LRD\r\n\x1a\n`) |
 //! | 8 | 2 | u16 | delta format version, `1` |
 //! | 10 | 2 | u16 | reserved, 0 |
-//! | 12 | 4 | u32 | rows of the base catalogue (a delta applied to another base is refused) |
+//! | 12 | 4 | u32 | rows of the base catalog (a delta applied to another base is refused) |
 //! | 16 | 4 | u32 | removed row count `R` |
 //! | 20 | 4R | u32 × R | removed base rows, strictly increasing |
-//! | | | catalogue v1 | the upserted rows as a complete catalogue file ([`super::format`]) |
+//! | | | catalog v1 | the upserted rows as a complete catalog file ([`super::format`]) |
 //!
 //! Applying: drop the removed rows of the base, keeping the others in order; an upserted row whose id
 //! is still there replaces that row in place; the other upserted rows are appended, in the delta's
@@ -34,13 +34,13 @@ fn invalid(reason: impl Into<String>) -> Error {
     Error::InvalidDelta(reason.into())
 }
 
-/// One row of a catalogue, borrowed: what a delta moves around.
+/// One row of a catalog, borrowed: what a delta moves around.
 struct RowRef<'a> {
     catalog: &'a Catalog,
     row: usize,
 }
 
-/// Rows gathered from one or more catalogues of the same shape, then assembled (and validated) once.
+/// Rows gathered from one or more catalogs of the same shape, then assembled (and validated) once.
 struct RowBuilder {
     dim: usize,
     ids: Vec<String>,
@@ -169,7 +169,7 @@ fn same_row(a: &Catalog, ra: usize, b: &Catalog, rb: usize) -> bool {
 /// What a delta file says, decoded and structurally checked.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Delta {
-    /// Row count of the catalogue this delta applies to.
+    /// Row count of the catalog this delta applies to.
     pub base_rows: u32,
     /// Base rows to drop, strictly increasing.
     pub removed: Vec<u32>,
@@ -184,7 +184,7 @@ impl Delta {
             return Err(invalid(format!("{} bytes is shorter than the {DELTA_HEADER_LEN}-byte header", bytes.len())));
         }
         if bytes[..8] != DELTA_MAGIC {
-            return Err(invalid("bad magic bytes (not a localrec catalogue delta)"));
+            return Err(invalid("bad magic bytes (not a localrec catalog delta)"));
         }
         let u16_at = |o: usize| u16::from_le_bytes([bytes[o], bytes[o + 1]]);
         let u32_at = |o: usize| u32::from_le_bytes(bytes[o..o + 4].try_into().expect("4 bytes"));
@@ -225,7 +225,7 @@ impl Delta {
         out
     }
 
-    /// The new catalogue: `base` with this delta applied (see the module docs).
+    /// The new catalog: `base` with this delta applied (see the module docs).
     pub fn apply(&self, base: &Catalog) -> Result<Catalog> {
         if base.len() != self.base_rows as usize {
             return Err(Error::DeltaBaseMismatch { expected: self.base_rows, got: base.len() as u32 });
@@ -258,7 +258,7 @@ impl Catalog {
     /// rows, added rows. Errors if the two differ in shape, or if the rows both keep are not in the
     /// same relative order with every added row after them (a delta cannot reorder; ship `new` whole).
     pub fn diff(&self, new: &Catalog) -> Result<Delta> {
-        same_shape(self, new).map_err(|e| invalid(format!("cannot diff catalogues of different shape: {e}")))?;
+        same_shape(self, new).map_err(|e| invalid(format!("cannot diff catalogs of different shape: {e}")))?;
         let mut removed = Vec::new();
         let mut kept = 0usize; // rows of `new` matched so far, in order
         let mut upserts = RowBuilder::like(new);
@@ -286,7 +286,7 @@ impl Catalog {
     }
 }
 
-/// Applies an encoded delta to an encoded base catalogue and returns the new catalogue's file bytes
+/// Applies an encoded delta to an encoded base catalog and returns the new catalog's file bytes
 /// (what the loader hashes and stores). A metadata delta ([`super::meta::MetaDelta`], told apart by
 /// its magic) rebuilds a compact metadata file the same way.
 pub fn apply_delta_bytes(base: &[u8], delta: &[u8]) -> Result<Vec<u8>> {

@@ -1,6 +1,6 @@
-//! The catalogue file format, version 1.
+//! The catalog file format, version 1.
 //!
-//! One self-describing, little-endian binary file per catalogue. The trainer writes it
+//! One self-describing, little-endian binary file per catalog. The trainer writes it
 //! ([`Catalog::encode`]); the browser downloads it and decodes it ([`Catalog::decode`]), which checks
 //! every field and returns an [`Error`] naming the first problem found.
 //!
@@ -33,7 +33,7 @@
 use super::{check_id, Catalog, Refine, Vectors, MAX_DIM, MAX_ROWS};
 use crate::error::{Error, Result};
 
-/// The first 8 bytes of every catalogue file.
+/// The first 8 bytes of every catalog file.
 pub const MAGIC: [u8; 8] = [0x89, b'L', b'R', b'C', b'\r', b'\n', 0x1a, b'\n'];
 /// The format version this build writes and reads.
 pub const VERSION: u16 = 1;
@@ -141,12 +141,12 @@ fn padding(pos: usize) -> usize {
 }
 
 impl Catalog {
-    /// Decodes and validates a catalogue file. Never panics, whatever the bytes.
+    /// Decodes and validates a catalog file. Never panics, whatever the bytes.
     pub fn decode(bytes: &[u8]) -> Result<Catalog> {
         Catalog::decode_from(&bytes)
     }
 
-    /// [`Catalog::decode`] reading from a [`Source`] a section at a time: besides the catalogue it
+    /// [`Catalog::decode`] reading from a [`Source`] a section at a time: besides the catalog it
     /// builds, it holds at most the id offsets' and blob's sizes plus a 1 MiB buffer, never the whole
     /// file (the browser decodes a `Uint8Array` this way, so a 1M-item table needs no second copy in
     /// wasm memory). The same checks and errors as `decode`.
@@ -306,7 +306,7 @@ impl Catalog {
         }
     }
 
-    /// Encodes this catalogue in the current format version.
+    /// Encodes this catalog in the current format version.
     pub fn encode(&self) -> Vec<u8> {
         let (blob, ends) = self.id_parts();
         let (n, d) = (self.len(), self.stored_dim());

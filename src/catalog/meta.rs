@@ -1,6 +1,6 @@
 //! The compact item metadata file (`items.meta.lrc`), version 1: each item's title, the category
-//! names and the popular list, for the catalogue it is exported with. It holds no ids: row `r` here
-//! is row `r` of the catalogue, whose ids and category codes it shares, so it costs a title and one
+//! names and the popular list, for the catalog it is exported with. It holds no ids: row `r` here
+//! is row `r` of the catalog, whose ids and category codes it shares, so it costs a title and one
 //! byte or two per item where `items.json` repeats every id and category name (about 26 against 76
 //! bytes an item on the synthetic shop). Titles are decoded one at a time, on demand: opening a
 //! file checks its structure and UTF-8 once and builds no strings.
@@ -10,7 +10,7 @@
 //! | 0 | 8 | bytes | magic `89 4C 52 4D 0D 0A 1A 0A` (`\x89LRM\r\n\x1a\n`) |
 //! | 8 | 2 | u16 | format version, `1` |
 //! | 10 | 2 | u16 | reserved, 0 |
-//! | 12 | 4 | u32 | rows `n` (the catalogue's), 0..=2^26 |
+//! | 12 | 4 | u32 | rows `n` (the catalog's), 0..=2^26 |
 //! | 16 | 4 | u32 | category names `c`, 0..=2^20 |
 //! | 20 | 4 | u32 | popular rows `p`, 0..=[`MAX_POPULAR`] |
 //! | 24 | 4 | u32 | title blob length `L` in bytes |
@@ -20,7 +20,7 @@
 //! | | L | UTF-8 | the titles, concatenated in row order |
 //!
 //! The file ends exactly there. A delta ([`MetaDelta`]) rebuilds a new version from the cached one
-//! with the catalogue delta's row operations: removed rows, rows replaced in place, rows appended.
+//! with the catalog delta's row operations: removed rows, rows replaced in place, rows appended.
 
 use super::Catalog;
 use super::MAX_ROWS;
@@ -47,7 +47,7 @@ fn bad(what: impl Into<String>) -> Error {
     Error::InvalidMetadata(format!("items.meta.lrc: {}", what.into()))
 }
 
-/// Titles, category names and the popular list of a catalogue's items, by row.
+/// Titles, category names and the popular list of a catalog's items, by row.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ItemMeta {
     /// Every title, concatenated; title `r` is `titles[ends[r - 1]..ends[r]]` (from 0 for row 0).
@@ -121,7 +121,7 @@ impl ItemMeta {
         Some(&self.titles[start..end])
     }
 
-    /// Category names, indexed by the catalogue's category codes.
+    /// Category names, indexed by the catalog's category codes.
     pub fn categories(&self) -> &[String] {
         &self.categories
     }
@@ -131,16 +131,16 @@ impl ItemMeta {
         &self.popular
     }
 
-    /// Checks the metadata against the catalogue it describes: the same number of rows, and a name
-    /// for every category code the catalogue uses.
+    /// Checks the metadata against the catalog it describes: the same number of rows, and a name
+    /// for every category code the catalog uses.
     pub fn check_against(&self, catalog: &Catalog) -> Result<()> {
         if self.len() != catalog.len() {
-            return Err(bad(format!("{} rows, the catalogue has {}", self.len(), catalog.len())));
+            return Err(bad(format!("{} rows, the catalog has {}", self.len(), catalog.len())));
         }
         if let Some(&max) = catalog.categories().and_then(|codes| codes.iter().max()) {
             if max as usize >= self.categories.len() {
                 return Err(bad(format!(
-                    "the catalogue uses category code {max}, the metadata names {} categories",
+                    "the catalog uses category code {max}, the metadata names {} categories",
                     self.categories.len()
                 )));
             }
@@ -148,8 +148,8 @@ impl ItemMeta {
         Ok(())
     }
 
-    /// The compact form of `items.json` for `catalog`: titles in the catalogue's row order (an item
-    /// `items.json` lacks gets an empty title), popular ids as rows (ids the catalogue lacks are
+    /// The compact form of `items.json` for `catalog`: titles in the catalog's row order (an item
+    /// `items.json` lacks gets an empty title), popular ids as rows (ids the catalog lacks are
     /// left out).
     pub fn from_json(json: &ItemsJson, catalog: &Catalog) -> Result<ItemMeta> {
         let mut titles = vec![""; catalog.len()];
@@ -270,7 +270,7 @@ impl ItemMeta {
     /// The delta from `self` (ids `old_ids`) to `new` (ids `new_ids`): rows whose id left are
     /// removed, rows whose title changed are replaced in place, new ids are appended. Errors
     /// ([`Error::InvalidDelta`]) when the new rows are not the surviving old rows, in their order,
-    /// followed by the new ones (the layout a catalogue delta produces; ship the full file then).
+    /// followed by the new ones (the layout a catalog delta produces; ship the full file then).
     pub fn diff<A: AsRef<str>, B: AsRef<str>>(
         &self,
         old_ids: &[A],
@@ -486,27 +486,27 @@ impl ItemsJson {
         Ok(ItemsJson { items, categories: strings("categories")?, popular: strings("popular")? })
     }
 
-    /// Checks the metadata against the catalogue it describes: every popular id and every item id
-    /// is in the catalogue, and there is a category name for every category code the catalogue uses.
+    /// Checks the metadata against the catalog it describes: every popular id and every item id
+    /// is in the catalog, and there is a category name for every category code the catalog uses.
     pub fn check_against(&self, catalog: &Catalog) -> Result<()> {
         if let Some(it) = self.items.iter().find(|it| catalog.row_of(&it.id).is_none()) {
-            return Err(Error::InvalidMetadata(format!("item {:?} is not in the catalogue", it.id)));
+            return Err(Error::InvalidMetadata(format!("item {:?} is not in the catalog", it.id)));
         }
         check_popular_and_categories(catalog, &self.popular, self.categories.len())
     }
 }
 
 /// The part of [`ItemsJson::check_against`] the browser runs on every load (it reads the item
-/// list itself): every popular id is in the catalogue, and every category code the catalogue uses
+/// list itself): every popular id is in the catalog, and every category code the catalog uses
 /// has a name.
 pub fn check_popular_and_categories(catalog: &Catalog, popular: &[String], categories: usize) -> Result<()> {
     if let Some(id) = popular.iter().find(|id| catalog.row_of(id).is_none()) {
-        return Err(Error::InvalidMetadata(format!("popular item {id:?} is not in the catalogue")));
+        return Err(Error::InvalidMetadata(format!("popular item {id:?} is not in the catalog")));
     }
     if let Some(&max) = catalog.categories().and_then(|codes| codes.iter().max()) {
         if max as usize >= categories {
             return Err(Error::InvalidMetadata(format!(
-                "the catalogue uses category code {max}, items.json names {categories} categories"
+                "the catalog uses category code {max}, items.json names {categories} categories"
             )));
         }
     }

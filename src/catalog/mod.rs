@@ -1,4 +1,4 @@
-//! The item-embedding table ("catalogue"): item ids, optional category codes and one vector per item,
+//! The item-embedding table ("catalog"): item ids, optional category codes and one vector per item,
 //! stored as `f32` or as `int8` with a per-row scale. See [`format`] for the binary file layout.
 //!
 //! A [`Catalog`] is immutable once built and always valid: every constructor (from vectors, from
@@ -35,7 +35,7 @@ pub enum ElementType {
     /// Signed bytes; value = byte * row scale. A quarter of the size, slightly less exact.
     Int8,
     /// Product quantization, 4-bit codes ([`pq`]): `m / 2` bytes a row (64 at 384 dimensions), for
-    /// large catalogues.
+    /// large catalogs.
     Pq,
 }
 
@@ -50,7 +50,7 @@ impl ElementType {
     }
 }
 
-/// The vectors of a catalogue, row-major (`row * dim + col`).
+/// The vectors of a catalog, row-major (`row * dim + col`).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Vectors {
     /// `len = rows * dim`.
@@ -61,7 +61,7 @@ pub enum Vectors {
     Pq(Pq),
 }
 
-/// An optional second int8 plane for an int8 catalogue: the rounding residual of each row, quantized
+/// An optional second int8 plane for an int8 catalog: the rounding residual of each row, quantized
 /// again with its own per-row scale (`x ≈ v1 * s1 + v2 * s2`). The scan never reads it; the ranker
 /// uses it only to re-score the best few dozen candidates, which brings int8 results back to f32
 /// quality (see [`crate::rank`]) at the cost of a second byte per value in the file.
@@ -73,10 +73,10 @@ pub struct Refine {
     pub scales: Vec<f32>,
 }
 
-/// An int8 copy of a large f32 catalogue, with a bound on each row's quantization error, for the
+/// An int8 copy of a large f32 catalog, with a bound on each row's quantization error, for the
 /// ranker's bounded scan: it reads one byte per value instead of four and re-scores in f32 only the
 /// rows whose bound can still reach the top k, so the result is the f32 scan's, bit for bit (see
-/// [`crate::rank`]). Built when the catalogue is assembled, for tables of at least
+/// [`crate::rank`]). Built when the catalog is assembled, for tables of at least
 /// [`SHADOW_MIN_VALUES`] values and [`SHADOW_MIN_DIM`] dimensions: about 1.25 bytes per value more
 /// memory (the f32 table stays; it scores the shortlist).
 #[derive(Debug, Clone, PartialEq)]
@@ -149,7 +149,7 @@ pub struct Catalog {
 }
 
 impl Catalog {
-    /// Builds an `f32` catalogue. `vectors` is row-major with `ids.len() * dim` values.
+    /// Builds an `f32` catalog. `vectors` is row-major with `ids.len() * dim` values.
     pub fn from_f32<S: AsRef<str>>(
         ids: &[S],
         dim: usize,
@@ -160,7 +160,7 @@ impl Catalog {
         Catalog::assemble(dim, id_blob, id_ends, categories, Vectors::F32(vectors), None)
     }
 
-    /// Builds an `int8` catalogue from quantized values and per-row scales.
+    /// Builds an `int8` catalog from quantized values and per-row scales.
     pub fn from_int8<S: AsRef<str>>(
         ids: &[S],
         dim: usize,
@@ -172,7 +172,7 @@ impl Catalog {
         Catalog::assemble(dim, id_blob, id_ends, categories, Vectors::Int8 { values, scales }, None)
     }
 
-    /// Builds a product-quantized catalogue ([`Pq`]); its rows and dimension must match `ids`.
+    /// Builds a product-quantized catalog ([`Pq`]); its rows and dimension must match `ids`.
     pub fn from_pq<S: AsRef<str>>(ids: &[S], pq: Pq, categories: Option<Vec<u32>>) -> Result<Catalog> {
         let (id_blob, id_ends) = build_id_blob(ids)?;
         Catalog::assemble(pq.dim(), id_blob, id_ends, categories, Vectors::Pq(pq), None)
@@ -302,7 +302,7 @@ impl Catalog {
         self.id_ends.len()
     }
 
-    /// True when the catalogue has no items.
+    /// True when the catalog has no items.
     pub fn is_empty(&self) -> bool {
         self.id_ends.is_empty()
     }
@@ -323,12 +323,12 @@ impl Catalog {
         self.projection.as_ref()
     }
 
-    /// This catalogue read as stored on `projection`'s axes: its rows must have as many values as
+    /// This catalog read as stored on `projection`'s axes: its rows must have as many values as
     /// the projection has axes, and it must not have one already. Queries then have the
     /// projection's dimension.
     pub fn with_projection(mut self, projection: Projection) -> Result<Catalog> {
         if self.projection.is_some() {
-            return Err(Error::InvalidProjection("the catalogue is already projected"));
+            return Err(Error::InvalidProjection("the catalog is already projected"));
         }
         if projection.space() != self.dim {
             return Err(Error::LengthMismatch { what: "projection axes", expected: self.dim, got: projection.space() });
@@ -337,7 +337,7 @@ impl Catalog {
         Ok(self)
     }
 
-    /// A query in the stored space: projected when the catalogue has a projection, else itself.
+    /// A query in the stored space: projected when the catalog has a projection, else itself.
     /// Its inner product with a stored row is the query's with [`Catalog::vector`].
     pub fn stored_query<'q>(&self, query: &'q [f32]) -> std::borrow::Cow<'q, [f32]> {
         match &self.projection {
@@ -373,8 +373,8 @@ impl Catalog {
         &self.vectors
     }
 
-    /// This f32 catalogue with a [`Shadow`] whatever its size (one is built on its own for tables of
-    /// at least [`SHADOW_MIN_VALUES`] values and [`SHADOW_MIN_DIM`] dimensions). An int8 catalogue is
+    /// This f32 catalog with a [`Shadow`] whatever its size (one is built on its own for tables of
+    /// at least [`SHADOW_MIN_VALUES`] values and [`SHADOW_MIN_DIM`] dimensions). An int8 catalog is
     /// returned unchanged.
     pub fn with_shadow(mut self) -> Catalog {
         if let (Vectors::F32(v), None) = (&self.vectors, &self.shadow) {
@@ -388,7 +388,7 @@ impl Catalog {
         self.shadow.as_ref()
     }
 
-    /// The residual plane of an int8 catalogue made with [`Catalog::to_int8_refined`], if any.
+    /// The residual plane of an int8 catalog made with [`Catalog::to_int8_refined`], if any.
     pub fn refine(&self) -> Option<&Refine> {
         self.refine.as_ref()
     }
@@ -405,7 +405,7 @@ impl Catalog {
         ((row as usize) < self.len()).then(|| self.id(row))
     }
 
-    /// The row of item `id`, if the catalogue has it (binary search, O(log n)).
+    /// The row of item `id`, if the catalog has it (binary search, O(log n)).
     pub fn row_of(&self, id: &str) -> Option<u32> {
         let mask = self.by_id.len() - 1;
         let mut i = id_slot(id, mask);
@@ -423,7 +423,7 @@ impl Catalog {
         (0..self.len() as u32).map(move |r| self.id(r))
     }
 
-    /// Per-item category codes, if the catalogue has them.
+    /// Per-item category codes, if the catalog has them.
     pub fn categories(&self) -> Option<&[u32]> {
         self.categories.as_deref()
     }
@@ -462,9 +462,9 @@ impl Catalog {
         }
     }
 
-    /// This catalogue product-quantized with `m` sub-spaces ([`pq::default_subspaces`] for the
+    /// This catalog product-quantized with `m` sub-spaces ([`pq::default_subspaces`] for the
     /// default), the codebook learnt from its own rows ([`Pq::train`]: 20 k-means rounds on at most
-    /// 65,536 rows). A pq catalogue is returned unchanged.
+    /// 65,536 rows). A pq catalog is returned unchanged.
     pub fn to_pq(&self, m: usize, seed: u64) -> Result<Catalog> {
         if matches!(self.vectors, Vectors::Pq(_)) {
             return Ok(self.clone());
@@ -477,17 +477,17 @@ impl Catalog {
         Ok(Catalog { vectors: Vectors::Pq(pq), ..self.clone_without_vectors() })
     }
 
-    /// This catalogue rotated onto its principal axes, interleaved across the `m` sub-spaces
+    /// This catalog rotated onto its principal axes, interleaved across the `m` sub-spaces
     /// ([`Projection::interleaved`]), then product-quantized there ([`Catalog::to_pq`]): the same
     /// bytes a row as plain pq, plus the rotation once (`4·dim²` bytes, 590 KB at 384 dimensions).
     /// On a trained tower's items the sub-spaces of raw columns hold very unequal energy; rotated and
     /// balanced, the 16 centroids of each are spent where the table varies (Online Retail II: tower
     /// Recall@10 0.2584 against plain pq's 0.2507 and f32's 0.2817; the synthetic shop at 2,000
     /// items, 0.3110 against 0.2010 and 0.3480; `examples/pq_rotation.rs`). Queries are rotated once
-    /// each (`dim²` multiply-adds). The catalogue must not be projected already.
+    /// each (`dim²` multiply-adds). The catalog must not be projected already.
     pub fn to_rotated_pq(&self, m: usize, seed: u64) -> Result<Catalog> {
         if self.projection.is_some() {
-            return Err(Error::InvalidProjection("the catalogue is already projected"));
+            return Err(Error::InvalidProjection("the catalog is already projected"));
         }
         pq::check_shape(self.dim, m)?;
         let v: Vec<f32> = match &self.vectors {
@@ -500,15 +500,15 @@ impl Catalog {
         Ok(Catalog { vectors: Vectors::Pq(pq), projection: Some(projection), ..self.clone_without_vectors() })
     }
 
-    /// This catalogue product-quantized with the codebook (and rotation, if any) of `like`, another
+    /// This catalog product-quantized with the codebook (and rotation, if any) of `like`, another
     /// version's pq table: rows both versions share keep their codes, so the new version can ship
-    /// as a delta. This catalogue must not be projected.
+    /// as a delta. This catalog must not be projected.
     pub fn to_pq_like(&self, like: &Catalog) -> Result<Catalog> {
         let Vectors::Pq(pq) = &like.vectors else {
             return Err(Error::InvalidArgument("to_pq_like needs a pq table to copy".into()));
         };
         if self.projection.is_some() {
-            return Err(Error::InvalidProjection("the catalogue is already projected"));
+            return Err(Error::InvalidProjection("the catalog is already projected"));
         }
         if like.dim() != self.dim {
             return Err(Error::LengthMismatch { what: "pq codebook dimension", expected: self.dim, got: like.dim() });
@@ -525,9 +525,9 @@ impl Catalog {
         })
     }
 
-    /// This catalogue with vectors quantized to int8, one symmetric scale per row
+    /// This catalog with vectors quantized to int8, one symmetric scale per row
     /// (`scale = max|x| / 127`, `q = round(x / scale)`), the usual per-channel scheme of int8 inference.
-    /// An int8 catalogue is returned unchanged.
+    /// An int8 catalog is returned unchanged.
     pub fn to_int8(&self) -> Catalog {
         let Vectors::F32(v) = &self.vectors else { return self.clone() };
         let (values, scales) = quantize_rows(v, self.dim);
@@ -535,7 +535,7 @@ impl Catalog {
     }
 
     /// Like [`Catalog::to_int8`], plus the [`Refine`] plane: the residual `x - v1 * s1` quantized the
-    /// same way. An int8 catalogue is returned unchanged.
+    /// same way. An int8 catalog is returned unchanged.
     pub fn to_int8_refined(&self) -> Catalog {
         let Vectors::F32(v) = &self.vectors else { return self.clone() };
         let (values, scales) = quantize_rows(v, self.dim);
@@ -549,13 +549,13 @@ impl Catalog {
         }
     }
 
-    /// This catalogue stored on its first `axes` principal axes ([`Projection::learn`], learnt from
+    /// This catalog stored on its first `axes` principal axes ([`Projection::learn`], learnt from
     /// its own rows) and quantized to int8 there, one scale per row: `axes + 4` bytes a row (64 at
-    /// 384 dimensions with [`rotation::default_axes`]), the large-catalogue table. The catalogue
+    /// 384 dimensions with [`rotation::default_axes`]), the large-catalog table. The catalog
     /// must not be projected already.
     pub fn to_projected_int8(&self, axes: usize) -> Result<Catalog> {
         if self.projection.is_some() {
-            return Err(Error::InvalidProjection("the catalogue is already projected"));
+            return Err(Error::InvalidProjection("the catalog is already projected"));
         }
         let v: Vec<f32> = match &self.vectors {
             Vectors::F32(v) => v.clone(),
@@ -565,11 +565,11 @@ impl Catalog {
         self.to_projected_int8_like(&projection)
     }
 
-    /// This catalogue stored on `projection`'s axes (another version's: rows both versions share
+    /// This catalog stored on `projection`'s axes (another version's: rows both versions share
     /// keep their values, so the new version can ship as a delta) and quantized to int8 there.
     pub fn to_projected_int8_like(&self, projection: &Projection) -> Result<Catalog> {
         if self.projection.is_some() {
-            return Err(Error::InvalidProjection("the catalogue is already projected"));
+            return Err(Error::InvalidProjection("the catalog is already projected"));
         }
         if projection.dim() != self.dim {
             return Err(Error::LengthMismatch {

@@ -1,4 +1,4 @@
-//! Product quantization with 4-bit codes (element type `pq`): the compact catalogue for large shops.
+//! Product quantization with 4-bit codes (element type `pq`): the compact catalog for large shops.
 //!
 //! A row of `dim` values is cut into `m` contiguous sub-vectors (sub-space `j` covers columns
 //! `j·dim/m .. (j+1)·dim/m`), and each sub-vector is replaced by the index of the nearest of 16
@@ -249,7 +249,7 @@ impl Pq {
     }
 
     /// `vectors` (row-major, this table's dimension) encoded with this table's codebook: each
-    /// sub-vector gets its nearest centroid. A new version of a catalogue encoded with the old
+    /// sub-vector gets its nearest centroid. A new version of a catalog encoded with the old
     /// codebook can ship as a delta.
     pub fn encode(&self, vectors: &[f32]) -> Result<Pq> {
         let (dim, m) = (self.dim, self.m);

@@ -2,7 +2,7 @@
 //! first level's residuals, shipped as its own file (`items.pq.refine.lrc`, role `items-pq-refine`)
 //! and attached to a decoded pq table ([`Catalog::with_residual`]).
 //!
-//! Why a second file: the pq table is the large-catalogue download (64 bytes an item at 384
+//! Why a second file: the pq table is the large-catalog download (64 bytes an item at 384
 //! dimensions) and answers at once; the plane doubles that, so the loader fetches it behind the first
 //! answer and caches it, as the refine plane of an int8 table (the residual, quantized again) but
 //! lazily. With it, the ranker keeps the pq scan's best `2k + 32` rows and re-scores them with both
@@ -45,7 +45,7 @@ pub struct PqResidual {
 }
 
 impl PqResidual {
-    /// Learns the plane for `table` (a pq catalogue) from `source`, the same catalogue's rows before
+    /// Learns the plane for `table` (a pq catalog) from `source`, the same catalog's rows before
     /// quantization (any element type; f32 is what the trainer passes): the residuals
     /// `source - table`, on the table's axes when it has a projection, product-quantized with the
     /// table's sub-spaces ([`Pq::train`]).
@@ -160,7 +160,7 @@ impl PqResidual {
 }
 
 impl Catalog {
-    /// This pq catalogue with `plane` attached: the ranker re-scores the pq scan's best `2k + 32`
+    /// This pq catalog with `plane` attached: the ranker re-scores the pq scan's best `2k + 32`
     /// rows with both levels, and [`Catalog::vector`] reads rows back with both. Refused
     /// ([`Error::RefineMismatch`]) unless this is the pq table the plane was learnt for (same
     /// dimension, sub-spaces, rows and fingerprint). A plane already attached is replaced.
@@ -169,7 +169,7 @@ impl Catalog {
         Ok(self)
     }
 
-    /// [`Catalog::with_residual`] in place (the browser's catalogue is shared; no copy is made).
+    /// [`Catalog::with_residual`] in place (the browser's catalog is shared; no copy is made).
     pub fn attach_residual(&mut self, plane: PqResidual) -> Result<()> {
         let Vectors::Pq(first) = &self.vectors else {
             return Err(Error::RefineMismatch("a pq refine plane needs a pq item table"));

@@ -10,14 +10,14 @@
 
 use crate::error::{Error, Result};
 
-/// A catalogue stored on its principal axes: row `x` (the tower's `dim` values) is kept as
+/// A catalog stored on its principal axes: row `x` (the tower's `dim` values) is kept as
 /// `y = A·x`, its coordinates on the first `space` axes (the rows of `A`, orthonormal), and read back
 /// as `Aᵀ·y`. A query `q` is projected once (`A·q`), and its inner product with a stored row equals
 /// `q · Aᵀy` exactly (up to float rounding): the scan scores the rows as the table read back.
 ///
 /// Keeping the strongest axes drops the directions that hold little of the table (mostly noise the
 /// scores do not need), and the rest then fits int8 at a fraction of the bytes: at 384 dimensions,
-/// 60 axes in int8 are 64 bytes a row, the budget of the large-catalogue table
+/// 60 axes in int8 are 64 bytes a row, the budget of the large-catalog table
 /// ([`super::Catalog::to_projected_int8`], [`default_axes`]).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Projection {

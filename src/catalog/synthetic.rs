@@ -1,4 +1,4 @@
-//! Seeded synthetic catalogues for tests, the benchmark and the default demo data.
+//! Seeded synthetic catalogs for tests, the benchmark and the default demo data.
 //! The repository ships no third-party data; everything here is generated from a seed.
 
 use super::Catalog;
@@ -6,7 +6,7 @@ use crate::rng::Rng;
 
 /// `n` random unit vectors of dimension `dim` (near-Gaussian coordinates, normalised), ids `item-0`,
 /// `item-1`, ..., and category codes uniform in `0..categories` (none if `categories == 0`).
-/// The same arguments give a bit-identical catalogue on every platform, native or wasm
+/// The same arguments give a bit-identical catalog on every platform, native or wasm
 /// (see [`Rng::normal_approx`]).
 pub fn random_unit(n: usize, dim: usize, categories: u32, seed: u64) -> Catalog {
     let mut rng = Rng::new(seed);
@@ -18,7 +18,7 @@ pub fn random_unit(n: usize, dim: usize, categories: u32, seed: u64) -> Catalog 
     }
     let cats = (categories > 0).then(|| (0..n).map(|_| rng.below(categories as u64) as u32).collect());
     let ids: Vec<String> = (0..n).map(|i| format!("item-{i}")).collect();
-    Catalog::from_f32(&ids, dim, vectors, cats).expect("generated catalogue is valid by construction")
+    Catalog::from_f32(&ids, dim, vectors, cats).expect("generated catalog is valid by construction")
 }
 
 /// `n` rows of random 4-bit codes under a random codebook (`m` sub-spaces, near-Gaussian centroid

@@ -1,7 +1,7 @@
 //! History encoding: the one place where a visitor's interactions become the user tower's input.
 //!
 //! The trainer, the evaluation and the browser all call [`encode_history`]; nothing else turns
-//! events into features. A history is a list of [`Event`]s (catalogue row, [`Kind`], time in
+//! events into features. A history is a list of [`Event`]s (catalog row, [`Kind`], time in
 //! seconds). Encoding:
 //!
 //! 1. orders the events by time, keeping the given order among equal times (the lines of one
@@ -18,14 +18,14 @@
 //!    average; a linear item-item model scored on their 20 newest reaches validation Recall@10
 //!    0.286, on their 50 newest 0.326, on all of them 0.345 (`bench/quality/ease_rank.py`).
 //!
-//! Ids never reach the model: the caller maps item ids to catalogue rows first, and unknown ids
+//! Ids never reach the model: the caller maps item ids to catalog rows first, and unknown ids
 //! are the caller's to drop (the browser does, and reports them).
 
 use crate::error::{Error, Result};
 
 pub use crate::kind::{Kind, KINDS};
 
-/// One interaction: a catalogue row, what was done, and when (seconds; any epoch, only
+/// One interaction: a catalog row, what was done, and when (seconds; any epoch, only
 /// differences matter).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Event {

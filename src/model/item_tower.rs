@@ -1,4 +1,4 @@
-//! The item tower: what the trainer knows about an item, turned into the vector the catalogue
+//! The item tower: what the trainer knows about an item, turned into the vector the catalog
 //! ships. Only the trainer runs it; the browser downloads its output.
 //!
 //! ```text
@@ -48,12 +48,12 @@ pub struct ItemTower {
     category: Embedding,
 }
 
-/// The item tower's inputs for the whole catalogue, built once.
+/// The item tower's inputs for the whole catalog, built once.
 #[derive(Debug, Clone)]
 pub struct ItemFeatures {
     pub items: usize,
     pub max_tokens: usize,
-    /// Rows the token table needs: the distinct hashed tokens of this catalogue, plus padding.
+    /// Rows the token table needs: the distinct hashed tokens of this catalog, plus padding.
     pub token_rows: usize,
     /// `items × max_tokens` token rows (`1..token_rows`, the hashed tokens renumbered densely in
     /// order of first use), 0-padded.
@@ -65,7 +65,7 @@ pub struct ItemFeatures {
 }
 
 impl ItemFeatures {
-    /// `tokens`: each item's hashed title tokens (ids from 1). Only the hashed ids the catalogue
+    /// `tokens`: each item's hashed title tokens (ids from 1). Only the hashed ids the catalog
     /// uses get a row of the token table: a row no item reads would get no gradient and Adam would
     /// never move it, so renumbering saves time and memory per step (16,384 buckets; the titles of
     /// all 4,619 items of Online Retail II hash to 2,117) and changes the model only through its

@@ -75,7 +75,7 @@ pub struct TowerFile {
 /// See [`TowerFile::check`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TowerCheck {
-    /// Catalogue rows, kinds (0 view, 1 cart, 2 purchase) and times in seconds, oldest first.
+    /// Catalog rows, kinds (0 view, 1 cart, 2 purchase) and times in seconds, oldest first.
     pub items: Vec<u32>,
     pub kinds: Vec<u8>,
     pub times: Vec<f64>,
@@ -185,7 +185,7 @@ impl UserModel {
         Ok(&self.encoded)
     }
 
-    /// The unit user vector for a history of catalogue rows (see [`features`] for the encoding).
+    /// The unit user vector for a history of catalog rows (see [`features`] for the encoding).
     pub fn embed(&mut self, catalog: &Catalog, events: &[Event]) -> Result<Vec<f32>> {
         Ok(self.embed_inner(catalog, events, false)?.0)
     }
@@ -204,7 +204,7 @@ impl UserModel {
     fn embed_inner(&mut self, catalog: &Catalog, events: &[Event], attention: bool) -> Result<(Vec<f32>, Vec<f32>)> {
         let dim = self.file.config.dim;
         if catalog.dim() != dim {
-            return Err(Error::TowerCatalogMismatch { tower: dim, catalogue: catalog.dim() });
+            return Err(Error::TowerCatalogMismatch { tower: dim, catalog: catalog.dim() });
         }
         if let Some(e) = events.iter().find(|e| e.item as usize >= catalog.len()) {
             return Err(Error::IndexOutOfRange { index: e.item, len: catalog.len() });

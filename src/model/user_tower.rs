@@ -1,6 +1,6 @@
 //! The user tower: a visitor's recent items in, one unit vector out, in the item vectors' space.
 //!
-//! It reads the very item vectors the ranker scores (the downloaded catalogue), so the browser
+//! It reads the very item vectors the ranker scores (the downloaded catalog), so the browser
 //! holds one table, and the tower itself stays small (about 70k parameters at the defaults).
 //!
 //! ```text
@@ -33,7 +33,7 @@ use super::features::{EncodedHistory, HistoryConfig, KINDS};
 /// Hyper-parameters of [`UserTower`]; saved beside the weights (`tower.json`).
 #[derive(Config, Debug, PartialEq)]
 pub struct UserTowerConfig {
-    /// Item vector dimension (the catalogue's).
+    /// Item vector dimension (the catalog's).
     pub dim: usize,
     /// Attention pooling heads.
     #[config(default = 4)]
@@ -195,14 +195,14 @@ pub struct UserTower {
 pub struct HistoryBatch {
     pub batch: usize,
     pub slots: usize,
-    /// Catalogue rows, `batch × slots`, padding slots hold row 0 (masked).
+    /// Catalog rows, `batch × slots`, padding slots hold row 0 (masked).
     pub rows: Vec<u32>,
     /// Kind and recency bucket of each slot (padding: 0, 0).
     pub kinds: Vec<usize>,
     pub recency: Vec<usize>,
     /// 0 for a real slot, a large negative number for padding: added to the attention scores.
     pub mask: Vec<f32>,
-    /// The memories as (history in the batch, catalogue row, weight), history by history.
+    /// The memories as (history in the batch, catalog row, weight), history by history.
     pub memory: Vec<(u32, u32, f32)>,
 }
 
@@ -240,7 +240,7 @@ impl HistoryBatch {
         b
     }
 
-    /// The memory vectors `[batch, dim]`, row-major; `vector(row)` is a catalogue row's item vector.
+    /// The memory vectors `[batch, dim]`, row-major; `vector(row)` is a catalog row's item vector.
     pub fn memory_vectors<V: AsRef<[f32]>>(&self, dim: usize, vector: impl Fn(u32) -> V) -> Vec<f32> {
         let mut out = vec![0f32; self.batch * dim];
         for &(i, row, w) in &self.memory {
@@ -306,7 +306,7 @@ impl UserTower {
     }
 
     /// `items`: the item vectors of the batch's slots `[B, N, d]` (gathered by the caller from the
-    /// catalogue, or from the item tower while training); `memory`: each history's memory vector
+    /// catalog, or from the item tower while training); `memory`: each history's memory vector
     /// `[B, d]` (`Σ weight · item vector`, [`super::EncodedHistory::memory_items`]), required by a
     /// tower with a memory and ignored otherwise. Returns unit vectors `[B, d]`.
     pub fn forward(&self, items: Tensor<3>, memory: Option<Tensor<2>>, batch: &HistoryBatch) -> Tensor<2> {

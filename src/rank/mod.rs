@@ -19,7 +19,7 @@
 //! Order is by score, descending; equal scores are ordered by row index, ascending, so results are
 //! deterministic. A NaN score (possible only if products overflow to inf - inf) ranks as -inf.
 //!
-//! A large f32 catalogue (at least [`crate::catalog::SHADOW_MIN_VALUES`] values) is searched through
+//! A large f32 catalog (at least [`crate::catalog::SHADOW_MIN_VALUES`] values) is searched through
 //! its int8 [`Shadow`]: the scan reads one byte per value, bounds each row's f32 score by its int8
 //! score plus or minus a per-row error radius, and re-scores with the f32 kernel only the rows whose
 //! upper bound reaches the k-th best lower bound. The hits, scores included, are bit for bit those of
@@ -27,7 +27,7 @@
 //! bound); at 100k x 384 in Chromium it took 3.2 ms against 9.1 to 9.7 ms (`bench/kernels.mjs`).
 //! [`TopK::bounded`] turns it off.
 //!
-//! An int8 catalogue with a [`Refine`] plane is searched in two stages: the int8 scan keeps the best
+//! An int8 catalog with a [`Refine`] plane is searched in two stages: the int8 scan keeps the best
 //! `2k + 32` candidates, which are re-scored with both planes (close to f32 precision) before the best
 //! k are returned. Scores returned are then the refined ones.
 
@@ -41,13 +41,13 @@ use crate::error::{Error, Result};
 
 /// Rows scored per kernel call: big enough to amortize the call, small enough to stay in L1.
 const BLOCK_ROWS: usize = 256;
-/// Candidates kept beyond `2k` for re-scoring when the catalogue has a refine plane.
+/// Candidates kept beyond `2k` for re-scoring when the catalog has a refine plane.
 const REFINE_EXTRA: usize = 32;
 
-/// One result: a catalogue row and its score.
+/// One result: a catalog row and its score.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Hit {
-    /// Row index in the catalogue (see [`Catalog::id`]).
+    /// Row index in the catalog (see [`Catalog::id`]).
     pub index: u32,
     /// Inner product of the query and the row.
     pub score: f32,
@@ -56,7 +56,7 @@ pub struct Hit {
 /// What to search for.
 #[derive(Debug, Clone, Copy)]
 pub struct Query<'a> {
-    /// The query embedding; its length must equal the catalogue's dimension.
+    /// The query embedding; its length must equal the catalog's dimension.
     pub vector: &'a [f32],
     /// How many hits to return at most.
     pub k: usize,
@@ -66,7 +66,7 @@ pub struct Query<'a> {
     pub categories: Option<&'a [u32]>,
     /// Added to the score of every row of a category code, inside the scan: positive boosts,
     /// negative buries. The hits are the top k of the offset scores, exactly, and their scores
-    /// include the offsets. The last entry given for a code wins; ignored if the catalogue has no
+    /// include the offsets. The last entry given for a code wins; ignored if the catalog has no
     /// category codes. Non-finite offsets are an error.
     pub offsets: &'a [(u32, f32)],
 }
@@ -156,7 +156,7 @@ fn worse(a: &Hit, b: &Hit) -> bool {
 /// Top-k search state: the scratch buffers one query needs, reused across queries.
 ///
 /// Create one per thread (or per worker) and call [`TopK::search`] for every query. After the first
-/// query of a given k and catalogue size it allocates nothing.
+/// query of a given k and catalog size it allocates nothing.
 #[derive(Debug, Clone)]
 pub struct TopK {
     kernel: Kernel,
@@ -165,7 +165,7 @@ pub struct TopK {
     excluded: BitSet,
     allowed: BitSet,
     q16: Vec<i16>,
-    /// Use a large f32 catalogue's [`crate::catalog::Shadow`] (the bounded scan) when it has one.
+    /// Use a large f32 catalog's [`crate::catalog::Shadow`] (the bounded scan) when it has one.
     bounded: bool,
     /// The bounded scan's shortlist: rows whose upper bound reached the k-th lower bound so far.
     shortlist: Vec<(u32, f32)>,
@@ -180,7 +180,7 @@ pub struct TopK {
     /// The query's offsets sorted by code (and, for a pq scan, in byte-table units).
     offsets: Vec<(u32, f32)>,
     offsets_pq: Vec<(u32, f32)>,
-    /// The query on a projected catalogue's axes.
+    /// The query on a projected catalog's axes.
     projected: Vec<f32>,
 }
 
@@ -218,7 +218,7 @@ impl TopK {
         }
     }
 
-    /// Turns the bounded scan of large f32 catalogues on (the default) or off (a plain f32 scan, for
+    /// Turns the bounded scan of large f32 catalogs on (the default) or off (a plain f32 scan, for
     /// benchmarks and tests: both return the same hits).
     pub fn bounded(mut self, on: bool) -> Self {
         self.bounded = on;
@@ -255,7 +255,7 @@ impl TopK {
         }
         let cats = query.categories.map(|codes| (catalog.categories(), codes));
         if let Some((None, _)) = cats {
-            // No category codes in the catalogue: no row can match an allow-list.
+            // No category codes in the catalog: no row can match an allow-list.
             return Ok(&self.heap);
         }
 
@@ -285,7 +285,7 @@ impl TopK {
             _ => None,
         };
 
-        // A projected catalogue is scanned on its axes: the query is projected once, and its score
+        // A projected catalog is scanned on its axes: the query is projected once, and its score
         // with a stored row is its score with the row read back.
         let mut projected = std::mem::take(&mut self.projected);
         let vector = match catalog.projection() {
@@ -326,7 +326,7 @@ impl TopK {
         Ok(&self.heap)
     }
 
-    /// The plain scan: every row scored with the catalogue's own element type, the best kept (and
+    /// The plain scan: every row scored with the catalog's own element type, the best kept (and
     /// re-scored with the refine plane, if any). Leaves the best `k` in `self.heap`, unsorted (with a
     /// refine plane, the best `2k + 32` of the int8 scan, re-scored).
     fn scan(
@@ -375,7 +375,7 @@ impl TopK {
         }
     }
 
-    /// The bounded scan of an f32 catalogue through its int8 [`Shadow`]: each row's int8 score
+    /// The bounded scan of an f32 catalog through its int8 [`Shadow`]: each row's int8 score
     /// `a` and radius `e` bound its f32 score to `[a - e, a + e]`. The heap keeps the k best lower
     /// bounds; a row whose upper bound stays below the k-th of them cannot be in the f32 top k. The
     /// rows that can are re-scored with the f32 kernel, so the hits (scores included) are exactly
@@ -537,7 +537,7 @@ impl TopK {
     }
 }
 
-/// `query · (v1 * s1 + v2 * s2)` for one row of a refined int8 catalogue, in f32, left to right (the
+/// `query · (v1 * s1 + v2 * s2)` for one row of a refined int8 catalog, in f32, left to right (the
 /// same in every kernel). NaN ranks as -inf, as in the scan.
 pub fn refined_score(query: &[f32], row: usize, dim: usize, values: &[i8], scales: &[f32], refine: &Refine) -> f32 {
     let (v1, v2) = (&values[row * dim..(row + 1) * dim], &refine.values[row * dim..(row + 1) * dim]);

@@ -1,5 +1,5 @@
 //! Evaluation: full ranking over every item, excluding the items the user already had before the
-//! target; Recall@10, NDCG@10, Recall@50 and catalogue coverage@10. The model is ranked by the
+//! target; Recall@10, NDCG@10, Recall@50 and catalog coverage@10. The model is ranked by the
 //! product's own [`TopK`] ranker (the same code as in the browser); so is popularity. Item-kNN
 //! scores densely and picks its top 50 directly.
 
@@ -71,7 +71,7 @@ pub struct Metrics {
     pub users: usize,
 }
 
-/// Accumulates ranked lists (best first, at least 50 long where the catalogue allows).
+/// Accumulates ranked lists (best first, at least 50 long where the catalog allows).
 pub struct MetricsAcc {
     hits10: f64,
     ndcg: f64,
@@ -147,8 +147,8 @@ pub fn sample_queries(mut queries: Vec<EvalQuery>, max: usize, seed: u64) -> Vec
     queries
 }
 
-/// Ranks by a catalogue and one query vector per query (the model, or popularity as a
-/// one-dimensional catalogue).
+/// Ranks by a catalog and one query vector per query (the model, or popularity as a
+/// one-dimensional catalog).
 /// The searches run on every core, each query's list in its own slot, so the lists (and the
 /// metrics summed from them in query order) are the same bits as a sequential run's.
 pub fn rank_catalog(catalog: &Catalog, queries: &[EvalQuery], vectors: &[f32]) -> Ranked {
@@ -214,7 +214,7 @@ pub fn rank_scores(scores: &[f32], exclude: &[u32], target: u32, acc: &mut Metri
     acc.add(order, target);
 }
 
-/// Popularity: training-target counts as a one-dimensional catalogue.
+/// Popularity: training-target counts as a one-dimensional catalog.
 pub fn rank_popularity(ds: &Dataset, queries: &[EvalQuery]) -> Ranked {
     let counts = ds.train_counts();
     let values: Vec<f32> = counts.iter().map(|&c| c as f32).collect();
@@ -229,7 +229,7 @@ pub fn evaluate_popularity(ds: &Dataset, queries: &[EvalQuery]) -> Metrics {
 
 /// Item-to-item co-occurrence kNN: cosine of co-occurrence counts over users' training items;
 /// a user's score for an item is the sum of its similarities to the items known before the
-/// target. Dense `items²` matrix: refuses catalogues above `max_items`.
+/// target. Dense `items²` matrix: refuses catalogs above `max_items`.
 pub fn rank_item_knn(ds: &Dataset, queries: &[EvalQuery], max_items: usize) -> Option<Ranked> {
     let n = ds.item_ids.len();
     if n > max_items {

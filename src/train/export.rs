@@ -4,9 +4,9 @@
 //! manifest.json     format, versions, dimensions, and every file below with bytes + sha256
 //! tower.json        UserTowerConfig + a self-check history and its native embedding
 //! tower.bin         the user tower's weights (f32 tensors, `crate::model` docs)
-//! items.f32.lrc     the item table, catalogue format v1, f32
+//! items.f32.lrc     the item table, catalog format v1, f32
 //! items.int8.lrc    the same, int8 with a per-row scale (below `PQ_DEFAULT_FROM_ITEMS` items)
-//! items.pca.lrc     the same on its principal axes in int8 (`crate::catalog::Projection`): the large-catalogue table
+//! items.pca.lrc     the same on its principal axes in int8 (`crate::catalog::Projection`): the large-catalog table
 //! items.pq.lrc      the same, product-quantized (`crate::catalog::pq`): the fastest scan
 //! items.pq.refine.lrc  the pq table's refine plane (`crate::catalog::PqResidual`), loaded behind the first answer
 //! items.json        item metadata: id, title, category; category names; the most popular ids
@@ -259,15 +259,15 @@ pub fn write_manifest(dir: &Path, manifest: &Manifest) -> Result<(), String> {
     std::fs::write(dir.join("manifest.json"), text + "\n").map_err(|e| format!("manifest.json: {e}"))
 }
 
-/// Writes catalogue deltas from the export in `old_dir` to the export in `new_dir` (for each
-/// catalogue file whose bytes changed) and lists them in `new_dir`'s manifest. A pair that cannot be
+/// Writes catalog deltas from the export in `old_dir` to the export in `new_dir` (for each
+/// catalog file whose bytes changed) and lists them in `new_dir`'s manifest. A pair that cannot be
 /// expressed as a delta (rows reordered, other shape) is skipped with a message: visitors then
 /// download that file whole. Returns the delta entries written.
 pub fn write_deltas(old_dir: &Path, new_dir: &Path) -> Result<Vec<DeltaEntry>, String> {
     let old = read_manifest(old_dir)?;
     let mut new = read_manifest(new_dir)?;
     let mut written = Vec::new();
-    // The compact metadata's deltas follow the rows of the catalogue: its ids, read (only when a
+    // The compact metadata's deltas follow the rows of the catalog: its ids, read (only when a
     // metadata delta is written) from the export's smallest item table.
     // Item tables, not a pq refine plane (a new plane is downloaded whole: it is learnt anew with
     // each table, and loaded behind the first answer).

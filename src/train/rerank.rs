@@ -18,9 +18,9 @@ use crate::model::UserModel;
 use crate::rank::TopK;
 use crate::rerank::{Candidate, Neighbours, RankingStage, Scorer, Scratch, StageConfig, StageInput, NUM_FEATURES};
 
-/// Largest catalogue for which the trainer solves EASE's dense item-item system by default (memory
+/// Largest catalog for which the trainer solves EASE's dense item-item system by default (memory
 /// `12 · items²` bytes, time `2 · items³` flops: 4,199 items take 17 s per solve on the 2-core
-/// development machine, 6,000 about 50 s, and four solves are made); larger catalogues use cosine
+/// development machine, 6,000 about 50 s, and four solves are made); larger catalogs use cosine
 /// item-kNN neighbours, whose cost grows with the interactions, not with items².
 pub const EASE_MAX_ITEMS: usize = 6_000;
 
@@ -170,7 +170,7 @@ pub fn prune_dense(b: &[f32], n: usize, m: usize) -> Vec<Vec<(u32, f32)>> {
         .collect()
 }
 
-/// Cosine item-kNN over co-occurrence (sparse, for any catalogue size): each item's `m` most
+/// Cosine item-kNN over co-occurrence (sparse, for any catalog size): each item's `m` most
 /// similar items, `co(a, b) / sqrt(n_a · n_b)`.
 pub fn cosine_knn(sets: &[Vec<u32>], n: usize, m: usize) -> Vec<Vec<(u32, f32)>> {
     let mut users_of: Vec<Vec<u32>> = vec![Vec::new(); n];

@@ -140,7 +140,7 @@ pub fn generate(cfg: &SyntheticConfig) -> (Vec<RawInteraction>, Vec<RawItem>) {
             // A category of more than POOL items is first sampled (POOL draws ∝ popularity, with
             // replacement) and the draw made among those ∝ exp(5 <style, taste>): sampling-importance
             // resampling, the same distribution in the limit, at a cost per session that does not grow
-            // with the catalogue (scoring all 12,500 items of a category at 100,000 items made the
+            // with the catalog (scoring all 12,500 items of a category at 100,000 items made the
             // generator the slowest part of a scale run).
             let all = &by_category[c];
             let sampled: Vec<usize>;

@@ -79,7 +79,7 @@ pub struct TrainConfig {
     pub temperature: f32,
     /// Strength α of the logQ correction (1 = the full correction).
     pub logq: f32,
-    /// Extra negatives per batch drawn uniformly from the catalogue (0 = in-batch only).
+    /// Extra negatives per batch drawn uniformly from the catalog (0 = in-batch only).
     pub uniform_negatives: usize,
     pub seed: u64,
     /// Training budget: no epoch starts that would end past it (judged by the last epoch's time).
@@ -168,10 +168,10 @@ pub struct Trained {
 }
 
 impl Trained {
-    /// The f32 item catalogue (ids and categories of the dataset).
+    /// The f32 item catalog (ids and categories of the dataset).
     pub fn catalog(&self, ds: &Dataset) -> Catalog {
         Catalog::from_f32(&ds.item_ids, self.tower_config.dim, self.item_table.clone(), ds.categories.clone())
-            .expect("trained item table is a valid catalogue")
+            .expect("trained item table is a valid catalog")
     }
 
     /// An inference model over the trained tower (no self-check).

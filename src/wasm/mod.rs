@@ -144,7 +144,7 @@ fn bad_input(message: &str) -> JsValue {
     error_with_code("invalid-argument", message)
 }
 
-/// A `Uint8Array` read by the catalogue decoder a section at a time (`subarray` + `copy_to`).
+/// A `Uint8Array` read by the catalog decoder a section at a time (`subarray` + `copy_to`).
 struct JsBytes<'a>(&'a js_sys::Uint8Array);
 
 impl crate::catalog::format::Source for JsBytes<'_> {
@@ -157,34 +157,34 @@ impl crate::catalog::format::Source for JsBytes<'_> {
 }
 
 /// An item-embedding table, decoded and validated.
-#[wasm_bindgen(js_name = Catalogue)]
-pub struct JsCatalogue {
+#[wasm_bindgen(js_name = Catalog)]
+pub struct JsCatalog {
     inner: Rc<Catalog>,
 }
 
-#[wasm_bindgen(js_class = Catalogue)]
-impl JsCatalogue {
-    /// Decodes a catalogue file (the format table is in `src/catalog/format.rs`'s doc comment; docs/api.md,
-    /// "The catalogue format"). Throws an `Error` naming the problem
+#[wasm_bindgen(js_class = Catalog)]
+impl JsCatalog {
+    /// Decodes a catalog file (the format table is in `src/catalog/format.rs`'s doc comment; docs/api.md,
+    /// "The catalog format"). Throws an `Error` naming the problem
     /// (bad magic, unsupported version, truncated, duplicate id, non-finite value, ...).
     /// The file (a `Uint8Array` or an `ArrayBuffer`) is read from JS memory a section at a time,
     /// never copied whole into wasm memory: a table of a million rows needs no second copy there.
     #[wasm_bindgen(js_name = fromBytes)]
-    pub fn from_bytes(#[wasm_bindgen(unchecked_param_type = "Uint8Array")] bytes: &JsValue) -> JsResult<JsCatalogue> {
+    pub fn from_bytes(#[wasm_bindgen(unchecked_param_type = "Uint8Array")] bytes: &JsValue) -> JsResult<JsCatalog> {
         let bytes = match bytes.dyn_ref::<js_sys::Uint8Array>() {
             Some(b) => b.clone(),
             None => match bytes.dyn_ref::<js_sys::ArrayBuffer>() {
                 Some(b) => js_sys::Uint8Array::new(b),
-                None => return Err(bad_input("Catalogue.fromBytes: expected the file's bytes as a Uint8Array")),
+                None => return Err(bad_input("Catalog.fromBytes: expected the file's bytes as a Uint8Array")),
             },
         };
-        Ok(JsCatalogue { inner: Rc::new(Catalog::decode_from(&JsBytes(&bytes)).map_err(js_err)?) })
+        Ok(JsCatalog { inner: Rc::new(Catalog::decode_from(&JsBytes(&bytes)).map_err(js_err)?) })
     }
 
-    /// A seeded synthetic catalogue of `n` random unit vectors (ids `item-0`..), for demos and
+    /// A seeded synthetic catalog of `n` random unit vectors (ids `item-0`..), for demos and
     /// benchmarks. `elementType` is `"f32"`, `"int8"` or `"pq"` (random codes and codebook).
     #[wasm_bindgen(js_name = randomUnit)]
-    pub fn random_unit(n: u32, dim: u32, categories: u32, seed: u32, element_type: &str) -> JsResult<JsCatalogue> {
+    pub fn random_unit(n: u32, dim: u32, categories: u32, seed: u32, element_type: &str) -> JsResult<JsCatalog> {
         // n * dim floats must fit a wasm32 memory: checked in u64, before anything is allocated
         // (pq: its n * dim / 6 bytes of codes, counted as f32 values).
         const MAX_VALUES: u64 = 1 << 28; // 1 GiB of f32
@@ -208,7 +208,7 @@ impl JsCatalogue {
             // the default sub-spaces: no f32 table is built, so 1M x 384 fits.
             let m = crate::catalog::pq::default_subspaces(dim as usize);
             let c = synthetic::random_pq(n as usize, dim as usize, m, categories, seed as u64).map_err(js_err)?;
-            return Ok(JsCatalogue { inner: Rc::new(c) });
+            return Ok(JsCatalog { inner: Rc::new(c) });
         }
         let c = synthetic::random_unit(n as usize, dim as usize, categories, seed as u64);
         let c = match element_type {
@@ -220,10 +220,10 @@ impl JsCatalogue {
                 )))
             }
         };
-        Ok(JsCatalogue { inner: Rc::new(c) })
+        Ok(JsCatalog { inner: Rc::new(c) })
     }
 
-    /// Encodes the catalogue as a file (the inverse of `fromBytes`).
+    /// Encodes the catalog as a file (the inverse of `fromBytes`).
     #[wasm_bindgen(js_name = toBytes)]
     pub fn to_bytes(&self) -> Vec<u8> {
         self.inner.encode()
@@ -231,18 +231,18 @@ impl JsCatalogue {
 
     /// A copy quantized to int8 with one scale per row.
     #[wasm_bindgen(js_name = toInt8)]
-    pub fn to_int8(&self) -> JsCatalogue {
-        JsCatalogue { inner: Rc::new(self.inner.to_int8()) }
+    pub fn to_int8(&self) -> JsCatalog {
+        JsCatalog { inner: Rc::new(self.inner.to_int8()) }
     }
 
     /// A copy quantized to int8 plus a residual int8 plane that the ranker uses to re-score its best
     /// candidates (f32-like results at int8 scan speed; twice the int8 size).
     #[wasm_bindgen(js_name = toInt8Refined)]
-    pub fn to_int8_refined(&self) -> JsCatalogue {
-        JsCatalogue { inner: Rc::new(self.inner.to_int8_refined()) }
+    pub fn to_int8_refined(&self) -> JsCatalog {
+        JsCatalog { inner: Rc::new(self.inner.to_int8_refined()) }
     }
 
-    /// True for an int8 catalogue with a refine plane, or a pq catalogue with its refine plane
+    /// True for an int8 catalog with a refine plane, or a pq catalog with its refine plane
     /// attached (`Recommender.attachRefine`).
     #[wasm_bindgen(getter, js_name = hasRefine)]
     pub fn has_refine(&self) -> bool {
@@ -272,14 +272,14 @@ impl JsCatalogue {
         self.inner.get_id(index).map(str::to_owned)
     }
 
-    /// The index of item `id`, or `undefined` if the catalogue does not have it.
+    /// The index of item `id`, or `undefined` if the catalog does not have it.
     #[wasm_bindgen(js_name = indexOf)]
     pub fn index_of(&self, id: &str) -> Option<u32> {
         self.inner.row_of(id)
     }
 
-    /// Indices of the given ids; ids the catalogue does not have are skipped (an item seen earlier
-    /// may have left the catalogue since: excluding it is a no-op, not an error).
+    /// Indices of the given ids; ids the catalog does not have are skipped (an item seen earlier
+    /// may have left the catalog since: excluding it is a no-op, not an error).
     #[wasm_bindgen(js_name = indicesOf)]
     pub fn indices_of(&self, ids: Vec<String>) -> Uint32Array {
         let rows: Vec<u32> = ids.iter().filter_map(|id| self.inner.row_of(id)).collect();
@@ -296,35 +296,35 @@ impl JsCatalogue {
         ((index as usize) < self.inner.len()).then(|| Float32Array::from(&self.inner.vector(index)[..]))
     }
 
-    /// All f32 values, row-major (a copy). Throws for int8 catalogues.
+    /// All f32 values, row-major (a copy). Throws for int8 catalogs.
     #[wasm_bindgen(js_name = valuesF32)]
     pub fn values_f32(&self) -> JsResult<Float32Array> {
         match self.inner.vectors() {
             Vectors::F32(v) => Ok(Float32Array::from(&v[..])),
-            _ => Err(bad_input("valuesF32: catalogue is not f32")),
+            _ => Err(bad_input("valuesF32: catalog is not f32")),
         }
     }
 
-    /// All int8 values, row-major (a copy). Throws for f32 catalogues.
+    /// All int8 values, row-major (a copy). Throws for f32 catalogs.
     #[wasm_bindgen(js_name = valuesInt8)]
     pub fn values_int8(&self) -> JsResult<Int8Array> {
         match self.inner.vectors() {
             Vectors::Int8 { values, .. } => Ok(Int8Array::from(&values[..])),
-            _ => Err(bad_input("valuesInt8: catalogue is not int8")),
+            _ => Err(bad_input("valuesInt8: catalog is not int8")),
         }
     }
 
-    /// Per-row int8 scales (a copy). Throws for f32 catalogues.
+    /// Per-row int8 scales (a copy). Throws for f32 catalogs.
     #[wasm_bindgen(js_name = scalesInt8)]
     pub fn scales_int8(&self) -> JsResult<Float32Array> {
         match self.inner.vectors() {
             Vectors::Int8 { scales, .. } => Ok(Float32Array::from(&scales[..])),
-            _ => Err(bad_input("scalesInt8: catalogue is not int8")),
+            _ => Err(bad_input("scalesInt8: catalog is not int8")),
         }
     }
 }
 
-/// Exact top-k search over one catalogue, with reusable scratch buffers.
+/// Exact top-k search over one catalog, with reusable scratch buffers.
 #[wasm_bindgen(js_name = Ranker)]
 pub struct JsRanker {
     catalog: Rc<Catalog>,
@@ -333,23 +333,23 @@ pub struct JsRanker {
 
 #[wasm_bindgen(js_class = Ranker)]
 impl JsRanker {
-    /// A ranker over `catalogue` (shares its memory; the catalogue object may be freed afterwards).
+    /// A ranker over `catalog` (shares its memory; the catalog object may be freed afterwards).
     #[wasm_bindgen(constructor)]
-    pub fn new(catalogue: &JsCatalogue) -> JsRanker {
-        JsRanker { catalog: Rc::clone(&catalogue.inner), topk: TopK::new() }
+    pub fn new(catalog: &JsCatalog) -> JsRanker {
+        JsRanker { catalog: Rc::clone(&catalog.inner), topk: TopK::new() }
     }
 
     /// A ranker using a named kernel (`"simd128"`, `"portable"` or `"scalar"`), for benchmarks and
     /// for comparing kernels in a given engine. Throws for an unknown name. `boundedScan: false`
-    /// scans a large f32 catalogue directly instead of through its int8 shadow (same results).
+    /// scans a large f32 catalog directly instead of through its int8 shadow (same results).
     #[wasm_bindgen(js_name = withKernel)]
-    pub fn with_kernel(catalogue: &JsCatalogue, kernel: &str, bounded_scan: Option<bool>) -> JsResult<JsRanker> {
+    pub fn with_kernel(catalog: &JsCatalog, kernel: &str, bounded_scan: Option<bool>) -> JsResult<JsRanker> {
         let Some(&k) = Kernel::ALL.iter().find(|k| k.name() == kernel) else {
             let names: Vec<&str> = Kernel::ALL.iter().map(|k| k.name()).collect();
             return Err(bad_input(&format!("unknown kernel {kernel:?} (this build has {names:?})")));
         };
         let topk = TopK::with_kernel(k).bounded(bounded_scan.unwrap_or(true));
-        Ok(JsRanker { catalog: Rc::clone(&catalogue.inner), topk })
+        Ok(JsRanker { catalog: Rc::clone(&catalog.inner), topk })
     }
 
     /// The kernel in use: `"simd128"` unless chosen with `withKernel`.
@@ -358,7 +358,7 @@ impl JsRanker {
         self.topk.kernel().name().to_owned()
     }
 
-    /// The best `k` items for `query` (a `Float32Array` of the catalogue's dimension), never returning
+    /// The best `k` items for `query` (a `Float32Array` of the catalog's dimension), never returning
     /// indices in `exclude`, and only items whose category is in `categories` when that is given.
     /// Throws on a wrong dimension, a NaN or infinite query value, or an excluded index out of range.
     #[wasm_bindgen(js_name = topK)]
@@ -401,7 +401,7 @@ impl TopKResult {
         self.indices.len() as u32
     }
 
-    /// Catalogue indices of the hits.
+    /// Catalog indices of the hits.
     #[wasm_bindgen(getter)]
     pub fn indices(&self) -> Uint32Array {
         Uint32Array::from(&self.indices[..])
@@ -451,15 +451,9 @@ impl JsUserTower {
         self.inner.config().max_len as u32
     }
 
-    /// Embeds a history given as parallel arrays: catalogue indices, kinds (0 view, 1 cart,
+    /// Embeds a history given as parallel arrays: catalog indices, kinds (0 view, 1 cart,
     /// 2 purchase) and times in seconds, oldest first.
-    pub fn embed(
-        &mut self,
-        catalogue: &JsCatalogue,
-        items: &[u32],
-        kinds: &[u8],
-        times: &[f64],
-    ) -> JsResult<Float32Array> {
+    pub fn embed(&mut self, catalog: &JsCatalog, items: &[u32], kinds: &[u8], times: &[f64]) -> JsResult<Float32Array> {
         if kinds.len() != items.len() || times.len() != items.len() {
             return Err(bad_input("embed: items, kinds and times must have the same length"));
         }
@@ -472,15 +466,15 @@ impl JsUserTower {
             })
             .collect::<crate::Result<Vec<_>>>()
             .map_err(js_err)?;
-        let v = self.inner.embed(&catalogue.inner, &events).map_err(js_err)?;
+        let v = self.inner.embed(&catalog.inner, &events).map_err(js_err)?;
         Ok(Float32Array::from(&v[..]))
     }
 
     /// Runs the self-check shipped in `tower.json` against the f32 item table: the largest
     /// difference from the trainer's native embedding, or `undefined` when there is no check.
     #[wasm_bindgen(js_name = selfCheck)]
-    pub fn self_check(&mut self, catalogue: &JsCatalogue) -> JsResult<Option<f32>> {
-        self.inner.self_check(&catalogue.inner).map_err(js_err)
+    pub fn self_check(&mut self, catalog: &JsCatalog) -> JsResult<Option<f32>> {
+        self.inner.self_check(&catalog.inner).map_err(js_err)
     }
 
     /// The embedding the trainer computed for the self-check history.
@@ -539,7 +533,7 @@ impl JsPqRefine {
     }
 }
 
-/// A catalogue, a user tower and the visitor's history: record interactions, get recommendations.
+/// A catalog, a user tower and the visitor's history: record interactions, get recommendations.
 #[wasm_bindgen(js_name = Recommender)]
 pub struct JsRecommender {
     inner: crate::recommender::Recommender,
@@ -549,26 +543,26 @@ pub struct JsRecommender {
 impl JsRecommender {
     /// Takes the tower (it is moved into the recommender); throws if the dimensions differ.
     #[wasm_bindgen(constructor)]
-    pub fn new(catalogue: &JsCatalogue, tower: JsUserTower) -> JsResult<JsRecommender> {
-        let inner = crate::recommender::Recommender::new(catalogue.inner.clone(), tower.inner).map_err(js_err)?;
+    pub fn new(catalog: &JsCatalog, tower: JsUserTower) -> JsResult<JsRecommender> {
+        let inner = crate::recommender::Recommender::new(catalog.inner.clone(), tower.inner).map_err(js_err)?;
         Ok(JsRecommender { inner })
     }
 
-    /// Attaches a pq table's refine plane to this recommender's catalogue, `catalogue` (the same
+    /// Attaches a pq table's refine plane to this recommender's catalog, `catalog` (the same
     /// object it was built with, which then shares the refined table): the best `2k + 32` rows of the
     /// pq scan are re-scored with both levels and the history is re-embedded with them. Throws
     /// `corrupt-file` if the plane belongs to another table (nothing changes then).
     #[wasm_bindgen(js_name = attachRefine)]
-    pub fn attach_refine(&mut self, catalogue: &mut JsCatalogue, plane: JsPqRefine) -> JsResult<()> {
-        if !Rc::ptr_eq(&catalogue.inner, self.inner.catalog()) {
-            return Err(bad_input("attachRefine: the catalogue is not this recommender's"));
+    pub fn attach_refine(&mut self, catalog: &mut JsCatalog, plane: JsPqRefine) -> JsResult<()> {
+        if !Rc::ptr_eq(&catalog.inner, self.inner.catalog()) {
+            return Err(bad_input("attachRefine: the catalog is not this recommender's"));
         }
         // The JS object lets go of the table for the attach, so it happens in place, not on a copy
-        // (the table of a large catalogue is the largest thing in memory).
+        // (the table of a large catalog is the largest thing in memory).
         let empty = Rc::new(Catalog::from_f32::<&str>(&[], 1, Vec::new(), None).map_err(js_err)?);
-        drop(std::mem::replace(&mut catalogue.inner, empty));
+        drop(std::mem::replace(&mut catalog.inner, empty));
         let r = self.inner.attach_residual(plane.inner);
-        catalogue.inner = self.inner.catalog().clone();
+        catalog.inner = self.inner.catalog().clone();
         r.map_err(js_err)
     }
 
@@ -579,7 +573,7 @@ impl JsRecommender {
     }
 
     /// Adds the ranking stage (or removes it with `undefined`); throws if it covers another
-    /// catalogue.
+    /// catalog.
     #[wasm_bindgen(js_name = setRankingStage)]
     pub fn set_ranking_stage(&mut self, stage: Option<JsRankingStage>) -> JsResult<()> {
         self.inner.set_ranking_stage(stage.map(|s| s.inner)).map_err(js_err)
@@ -632,7 +626,7 @@ impl JsRecommender {
     }
 
     /// Sets the cold-start list (item ids, best first) used while the history is empty. Ids the
-    /// catalogue lacks are skipped; returns how many were kept.
+    /// catalog lacks are skipped; returns how many were kept.
     #[wasm_bindgen(js_name = setPopular)]
     pub fn set_popular(&mut self, ids: Vec<String>) -> JsResult<u32> {
         let rows = self.rows(&ids);
@@ -642,7 +636,7 @@ impl JsRecommender {
 
     /// Replaces the history with stored events (parallel arrays, oldest first: item ids, kinds
     /// 0 view / 1 cart / 2 purchase, times in seconds) and recomputes the embedding once. Events
-    /// whose item left the catalogue are skipped (the caller's stored history is not touched);
+    /// whose item left the catalog are skipped (the caller's stored history is not touched);
     /// returns how many were used.
     #[wasm_bindgen(js_name = setHistory)]
     pub fn set_history(&mut self, ids: Vec<String>, kinds: &[u8], times: &[f64]) -> JsResult<u32> {
@@ -660,7 +654,7 @@ impl JsRecommender {
         Ok(events.len() as u32)
     }
 
-    /// Replaces the history with a `VisitorHistory`'s events (events whose item left the catalogue
+    /// Replaces the history with a `VisitorHistory`'s events (events whose item left the catalog
     /// are skipped; the stored history keeps them) and recomputes the embedding once. Returns how
     /// many events were used.
     #[wasm_bindgen(js_name = useHistory)]
@@ -670,13 +664,13 @@ impl JsRecommender {
     }
 
     /// "Not interested": the item never comes back and similar ones lose score. Throws
-    /// `unknown-item` for an id the catalogue lacks.
+    /// `unknown-item` for an id the catalog lacks.
     pub fn dismiss(&mut self, item_id: &str) -> JsResult<()> {
         let row = self.row(item_id)?;
         self.inner.dismiss(row).map_err(js_err)
     }
 
-    /// Replaces the dismissed items (stored ids, oldest first); ids the catalogue lacks are skipped.
+    /// Replaces the dismissed items (stored ids, oldest first); ids the catalog lacks are skipped.
     /// Returns how many were used.
     #[wasm_bindgen(js_name = setDismissed)]
     pub fn set_dismissed(&mut self, ids: Vec<String>) -> JsResult<u32> {
@@ -687,7 +681,7 @@ impl JsRecommender {
 
     /// Sets the business rules: blocked item ids, boosts as parallel arrays of category codes and
     /// numbers (negative: bury), pins as parallel arrays of item ids and 0-based positions. Ids the
-    /// catalogue lacks are skipped (an item may have left it); returns how many were skipped.
+    /// catalog lacks are skipped (an item may have left it); returns how many were skipped.
     /// Throws `invalid-argument` for arrays of different lengths, a non-finite boost or a position
     /// of 1000 or more.
     #[wasm_bindgen(js_name = setRules)]
@@ -742,7 +736,7 @@ impl JsRecommender {
         explanation_object(&e, self.inner.catalog(), self.inner.dismissed().len() as u32, |_| None)
     }
 
-    /// The catalogue rows of `ids`, the ids the catalogue lacks skipped.
+    /// The catalog rows of `ids`, the ids the catalog lacks skipped.
     fn rows(&self, ids: &[String]) -> Vec<u32> {
         ids.iter().filter_map(|id| self.inner.catalog().row_of(id)).collect()
     }
@@ -797,7 +791,7 @@ impl Recommendations {
         self.recs.iter().map(|r| self.catalog.id(r.index).to_owned()).collect()
     }
 
-    /// Catalogue indices.
+    /// Catalog indices.
     #[wasm_bindgen(getter)]
     pub fn indices(&self) -> Uint32Array {
         Uint32Array::from(&self.recs.iter().map(|r| r.index).collect::<Vec<_>>()[..])
@@ -941,10 +935,10 @@ pub(crate) fn explanation_object(
     .into())
 }
 
-/// Applies a catalogue delta file to the cached catalogue file and returns the new catalogue's bytes
+/// Applies a catalog delta file to the cached catalog file and returns the new catalog's bytes
 /// (the caller checks them against the manifest's SHA-256 before storing). Throws `invalid-delta`
 /// or `corrupt-file`.
-#[wasm_bindgen(js_name = applyCatalogueDelta)]
-pub fn apply_catalogue_delta(base: &[u8], delta: &[u8]) -> JsResult<Vec<u8>> {
+#[wasm_bindgen(js_name = applyCatalogDelta)]
+pub fn apply_catalog_delta(base: &[u8], delta: &[u8]) -> JsResult<Vec<u8>> {
     crate::catalog::delta::apply_delta_bytes(base, delta).map_err(js_err)
 }

@@ -228,6 +228,22 @@ impl JsFileRequest {
     }
 }
 
+/// A manifest as the loader validated it: handed from `syncArtifacts` to the session as is (parsed
+/// once, never copied back into JS as text).
+#[wasm_bindgen(js_name = Manifest)]
+pub struct JsManifest {
+    pub(crate) inner: Manifest,
+}
+
+#[wasm_bindgen(js_class = Manifest)]
+impl JsManifest {
+    /// The export's model version.
+    #[wasm_bindgen(getter, js_name = modelVersion)]
+    pub fn model_version(&self) -> String {
+        self.inner.model_version.clone()
+    }
+}
+
 /// A model ready to answer: the recommender and its items' metadata, checked against each other.
 #[wasm_bindgen(js_name = Model)]
 pub struct JsModel {
@@ -447,7 +463,7 @@ impl JsSession {
     /// (its rules and experiment). `options`: `{ historyScope, maxEvents, maxAgeDays, device,
     /// variant, rules }`. Bad options throw `invalid-argument` before anything is read. A store
     /// that cannot be read gives an empty history and `loadReports()[i].error`, never a failure.
-    pub fn open(store: &JsHistoryStore, model: JsModel, manifest_json: &str, options: JsValue) -> JsResult<Promise> {
+    pub fn open(store: &JsHistoryStore, model: JsModel, manifest: &JsManifest, options: JsValue) -> JsResult<Promise> {
         let o = options_object(&options, "options")?.unwrap_or_else(|| js_sys::Object::new().into());
         let scope = match get(&o, "historyScope") {
             v if v.is_undefined() => "default".to_owned(),
@@ -475,9 +491,15 @@ impl JsSession {
             v if absent(&v) => None,
             v => Some(app_rules(&v)?),
         };
-        let manifest = Manifest::parse(manifest_json.as_bytes())?;
-        let session =
-            crate::session::Session::new(model.inner, &manifest, bounds, &scope, &device, variant.as_deref(), rules)?;
+        let session = crate::session::Session::new(
+            model.inner,
+            &manifest.inner,
+            bounds,
+            &scope,
+            &device,
+            variant.as_deref(),
+            rules,
+        )?;
         let channel = |s: Scope| match &*store.backend {
             Backend::Idb(_, name) => {
                 BroadcastChannel::new(&format!("localrec:{name}:{}", session.history(s).scope())).ok()
@@ -656,27 +678,26 @@ impl JsSession {
     }
 
     /// Replaces the app's rules (see `crate::session::AppRules`); returns how many ids the
-    /// catalogue lacks. Invalid rules throw `invalid-argument` and change nothing.
+    /// catalog lacks. Invalid rules throw `invalid-argument` and change nothing.
     #[wasm_bindgen(js_name = setRules)]
     pub fn set_rules(&self, rules: JsValue) -> JsResult<u32> {
         let rules = app_rules(&rules)?;
         Ok(self.inner.session.borrow_mut().set_rules(rules)? as u32)
     }
 
-    /// Switches to a newer model (moved in) and its manifest's text; the history carries over.
+    /// Switches to a newer model (moved in) and its manifest; the history carries over.
     #[wasm_bindgen(js_name = useModel)]
-    pub fn use_model(&self, model: JsModel, manifest_json: &str) -> JsResult<()> {
-        let manifest = Manifest::parse(manifest_json.as_bytes())?;
+    pub fn use_model(&self, model: JsModel, manifest: &JsManifest) -> JsResult<()> {
         let inner = &self.inner;
         inner
             .session
             .borrow_mut()
-            .replace_model(model.inner, &manifest, &inner.device, inner.variant.as_deref())
+            .replace_model(model.inner, &manifest.inner, &inner.device, inner.variant.as_deref())
             .map_err(BindingError::from)
     }
 
     /// Adds the ranking stage loaded behind the first answer (moved in; it must cover this
-    /// catalogue).
+    /// catalog).
     #[wasm_bindgen(js_name = attachRankingStage)]
     pub fn attach_ranking_stage(&self, stage: JsRankingStage) -> JsResult<()> {
         let mut s = self.inner.session.borrow_mut();
@@ -757,7 +778,7 @@ impl JsSession {
         ])
     }
 
-    /// Item metadata by id: `{ id, title, category }`, or `null` for an id the catalogue lacks.
+    /// Item metadata by id: `{ id, title, category }`, or `null` for an id the catalog lacks.
     pub fn item(&self, id: JsValue) -> JsResult<JsValue> {
         let id = item_id(&id, "the item id")?;
         let s = self.inner.session.borrow();
@@ -765,7 +786,7 @@ impl JsSession {
         Ok(m.row(&id).map_or(JsValue::NULL, |r| item_object(m, r).into()))
     }
 
-    /// Every item's `{ id, title, category }`, in catalogue order.
+    /// Every item's `{ id, title, category }`, in catalog order.
     pub fn items(&self) -> Array {
         let s = self.inner.session.borrow();
         let m = s.model();

@@ -37,7 +37,7 @@ pub fn ids(n: usize) -> Vec<String> {
     (0..n).map(|i| format!("sku-{i:05}")).collect()
 }
 
-/// An f32 catalogue made of the given rows of `c` (same ids, categories and vectors); rows listed in
+/// An f32 catalog made of the given rows of `c` (same ids, categories and vectors); rows listed in
 /// `perturb` get their first coordinate changed (a "changed row" for delta tests).
 pub fn subset(c: &localrec::Catalog, rows: &[u32], perturb: &[u32]) -> localrec::Catalog {
     let ids: Vec<&str> = rows.iter().map(|&r| c.id(r)).collect();
@@ -50,7 +50,7 @@ pub fn subset(c: &localrec::Catalog, rows: &[u32], perturb: &[u32]) -> localrec:
         values.extend(v);
     }
     let cats = c.categories().map(|cats| rows.iter().map(|&r| cats[r as usize]).collect());
-    localrec::Catalog::from_f32(&ids, c.dim(), values, cats).expect("rows of a valid catalogue")
+    localrec::Catalog::from_f32(&ids, c.dim(), values, cats).expect("rows of a valid catalog")
 }
 
 /// A database `name` opened empty, with the crate's schema: deleted first, so each browser test

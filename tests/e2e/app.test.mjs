@@ -101,7 +101,7 @@ test('the demo dismisses an item ("not interested"), explains its answer behind 
   assert.deepEqual(pageErrors, []);
 });
 
-test('search and category filter the catalogue', async () => {
+test('search and category filter the catalog', async () => {
   await page.fill('#search', 'lamp');
   const names = await page.$$eval('#items li .name', (els) => els.map((e) => e.textContent));
   assert.ok(names.length > 0 && names.every((n) => /lamp/i.test(n)), names.join(','));

@@ -49,19 +49,19 @@ test('the category filter keeps only that category', async () => {
   assert.ok(cats.every((c) => c === 'cat 3'), cats.join(','));
 });
 
-test('a malformed catalogue file gives a readable error and keeps the current catalogue', async () => {
+test('a malformed catalog file gives a readable error and keeps the current catalog', async () => {
   const before = await resultIds();
-  await page.setInputFiles('#file', { name: 'broken.lrc', mimeType: 'application/octet-stream', buffer: Buffer.from('PK\x03\x04 not a catalogue') });
+  await page.setInputFiles('#file', { name: 'broken.lrc', mimeType: 'application/octet-stream', buffer: Buffer.from('PK\x03\x04 not a catalog') });
   await page.waitForFunction(() => document.getElementById('error').textContent !== '');
-  assert.match(await page.textContent('#error'), /not a localrec catalogue: bad magic/);
+  assert.match(await page.textContent('#error'), /not a localrec catalog: bad magic/);
   assert.deepEqual(await resultIds(), before);
   assert.deepEqual(pageErrors, []);
 });
 
-test('a valid catalogue file round-trips through the page', async () => {
+test('a valid catalog file round-trips through the page', async () => {
   const bytes = await page.evaluate(async () => {
-    const { Catalogue } = await import('/pkg/localrec.js');
-    const c = Catalogue.randomUnit(500, 16, 2, 9, 'f32');
+    const { Catalog } = await import('/pkg/localrec.js');
+    const c = Catalog.randomUnit(500, 16, 2, 9, 'f32');
     const b = Array.from(c.toBytes());
     c.free();
     return b;

@@ -1,4 +1,4 @@
-// End-to-end tests of the loader and the cache (issue: catalogue sync and the IndexedDB cache), in
+// End-to-end tests of the loader and the cache (issue: catalog sync and the IndexedDB cache), in
 // Debian's Chromium through Playwright, against a real local server that counts and can damage what
 // it serves. Fixtures: target/e2e-fixtures/{v1,v2} (scripts/test.sh writes them with
 // `cargo run --features train --example e2e_fixtures`). The same cases run against the IndexedDB
@@ -744,7 +744,7 @@ describe('IndexedDB only', () => {
     assert.match(r.error.message, /popular row 16777215/);
   });
 
-  test('items.json that does not match its catalogue is a typed error naming the mismatch', async () => {
+  test('items.json that does not match its catalog is a typed error naming the mismatch', async () => {
     const page = await newPage(context);
     state.fault = async (name, body, res) => {
       if (name !== 'items.json' && name !== 'manifest.json') return false;
@@ -857,7 +857,7 @@ describe('IndexedDB only', () => {
         const stats = await rec.stats();
         const items = await rec.items();
         const text = JSON.stringify({ seen, stats });
-        // Everything the figures must never carry: every id, title and category of the catalogue
+        // Everything the figures must never carry: every id, title and category of the catalog
         // (the recommended ones included) and the recorded ids.
         const secrets = [...items.flatMap((it) => [it.id, it.title, it.category]), ...recs.items.map((it) => it.id), 'sku-does-not-exist'].filter(Boolean);
         const leaks = [...new Set(secrets)].filter((s) => text.includes(s));
@@ -893,8 +893,8 @@ describe('IndexedDB only', () => {
       const seen = [];
       const rec = await window.L.open('/model/manifest.json', { dbName: 'e2e-exp', update: 'wait', onMetric: (m) => seen.push(m), ...o });
       const info = { ...rec.info };
-      // The shadow loads in the background: wait for it, then interact.
-      for (let i = 0; i < 300 && !(await rec.stats()).experiment?.shadowReady; i++) await new Promise((r) => setTimeout(r, 50));
+      // The shadow loads in the background: wait for it (up to 60 s: a busy machine), then interact.
+      for (let i = 0; i < 1200 && !(await rec.stats()).experiment?.shadowReady; i++) await new Promise((r) => setTimeout(r, 50));
       for (const id of ['sku-00010', 'sku-00020', 'sku-00030', 'sku-00031', 'sku-00032', 'sku-00033']) {
         await rec.record(id, 'view');
         await new Promise((r) => setTimeout(r, 30));

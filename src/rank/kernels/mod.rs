@@ -1,4 +1,4 @@
-//! Scoring kernels: the inner products of one query against a block of catalogue rows.
+//! Scoring kernels: the inner products of one query against a block of catalog rows.
 //!
 //! Every kernel has the same contract, and one conformance suite (`tests/ranker.rs`) runs against all
 //! of them, natively and inside headless Chrome and Firefox:

@@ -33,7 +33,7 @@ fn load(ptr: *const f32) -> v128 {
 /// See [`super::Kernel::scores_f32`].
 ///
 /// One row at a time, front to back: a single sequential stream is what the hardware prefetcher
-/// follows best once the catalogue is larger than the caches. (Scoring four rows together, sharing
+/// follows best once the catalog is larger than the caches. (Scoring four rows together, sharing
 /// the query loads, was 1.7x slower at 1M x 64 in Chromium, though on par in cache; measured with
 /// `Ranker.withKernel` in one page.) Four accumulators keep four add chains in flight.
 pub fn scores_f32(query: &[f32], rows: &[f32], out: &mut [f32]) {
