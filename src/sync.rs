@@ -177,6 +177,10 @@ pub trait Fetch: Io {
 pub trait Digest: Io {
     /// Lowercase hex.
     async fn sha256(&self, bytes: &Self::Bytes) -> Result<String, Self::Error>;
+    /// Each of `files`, all started at once (a host may await them together).
+    async fn sha256_all(&self, files: &[&Self::Bytes]) -> Result<Vec<String>, Self::Error> {
+        join_all(files.iter().map(|b| self.sha256(b)).collect()).await.into_iter().collect()
+    }
 }
 
 /// What the page or worker provides around the loader.
@@ -374,29 +378,13 @@ async fn verify_and_prepare<E: Env>(
     entries: &[&FileEntry],
     bytes: &[Option<E::Bytes>],
 ) -> Result<Result<E::Prepared, Vec<usize>>, E::Error> {
-    let digests = join_all(
-        entries
-            .iter()
-            .zip(bytes)
-            .map(|(f, b)| async move {
-                match b {
-                    Some(b) if b.len() == f.bytes => Some(env.sha256(b).await),
-                    _ => None,
-                }
-            })
-            .collect(),
-    )
-    .await;
-    let mut bad = Vec::new();
-    for (i, (f, d)) in entries.iter().zip(digests).enumerate() {
-        let ok = match d {
-            Some(d) => d? == f.sha256,
-            None => false,
-        };
-        if !ok {
-            bad.push(i);
-        }
-    }
+    // Only files of the right size are hashed, all at once.
+    let sized: Vec<usize> =
+        (0..entries.len()).filter(|&i| bytes[i].as_ref().is_some_and(|b| b.len() == entries[i].bytes)).collect();
+    let digests = env.sha256_all(&sized.iter().filter_map(|&i| bytes[i].as_ref()).collect::<Vec<_>>()).await?;
+    let bad: Vec<usize> = (0..entries.len())
+        .filter(|&i| sized.iter().position(|&j| j == i).is_none_or(|k| digests[k] != entries[i].sha256))
+        .collect();
     if !bad.is_empty() {
         return Ok(Err(bad));
     }

@@ -114,13 +114,13 @@ impl FileStore for IdbFileStore {
         let t = tx(&self.db, &[FILES], IdbTransactionMode::Readonly, WHAT)?;
         let read = async {
             let store = t.object_store(FILES)?;
-            // Every request is made before the first is awaited: one round of reads.
+            // Every request is made at once and only the last awaited: requests of one transaction
+            // complete in order, and an earlier one that fails fails the transaction (one await).
             let requests = shas.iter().map(|s| store.get(&JsValue::from_str(s))).collect::<Result<Vec<_>, _>>()?;
-            let mut out = Vec::with_capacity(requests.len());
-            for r in &requests {
-                out.push(file_bytes(&idb::request(r).await?));
+            if let Some(last) = requests.last() {
+                idb::request(last).await?;
             }
-            Ok::<_, JsValue>(out)
+            requests.iter().map(|r| r.result().map(|v| file_bytes(&v))).collect::<Result<Vec<_>, _>>()
         };
         read.await.map_err(|e| idb::store_error(WHAT, &e))
     }

@@ -237,6 +237,11 @@ pub struct JsManifest {
 
 #[wasm_bindgen(js_class = Manifest)]
 impl JsManifest {
+    /// Parses and validates a manifest's JSON text (`invalid-manifest` names what is wrong).
+    pub fn parse(json: &str) -> JsResult<JsManifest> {
+        Ok(JsManifest { inner: Manifest::parse(json.as_bytes())? })
+    }
+
     /// The export's model version.
     #[wasm_bindgen(getter, js_name = modelVersion)]
     pub fn model_version(&self) -> String {

@@ -257,8 +257,29 @@ impl Digest for WebEnv {
             ));
         }
         let digest = await_js(call(&subtle, "digest", &[&JsValue::from_str("SHA-256"), bytes])?).await?;
-        Ok(Uint8Array::new(&digest).to_vec().iter().map(|b| format!("{b:02x}")).collect())
+        Ok(hex(&digest))
     }
+
+    /// One `Promise.all` over every digest: one await (one crossing back) for all of them.
+    async fn sha256_all(&self, files: &[&Uint8Array]) -> JsResult<Vec<String>> {
+        let subtle = get(&get(&js_sys::global(), "crypto"), "subtle");
+        if files.is_empty() {
+            return Ok(Vec::new());
+        }
+        if subtle.is_undefined() || subtle.is_null() {
+            return self.sha256(files[0]).await.map(|_| Vec::new()); // the typed error
+        }
+        let started: Array = files
+            .iter()
+            .map(|b| call(&subtle, "digest", &[&JsValue::from_str("SHA-256"), b]))
+            .collect::<JsResult<_>>()?;
+        let all = JsFuture::from(Promise::all(&started)).await?;
+        Ok(Array::from(&all).iter().map(|d| hex(&d)).collect())
+    }
+}
+
+fn hex(digest: &JsValue) -> String {
+    Uint8Array::new(digest).to_vec().iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Holds a Web Lock until dropped.
