@@ -152,8 +152,7 @@ export async function open(manifestUrl, options = {}) {
   // The ranking stage ('auto' above autoStageBytes, 'progressive') and a pq table's refine plane
   // follow the first answer, each under its own cache record.
   rec._request = request;
-  rec._stageUrl = `${new URL(manifestUrl, globalThis.location?.href)}#ranking-stage`;
-  rec._refineUrl = `${new URL(manifestUrl, globalThis.location?.href)}#pq-refine`;
+  rec._manifestUrl = manifestUrl;
   rec._loadBehindAll();
   return rec;
 }
@@ -260,58 +259,40 @@ export class LocalRecommender {
   _check() { if (this._closed) throw new LocalRecError('closed', 'this recommender was closed'); }
 
   /**
-   * Loads one file behind the first answer, under its own cache record (`url`: the manifest's URL
-   * with a `#` suffix, so the tower's files are complete and answer without it), and hands what
-   * `decode` made of it to `use` when it belongs to the model version in use and `done()` is still
-   * false; a newer one found behind a cached one follows the same way. `done`, `use` and `failed`
-   * are the caller's; a failure is reported by `failed`, never thrown. Resolves when the first
-   * attempt is settled; its cache write is awaited by `close()`.
+   * What follows the first answer (the core decides, see src/request.rs): the ranking stage
+   * ('progressive', and 'auto' above `autoStageBytes`) and a pq table's refine plane (`refine:
+   * 'auto'` skips it on a constrained device or above 32 MiB), each under its own cache record (the
+   * manifest's URL with a `#` suffix). The session attaches one only to the model version in use,
+   * once (`Session.attachRankingStage`); a newer one found behind a cached one follows the same way.
+   * Failures leave the model answering as it did: 'ranking-stage-failed' or 'refine-failed' events.
+   * Cache writes are awaited by `close()`.
    */
-  async _loadBehind(url, role, decode, done, use, failed) {
-    const attach = (prepared, manifest) => {
-      if (!prepared) return;
-      if (this._closed || manifest.modelVersion !== this.info.modelVersion || done()) { prepared.free(); return; }
-      try { use(prepared, manifest); } catch (e) { throw fromWasm(e); } // moved into the core either way
-    };
-    const report = (e) => { if (!this._closed) failed(e); };
-    try {
-      const s = await syncArtifacts(url, [role], {
+  _loadBehindAll() {
+    const parts = [
+      [this._session.stageBehind(this._request), 'ranking-stage', 'the ranking stage', RankingStage, 'attachRankingStage', (v) => `the ranking stage of model ${v} is in use`],
+      [this._session.refineBehind(this._request), 'refine', 'the pq refine plane', PqRefine, 'attachRefine', (v) => `the pq table of model ${v} is refined by its second level`],
+    ];
+    for (const [role, type, what, Part, attachTo, wording] of parts) {
+      if (!role) continue;
+      const report = (e) => { if (!this._closed) this._emit({ type: `${type}-failed`, reason: e?.code ?? 'internal', message: `${what} could not be loaded (${e?.message ?? e}): the model answers without it` }); };
+      const attach = (u) => {
+        if (!u?.prepared) return;
+        if (this._closed) { u.prepared.free(); return; }
+        let used;
+        try { used = this._session[attachTo](u.prepared, u.manifest); } catch (e) { report(fromWasm(e)); return; }
+        if (used) this._attached(type, wording(u.manifest.modelVersion));
+      };
+      syncArtifacts(`${new URL(this._manifestUrl, globalThis.location?.href)}#${type === 'refine' ? 'pq-refine' : type}`, [role], {
         store: this._store, fetch: this._opts.fetch, signal: this._abort.signal, background: true, variant: this._opts.variant, device: this._device,
         onProgress: (p) => this._metrics.progress(p.bytesDone),
         // The manifest's own fate (offline, a bad update) is reported by the tower's sync already.
         onEvent: (e) => { if (e.type !== 'offline' && e.type !== 'update-failed') this._emit(e); },
-        prepare: (files) => (files[role] ? decode(files[role]) : null),
-      });
-      this._behindStored.push(s.stored.catch(() => false));
-      attach(s.prepared, s.manifest);
-      // A newer file found behind a cached one: used if the tower has moved to its version by then.
-      s.update?.then((u) => { if (u) attach(u.prepared, u.manifest); }).catch(report);
-    } catch (e) { report(e); }
-  }
-
-  /**
-   * What follows the first answer (the core decides, see src/request.rs): the ranking stage
-   * ('progressive', and 'auto' above `autoStageBytes`), used as soon as it is verified and belongs
-   * to the model version in use, and a pq table's refine plane (`refine: 'auto'` skips it on a
-   * constrained device or above 32 MiB), after which the pq scan's best `2k + 32` are re-scored with
-   * both levels. Failures leave the model answering as it did: 'ranking-stage-failed' or
-   * 'refine-failed' events.
-   */
-  _loadBehindAll() {
-    const failed = (type, what) => (e) => this._emit({ type, reason: e?.code ?? 'internal', message: `${what} could not be loaded (${e?.message ?? e}): the model answers without it` });
-    const stage = this._session.stageBehind(this._request);
-    if (stage) {
-      this._loadBehind(this._stageUrl, stage, (bytes) => RankingStage.fromBytes(bytes), () => this.info.ranking === 'two-stage', (prepared, manifest) => {
-        this._session.attachRankingStage(prepared);
-        this._attached('ranking-stage', `the ranking stage of model ${manifest.modelVersion} is in use`);
-      }, failed('ranking-stage-failed', 'the ranking stage'));
-    }
-    const refine = this._session.refineBehind(this._request);
-    if (refine) {
-      this._loadBehind(this._refineUrl, refine, (bytes) => PqRefine.fromBytes(bytes), () => this.info.refined, (prepared, manifest) => {
-        this._session.attachRefine(prepared);
-        this._attached('refine', `the pq table of model ${manifest.modelVersion} is refined by its second level`);
-      }, failed('refine-failed', 'the pq refine plane'));
+        prepare: (files) => (files[role] ? Part.fromBytes(files[role]) : null),
+      }).then((s) => {
+        this._behindStored.push(s.stored.catch(() => false));
+        attach(s);
+        s.update?.then(attach, report);
+      }, report);
     }
   }
 

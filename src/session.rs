@@ -275,6 +275,14 @@ pub enum Scope {
     Dismissed,
 }
 
+/// A part of the model that follows the first answer ([`Session::attach_behind`]).
+pub enum Behind {
+    /// The ranking stage (`ranker.bin`).
+    Stage(Rc<RankingStage>),
+    /// A pq table's refine plane.
+    Refine(crate::catalog::PqResidual),
+}
+
 /// The shadow variant of an experiment: scored beside the live one, never shown.
 #[derive(Debug)]
 struct Shadow {
@@ -361,6 +369,24 @@ impl Session {
     /// The manifest of the model in use.
     pub fn manifest(&self) -> &Manifest {
         &self.manifest
+    }
+
+    /// Attaches a part loaded behind the first answer, when it belongs to the model in use
+    /// (`model_version`) and the model lacks it; `Ok(false)` drops it otherwise (a part of an older or
+    /// newer version, or one already in use: an answer never goes backwards). The history is then
+    /// read again with it. An error (a stage or plane that does not fit the table) changes nothing.
+    pub fn attach_behind(&mut self, model_version: &str, part: Behind) -> Result<bool> {
+        if model_version != self.manifest.model_version {
+            return Ok(false);
+        }
+        match part {
+            Behind::Stage(_) if self.model.has_ranking_stage() => return Ok(false),
+            Behind::Refine(_) if self.model.is_refined() => return Ok(false),
+            Behind::Stage(stage) => self.model.set_ranking_stage(stage)?,
+            Behind::Refine(plane) => self.model.recommender.attach_residual(plane)?,
+        }
+        self.resync()?;
+        Ok(true)
     }
 
     /// The ranking stage's role when it should follow the first answer for `request` (the model

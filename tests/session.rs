@@ -311,3 +311,34 @@ fn explain_answers_what_recommend_answers() {
     let cats = s.model().recommender().catalog().categories().unwrap().to_vec();
     assert!(recommended.iter().all(|&r| cats[r as usize] == kitchen), "the category filter holds");
 }
+
+/// What loads behind the first answer is attached only to the model version it belongs to, once:
+/// a stale part is dropped, a second copy is dropped, and one that does not fit changes nothing.
+#[test]
+fn parts_loaded_behind_attach_to_their_own_version_once() {
+    use localrec::catalog::PqResidual;
+    use localrec::rerank::RankingStage;
+    use localrec::session::Behind;
+    const RANKER: &[u8] = include_bytes!("../www/artifacts/synthetic/ranker.bin");
+    const REFINE: &[u8] = include_bytes!("../www/artifacts/synthetic/items.pq.refine.lrc");
+    let stage = || Behind::Stage(Rc::new(RankingStage::decode(RANKER).unwrap()));
+    let mut s = session(Bounds::default());
+    for i in [3, 5, 8] {
+        s.record(&id(i), Kind::View, NOW - 10.0 + i as f64, NOW).unwrap();
+    }
+    let tower_only = rows(&mut s, 10);
+    let version = s.manifest().model_version.clone();
+    assert!(!s.attach_behind("some-other-version", stage()).unwrap(), "a part of another version is dropped");
+    assert!(!s.model().has_ranking_stage());
+    assert!(s.attach_behind(&version, stage()).unwrap());
+    assert!(s.model().has_ranking_stage());
+    let two_stage = rows(&mut s, 10);
+    assert_ne!(two_stage, tower_only, "the stage re-ranks the tower's candidates");
+    assert!(!s.attach_behind(&version, stage()).unwrap(), "a second copy is dropped");
+    assert_eq!(rows(&mut s, 10), two_stage);
+    // The pq refine plane does not fit the int8 table: an error, and nothing changes.
+    let plane = Behind::Refine(PqResidual::decode(REFINE).unwrap());
+    assert!(s.attach_behind(&version, plane).is_err());
+    assert!(!s.model().is_refined());
+    assert_eq!(rows(&mut s, 10), two_stage);
+}

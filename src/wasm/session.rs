@@ -701,22 +701,21 @@ impl JsSession {
             .map_err(BindingError::from)
     }
 
-    /// Adds the ranking stage loaded behind the first answer (moved in; it must cover this
-    /// catalog).
+    /// Adds the ranking stage loaded behind the first answer (moved in) when it belongs to the
+    /// model in use (`manifest`) and the model has none; `false` drops it (see
+    /// [`crate::session::Session::attach_behind`]). Throws if it does not cover this catalog.
     #[wasm_bindgen(js_name = attachRankingStage)]
-    pub fn attach_ranking_stage(&self, stage: JsRankingStage) -> JsResult<()> {
-        let mut s = self.inner.session.borrow_mut();
-        s.model_mut().set_ranking_stage(stage.inner)?;
-        s.resync().map_err(BindingError::from)
+    pub fn attach_ranking_stage(&self, stage: JsRankingStage, manifest: &JsManifest) -> JsResult<bool> {
+        let part = crate::session::Behind::Stage(stage.inner);
+        Ok(self.inner.session.borrow_mut().attach_behind(&manifest.inner.model_version, part)?)
     }
 
-    /// Attaches a pq table's refine plane (moved in); throws `corrupt-file` if it belongs to
-    /// another table (nothing changes then).
+    /// Attaches a pq table's refine plane (moved in), as [`Self::attach_ranking_stage`] does;
+    /// throws `corrupt-file` if it belongs to another table (nothing changes then).
     #[wasm_bindgen(js_name = attachRefine)]
-    pub fn attach_refine(&self, plane: JsPqRefine) -> JsResult<()> {
-        let mut s = self.inner.session.borrow_mut();
-        s.model_mut().recommender_mut().attach_residual(plane.inner)?;
-        s.resync().map_err(BindingError::from)
+    pub fn attach_refine(&self, plane: JsPqRefine, manifest: &JsManifest) -> JsResult<bool> {
+        let part = crate::session::Behind::Refine(plane.inner);
+        Ok(self.inner.session.borrow_mut().attach_behind(&manifest.inner.model_version, part)?)
     }
 
     /// The ranking stage's role when it should follow the first answer for `request` (else
