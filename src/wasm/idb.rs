@@ -5,6 +5,10 @@
 //! request's success event, while the transaction is still active); awaiting anything else inside
 //! a transaction is not, so nothing here does.
 
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::task::{Poll, Waker};
+
 use js_sys::{Array, Promise, Reflect};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
@@ -44,59 +48,83 @@ pub fn store_error(what: &str, e: &JsValue) -> StoreError {
     StoreError { message: format!("{what}: {name} {message}").trim_end().to_owned(), quota }
 }
 
-/// Awaits one request: its result, or its error.
+/// Settles when the event handler it installs has run, waking the task that awaits it: one
+/// closure per wait and no promise in between (each `Promise` + `JsFuture` pair costs several
+/// calls into the module; opening a session awaits some twenty IndexedDB requests).
+struct Settled {
+    fired: Rc<RefCell<(Option<String>, Option<Waker>)>>,
+    handler: Closure<dyn FnMut(web_sys::Event)>,
+}
+
+impl Settled {
+    fn new() -> Settled {
+        let fired: Rc<RefCell<(Option<String>, Option<Waker>)>> = Rc::default();
+        let f = fired.clone();
+        let handler = Closure::<dyn FnMut(web_sys::Event)>::new(move |e: web_sys::Event| {
+            let waker = {
+                let mut f = f.borrow_mut();
+                f.0.get_or_insert_with(|| e.type_());
+                f.1.take()
+            };
+            if let Some(w) = waker {
+                w.wake();
+            }
+        });
+        Settled { fired, handler }
+    }
+
+    fn handler(&self) -> Option<&js_sys::Function> {
+        Some(self.handler.as_ref().unchecked_ref())
+    }
+
+    /// The type of the first event that fired (`success`, `error`, `complete`, `abort`).
+    async fn wait(&self) -> String {
+        std::future::poll_fn(|cx| {
+            let mut f = self.fired.borrow_mut();
+            match &f.0 {
+                Some(kind) => Poll::Ready(kind.clone()),
+                None => {
+                    f.1 = Some(cx.waker().clone());
+                    Poll::Pending
+                }
+            }
+        })
+        .await
+    }
+}
+
+/// Awaits one request: its result, or its error. Its continuation runs in a microtask of the
+/// request's event, while the transaction is still active.
 pub async fn request(req: &IdbRequest) -> Result<JsValue, JsValue> {
-    let mut handlers = None;
-    let promise = Promise::new(&mut |resolve, reject| {
-        let r = req.clone();
-        let ok = Closure::<dyn FnMut()>::new(move || {
-            let _ = resolve.call1(&JsValue::UNDEFINED, &r.result().unwrap_or(JsValue::UNDEFINED));
-        });
-        let r = req.clone();
-        let err = Closure::<dyn FnMut()>::new(move || {
-            let e = r.error().ok().flatten().map(JsValue::from).unwrap_or_else(|| "request failed".into());
-            let _ = reject.call1(&JsValue::UNDEFINED, &e);
-        });
-        req.set_onsuccess(Some(ok.as_ref().unchecked_ref()));
-        req.set_onerror(Some(err.as_ref().unchecked_ref()));
-        handlers = Some((ok, err));
-    });
-    let out = JsFuture::from(promise).await;
+    let settled = Settled::new();
+    req.set_onsuccess(settled.handler());
+    req.set_onerror(settled.handler());
+    let kind = settled.wait().await;
     req.set_onsuccess(None);
     req.set_onerror(None);
-    drop(handlers);
-    out
+    if kind == "success" {
+        return req.result();
+    }
+    Err(req.error().ok().flatten().map(JsValue::from).unwrap_or_else(|| "request failed".into()))
 }
 
 /// Awaits the end of a transaction: `Ok` once committed, the error (or an `AbortError`) otherwise.
 pub async fn done(tx: &IdbTransaction) -> Result<(), JsValue> {
-    let mut handlers = None;
-    let promise = Promise::new(&mut |resolve, reject| {
-        let ok = Closure::<dyn FnMut()>::new(move || {
-            let _ = resolve.call0(&JsValue::UNDEFINED);
-        });
-        let t = tx.clone();
-        let reject2 = reject.clone();
-        let err = Closure::<dyn FnMut()>::new(move || {
-            let e = t.error().map(JsValue::from).unwrap_or_else(|| "transaction failed".into());
-            let _ = reject2.call1(&JsValue::UNDEFINED, &e);
-        });
-        let t = tx.clone();
-        let abort = Closure::<dyn FnMut()>::new(move || {
-            let e = t.error().map(JsValue::from).unwrap_or_else(|| {
-                web_sys::DomException::new_with_message_and_name("transaction aborted", "AbortError")
-                    .map_or(JsValue::NULL, JsValue::from)
-            });
-            let _ = reject.call1(&JsValue::UNDEFINED, &e);
-        });
-        tx.set_oncomplete(Some(ok.as_ref().unchecked_ref()));
-        tx.set_onerror(Some(err.as_ref().unchecked_ref()));
-        tx.set_onabort(Some(abort.as_ref().unchecked_ref()));
-        handlers = Some((ok, err, abort));
-    });
-    let out = JsFuture::from(promise).await;
-    drop(handlers);
-    out.map(|_| ())
+    let settled = Settled::new();
+    tx.set_oncomplete(settled.handler());
+    tx.set_onerror(settled.handler());
+    tx.set_onabort(settled.handler());
+    let kind = settled.wait().await;
+    tx.set_oncomplete(None);
+    tx.set_onerror(None);
+    tx.set_onabort(None);
+    match (kind.as_str(), tx.error()) {
+        ("complete", _) => Ok(()),
+        (_, Some(e)) => Err(e.into()),
+        ("error", None) => Err("transaction failed".into()),
+        _ => Err(web_sys::DomException::new_with_message_and_name("transaction aborted", "AbortError")
+            .map_or(JsValue::NULL, JsValue::from)),
+    }
 }
 
 /// The global `indexedDB`, in a window or a worker; `None` where there is none.
