@@ -139,6 +139,7 @@ fn same_shape(a: &Catalog, b: &Catalog) -> std::result::Result<(), String> {
     Ok(())
 }
 
+#[cfg(feature = "fixtures")]
 /// Row `ra` of `a` and row `rb` of `b` hold the same bytes (category, vector, scales, refine).
 fn same_row(a: &Catalog, ra: usize, b: &Catalog, rb: usize) -> bool {
     let d = a.dim;
@@ -254,6 +255,7 @@ impl Delta {
 }
 
 impl Catalog {
+    #[cfg(feature = "fixtures")]
     /// The delta that turns `self` (the version a visitor has) into `new`: removed rows, changed
     /// rows, added rows. Errors if the two differ in shape, or if the rows both keep are not in the
     /// same relative order with every added row after them (a delta cannot reorder; ship `new` whole).

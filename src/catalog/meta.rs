@@ -267,6 +267,7 @@ impl ItemMeta {
         Ok(meta)
     }
 
+    #[cfg(feature = "fixtures")]
     /// The delta from `self` (ids `old_ids`) to `new` (ids `new_ids`): rows whose id left are
     /// removed, rows whose title changed are replaced in place, new ids are appended. Errors
     /// ([`Error::InvalidDelta`]) when the new rows are not the surviving old rows, in their order,

@@ -462,6 +462,7 @@ impl Catalog {
         }
     }
 
+    #[cfg(feature = "fixtures")]
     /// This catalog product-quantized with `m` sub-spaces ([`pq::default_subspaces`] for the
     /// default), the codebook learnt from its own rows ([`Pq::train`]: 20 k-means rounds on at most
     /// 65,536 rows). A pq catalog is returned unchanged.
@@ -477,6 +478,7 @@ impl Catalog {
         Ok(Catalog { vectors: Vectors::Pq(pq), ..self.clone_without_vectors() })
     }
 
+    #[cfg(feature = "fixtures")]
     /// This catalog rotated onto its principal axes, interleaved across the `m` sub-spaces
     /// ([`Projection::interleaved`]), then product-quantized there ([`Catalog::to_pq`]): the same
     /// bytes a row as plain pq, plus the rotation once (`4·dim²` bytes, 590 KB at 384 dimensions).
@@ -500,6 +502,7 @@ impl Catalog {
         Ok(Catalog { vectors: Vectors::Pq(pq), projection: Some(projection), ..self.clone_without_vectors() })
     }
 
+    #[cfg(feature = "fixtures")]
     /// This catalog product-quantized with the codebook (and rotation, if any) of `like`, another
     /// version's pq table: rows both versions share keep their codes, so the new version can ship
     /// as a delta. This catalog must not be projected.
@@ -549,6 +552,7 @@ impl Catalog {
         }
     }
 
+    #[cfg(feature = "fixtures")]
     /// This catalog stored on its first `axes` principal axes ([`Projection::learn`], learnt from
     /// its own rows) and quantized to int8 there, one scale per row: `axes + 4` bytes a row (64 at
     /// 384 dimensions with [`rotation::default_axes`]), the large-catalog table. The catalog

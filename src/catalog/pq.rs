@@ -19,6 +19,7 @@
 //! and sub-space 16 bytes whose low nibbles are rows 0..16 of the block and high nibbles rows 16..32.
 
 use crate::error::{Error, Result};
+#[cfg(feature = "fixtures")]
 use crate::rng::Rng;
 
 /// Centroids per sub-space (4-bit codes).
@@ -218,6 +219,7 @@ impl Pq {
         sum
     }
 
+    #[cfg(feature = "fixtures")]
     /// Learns a codebook for `vectors` (row-major, `dim` columns) with `m` sub-spaces and encodes
     /// every row: k-means per sub-space (k-means++ seeding, `iters` Lloyd rounds on at most
     /// `sample` rows, an emptied cluster re-seeded with the farthest point), then each row's nearest
@@ -293,6 +295,7 @@ fn nearest(x: &[f32], centroids: &[f32]) -> (usize, f32) {
     best
 }
 
+#[cfg(feature = "fixtures")]
 /// 16 centroids of `points` (`len` columns each), row-major. Fewer distinct points than 16 leave
 /// duplicate centroids, which is harmless (a code is then never used).
 fn kmeans(points: &[f32], len: usize, iters: usize, rng: &mut Rng) -> Vec<f32> {

@@ -45,6 +45,7 @@ pub struct PqResidual {
 }
 
 impl PqResidual {
+    #[cfg(feature = "fixtures")]
     /// Learns the plane for `table` (a pq catalog) from `source`, the same catalog's rows before
     /// quantization (any element type; f32 is what the trainer passes): the residuals
     /// `source - table`, on the table's axes when it has a projection, product-quantized with the

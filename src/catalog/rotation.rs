@@ -53,6 +53,7 @@ impl Projection {
         Ok(Projection { dim, axes })
     }
 
+    #[cfg(feature = "fixtures")]
     /// The first `space` principal axes of `vectors` (row-major, `dim` columns; [`principal_axes`]).
     pub fn learn(vectors: &[f32], dim: usize, space: usize) -> Result<Projection> {
         if space == 0 || space > dim {
@@ -130,6 +131,7 @@ impl Projection {
     }
 }
 
+#[cfg(feature = "fixtures")]
 /// The eigen-decomposition of the `dim × dim` matrix `XᵀX / rows` of `vectors` (row-major, `dim`
 /// columns): eigenvalues in decreasing order, and the matching unit eigenvectors as the rows of a
 /// `dim × dim` row-major matrix. Cyclic Jacobi in f64 (at most 30 sweeps; converges in about ten at
@@ -171,6 +173,7 @@ pub fn principal_axes(vectors: &[f32], dim: usize) -> (Vec<f64>, Vec<f32>) {
     (order.iter().map(|&k| values[k]).collect(), axes)
 }
 
+#[cfg(feature = "fixtures")]
 /// Eigenvalues (unordered) and eigenvectors (the columns of a row-major matrix) of the symmetric
 /// matrix `a`.
 fn jacobi(mut a: Vec<f64>, n: usize) -> (Vec<f64>, Vec<f64>) {
