@@ -93,15 +93,28 @@ impl Settled {
     }
 }
 
+/// Runs its function when dropped.
+struct Unset<F: FnMut()>(F);
+
+impl<F: FnMut()> Drop for Unset<F> {
+    fn drop(&mut self) {
+        (self.0)();
+    }
+}
+
 /// Awaits one request: its result, or its error. Its continuation runs in a microtask of the
 /// request's event, while the transaction is still active.
 pub async fn request(req: &IdbRequest) -> Result<JsValue, JsValue> {
     let settled = Settled::new();
     req.set_onsuccess(settled.handler());
     req.set_onerror(settled.handler());
+    // Unset however the wait ends (also if the waiting future is dropped): the handler must not
+    // outlive its closure.
+    let _unset = Unset(|| {
+        req.set_onsuccess(None);
+        req.set_onerror(None);
+    });
     let kind = settled.wait().await;
-    req.set_onsuccess(None);
-    req.set_onerror(None);
     if kind == "success" {
         return req.result();
     }
@@ -114,10 +127,12 @@ pub async fn done(tx: &IdbTransaction) -> Result<(), JsValue> {
     tx.set_oncomplete(settled.handler());
     tx.set_onerror(settled.handler());
     tx.set_onabort(settled.handler());
+    let _unset = Unset(|| {
+        tx.set_oncomplete(None);
+        tx.set_onerror(None);
+        tx.set_onabort(None);
+    });
     let kind = settled.wait().await;
-    tx.set_oncomplete(None);
-    tx.set_onerror(None);
-    tx.set_onabort(None);
     match (kind.as_str(), tx.error()) {
         ("complete", _) => Ok(()),
         (_, Some(e)) => Err(e.into()),
