@@ -67,7 +67,7 @@ const PROFILES = {
 // bench/make-export.mjs (the same way scripts/bench-app.sh writes target/bench-100k).
 const makeExport = (n, dir) => [
   `mkdir -p ${dir}`,
-  `cargo run -q --profile trainer --features train --example bench_ranker -- ${n} 32 ${dir}/ranker.bin`,
+  `cargo run -q --features train --example bench_ranker -- ${n} 32 ${dir}/ranker.bin`,
   `node bench/make-export.mjs ${n} ${dir}`,
   `cargo run -q --features train --example compact_meta -- ${dir}`,
 ];

@@ -11,7 +11,8 @@ for n in 10000 100000; do
   out="target/bench-$((n / 1000))k"
   [ -f "$out/manifest.json" ] && continue
   mkdir -p "$out"
-  cargo run -q --profile trainer --features train --example bench_ranker -- "$n" 32 "$out/ranker.bin"
+  # Random neighbours: cheap enough for the dev profile the tests already built (no 20-minute trainer build).
+  cargo run -q --features train --example bench_ranker -- "$n" 32 "$out/ranker.bin"
   node bench/make-export.mjs "$n" "$out"
   cargo run -q --features train --example compact_meta -- "$out"
 done
