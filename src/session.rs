@@ -577,7 +577,12 @@ impl Session {
         }
         let event = HistoryEvent::new(id, Kind::View.name(), now)?;
         let event = self.dismissed.push(event, now);
-        self.resync()?;
+        // The history is unchanged: only the dismissed rows are set again (no tower pass).
+        sync_dismissed(&mut self.model, &self.dismissed)?;
+        if let Some(sh) = &mut self.shadow {
+            sync_dismissed(&mut sh.model, &self.dismissed)?;
+            sh.next = None;
+        }
         Ok(event)
     }
 
@@ -721,8 +726,13 @@ fn check_fits(manifest: &Manifest, model: &Model) -> Result<()> {
 
 /// The recommender of `model` reads `history` and `dismissed` (ids the catalog lacks skipped).
 fn sync_model(model: &mut Model, history: &History, dismissed: &History) -> Result<()> {
-    let rows: Vec<u32> = dismissed.events().iter().filter_map(|e| model.row(&e.id)).collect();
-    model.recommender.set_dismissed(&rows)?;
+    sync_dismissed(model, dismissed)?;
     model.recommender.set_history_events(history.events())?;
     Ok(())
+}
+
+/// The recommender's dismissed rows, from the session's dismissals.
+fn sync_dismissed(model: &mut Model, dismissed: &History) -> Result<()> {
+    let rows: Vec<u32> = dismissed.events().iter().filter_map(|e| model.row(&e.id)).collect();
+    model.recommender.set_dismissed(&rows)
 }

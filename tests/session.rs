@@ -342,3 +342,25 @@ fn parts_loaded_behind_attach_to_their_own_version_once() {
     assert!(!s.model().is_refined());
     assert_eq!(rows(&mut s, 10), two_stage);
 }
+
+/// A dismissal sets the dismissed rows again without a tower pass: past the bound, the oldest
+/// dismissal is dropped and its item may come back, exactly as a reload of the stored dismissals
+/// answers.
+#[test]
+fn dismissals_past_the_bound_answer_as_a_reload_does() {
+    let bounds = Bounds::new(Some(2.0), None).unwrap();
+    let store = MemoryHistoryStore::new();
+    let mut page = session(bounds);
+    record_stored(&mut page, &store, &id(7), Kind::Cart, NOW - 60.0);
+    let mut dismissed = Vec::new();
+    for i in 0..3 {
+        let top = rows(&mut page, 10)[0];
+        dismissed.push(top);
+        let e = page.dismiss(&page.model().id(top).to_owned(), NOW - 10.0 + i as f64).unwrap();
+        block_on(store.append(page.history(Scope::Dismissed).scope(), &[e])).unwrap();
+        let mut back = reopened(&store, bounds);
+        assert_eq!(rows(&mut page, 50), rows(&mut back, 50), "after dismissal {i}");
+    }
+    assert_eq!(page.history(Scope::Dismissed).events().len(), 2, "the bound holds");
+    assert!(!rows(&mut page, 50).contains(&dismissed[2]) && !rows(&mut page, 50).contains(&dismissed[1]));
+}
