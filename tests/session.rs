@@ -356,7 +356,8 @@ fn dismissals_past_the_bound_answer_as_a_reload_does() {
     for i in 0..3 {
         let top = rows(&mut page, 10)[0];
         dismissed.push(top);
-        let e = page.dismiss(&page.model().id(top).to_owned(), NOW - 10.0 + i as f64).unwrap();
+        let gone = page.model().id(top).to_owned();
+        let e = page.dismiss(&gone, NOW - 10.0 + i as f64).unwrap();
         block_on(store.append(page.history(Scope::Dismissed).scope(), &[e])).unwrap();
         let mut back = reopened(&store, bounds);
         assert_eq!(rows(&mut page, 50), rows(&mut back, 50), "after dismissal {i}");
