@@ -126,17 +126,20 @@ export async function open(manifestUrl, options = {}) {
     metrics.error('open', e instanceof LocalRecError ? e.code : e?.name === 'AbortError' ? 'aborted' : 'internal');
     throw e;
   }
-  let rec;
+  let rec, shadowRoles;
   try {
     // The visitor's session: the model, both histories (read and bounded here), the rules and the
     // experiment, owned by one Rust object.
+    shadowRoles = request.fullRoles();
+    const moved = request; // the session owns the request from here
+    request = null;
     const session = await Session.open(store.history, synced.prepared.take(), synced.manifest, {
       historyScope: opts.historyScope, maxEvents: opts.maxEvents, maxAgeDays: opts.maxAgeDays, device, variant: opts.variant, rules: opts.rules,
-    });
+    }, moved);
     rec = new LocalRecommender(synced, session, store, opts, emit, { persisted: false, degraded: store.kind === 'memory' }, abort, { device, metrics });
   } catch (e) {
     synced.prepared.free();
-    request.free();
+    request?.free();
     abort.abort();
     if (!opts.store) store.close();
     const err = fromWasm(e);
@@ -148,11 +151,10 @@ export async function open(manifestUrl, options = {}) {
   metrics.model(rec.info);
   if (rec.info.experiment) metrics.exposure(rec.info.experiment, rec.info.variant);
   // A shadow variant loads in the background; it never delays or changes an answer.
-  rec._startShadow(manifestUrl, request.fullRoles());
+  rec._manifestUrl = manifestUrl;
+  rec._startShadow(shadowRoles);
   // The ranking stage ('auto' above autoStageBytes, 'progressive') and a pq table's refine plane
   // follow the first answer, each under its own cache record.
-  rec._request = request;
-  rec._manifestUrl = manifestUrl;
   rec._loadBehindAll();
   return rec;
 }
@@ -181,7 +183,6 @@ export class LocalRecommender {
     this._opts = opts;
     this._store = store;
     this._abort = abort;
-    this._pending = null;
     this._emit = emit;
     this._session = session;
     this._closed = false;
@@ -214,15 +215,16 @@ export class LocalRecommender {
   /** The model and experiment in use, as the session reports them (it owns them; `info` mirrors). */
   _modelInfo(source) {
     const { shadows, shadowReady, ...model } = this._session.modelInfo();
-    this._shadow = { name: shadows[0] ?? null, ready: shadowReady };
+    this._shadowName = shadows[0] ?? null;
     return source === undefined ? model : { ...model, source };
   }
 
   _offer(u) {
     if (!u) return;
     if (this._closed) { u.prepared.free(); return; }
-    this._pending?.prepared.free();
-    this._pending = u;
+    // The session keeps it until applied (in place of one offered before).
+    try { this._session.offerUpdate(u.prepared.take(), u.manifest); } catch (e) { console.error(fromWasm(e)); return; }
+    this._updateSource = u.source;
     const modelVersion = u.manifest.modelVersion;
     const previousVersion = this.info.modelVersion;
     const applied = this._opts.update === 'apply' && this._applyPending();
@@ -236,14 +238,13 @@ export class LocalRecommender {
   }
 
   _applyPending() {
-    const u = this._pending;
-    if (!u) return false;
-    this._pending = null;
     // The history, the dismissals and the app's rules carry over (the session's job).
-    try { this._session.useModel(u.prepared.take(), u.manifest); } catch (e) { throw fromWasm(e); }
-    Object.assign(this.info, this._modelInfo(u.source), { updateError: null });
+    let applied;
+    try { applied = this._session.applyUpdate(); } catch (e) { throw fromWasm(e); }
+    if (!applied) return false;
+    Object.assign(this.info, this._modelInfo(this._updateSource), { updateError: null });
     // The new version's ranking stage or refine plane follows, as at open.
-    if (this._request) this._loadBehindAll();
+    this._loadBehindAll();
     return true;
   }
 
@@ -269,8 +270,8 @@ export class LocalRecommender {
    */
   _loadBehindAll() {
     const parts = [
-      [this._session.stageBehind(this._request), 'ranking-stage', 'the ranking stage', RankingStage, 'attachRankingStage', (v) => `the ranking stage of model ${v} is in use`],
-      [this._session.refineBehind(this._request), 'refine', 'the pq refine plane', PqRefine, 'attachRefine', (v) => `the pq table of model ${v} is refined by its second level`],
+      [this._session.stageBehind(), 'ranking-stage', 'the ranking stage', RankingStage, 'attachRankingStage', (v) => `the ranking stage of model ${v} is in use`],
+      [this._session.refineBehind(), 'refine', 'the pq refine plane', PqRefine, 'attachRefine', (v) => `the pq table of model ${v} is refined by its second level`],
     ];
     for (const [role, type, what, Part, attachTo, wording] of parts) {
       if (!role) continue;
@@ -338,7 +339,7 @@ export class LocalRecommender {
     }
     if (scored) { // both variants were scored on it: counts only, never the item
       this._metrics.shadow(this.info.variant, (scored & 2) !== 0);
-      this._metrics.shadow(this._shadow.name, (scored & 4) !== 0);
+      this._metrics.shadow(this._shadowName, (scored & 4) !== 0);
     }
     this._scheduleShadow();
     this._metrics.time('record', now() - t0);
@@ -401,18 +402,17 @@ export class LocalRecommender {
   }
 
   /** Loads the experiment's shadow variant, in the background, once (js/README.md, "Experiments on the device"). */
-  async _startShadow(manifestUrl, roles) {
-    const name = this._shadow.name;
+  async _startShadow(roles) {
+    const name = this._shadowName;
     if (!name) return;
     try {
-      const s = await syncArtifacts(`${new URL(manifestUrl, globalThis.location?.href)}#shadow=${name}`, roles, {
+      const s = await syncArtifacts(`${new URL(this._manifestUrl, globalThis.location?.href)}#shadow=${name}`, roles, {
         store: this._store, fetch: this._opts.fetch, signal: this._abort.signal, background: true, variant: name, device: this._device,
         prepare: prepareModel,
       });
       s.update?.then((u) => u?.prepared.free(), () => {}); // a newer shadow is used from the next open
       if (this._closed) { s.prepared.free(); return; }
       this._session.setShadow(s.prepared.take());
-      this._shadow.ready = true;
       this._metrics.event({ type: 'shadow-ready' });
       this._scheduleShadow();
     } catch (e) {
@@ -420,9 +420,12 @@ export class LocalRecommender {
     }
   }
 
-  /** After each change, off the critical path: both variants' top 10 for the next interaction. */
+  /**
+   * After each change, off the critical path: both variants' top 10 for the next interaction (the
+   * session does nothing until its shadow is loaded).
+   */
   _scheduleShadow() {
-    if (!this._shadow.ready) return;
+    if (!this._shadowName) return;
     clearTimeout(this._shadowTimer);
     this._shadowTimer = setTimeout(() => {
       if (this._closed) return;
@@ -504,15 +507,12 @@ export class LocalRecommender {
     this._closed = true;
     this._abort.abort(); // stops a background update
     await this._updating;
-    this._pending?.prepared.free();
-    this._pending = null;
     await this.stored;
     await Promise.all(this._behindStored); // the cache writes of files loaded behind the first answer
     await this._session.flush();
     clearTimeout(this._shadowTimer);
     this._session.close();
-    this._session.free();
-    this._request?.free();
+    this._session.free(); // with the update waiting in it, if any
     this._store.close();
   }
 }

@@ -317,6 +317,9 @@ pub struct Session {
     scores: (ShadowScore, ShadowScore),
     /// The last record's (live, shadow) hits, when it was scored.
     last_scored: Option<(bool, bool)>,
+    /// A newer model and its manifest, offered by a background update and waiting for
+    /// [`Session::apply_update`].
+    update: Option<(Model, Manifest)>,
 }
 
 impl Session {
@@ -349,6 +352,7 @@ impl Session {
             experiment,
             shadow: None,
             scores: Default::default(),
+            update: None,
             last_scored: None,
         };
         s.apply_rules()?;
@@ -490,6 +494,26 @@ impl Session {
             sh.next = None;
         }
         Ok(())
+    }
+
+    /// Keeps a newer model (a background update) until [`Session::apply_update`], in place of any
+    /// model offered before. It must fit its manifest; the model in use is untouched.
+    pub fn offer_update(&mut self, model: Model, manifest: Manifest) -> Result<()> {
+        check_fits(&manifest, &model)?;
+        self.update = Some((model, manifest));
+        Ok(())
+    }
+
+    /// The model version of the update waiting, if one is.
+    pub fn update_waiting(&self) -> Option<&str> {
+        self.update.as_ref().map(|(_, m)| m.model_version.as_str())
+    }
+
+    /// Switches to the update waiting ([`Session::replace_model`]); `Ok(false)` when none is.
+    pub fn apply_update(&mut self, device: &str, variant: Option<&str>) -> Result<bool> {
+        let Some((model, manifest)) = self.update.take() else { return Ok(false) };
+        self.replace_model(model, &manifest, device, variant)?;
+        Ok(true)
     }
 
     /// Replaces a history with what a store returned (see [`History::apply_loaded`]) and re-reads

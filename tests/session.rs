@@ -365,3 +365,28 @@ fn dismissals_past_the_bound_answer_as_a_reload_does() {
     assert_eq!(page.history(Scope::Dismissed).events().len(), 2, "the bound holds");
     assert!(!rows(&mut page, 50).contains(&dismissed[2]) && !rows(&mut page, 50).contains(&dismissed[1]));
 }
+
+/// A background update waits in the session, not in the page: the model in use answers until it is
+/// applied, a later offer replaces an earlier one, and applying with nothing waiting changes nothing.
+#[test]
+fn an_update_waits_in_the_session_until_applied() {
+    let mut s = session(Bounds::default());
+    s.record(&id(12), Kind::Purchase, NOW - 5.0, NOW).unwrap();
+    let before = rows(&mut s, 20);
+    assert!(!s.apply_update("device-1", None).unwrap(), "nothing waits");
+    s.offer_update(model_with(ITEMS_META), manifest()).unwrap();
+    s.offer_update(model(), manifest()).unwrap();
+    assert_eq!(s.update_waiting(), Some(manifest().model_version.as_str()));
+    assert_eq!(rows(&mut s, 20), before, "the model in use answers until the update is applied");
+    assert!(s.apply_update("device-1", None).unwrap());
+    assert_eq!(s.update_waiting(), None);
+    assert_eq!(s.model().recommender().events().len(), 1, "the history carries over");
+    assert_eq!(rows(&mut s, 20), before);
+    assert!(!s.apply_update("device-1", None).unwrap());
+    // A model that does not fit its manifest is refused, and what waited stays.
+    let mut wrong = manifest();
+    wrong.items += 1;
+    s.offer_update(model(), manifest()).unwrap();
+    assert!(s.offer_update(model(), wrong).is_err());
+    assert_eq!(s.update_waiting(), Some(manifest().model_version.as_str()));
+}

@@ -571,7 +571,7 @@ async fn open_session(store: &localrec::wasm::JsHistoryStore, options: &str) -> 
     let core = JsRecommender::new(&items, JsUserTower::from_bytes(TOWER_JSON, TOWER_BIN).unwrap()).unwrap();
     let model = JsModel::new(core, ITEMS_JSON_FILE).unwrap();
     let options = js_sys::JSON::parse(options).unwrap();
-    let v = JsFuture::from(JsSession::open(store, model, &JsManifest::parse(MANIFEST_JSON)?, options)?).await?;
+    let v = JsFuture::from(JsSession::open(store, model, &JsManifest::parse(MANIFEST_JSON)?, options, None)?).await?;
     Ok(wasm_bindgen::convert::TryFromJsValue::try_from_js_value(v).unwrap())
 }
 

@@ -320,6 +320,8 @@ struct Inner {
     reports: [RefCell<JsValue>; 2],
     device: String,
     variant: Option<String>,
+    /// What the page asked the loader for.
+    request: crate::request::FileRequest,
 }
 
 impl Drop for Inner {
@@ -468,7 +470,15 @@ impl JsSession {
     /// (its rules and experiment). `options`: `{ historyScope, maxEvents, maxAgeDays, device,
     /// variant, rules }`. Bad options throw `invalid-argument` before anything is read. A store
     /// that cannot be read gives an empty history and `loadReports()[i].error`, never a failure.
-    pub fn open(store: &JsHistoryStore, model: JsModel, manifest: &JsManifest, options: JsValue) -> JsResult<Promise> {
+    /// `request` (moved in; the defaults without one): what the page asked the loader for, which
+    /// decides what follows the first answer ([`Self::stage_behind`]).
+    pub fn open(
+        store: &JsHistoryStore,
+        model: JsModel,
+        manifest: &JsManifest,
+        options: JsValue,
+        request: Option<JsFileRequest>,
+    ) -> JsResult<Promise> {
         let o = options_object(&options, "options")?.unwrap_or_else(|| js_sys::Object::new().into());
         let scope = match get(&o, "historyScope") {
             v if v.is_undefined() => "default".to_owned(),
@@ -525,6 +535,7 @@ impl JsSession {
             reports: [RefCell::new(JsValue::UNDEFINED), RefCell::new(JsValue::UNDEFINED)],
             device,
             variant,
+            request: request.map(|r| r.inner).unwrap_or_default(),
         });
         Ok(wasm_bindgen_futures::future_to_promise(async move {
             inner.reload_reported(Scope::Events).await;
@@ -690,15 +701,19 @@ impl JsSession {
         Ok(self.inner.session.borrow_mut().set_rules(rules)? as u32)
     }
 
-    /// Switches to a newer model (moved in) and its manifest; the history carries over.
-    #[wasm_bindgen(js_name = useModel)]
-    pub fn use_model(&self, model: JsModel, manifest: &JsManifest) -> JsResult<()> {
+    /// Keeps a newer model (moved in) and its manifest until `applyUpdate()`, in place of any
+    /// offered before; the model in use answers meanwhile.
+    #[wasm_bindgen(js_name = offerUpdate)]
+    pub fn offer_update(&self, model: JsModel, manifest: &JsManifest) -> JsResult<()> {
+        Ok(self.inner.session.borrow_mut().offer_update(model.inner, manifest.inner.clone())?)
+    }
+
+    /// Switches to the model `offerUpdate` left waiting (the history, the dismissals and the app's
+    /// rules carry over); `false` when none waits.
+    #[wasm_bindgen(js_name = applyUpdate)]
+    pub fn apply_update(&self) -> JsResult<bool> {
         let inner = &self.inner;
-        inner
-            .session
-            .borrow_mut()
-            .replace_model(model.inner, &manifest.inner, &inner.device, inner.variant.as_deref())
-            .map_err(BindingError::from)
+        Ok(inner.session.borrow_mut().apply_update(&inner.device, inner.variant.as_deref())?)
     }
 
     /// Adds the ranking stage loaded behind the first answer (moved in) when it belongs to the
@@ -718,18 +733,18 @@ impl JsSession {
         Ok(self.inner.session.borrow_mut().attach_behind(&manifest.inner.model_version, part)?)
     }
 
-    /// The ranking stage's role when it should follow the first answer for `request` (else
-    /// `undefined`).
+    /// The ranking stage's role when it should follow the first answer for the session's request
+    /// (else `undefined`).
     #[wasm_bindgen(js_name = stageBehind)]
-    pub fn stage_behind(&self, request: &JsFileRequest) -> Option<String> {
-        self.inner.session.borrow().stage_behind(&request.inner).map(str::to_owned)
+    pub fn stage_behind(&self) -> Option<String> {
+        self.inner.session.borrow().stage_behind(&self.inner.request).map(str::to_owned)
     }
 
-    /// The pq refine plane's role when it should follow the first answer for `request` (else
-    /// `undefined`).
+    /// The pq refine plane's role when it should follow the first answer for the session's
+    /// request (else `undefined`).
     #[wasm_bindgen(js_name = refineBehind)]
-    pub fn refine_behind(&self, request: &JsFileRequest) -> Option<String> {
-        self.inner.session.borrow().refine_behind(&request.inner).map(str::to_owned)
+    pub fn refine_behind(&self) -> Option<String> {
+        self.inner.session.borrow().refine_behind(&self.inner.request).map(str::to_owned)
     }
 
     /// The shadow variant's model (moved in), scored beside the live one from now on.
