@@ -660,9 +660,10 @@ async fn upgrade<E: Env>(
     cached: Option<&Cached<E::Bytes>>,
 ) -> Result<Loaded<E>, E::Error> {
     let guard = env.lock(&req.url).await;
-    if guard.is_some() && !current_for(cached, &manifest, &req.roles_for(&manifest)) {
+    let roles = req.roles_for(&manifest);
+    if guard.is_some() && !current_for(cached, &manifest, &roles) {
         let mut again = read_cached(env, req).await;
-        if current_for(again.as_ref(), &manifest, &req.roles_for(&manifest)) {
+        if current_for(again.as_ref(), &manifest, &roles) {
             if let Some(r) = from_cache(env, req, &mut again, None).await? {
                 return Ok(r);
             }
@@ -673,6 +674,21 @@ async fn upgrade<E: Env>(
         job._guard = guard;
     }
     Ok(r)
+}
+
+/// The manifest is unreachable (`why`): the cached version answers.
+fn report_offline<E: Env>(env: &E, why: &E::Error) {
+    let message = format!("manifest unreachable ({}): using the cached version", env.message(why));
+    env.emit(LoadEvent::Offline { message });
+}
+
+/// The manifest, or the update to `version`, is unusable (`error`): the cached version answers.
+fn report_update_failed<E: Env>(env: &E, version: Option<&str>, error: E::Error) {
+    let message = match version {
+        Some(v) => format!("update to {v} failed ({}): using the cached version", env.message(&error)),
+        None => format!("{}: using the cached version", env.message(&error)),
+    };
+    env.emit(LoadEvent::UpdateFailed { message, error });
 }
 
 /// Parses a fetched manifest and checks it has the roles asked for.
@@ -702,9 +718,7 @@ pub async fn load<E: Env>(env: &E, req: &LoadRequest) -> Result<(Loaded<E>, Opti
         Fetched::Text(t) => t,
         Fetched::Unreachable(why) => {
             if let Some(r) = from_cache(env, req, &mut cached, None).await? {
-                env.emit(LoadEvent::Offline {
-                    message: format!("manifest unreachable ({}): using the cached version", env.message(&why)),
-                });
+                report_offline(env, &why);
                 return Ok((r, None));
             }
             return Err(env.error(LoadError::new(
@@ -718,10 +732,7 @@ pub async fn load<E: Env>(env: &E, req: &LoadRequest) -> Result<(Loaded<E>, Opti
         Ok(m) => m,
         Err(e) => {
             if let Some(r) = from_cache(env, req, &mut cached, Some(e.clone())).await? {
-                env.emit(LoadEvent::UpdateFailed {
-                    message: format!("{}: using the cached version", env.message(&e)),
-                    error: e,
-                });
+                report_update_failed(env, None, e);
                 return Ok((r, None));
             }
             return Err(e);
@@ -746,13 +757,7 @@ pub async fn load<E: Env>(env: &E, req: &LoadRequest) -> Result<(Loaded<E>, Opti
                 None => read_cached(env, req).await,
             };
             if let Some(r) = from_cache(env, req, &mut back, Some(e.clone())).await? {
-                env.emit(LoadEvent::UpdateFailed {
-                    message: format!(
-                        "update to {model_version} failed ({}): using the cached version",
-                        env.message(&e)
-                    ),
-                    error: e,
-                });
+                report_update_failed(env, Some(&model_version), e);
                 return Ok((r, None));
             }
             Err(e)
@@ -768,19 +773,14 @@ pub async fn update<E: Env>(env: &E, req: &LoadRequest, pending: Pending<E>) -> 
     let text = match manifest.await.ok()? {
         Fetched::Text(t) => t,
         Fetched::Unreachable(why) => {
-            env.emit(LoadEvent::Offline {
-                message: format!("manifest unreachable ({}): using the cached version", env.message(&why)),
-            });
+            report_offline(env, &why);
             return None;
         }
     };
     let manifest = match parse_manifest(env, req, &text) {
         Ok(m) => m,
         Err(e) => {
-            env.emit(LoadEvent::UpdateFailed {
-                message: format!("{}: using the cached version", env.message(&e)),
-                error: e,
-            });
+            report_update_failed(env, None, e);
             return None;
         }
     };
@@ -792,13 +792,7 @@ pub async fn update<E: Env>(env: &E, req: &LoadRequest, pending: Pending<E>) -> 
         Ok(r) => Some(r),
         Err(e) => {
             if !env.aborted() {
-                env.emit(LoadEvent::UpdateFailed {
-                    message: format!(
-                        "update to {model_version} failed ({}): using the cached version",
-                        env.message(&e)
-                    ),
-                    error: e,
-                });
+                report_update_failed(env, Some(&model_version), e);
             }
             None
         }

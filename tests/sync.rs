@@ -265,6 +265,15 @@ fn finish(visit: &Visit, loaded: Loaded<Visit>) -> (Source, Prepared, bool, Opti
     (loaded.source, loaded.prepared, stored, loaded.update_error)
 }
 
+/// A server with v1 published, and a store after one visit to it.
+fn visited_v1() -> (Server, Rc<MemoryFileStore>) {
+    let mut server = Server::default();
+    publish(&mut server, "v1", &v1(), &[]);
+    let store = Rc::new(MemoryFileStore::new());
+    open(&Visit::new(&server, &store)).unwrap();
+    (server, store)
+}
+
 fn expected(files: &[(&str, &str, Vec<u8>)]) -> Prepared {
     files.iter().map(|(r, _, b)| ((*r).to_owned(), b.clone())).collect()
 }
@@ -324,10 +333,7 @@ fn offline_the_cached_version_answers_and_without_one_the_error_says_so() {
 
 #[test]
 fn a_damaged_cached_file_is_reported_deleted_and_fetched_again() {
-    let mut server = Server::default();
-    publish(&mut server, "v1", &v1(), &[]);
-    let store = Rc::new(MemoryFileStore::new());
-    open(&Visit::new(&server, &store)).unwrap();
+    let (server, store) = visited_v1();
     assert!(store.damage(&hex(&v1()[1].2), 3));
 
     let visit = Visit::new(&server, &store);
@@ -344,10 +350,7 @@ fn a_damaged_cached_file_is_reported_deleted_and_fetched_again() {
 
 #[test]
 fn a_new_version_reuses_shared_files_and_applies_deltas_to_cached_bases() {
-    let mut server = Server::default();
-    publish(&mut server, "v1", &v1(), &[]);
-    let store = Rc::new(MemoryFileStore::new());
-    open(&Visit::new(&server, &store)).unwrap();
+    let (mut server, store) = visited_v1();
 
     let old = ItemMeta::decode(&v1()[2].2).unwrap();
     let new = ItemMeta::decode(&v2()[2].2).unwrap();
@@ -442,10 +445,7 @@ fn a_broken_manifest_keeps_the_cached_version_and_is_an_error_without_one() {
 
 #[test]
 fn a_full_disk_answers_from_memory_and_leaves_the_cache_as_it_was() {
-    let mut server = Server::default();
-    publish(&mut server, "v1", &v1(), &[]);
-    let store = Rc::new(MemoryFileStore::new());
-    open(&Visit::new(&server, &store)).unwrap();
+    let (mut server, store) = visited_v1();
     publish(&mut server, "v2", &v2(), &[]);
 
     let visit = Visit::new(&server, &store);
@@ -466,10 +466,7 @@ fn a_full_disk_answers_from_memory_and_leaves_the_cache_as_it_was() {
 
 #[test]
 fn background_mode_answers_from_the_cache_and_installs_the_update_behind_it() {
-    let mut server = Server::default();
-    publish(&mut server, "v1", &v1(), &[]);
-    let store = Rc::new(MemoryFileStore::new());
-    open(&Visit::new(&server, &store)).unwrap();
+    let (mut server, store) = visited_v1();
 
     // Nothing new: the update finds the cached version current.
     let visit = Visit::new(&server, &store);
@@ -500,10 +497,7 @@ fn background_mode_answers_from_the_cache_and_installs_the_update_behind_it() {
 
 #[test]
 fn an_abort_is_returned_as_is_with_no_fallback() {
-    let mut server = Server::default();
-    publish(&mut server, "v1", &v1(), &[]);
-    let store = Rc::new(MemoryFileStore::new());
-    open(&Visit::new(&server, &store)).unwrap();
+    let (mut server, store) = visited_v1();
     publish(&mut server, "v2", &v2(), &[]);
     let visit = Visit::new(&server, &store);
     visit.aborted.set(true);

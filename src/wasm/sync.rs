@@ -246,29 +246,18 @@ impl Fetch for WebEnv {
 }
 
 impl Digest for WebEnv {
-    /// WebCrypto: off the main thread, and every digest started before the first is awaited runs
-    /// in parallel.
+    /// WebCrypto: off the main thread.
     async fn sha256(&self, bytes: &Uint8Array) -> JsResult<String> {
-        let subtle = get(&get(&js_sys::global(), "crypto"), "subtle");
-        if subtle.is_undefined() || subtle.is_null() {
-            return Err(error_with_code(
-                "insecure-context",
-                "SHA-256 verification needs crypto.subtle: serve the page over https or from localhost",
-            ));
-        }
-        let digest = await_js(call(&subtle, "digest", &[&JsValue::from_str("SHA-256"), bytes])?).await?;
+        let digest = await_js(call(&subtle()?, "digest", &[&JsValue::from_str("SHA-256"), bytes])?).await?;
         Ok(hex(&digest))
     }
 
     /// One `Promise.all` over every digest: one await (one crossing back) for all of them.
     async fn sha256_all(&self, files: &[&Uint8Array]) -> JsResult<Vec<String>> {
-        let subtle = get(&get(&js_sys::global(), "crypto"), "subtle");
         if files.is_empty() {
             return Ok(Vec::new());
         }
-        if subtle.is_undefined() || subtle.is_null() {
-            return self.sha256(files[0]).await.map(|_| Vec::new()); // the typed error
-        }
+        let subtle = subtle()?;
         let started: Array = files
             .iter()
             .map(|b| call(&subtle, "digest", &[&JsValue::from_str("SHA-256"), b]))
@@ -276,6 +265,18 @@ impl Digest for WebEnv {
         let all = JsFuture::from(Promise::all(&started)).await?;
         Ok(Array::from(&all).iter().map(|d| hex(&d)).collect())
     }
+}
+
+/// `crypto.subtle`, or the typed error that says why it is missing.
+fn subtle() -> JsResult<JsValue> {
+    let subtle = get(&get(&js_sys::global(), "crypto"), "subtle");
+    if subtle.is_undefined() || subtle.is_null() {
+        return Err(error_with_code(
+            "insecure-context",
+            "SHA-256 verification needs crypto.subtle: serve the page over https or from localhost",
+        ));
+    }
+    Ok(subtle)
 }
 
 fn hex(digest: &JsValue) -> String {
