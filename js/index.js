@@ -283,9 +283,8 @@ export class LocalRecommender {
         try { used = this._session[attachTo](u.prepared, u.manifest); } catch (e) { report(fromWasm(e)); return; }
         if (used) this._attached(type, wording(u.manifest.modelVersion));
       };
-      syncArtifacts(`${new URL(this._manifestUrl, globalThis.location?.href)}#${type === 'refine' ? 'pq-refine' : type}`, [role], {
-        store: this._store, fetch: this._opts.fetch, signal: this._abort.signal, background: true, variant: this._opts.variant, device: this._device,
-        onProgress: (p) => this._metrics.progress(p.bytesDone),
+      this._syncBehind(type === 'refine' ? 'pq-refine' : type, [role], {
+        variant: this._opts.variant, onProgress: (p) => this._metrics.progress(p.bytesDone),
         // The manifest's own fate (offline, a bad update) is reported by the tower's sync already.
         onEvent: (e) => { if (e.type !== 'offline' && e.type !== 'update-failed') this._emit(e); },
         prepare: (files) => (files[role] ? Part.fromBytes(files[role]) : null),
@@ -295,6 +294,13 @@ export class LocalRecommender {
         s.update?.then(attach, report);
       }, report);
     }
+  }
+
+  /** A load behind the first answer, in the background, under its own cache record (`#suffix`). */
+  _syncBehind(suffix, roles, options) {
+    return syncArtifacts(`${new URL(this._manifestUrl, globalThis.location?.href)}#${suffix}`, roles, {
+      store: this._store, fetch: this._opts.fetch, signal: this._abort.signal, background: true, device: this._device, ...options,
+    });
   }
 
   _attached(type, message) {
@@ -406,10 +412,7 @@ export class LocalRecommender {
     const name = this._shadowName;
     if (!name) return;
     try {
-      const s = await syncArtifacts(`${new URL(this._manifestUrl, globalThis.location?.href)}#shadow=${name}`, roles, {
-        store: this._store, fetch: this._opts.fetch, signal: this._abort.signal, background: true, variant: name, device: this._device,
-        prepare: prepareModel,
-      });
+      const s = await this._syncBehind(`shadow=${name}`, roles, { variant: name, prepare: prepareModel });
       s.update?.then((u) => u?.prepared.free(), () => {}); // a newer shadow is used from the next open
       if (this._closed) { s.prepared.free(); return; }
       this._session.setShadow(s.prepared.take());
