@@ -5,10 +5,12 @@
 
 mod common;
 
+use burn::tensor::{Tensor, TensorData};
 use localrec::catalog::synthetic::random_unit;
 use localrec::model::{
-    encode_history, tower_weights, Event, HistoryConfig, Kind, TowerFile, UserModel, UserTowerConfig, TOWER_FORMAT,
-    TOWER_VERSION, WEIGHTS_MAGIC, WEIGHTS_VERSION,
+    encode_history, load_user_tower, tensor_to_vec, tower_params, tower_weights, Event, HistoryBatch, HistoryConfig,
+    Kind, TowerFile, TowerNet, UserModel, UserTower, UserTowerConfig, TOWER_FORMAT, TOWER_VERSION, WEIGHTS_MAGIC,
+    WEIGHTS_VERSION,
 };
 use localrec::rng::Rng;
 use localrec::Error;
@@ -223,14 +225,18 @@ fn bad_inputs_are_typed_errors() {
 }
 
 /// A tower written to `tower.bin` and read back is the same tower: the same bytes when written
-/// again, the same embeddings.
-fn assert_round_trip(file: &TowerFile, mut original: UserModel, seed: u64) {
+/// again, the same embeddings (the trainer's module, run by the browser's forward pass, against the
+/// file's weights).
+fn assert_round_trip(file: &TowerFile, tower: &UserTower, seed: u64) {
     let dim = file.config.dim;
     let catalog = random_unit(120, dim, 0, seed);
     let mut rng = Rng::new(seed ^ 9);
-    let weights = tower_weights(original.tower().clone()).unwrap();
-    let mut loaded = UserModel::from_bytes(file.to_json().as_bytes(), &weights).unwrap();
-    assert_eq!(tower_weights(loaded.tower().clone()).unwrap(), weights);
+    let weights = tower_weights(tower.clone()).unwrap();
+    let json = file.to_json();
+    let reread = load_user_tower(json.as_bytes(), &weights, &localrec::model::inference_device()).unwrap();
+    assert_eq!(tower_weights(reread).unwrap(), weights);
+    let mut original = UserModel::from_tower(file.clone(), tower);
+    let mut loaded = UserModel::from_bytes(json.as_bytes(), &weights).unwrap();
     for n in [1usize, 4, 15, 60] {
         let history = random_history(&mut rng, n, 120);
         assert_eq!(original.embed(&catalog, &history).unwrap(), loaded.embed(&catalog, &history).unwrap(), "n {n}");
@@ -247,7 +253,7 @@ fn weights_round_trip_exactly() {
         device.seed(seed);
         let file = tower_file(config);
         let tower = file.config.init(&device);
-        assert_round_trip(&file, UserModel::from_tower(file.clone(), tower, device), seed);
+        assert_round_trip(&file, &tower, seed);
     }
 }
 
@@ -275,7 +281,7 @@ fn trained_weights_round_trip_exactly() {
         };
         let trained = train(&ds, &cfg);
         let file = tower_file(trained.tower_config.clone());
-        assert_round_trip(&file, trained.user_model(), seed);
+        assert_round_trip(&file, &trained.user, seed);
     }
 }
 
@@ -390,4 +396,85 @@ fn damaged_weights_are_typed_errors() {
     // Empty, and a lone magic.
     rejects(b"", "truncated");
     rejects(b"LRTW", "truncated");
+}
+
+fn max_diff(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len());
+    a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
+}
+
+/// The browser's forward pass ([`TowerNet`], over the Burn backend's operations) against the
+/// trainer's ([`UserTower`], Burn's `Module` and `Tensor` API), on random weights: the same user
+/// vectors and the same attention weights, for both skips, with and without the memory, on a batch
+/// whose histories need padding.
+#[test]
+fn the_browser_forward_matches_the_trainer_module() {
+    let (items, dim) = (40usize, 16usize);
+    let mut rng = Rng::new(5);
+    let table: Vec<f32> = (0..items * dim).map(|_| rng.below(2001) as f32 / 1000.0 - 1.0).collect();
+    let device = localrec::model::inference_device();
+    for (diagonal_skip, memory) in [(false, 0), (true, 0), (false, 12), (true, 12)] {
+        let config = UserTowerConfig::new(dim)
+            .with_heads(3)
+            .with_attention_hidden(8)
+            .with_hidden(12)
+            .with_max_len(6)
+            .with_diagonal_skip(diagonal_skip)
+            .with_memory(memory);
+        let tower = config.init(&device);
+        let kinds = [Kind::View, Kind::Cart, Kind::Purchase];
+        // 1 slot, 4 slots, and 20 events cut to the tower's 6 slots (with a memory of 12).
+        let histories: Vec<_> = [1usize, 4, 20]
+            .iter()
+            .map(|&n| {
+                let events: Vec<Event> = (0..n)
+                    .map(|k| Event {
+                        item: rng.below(items as u64) as u32,
+                        kind: kinds[rng.below(3) as usize],
+                        time: 1.0e6 + 3600.0 * k as f64 * rng.below(50) as f64,
+                    })
+                    .collect();
+                encode_history(&events, &config.history()).unwrap()
+            })
+            .collect();
+        let batch = HistoryBatch::new(&histories);
+        assert!(batch.mask.iter().any(|&m| m != 0.0), "the batch has padding");
+        let mut gathered = Vec::new();
+        for &r in &batch.rows {
+            gathered.extend_from_slice(&table[r as usize * dim..(r as usize + 1) * dim]);
+        }
+        let mem = (memory > 0).then(|| batch.memory_vectors(dim, |r| &table[r as usize * dim..(r as usize + 1) * dim]));
+
+        let items_t =
+            Tensor::<3>::from_data(TensorData::new(gathered.clone(), [batch.batch, batch.slots, dim]), &device);
+        let mem_t = mem.clone().map(|m| Tensor::<2>::from_data(TensorData::new(m, [batch.batch, dim]), &device));
+        let (want, want_att) = tower.forward_attention(items_t, mem_t, &batch);
+        let (want, want_att) = (tensor_to_vec(want), tensor_to_vec(want_att));
+
+        let net = TowerNet::from_params(&config, tower_params(&tower));
+        let (got, got_att) = net.forward(gathered, mem, &batch, true);
+        let label = format!("diagonal_skip {diagonal_skip}, memory {memory}");
+        assert!(max_diff(&got, &want) <= 1e-5, "{label}: user vectors differ by {}", max_diff(&got, &want));
+        assert!(
+            max_diff(&got_att, &want_att) <= 1e-5,
+            "{label}: attention differs by {}",
+            max_diff(&got_att, &want_att)
+        );
+        for (i, u) in got.chunks(dim).enumerate() {
+            let norm = u.iter().map(|v| v * v).sum::<f32>().sqrt();
+            assert!((norm - 1.0).abs() < 1e-4, "{label}: history {i} has norm {norm}");
+        }
+        assert!(max_diff(&got[..dim], &got[dim..2 * dim]) > 1e-3, "{label}: different histories, different vectors");
+        // Padding gets no attention; each head's weights sum to one over the slots.
+        let (n, h) = (batch.slots, 3);
+        for b in 0..batch.batch {
+            for head in 0..h {
+                let w: Vec<f32> = (0..n).map(|s| got_att[(b * n + s) * h + head]).collect();
+                assert!((w.iter().sum::<f32>() - 1.0).abs() < 1e-5, "{label}: weights of history {b} head {head}");
+                for (s, &x) in w.iter().enumerate().skip(histories[b].len()) {
+                    assert_eq!(x, 0.0, "{label}: padding slot {s} of history {b}");
+                }
+            }
+        }
+    }
 }

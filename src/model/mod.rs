@@ -34,6 +34,7 @@
 //! conversions) took about 138 KB of the wasm before wasm-opt.
 
 pub mod features;
+pub mod infer;
 /// The trainer's item tower (titles and categories to item vectors): trainer-only, not in the
 /// browser build.
 #[cfg(feature = "train")]
@@ -47,6 +48,7 @@ use serde::{Deserialize, Serialize};
 use crate::catalog::Catalog;
 use crate::error::{Error, Result};
 pub use features::{encode_history, encode_history_into, EncodeScratch, EncodedHistory, Event, HistoryConfig, Kind};
+pub use infer::TowerNet;
 #[cfg(feature = "train")]
 pub use item_tower::{ItemTower, ItemTowerConfig};
 pub use user_tower::{HistoryBatch, UserTower, UserTowerConfig};
@@ -138,8 +140,7 @@ pub fn inference_device() -> Device {
 #[derive(Debug)]
 pub struct UserModel {
     file: TowerFile,
-    tower: UserTower,
-    device: Device,
+    net: TowerNet,
     encoded: EncodedHistory,
     scratch: EncodeScratch,
     gathered: Vec<f32>,
@@ -150,17 +151,21 @@ impl UserModel {
     /// A malformed, mis-versioned or mismatched weights file is [`Error::InvalidWeights`].
     pub fn from_bytes(tower_json: &[u8], weights: &[u8]) -> Result<UserModel> {
         let file = TowerFile::from_json(tower_json)?;
-        let device = inference_device();
-        let tower = load_user_tower(&file.config, weights, &device)?;
-        Ok(Self::from_tower(file, tower, device))
+        let net = TowerNet::from_params(&file.config, read_params(&file.config, weights)?);
+        Ok(Self::from_net(file, net))
     }
 
-    /// Wraps a tower already in memory (the trainer's).
-    pub fn from_tower(file: TowerFile, tower: UserTower, device: Device) -> UserModel {
+    /// The trainer's tower, for inference: its weights, read once (the browser's forward pass,
+    /// [`TowerNet`], runs on them).
+    pub fn from_tower(file: TowerFile, tower: &UserTower) -> UserModel {
+        let net = TowerNet::from_params(&file.config, tower_params(tower));
+        Self::from_net(file, net)
+    }
+
+    fn from_net(file: TowerFile, net: TowerNet) -> UserModel {
         UserModel {
             file,
-            tower,
-            device,
+            net,
             encoded: EncodedHistory::default(),
             scratch: EncodeScratch::default(),
             gathered: Vec::new(),
@@ -173,10 +178,6 @@ impl UserModel {
 
     pub fn tower_file(&self) -> &TowerFile {
         &self.file
-    }
-
-    pub fn tower(&self) -> &UserTower {
-        &self.tower
     }
 
     /// The history as the tower will read it.
@@ -218,23 +219,19 @@ impl UserModel {
             self.gathered.extend(catalog.vector(row));
         }
         let batch = HistoryBatch::new([&self.encoded]);
-        let items = Tensor::<3>::from_data(TensorData::new(self.gathered.clone(), [1, batch.slots, dim]), &self.device);
         let memory = match catalog.projection() {
             // The memory is a weighted sum of item vectors: summed on the stored axes and read back
             // once, instead of reading back each of its (up to hundreds of) items.
             Some(p) if self.file.config.memory > 0 => {
-                let stored = batch.memory_vectors(catalog.stored_dim(), |row| catalog.stored_vector(row));
-                Some(Tensor::from_data(TensorData::new(p.lift(&stored), [1, dim]), &self.device))
+                Some(p.lift(&batch.memory_vectors(catalog.stored_dim(), |row| catalog.stored_vector(row))))
             }
             _ => self.memory(&batch, |row| catalog.vector(row)),
         };
-        let (out, weights) = self.tower.forward_attention(items, memory, &batch);
-        let out = tensor_to_vec(out);
+        let (out, weights) = self.net.forward(self.gathered.clone(), memory, &batch, attention);
         if out.iter().any(|v| !v.is_finite()) {
             return Err(Error::NonFiniteEmbedding);
         }
         // One history: no padding, `slots × heads` weights.
-        let weights = if attention { tensor_to_vec(weights) } else { Vec::new() };
         Ok((out, weights))
     }
 
@@ -250,10 +247,8 @@ impl UserModel {
             for &r in &batch.rows {
                 gathered.extend_from_slice(&table[r as usize * dim..(r as usize + 1) * dim]);
             }
-            let items =
-                Tensor::<3>::from_data(TensorData::new(gathered, [batch.batch, batch.slots, dim]), &self.device);
             let memory = self.memory(&batch, |r| &table[r as usize * dim..(r as usize + 1) * dim]);
-            let emb = tensor_to_vec(self.tower.forward(items, memory, &batch));
+            let emb = self.net.forward(gathered, memory, &batch, false).0;
             for (j, &i) in chunk.iter().enumerate() {
                 out[i * dim..(i + 1) * dim].copy_from_slice(&emb[j * dim..(j + 1) * dim]);
             }
@@ -262,11 +257,8 @@ impl UserModel {
     }
 
     /// The batch's memory vectors, when the tower reads a memory.
-    fn memory<V: AsRef<[f32]>>(&self, batch: &HistoryBatch, vector: impl Fn(u32) -> V) -> Option<Tensor<2>> {
-        let dim = self.file.config.dim;
-        (self.file.config.memory > 0).then(|| {
-            Tensor::from_data(TensorData::new(batch.memory_vectors(dim, vector), [batch.batch, dim]), &self.device)
-        })
+    fn memory<V: AsRef<[f32]>>(&self, batch: &HistoryBatch, vector: impl Fn(u32) -> V) -> Option<Vec<f32>> {
+        (self.file.config.memory > 0).then(|| batch.memory_vectors(self.file.config.dim, vector))
     }
 
     /// Runs the tower's self-check ([`TowerFile::check`]) against `catalog` (the f32 item table
@@ -402,10 +394,9 @@ fn le_f32(b: &[u8]) -> f32 {
     f32::from_le_bytes([b[0], b[1], b[2], b[3]])
 }
 
-/// Builds the tower `config` describes from the weights of a `tower.bin`: the file's tensors must be
-/// those of [`UserTowerConfig::param_shapes`], in number and shape. No initialiser runs or is linked
-/// (see [`UserTower::from_params`]).
-fn load_user_tower(config: &UserTowerConfig, weights: &[u8], device: &Device) -> Result<UserTower> {
+/// The parameter values of a `tower.bin`, in [`UserTowerConfig::param_shapes`] order: the file's
+/// tensors must be those the config describes, in number and shape.
+fn read_params(config: &UserTowerConfig, weights: &[u8]) -> Result<Vec<Vec<f32>>> {
     let tensors = parse_weights(weights)?;
     let shapes = config.param_shapes();
     if tensors.len() != shapes.len() {
@@ -430,9 +421,33 @@ fn load_user_tower(config: &UserTowerConfig, weights: &[u8], device: &Device) ->
         if values.len() != t.len {
             return Err(bad_weights(format!("tensor {i} of tower.bin lies outside the file")));
         }
-        params.push(TensorData::new(values, t.dims().to_vec()));
+        params.push(values);
     }
-    Ok(UserTower::from_params(config, params, device))
+    Ok(params)
+}
+
+/// The Burn module of a `tower.bin` (the trainer's and the tests' view of it; the browser runs
+/// [`TowerNet`]), built without any random initialiser ([`UserTower::from_params`]).
+#[cfg(feature = "fixtures")]
+pub fn load_user_tower(tower_json: &[u8], weights: &[u8], device: &Device) -> Result<UserTower> {
+    let file = TowerFile::from_json(tower_json)?;
+    let shapes = file.config.param_shapes();
+    let params =
+        read_params(&file.config, weights)?.into_iter().zip(shapes).map(|(v, s)| TensorData::new(v, s)).collect();
+    Ok(UserTower::from_params(&file.config, params, device))
+}
+
+/// The tower's float parameters, in [`Module::visit`] order (that of `tower.bin`), each row-major.
+pub fn tower_params(tower: &UserTower) -> Vec<Vec<f32>> {
+    struct Collect(Vec<Vec<f32>>);
+    impl ModuleVisitor for Collect {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+            self.0.push(tensor_to_vec(param.val()));
+        }
+    }
+    let mut c = Collect(Vec::new());
+    tower.visit(&mut c);
+    c.0
 }
 
 /// Collects the float parameters, in [`Module::visit`] order, as `tower.bin` header and values.

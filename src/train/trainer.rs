@@ -182,7 +182,7 @@ impl Trained {
             config: self.tower_config.clone(),
             check: None,
         };
-        UserModel::from_tower(file, self.user.clone(), crate::model::inference_device())
+        UserModel::from_tower(file, &self.user)
     }
 }
 
