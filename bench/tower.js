@@ -43,7 +43,8 @@ export async function runTowerBench(variants, artifacts) {
   for (const v of variants) {
     const mod = await import(`${v.pkg}/localrec.js`);
     await mod.default();
-    const { Catalog, UserTower, Recommender } = mod;
+    const { UserTower, Recommender } = mod;
+    const Catalog = mod.Catalog ?? mod.Catalogue; // packages built before the rename, for side-by-side runs
     const items = Catalog.fromBytes(itemsF32);
     const tower = UserTower.fromBytes(towerJson, towerWeights);
     const selfCheck = tower.selfCheck(items);

@@ -5,16 +5,12 @@
 //! request's success event, while the transaction is still active); awaiting anything else inside
 //! a transaction is not, so nothing here does.
 
-use std::cell::RefCell;
-use std::rc::Rc;
-use std::task::{Poll, Waker};
-
 use js_sys::{Array, Promise, Reflect};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
-use wasm_bindgen_futures::JsFuture;
 use web_sys::{IdbDatabase, IdbFactory, IdbObjectStoreParameters, IdbOpenDbRequest, IdbRequest, IdbTransaction};
 
+use super::wait::{self, Wait};
 use crate::history::StoreError;
 
 /// Schema version. 1: `files`, `versions`, `history` (one record per scope holding every event).
@@ -48,51 +44,6 @@ pub fn store_error(what: &str, e: &JsValue) -> StoreError {
     StoreError { message: format!("{what}: {name} {message}").trim_end().to_owned(), quota }
 }
 
-/// Settles when the event handler it installs has run, waking the task that awaits it: one
-/// closure per wait and no promise in between (each `Promise` + `JsFuture` pair costs several
-/// calls into the module; opening a session awaits some twenty IndexedDB requests).
-struct Settled {
-    fired: Rc<RefCell<(Option<String>, Option<Waker>)>>,
-    handler: Closure<dyn FnMut(web_sys::Event)>,
-}
-
-impl Settled {
-    fn new() -> Settled {
-        let fired: Rc<RefCell<(Option<String>, Option<Waker>)>> = Rc::default();
-        let f = fired.clone();
-        let handler = Closure::<dyn FnMut(web_sys::Event)>::new(move |e: web_sys::Event| {
-            let waker = {
-                let mut f = f.borrow_mut();
-                f.0.get_or_insert_with(|| e.type_());
-                f.1.take()
-            };
-            if let Some(w) = waker {
-                w.wake();
-            }
-        });
-        Settled { fired, handler }
-    }
-
-    fn handler(&self) -> Option<&js_sys::Function> {
-        Some(self.handler.as_ref().unchecked_ref())
-    }
-
-    /// The type of the first event that fired (`success`, `error`, `complete`, `abort`).
-    async fn wait(&self) -> String {
-        std::future::poll_fn(|cx| {
-            let mut f = self.fired.borrow_mut();
-            match &f.0 {
-                Some(kind) => Poll::Ready(kind.clone()),
-                None => {
-                    f.1 = Some(cx.waker().clone());
-                    Poll::Pending
-                }
-            }
-        })
-        .await
-    }
-}
-
 /// Runs its function when dropped.
 struct Unset<F: FnMut()>(F);
 
@@ -105,36 +56,37 @@ impl<F: FnMut()> Drop for Unset<F> {
 /// Awaits one request: its result, or its error. Its continuation runs in a microtask of the
 /// request's event, while the transaction is still active.
 pub async fn request(req: &IdbRequest) -> Result<JsValue, JsValue> {
-    let settled = Settled::new();
-    req.set_onsuccess(settled.handler());
-    req.set_onerror(settled.handler());
-    // Unset however the wait ends (also if the waiting future is dropped): the handler must not
-    // outlive its closure.
+    let wait = Wait::new();
+    req.set_onsuccess(Some(wait.ok()));
+    req.set_onerror(Some(wait.err()));
+    // Unset however the wait ends (also if the waiting future is dropped).
     let _unset = Unset(|| {
         req.set_onsuccess(None);
         req.set_onerror(None);
     });
-    let kind = settled.wait().await;
-    if kind == "success" {
-        return req.result();
+    match wait.await {
+        Ok(_) => req.result(),
+        Err(_) => Err(req.error().ok().flatten().map(JsValue::from).unwrap_or_else(|| "request failed".into())),
     }
-    Err(req.error().ok().flatten().map(JsValue::from).unwrap_or_else(|| "request failed".into()))
 }
 
 /// Awaits the end of a transaction: `Ok` once committed, the error (or an `AbortError`) otherwise.
 pub async fn done(tx: &IdbTransaction) -> Result<(), JsValue> {
-    let settled = Settled::new();
-    tx.set_oncomplete(settled.handler());
-    tx.set_onerror(settled.handler());
-    tx.set_onabort(settled.handler());
+    let wait = Wait::new();
+    tx.set_oncomplete(Some(wait.ok()));
+    tx.set_onerror(Some(wait.err()));
+    tx.set_onabort(Some(wait.err()));
     let _unset = Unset(|| {
         tx.set_oncomplete(None);
         tx.set_onerror(None);
         tx.set_onabort(None);
     });
-    let kind = settled.wait().await;
+    // The failure's event: `error` or `abort`.
+    let kind = match wait.await {
+        Ok(_) => return Ok(()),
+        Err(event) => Reflect::get(&event, &"type".into()).ok().and_then(|t| t.as_string()).unwrap_or_default(),
+    };
     match (kind.as_str(), tx.error()) {
-        ("complete", _) => Ok(()),
         (_, Some(e)) => Err(e.into()),
         ("error", None) => Err("transaction failed".into()),
         _ => Err(web_sys::DomException::new_with_message_and_name("transaction aborted", "AbortError")
@@ -177,7 +129,7 @@ pub async fn open_database(name: &str, timeout_ms: u32) -> Result<IdbDatabase, S
         });
         set_timeout(f.unchecked_ref(), timeout_ms.min(i32::MAX as u32) as i32);
     });
-    let raced = JsFuture::from(Promise::race(&Array::of2(&opened, &timeout))).await;
+    let raced = wait::promise(&Promise::race(&Array::of2(&opened, &timeout))).await;
     drop(upgrade);
     let db: IdbDatabase = raced.map_err(|e| store_error(&format!("opening IndexedDB {name:?}"), &e))?.unchecked_into();
     let on_change = Closure::<dyn FnMut()>::new({

@@ -14,6 +14,7 @@ pub mod history;
 pub mod idb;
 pub mod session;
 pub mod sync;
+mod wait;
 
 pub use cache::JsFileCache;
 pub use history::{JsHistoryStore, JsVisitorHistory};

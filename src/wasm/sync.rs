@@ -13,7 +13,7 @@ use std::rc::Rc;
 use js_sys::{Array, Function, Object, Promise, Reflect, Uint8Array};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
-use wasm_bindgen_futures::{future_to_promise, JsFuture};
+use wasm_bindgen_futures::future_to_promise;
 
 use super::cache::{FileBackend, JsFileCache};
 use super::error_with_code;
@@ -44,7 +44,7 @@ fn call(obj: &JsValue, method: &str, args: &[&JsValue]) -> JsResult<JsValue> {
 }
 
 async fn await_js(v: JsValue) -> JsResult<JsValue> {
-    JsFuture::from(Promise::resolve(&v)).await
+    super::wait::value(v).await
 }
 
 fn message_of(e: &JsValue) -> String {
@@ -163,8 +163,8 @@ impl Fetch for WebEnv {
                 Fetched::Unreachable(e) => e,
             })
         });
-        // Awaited from now on (a JsFuture handles the promise's rejection even if never polled).
-        let started = JsFuture::from(started);
+        // Awaited from now on (its rejection is handled even if never polled).
+        let started = super::wait::promise(&started);
         Box::pin(async move {
             let v = started.await?;
             Ok(match v.as_string() {
@@ -262,7 +262,7 @@ impl Digest for WebEnv {
             .iter()
             .map(|b| call(&subtle, "digest", &[&JsValue::from_str("SHA-256"), b]))
             .collect::<JsResult<_>>()?;
-        let all = JsFuture::from(Promise::all(&started)).await?;
+        let all = super::wait::promise(&Promise::all(&started)).await?;
         Ok(Array::from(&all).iter().map(|d| hex(&d)).collect())
     }
 }
@@ -370,7 +370,7 @@ impl Host for WebEnv {
         });
         let _ = Promise::resolve(&requested).catch(&refused);
         refused.forget(); // one small closure per install
-        JsFuture::from(acquired).await.ok().map(|_| guard)
+        super::wait::promise(&acquired).await.ok().map(|_| guard)
     }
 
     async fn room(&self) -> Option<f64> {
@@ -456,7 +456,7 @@ pub fn sync_artifacts(manifest_url: String, roles: Vec<String>, store: &JsFileCa
             let update = future_to_promise(async move {
                 let Some(loaded) = crate::sync::update(&*env, &req, pending).await else { return Ok(JsValue::NULL) };
                 let (o, stored) = loaded_to_js(&env, loaded)?;
-                let stored = JsFuture::from(stored).await.unwrap_or(JsValue::FALSE);
+                let stored = super::wait::promise(&stored).await.unwrap_or(JsValue::FALSE);
                 set(&o, "storedOk", &stored);
                 Ok(o.into())
             });

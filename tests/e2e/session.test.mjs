@@ -81,14 +81,13 @@ test('crossings: a record is 1 call (+ 2 string copies), a recommend at most 12 
   assert.ok(r.total > 0, 'the counter sees the module');
   assert.equal(r.got, 50);
   for (const n of r.record) assert.ok(n >= 1 && n <= 4, `record: ${n} crossings`);
-  for (const n of r.write) assert.ok(n <= 10, `the background write of one event: ${n} crossings`);
+  for (const n of r.write) assert.ok(n <= 7, `the background write of one event: ${n} crossings`);
   assert.ok(r.recommend10 >= 1 && r.recommend10 <= 12, `recommend k=10: ${r.recommend10}`);
   assert.equal(r.recommend50, r.recommend10, 'the count does not grow with k');
-  // Regression guards, not the target: open was 881 crossings before the session redesign (286 and
-  // 169 on 2026-12-07), and the target of 200 is not met on a first visit yet (each awaited fetch,
-  // download chunk or digest still costs a few).
-  assert.ok(r.open <= 330, `open (first visit): ${r.open} crossings`);
-  assert.ok(r.warm <= 200, `open (warm): ${r.warm} crossings`);
+  // The target is 200 for open on a first visit (881 before the session redesign; 176 to 178 and
+  // 133 to 134 warm once every await went through one persistent callback, 2026-12-07).
+  assert.ok(r.open <= 200, `open (first visit): ${r.open} crossings`);
+  assert.ok(r.warm <= 160, `open (warm): ${r.warm} crossings`);
   await page.close();
 });
 
