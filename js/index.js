@@ -9,7 +9,7 @@
 // WebAssembly, and no request ever carries the history. `openInWorker` gives the same API backed by a
 // Web Worker.
 
-import init, { RankingStage, PqRefine, Model, Session, FileRequest, rules } from './localrec.js';
+import init, { Model, Session, FileRequest, rules } from './localrec.js';
 import { LocalRecError, fromWasm } from './errors.js';
 import { openIndexedDbStore, MemoryStore } from './store.js';
 import { syncArtifacts } from './sync.js';
@@ -126,17 +126,16 @@ export async function open(manifestUrl, options = {}) {
     metrics.error('open', e instanceof LocalRecError ? e.code : e?.name === 'AbortError' ? 'aborted' : 'internal');
     throw e;
   }
-  let rec, shadowRoles;
+  let rec;
   try {
     // The visitor's session: the model, both histories (read and bounded here), the rules and the
     // experiment, owned by one Rust object.
-    shadowRoles = request.fullRoles();
     const moved = request; // the session owns the request from here
     request = null;
     const session = await Session.open(store.history, synced.prepared.take(), synced.manifest, {
       historyScope: opts.historyScope, maxEvents: opts.maxEvents, maxAgeDays: opts.maxAgeDays, device, variant: opts.variant, rules: opts.rules,
     }, moved);
-    rec = new LocalRecommender(synced, session, store, opts, emit, { persisted: false, degraded: store.kind === 'memory' }, abort, { device, metrics });
+    rec = new LocalRecommender(synced, session, store, opts, emit, { persisted: false, degraded: store.kind === 'memory' }, abort, metrics);
   } catch (e) {
     synced.prepared.free();
     request?.free();
@@ -150,12 +149,10 @@ export async function open(manifestUrl, options = {}) {
   metrics.time('open', now() - opened);
   metrics.model(rec.info);
   if (rec.info.experiment) metrics.exposure(rec.info.experiment, rec.info.variant);
-  // A shadow variant loads in the background; it never delays or changes an answer.
+  // What follows the first answer, in the background: the ranking stage ('auto' above
+  // autoStageBytes, 'progressive'), a pq table's refine plane, an experiment's shadow variant.
   rec._manifestUrl = manifestUrl;
-  rec._startShadow(shadowRoles);
-  // The ranking stage ('auto' above autoStageBytes, 'progressive') and a pq table's refine plane
-  // follow the first answer, each under its own cache record.
-  rec._loadBehindAll();
+  rec._loadBehind();
   return rec;
 }
 
@@ -177,8 +174,7 @@ function reasonOf(kind, source, itemId, title) {
 
 /** The recommender returned by `open`. Every method is async, as in worker mode. */
 export class LocalRecommender {
-  constructor(synced, session, store, opts, emit, storage, abort, { device, metrics }) {
-    this._device = device;
+  constructor(synced, session, store, opts, emit, storage, abort, metrics) {
     this._metrics = metrics;
     this._opts = opts;
     this._store = store;
@@ -187,8 +183,8 @@ export class LocalRecommender {
     this._session = session;
     this._closed = false;
     this._shadowTimer = null;
-    /** Cache writes of the files loaded behind the first answer (awaited by close()). */
-    this._behindStored = [];
+    /** The loads behind the first answer (awaited by close()). */
+    this._behind = [];
     this.info = {
       ...this._modelInfo(synced.source),
       updateError: synced.updateError ? String(synced.updateError.message ?? synced.updateError) : null,
@@ -198,18 +194,9 @@ export class LocalRecommender {
     this.stored = synced.stored.then((ok) => { if (!ok) this.info.degraded = true; return ok; });
     // Offline-first: a newer version installed in the background is offered once verified and cached.
     this._updating = (synced.update ?? Promise.resolve(null)).then((u) => this._offer(u)).catch((e) => console.error(e));
-    session.onStoreFailed((e, history) => this._storeFailed(fromWasm(e), history === 'events' ? 'history kept in memory only' : 'dismissal kept in memory only'));
-    const [events, dismissed] = session.loadReports();
-    this._reportLoad(events);
-    this._reportLoad(dismissed);
-    // Another tab recorded, cleared or imported: the session read the history again.
-    session.onChange((report) => {
-      if (this._closed) return;
-      this._reportLoad(report);
-      this._scheduleShadow();
-      if (report.history !== 'events') return;
-      this._emit({ type: 'history-changed', cause: report.cause ?? null, events: session.historyLength, message: `another tab changed the history (${report.cause ?? 'update'})` });
-    });
+    // The session's events: its histories (read, changed by another tab, a failed write) and the
+    // parts loaded behind the first answer.
+    session.onEvent((e) => this._sessionEvent(e));
   }
 
   /** The model and experiment in use, as the session reports them (it owns them; `info` mirrors). */
@@ -244,7 +231,7 @@ export class LocalRecommender {
     if (!applied) return false;
     Object.assign(this.info, this._modelInfo(this._updateSource), { updateError: null });
     // The new version's ranking stage or refine plane follows, as at open.
-    this._loadBehindAll();
+    this._loadBehind();
     return true;
   }
 
@@ -259,71 +246,25 @@ export class LocalRecommender {
 
   _check() { if (this._closed) throw new LocalRecError('closed', 'this recommender was closed'); }
 
-  /**
-   * What follows the first answer (the core decides, see src/request.rs): the ranking stage
-   * ('progressive', and 'auto' above `autoStageBytes`) and a pq table's refine plane (`refine:
-   * 'auto'` skips it on a constrained device or above 32 MiB), each under its own cache record (the
-   * manifest's URL with a `#` suffix). The session attaches one only to the model version in use,
-   * once (`Session.attachRankingStage`); a newer one found behind a cached one follows the same way.
-   * Failures leave the model answering as it did: 'ranking-stage-failed' or 'refine-failed' events.
-   * Cache writes are awaited by `close()`.
-   */
-  _loadBehindAll() {
-    const parts = [
-      [this._session.stageBehind(), 'ranking-stage', 'the ranking stage', RankingStage, 'attachRankingStage', (v) => `the ranking stage of model ${v} is in use`],
-      [this._session.refineBehind(), 'refine', 'the pq refine plane', PqRefine, 'attachRefine', (v) => `the pq table of model ${v} is refined by its second level`],
-    ];
-    for (const [role, type, what, Part, attachTo, wording] of parts) {
-      if (!role) continue;
-      const report = (e) => { if (!this._closed) this._emit({ type: `${type}-failed`, reason: e?.code ?? 'internal', message: `${what} could not be loaded (${e?.message ?? e}): the model answers without it` }); };
-      const attach = (u) => {
-        if (!u?.prepared) return;
-        if (this._closed) { u.prepared.free(); return; }
-        let used;
-        try { used = this._session[attachTo](u.prepared, u.manifest); } catch (e) { report(fromWasm(e)); return; }
-        if (used) this._attached(type, wording(u.manifest.modelVersion));
-      };
-      this._syncBehind(type === 'refine' ? 'pq-refine' : type, [role], {
-        variant: this._opts.variant, onProgress: (p) => this._metrics.progress(p.bytesDone),
-        // The manifest's own fate (offline, a bad update) is reported by the tower's sync already.
-        onEvent: (e) => { if (e.type !== 'offline' && e.type !== 'update-failed') this._emit(e); },
-        prepare: (files) => (files[role] ? Part.fromBytes(files[role]) : null),
-      }).then((s) => {
-        this._behindStored.push(s.stored.catch(() => false));
-        attach(s);
-        s.update?.then(attach, report);
-      }, report);
-    }
-  }
-
-  /** A load behind the first answer, in the background, under its own cache record (`#suffix`). */
-  _syncBehind(suffix, roles, options) {
-    return syncArtifacts(`${new URL(this._manifestUrl, globalThis.location?.href)}#${suffix}`, roles, {
-      store: this._store, fetch: this._opts.fetch, signal: this._abort.signal, background: true, device: this._device, ...options,
+  /** What follows the first answer, loaded and attached by the session (`Session.loadBehind`). */
+  _loadBehind() {
+    const loading = this._session.loadBehind(this._store.files, {
+      manifestUrl: this._manifestUrl, fetch: this._opts.fetch, signal: this._abort.signal, onProgress: (p) => this._metrics.progress(p.bytesDone),
     });
+    this._behind.push(loading.catch((e) => console.error(e)));
   }
 
-  _attached(type, message) {
-    Object.assign(this.info, this._modelInfo());
-    this._metrics.model(this.info);
-    this._emit({ type, info: { ...this.info }, message });
-  }
-
-  _reportLoad(report) {
-    if (report?.error) {
-      this._emit({ type: 'degraded', reason: 'history-unreadable', message: `stored history unreadable: ${report.error}` });
-      return;
+  _sessionEvent(e) {
+    if (this._closed) return;
+    this._scheduleShadow(); // the history, the model or the shadow changed
+    if (e.type === 'shadow-ready' || e.type === 'shadow-failed') { this._metrics.event(e); return; } // counted, not announced
+    if (e.type === 'ranking-stage' || e.type === 'refine') {
+      Object.assign(this.info, this._modelInfo());
+      this._metrics.model(this.info);
+      e.info = { ...this.info };
     }
-    const skipped = Object.values(report?.skipped ?? {}).reduce((a, b) => a + b, 0);
-    if (skipped) {
-      this._emit({ type: 'history-skipped', skipped: report.skipped, message: `${skipped} damaged history event(s) skipped and removed` });
-    }
-  }
-
-  _storeFailed(e, what) {
-    this.info.degraded = true;
-    const reason = e?.code === 'quota' ? 'quota' : 'store-failed';
-    this._emit({ type: 'degraded', reason, message: `${what}: ${e?.message ?? e}` });
+    if (e.reason === 'quota' || e.reason === 'store-failed') this.info.degraded = true;
+    this._emit(e);
   }
 
   /** Resolves once the history recorded so far is in storage. */
@@ -407,22 +348,6 @@ export class LocalRecommender {
     return { ...e, modelVersion: this.info.modelVersion, variant: this.info.variant, precision: this.info.precision, ranking: this.info.ranking };
   }
 
-  /** Loads the experiment's shadow variant, in the background, once (js/README.md, "Experiments on the device"). */
-  async _startShadow(roles) {
-    const name = this._shadowName;
-    if (!name) return;
-    try {
-      const s = await this._syncBehind(`shadow=${name}`, roles, { variant: name, prepare: prepareModel });
-      s.update?.then((u) => u?.prepared.free(), () => {}); // a newer shadow is used from the next open
-      if (this._closed) { s.prepared.free(); return; }
-      this._session.setShadow(s.prepared.take());
-      this._metrics.event({ type: 'shadow-ready' });
-      this._scheduleShadow();
-    } catch (e) {
-      if (!this._closed) this._metrics.event({ type: 'shadow-failed', reason: e?.code ?? 'internal' });
-    }
-  }
-
   /**
    * After each change, off the critical path: both variants' top 10 for the next interaction (the
    * session does nothing until its shadow is loaded).
@@ -499,8 +424,10 @@ export class LocalRecommender {
   /** Deletes the history and the dismissals, here and in storage; other open tabs follow. */
   async clearHistory() {
     this._check();
-    try { await this._session.clearHistory(); } catch (e) {
-      this._storeFailed(fromWasm(e), 'could not delete the stored history');
+    try { await this._session.clearHistory(); } catch (err) {
+      const e = fromWasm(err);
+      this.info.degraded = true;
+      this._emit({ type: 'degraded', reason: e.code === 'quota' ? 'quota' : 'store-failed', message: `could not delete the stored history: ${e.message}` });
     }
   }
 
@@ -511,7 +438,7 @@ export class LocalRecommender {
     this._abort.abort(); // stops a background update
     await this._updating;
     await this.stored;
-    await Promise.all(this._behindStored); // the cache writes of files loaded behind the first answer
+    await Promise.all(this._behind); // the loads behind the first answer, stopped by the abort
     await this._session.flush();
     clearTimeout(this._shadowTimer);
     this._session.close();

@@ -12,10 +12,8 @@ import { LocalRecError } from './errors.js';
  * `prepared` what `prepare(bytes by role)` built from verified files.
  */
 export async function syncArtifacts(manifestUrl, roles, { store, fetch, onProgress = () => {}, onEvent = () => {}, prepare, signal, background = false, device, variant }) {
-  // Installs of one manifest in one database take turns across tabs (a memory store is this page's own).
-  const lock = store.kind === 'memory' ? null : `localrec:${store.name}:`;
   try {
-    return await coreSync(String(manifestUrl), roles, store.files, { fetch, signal, onProgress, onEvent, prepare, background, lock, device, variant });
+    return await coreSync(String(manifestUrl), roles, store.files, { fetch, signal, onProgress, onEvent, prepare, background, device, variant });
   } catch (e) {
     // The core's errors carry a code (rewrapped as the package's class); an abort keeps its shape.
     if (e?.name === 'LocalRecError' && !(e instanceof LocalRecError)) throw new LocalRecError(e.code, e.message);

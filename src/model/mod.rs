@@ -42,7 +42,7 @@ pub mod item_tower;
 pub mod user_tower;
 
 use burn::module::{Module, ModuleVisitor, Param};
-use burn::tensor::{Device, Tensor, TensorData};
+use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
 use crate::catalog::Catalog;
@@ -432,8 +432,11 @@ fn read_params(config: &UserTowerConfig, weights: &[u8]) -> Result<Vec<Vec<f32>>
 pub fn load_user_tower(tower_json: &[u8], weights: &[u8], device: &Device) -> Result<UserTower> {
     let file = TowerFile::from_json(tower_json)?;
     let shapes = file.config.param_shapes();
-    let params =
-        read_params(&file.config, weights)?.into_iter().zip(shapes).map(|(v, s)| TensorData::new(v, s)).collect();
+    let params = read_params(&file.config, weights)?
+        .into_iter()
+        .zip(shapes)
+        .map(|(v, s)| burn::tensor::TensorData::new(v, s))
+        .collect();
     Ok(UserTower::from_params(&file.config, params, device))
 }
 

@@ -208,6 +208,15 @@ pub enum FileBackend {
 }
 
 impl FileBackend {
+    /// The prefix of the Web Lock an install of one manifest takes (`localrec:{database}:`), so
+    /// tabs take turns; `None` for a memory store (this page's own).
+    pub fn lock_prefix(&self) -> Option<String> {
+        match self {
+            FileBackend::Idb(s) => Some(format!("localrec:{}:", s.db.name())),
+            FileBackend::Memory(_) => None,
+        }
+    }
+
     pub async fn version(&self, manifest_url: &str) -> Result<Option<VersionRecord>, StoreError> {
         match self {
             FileBackend::Idb(s) => s.version(manifest_url).await,

@@ -13,7 +13,7 @@ use wasm_bindgen::JsCast;
 use web_sys::{BroadcastChannel, MessageEvent};
 
 use super::history::{Backend, JsHistoryStore};
-use super::{js_err, object, to_js, BindingError, JsPqRefine, JsRankingStage, JsRecommender};
+use super::{js_err, object, to_js, BindingError, JsRecommender};
 
 /// What the session's exports return: core errors convert with `?`.
 type JsResult<T> = Result<T, BindingError>;
@@ -220,12 +220,6 @@ impl JsFileRequest {
     pub fn roles(&self) -> Vec<String> {
         self.inner.roles()
     }
-
-    /// The roles of every file of the model (what a shadow variant loads).
-    #[wasm_bindgen(js_name = fullRoles)]
-    pub fn full_roles(&self) -> Vec<String> {
-        self.inner.full_roles()
-    }
 }
 
 /// A manifest as the loader validated it: handed from `syncArtifacts` to the session as is (parsed
@@ -269,28 +263,7 @@ impl JsModel {
     /// `items.json`) and the ranking stage when present. Throws the decoders' typed errors.
     #[wasm_bindgen(js_name = fromFiles)]
     pub fn from_files(files: &JsValue) -> JsResult<JsModel> {
-        use crate::manifest as m;
-        let file = |role: &str| get(files, role).dyn_into::<js_sys::Uint8Array>().ok();
-        let need = |role: &str| file(role).ok_or_else(|| bad_input(&format!("Model.fromFiles: no {role} file")));
-        let table = [m::ROLE_ITEMS_INT8, m::ROLE_ITEMS_PQ, m::ROLE_ITEMS_PCA, m::ROLE_ITEMS_F32]
-            .into_iter()
-            .find_map(file)
-            .ok_or_else(|| bad_input("Model.fromFiles: no item table"))?;
-        // Read a section at a time: a large table is never copied whole into wasm memory first.
-        let catalog = crate::catalog::Catalog::decode_from(&super::JsBytes(&table))?;
-        let tower = crate::model::UserModel::from_bytes(
-            &need(m::ROLE_TOWER_CONFIG)?.to_vec(),
-            &need(m::ROLE_TOWER_WEIGHTS)?.to_vec(),
-        )?;
-        let mut rec = crate::recommender::Recommender::new(Rc::new(catalog), tower)?;
-        if let Some(stage) = file(m::ROLE_RANKER) {
-            let ranker = crate::rerank::RankingStage::decode(&stage.to_vec())?;
-            rec.set_ranking_stage(Some(Rc::new(ranker)))?;
-        }
-        let meta = file(m::ROLE_ITEM_METADATA_COMPACT)
-            .or_else(|| file(m::ROLE_ITEM_METADATA))
-            .ok_or_else(|| bad_input("Model.fromFiles: no item metadata"))?;
-        Ok(JsModel { inner: Model::new(rec, &meta.to_vec())? })
+        Ok(JsModel { inner: model_from_files(files)? })
     }
 
     /// Number of items.
@@ -298,6 +271,40 @@ impl JsModel {
     pub fn length(&self) -> u32 {
         self.inner.len() as u32
     }
+}
+
+/// [`JsModel::from_files`], for the loader's own use (the shadow loaded behind the first answer).
+pub(crate) fn model_from_files(files: &JsValue) -> JsResult<Model> {
+    use crate::manifest as m;
+    let file = |role: &str| get(files, role).dyn_into::<js_sys::Uint8Array>().ok();
+    let need = |role: &str| file(role).ok_or_else(|| bad_input(&format!("Model.fromFiles: no {role} file")));
+    let table = [m::ROLE_ITEMS_INT8, m::ROLE_ITEMS_PQ, m::ROLE_ITEMS_PCA, m::ROLE_ITEMS_F32]
+        .into_iter()
+        .find_map(file)
+        .ok_or_else(|| bad_input("Model.fromFiles: no item table"))?;
+    // Read a section at a time: a large table is never copied whole into wasm memory first.
+    let catalog = crate::catalog::Catalog::decode_from(&super::JsBytes(&table))?;
+    let tower = crate::model::UserModel::from_bytes(
+        &need(m::ROLE_TOWER_CONFIG)?.to_vec(),
+        &need(m::ROLE_TOWER_WEIGHTS)?.to_vec(),
+    )?;
+    let mut rec = crate::recommender::Recommender::new(Rc::new(catalog), tower)?;
+    if let Some(stage) = file(m::ROLE_RANKER) {
+        let ranker = crate::rerank::RankingStage::decode(&stage.to_vec())?;
+        rec.set_ranking_stage(Some(Rc::new(ranker)))?;
+    }
+    let meta = file(m::ROLE_ITEM_METADATA_COMPACT)
+        .or_else(|| file(m::ROLE_ITEM_METADATA))
+        .ok_or_else(|| bad_input("Model.fromFiles: no item metadata"))?;
+    Ok(Model::new(rec, &meta.to_vec())?)
+}
+
+/// What [`JsSession::load_behind`] loads.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum BehindPart {
+    Stage,
+    Refine,
+    Shadow,
 }
 
 /// One handle that answers an open message channel's `onmessage`.
@@ -311,13 +318,14 @@ struct Inner {
     generation: [Cell<u64>; 2],
     channels: [Option<BroadcastChannel>; 2],
     listeners: RefCell<Vec<Listener>>,
-    on_change: RefCell<Option<js_sys::Function>>,
-    on_store_failed: RefCell<Option<js_sys::Function>>,
+    /// The page's listener (`onEvent`), and the events that came before it was set.
+    on_event: RefCell<Option<js_sys::Function>>,
+    queued: RefCell<Vec<JsValue>>,
     /// Background writes not settled yet, and the `flush()` promises waiting for them.
     pending: Cell<u32>,
     flushed: RefCell<Vec<js_sys::Function>>,
-    /// What the last read of each history found (`{ kept, skipped, pruned }` or `{ error }`).
-    reports: [RefCell<JsValue>; 2],
+    /// Whether the experiment's shadow was asked for (once per session).
+    shadow_asked: Cell<bool>,
     device: String,
     variant: Option<String>,
     /// What the page asked the loader for.
@@ -340,13 +348,6 @@ fn slot(scope: Scope) -> usize {
     }
 }
 
-fn scope_name(scope: Scope) -> &'static str {
-    match scope {
-        Scope::Events => "events",
-        Scope::Dismissed => "dismissed",
-    }
-}
-
 impl Inner {
     fn bump(&self, scope: Scope) {
         let g = &self.generation[slot(scope)];
@@ -358,7 +359,7 @@ impl Inner {
     }
 
     /// Reads one history from the store again (again if a local change raced the read).
-    async fn reload(self: &Rc<Self>, scope: Scope) -> crate::Result<JsValue> {
+    async fn reload(self: &Rc<Self>, scope: Scope) -> crate::Result<crate::history::LoadReport> {
         let name = self.store_scope(scope);
         for _ in 0..4 {
             let generation = self.generation[slot(scope)].get();
@@ -370,22 +371,110 @@ impl Inner {
             if !remove.is_empty() {
                 let _ = self.store.remove(&remove).await;
             }
-            let value = to_js(&report)?;
-            *self.reports[slot(scope)].borrow_mut() = value.clone();
-            return Ok(value);
+            return Ok(report);
         }
         Err(crate::Error::Storage { message: "the history kept changing while it was read".into(), quota: false })
     }
 
-    async fn reload_reported(self: &Rc<Self>, scope: Scope) -> JsValue {
+    /// [`Self::reload`], reporting what it found: `degraded` (`history-unreadable`) when the store
+    /// could not be read (the history is then empty, never a failure), `history-skipped` when
+    /// damaged records were skipped (and removed).
+    async fn reload_reported(self: &Rc<Self>, scope: Scope) {
         match self.reload(scope).await {
-            Ok(r) => r,
-            Err(e) => {
-                let o: JsValue = object(&[("error", JsValue::from_str(&e.to_string()))]).into();
-                *self.reports[slot(scope)].borrow_mut() = o.clone();
-                o
+            Ok(report) if report.skipped_total() > 0 => {
+                let skipped = js_sys::Object::new();
+                for (reason, n) in &report.skipped {
+                    let _ = Reflect::set(&skipped, &JsValue::from_str(reason.name()), &JsValue::from(*n as u32));
+                }
+                let message = format!("{} damaged history event(s) skipped and removed", report.skipped_total());
+                self.emit("history-skipped", &message, &[("skipped", skipped.into())]);
             }
+            Ok(_) => {}
+            Err(e) => self.emit(
+                "degraded",
+                &format!("stored history unreadable: {e}"),
+                &[("reason", JsValue::from_str("history-unreadable"))],
+            ),
         }
+    }
+
+    /// Hands the page an event `{ type, message, ...fields }` (kept until `onEvent` is set).
+    fn emit(&self, kind: &str, message: &str, fields: &[(&str, JsValue)]) {
+        let ev = object(&[("type", JsValue::from_str(kind)), ("message", JsValue::from_str(message))]);
+        for (k, v) in fields {
+            let _ = Reflect::set(&ev, &JsValue::from_str(k), v);
+        }
+        self.emit_value(ev.into());
+    }
+
+    fn emit_value(&self, ev: JsValue) {
+        let listener = self.on_event.borrow().clone();
+        match listener {
+            Some(f) => {
+                let _ = f.call1(&JsValue::UNDEFINED, &ev);
+            }
+            None => self.queued.borrow_mut().push(ev),
+        }
+    }
+
+    /// One part of [`JsSession::load_behind`]: loaded (from the cache or the network), attached,
+    /// stored; then a newer version of it, if the manifest has one, the same way (a newer shadow
+    /// is only stored: it is used from the next open).
+    async fn load_part(self: Rc<Self>, part: BehindPart, env: super::sync::WebEnv, req: crate::sync::LoadRequest) {
+        let (loaded, pending) = match crate::sync::load(&env, &req).await {
+            Ok(l) => l,
+            Err(e) => return self.part_failed(part, &e),
+        };
+        self.attach_part(part, loaded.prepared, &loaded.manifest.model_version);
+        if let Some(job) = loaded.store {
+            crate::sync::store(&env, job).await;
+        }
+        let Some(pending) = pending else { return };
+        let Some(newer) = crate::sync::update(&env, &req, pending).await else { return };
+        if part != BehindPart::Shadow {
+            self.attach_part(part, newer.prepared, &newer.manifest.model_version);
+        }
+        if let Some(job) = newer.store {
+            crate::sync::store(&env, job).await;
+        }
+    }
+
+    fn attach_part(&self, part: BehindPart, prepared: super::sync::Part, version: &str) {
+        use super::sync::Part;
+        let attached = {
+            let mut s = self.session.borrow_mut();
+            match prepared {
+                Part::Stage(stage) => s.attach_behind(version, crate::session::Behind::Stage(Rc::new(stage))),
+                Part::Refine(plane) => s.attach_behind(version, crate::session::Behind::Refine(plane)),
+                Part::Model(model) => s.set_shadow(*model).map(|()| true),
+                Part::Js(_) => Ok(false),
+            }
+        };
+        match (attached, part) {
+            (Ok(false), _) => {}
+            (Ok(true), BehindPart::Stage) => {
+                self.emit("ranking-stage", &format!("the ranking stage of model {version} is in use"), &[])
+            }
+            (Ok(true), BehindPart::Refine) => {
+                self.emit("refine", &format!("the pq table of model {version} is refined by its second level"), &[])
+            }
+            (Ok(true), BehindPart::Shadow) => {
+                self.emit("shadow-ready", "the experiment's shadow variant is loaded", &[])
+            }
+            (Err(e), _) => self.part_failed(part, &js_err(e)),
+        }
+    }
+
+    fn part_failed(&self, part: BehindPart, e: &JsValue) {
+        let code = get(e, "code").as_string().unwrap_or_else(|| "internal".to_owned());
+        let message = get(e, "message").as_string().unwrap_or_else(|| format!("{e:?}"));
+        let (kind, what) = match part {
+            BehindPart::Stage => ("ranking-stage-failed", "the ranking stage"),
+            BehindPart::Refine => ("refine-failed", "the pq refine plane"),
+            BehindPart::Shadow => ("shadow-failed", "the experiment's shadow variant"),
+        };
+        let message = format!("{what} could not be loaded ({message}): the model answers without it");
+        self.emit(kind, &message, &[("reason", JsValue::from_str(&code))]);
     }
 
     fn announce(&self, scope: Scope, what: &str) {
@@ -406,10 +495,11 @@ impl Inner {
             match crate::history::History::store_event(&*inner.store, &name, &event).await {
                 Ok(()) => inner.announce(scope, "append"),
                 Err(e) => {
-                    let cb = inner.on_store_failed.borrow().clone();
-                    if let Some(cb) = cb {
-                        let _ = cb.call2(&JsValue::UNDEFINED, &js_err(e), &JsValue::from_str(scope_name(scope)));
-                    }
+                    let what = match scope {
+                        Scope::Events => "history kept in memory only",
+                        Scope::Dismissed => "dismissal kept in memory only",
+                    };
+                    inner.emit("degraded", &format!("{what}: {e}"), &[("reason", JsValue::from_str(e.code()))]);
                 }
             }
             inner.pending.set(inner.pending.get() - 1);
@@ -429,12 +519,14 @@ impl Inner {
                 let Some(inner) = weak.upgrade() else { return };
                 let cause = get(&msg.data(), "type").as_string().unwrap_or_default();
                 wasm_bindgen_futures::spawn_local(async move {
-                    let report = inner.reload_reported(scope).await;
-                    let _ = Reflect::set(&report, &"cause".into(), &JsValue::from_str(&cause));
-                    let _ = Reflect::set(&report, &"history".into(), &JsValue::from_str(scope_name(scope)));
-                    let cb = inner.on_change.borrow().clone();
-                    if let Some(cb) = cb {
-                        let _ = cb.call1(&JsValue::UNDEFINED, &report);
+                    inner.reload_reported(scope).await;
+                    if scope == Scope::Events {
+                        let events = inner.session.borrow().history(Scope::Events).events().len() as u32;
+                        inner.emit(
+                            "history-changed",
+                            &format!("another tab changed the history ({cause})"),
+                            &[("cause", JsValue::from_str(&cause)), ("events", JsValue::from(events))],
+                        );
                     }
                 });
             });
@@ -471,7 +563,7 @@ impl JsSession {
     /// variant, rules }`. Bad options throw `invalid-argument` before anything is read. A store
     /// that cannot be read gives an empty history and `loadReports()[i].error`, never a failure.
     /// `request` (moved in; the defaults without one): what the page asked the loader for, which
-    /// decides what follows the first answer ([`Self::stage_behind`]).
+    /// decides what follows the first answer ([`Self::load_behind`]).
     pub fn open(
         store: &JsHistoryStore,
         model: JsModel,
@@ -528,11 +620,11 @@ impl JsSession {
             generation: [Cell::new(0), Cell::new(0)],
             channels,
             listeners: RefCell::new(Vec::new()),
-            on_change: RefCell::new(None),
-            on_store_failed: RefCell::new(None),
+            on_event: RefCell::new(None),
+            queued: RefCell::new(Vec::new()),
             pending: Cell::new(0),
             flushed: RefCell::new(Vec::new()),
-            reports: [RefCell::new(JsValue::UNDEFINED), RefCell::new(JsValue::UNDEFINED)],
+            shadow_asked: Cell::new(false),
             device,
             variant,
             request: request.map(|r| r.inner).unwrap_or_default(),
@@ -545,18 +637,17 @@ impl JsSession {
         }))
     }
 
-    /// What the last read of each history found: `[events, dismissed]`, each `{ kept, skipped: {
-    /// reason: count }, pruned }` or `{ error }`.
-    #[wasm_bindgen(js_name = loadReports)]
-    pub fn load_reports(&self) -> Array {
-        self.inner.reports.iter().map(|r| r.borrow().clone()).collect()
-    }
-
-    /// Called with `(error, history)` when a background write of `history` (`events` or
-    /// `dismissed`) failed: `error.code` is `quota` or `store-failed`; the event stays in memory.
-    #[wasm_bindgen(js_name = onStoreFailed)]
-    pub fn on_store_failed(&self, callback: Option<js_sys::Function>) {
-        *self.inner.on_store_failed.borrow_mut() = callback;
+    /// Calls `callback(event)` with the session's events, those that came before it first:
+    /// `history-skipped` and `degraded` (`history-unreadable`) from reading a history,
+    /// `history-changed` (`cause`: `append`, `clear` or `import`) after another tab changed it,
+    /// `degraded` (`quota` or `store-failed`) when a background write failed (the event stays in
+    /// memory), and those of [`Self::load_behind`].
+    #[wasm_bindgen(js_name = onEvent)]
+    pub fn on_event(&self, callback: Option<js_sys::Function>) {
+        *self.inner.on_event.borrow_mut() = callback;
+        for ev in self.inner.queued.take() {
+            self.inner.emit_value(ev);
+        }
     }
 
     /// Resolves once every event recorded so far is stored (or its write has failed).
@@ -566,13 +657,6 @@ impl JsSession {
         }
         let inner = Rc::clone(&self.inner);
         Promise::new(&mut move |resolve, _| inner.flushed.borrow_mut().push(resolve))
-    }
-
-    /// Called with a reload report (`cause`: `append`, `clear` or `import`; `history`: `events` or
-    /// `dismissed`) after another tab changed a history and it was read again.
-    #[wasm_bindgen(js_name = onChange)]
-    pub fn on_change(&self, callback: Option<js_sys::Function>) {
-        *self.inner.on_change.borrow_mut() = callback;
     }
 
     /// Records an interaction: `kind` a name or alias (default `'view'`), `time` in seconds since
@@ -716,41 +800,76 @@ impl JsSession {
         Ok(inner.session.borrow_mut().apply_update(&inner.device, inner.variant.as_deref())?)
     }
 
-    /// Adds the ranking stage loaded behind the first answer (moved in) when it belongs to the
-    /// model in use (`manifest`) and the model has none; `false` drops it (see
-    /// [`crate::session::Session::attach_behind`]). Throws if it does not cover this catalog.
-    #[wasm_bindgen(js_name = attachRankingStage)]
-    pub fn attach_ranking_stage(&self, stage: JsRankingStage, manifest: &JsManifest) -> JsResult<bool> {
-        let part = crate::session::Behind::Stage(stage.inner);
-        Ok(self.inner.session.borrow_mut().attach_behind(&manifest.inner.model_version, part)?)
-    }
-
-    /// Attaches a pq table's refine plane (moved in), as [`Self::attach_ranking_stage`] does;
-    /// throws `corrupt-file` if it belongs to another table (nothing changes then).
-    #[wasm_bindgen(js_name = attachRefine)]
-    pub fn attach_refine(&self, plane: JsPqRefine, manifest: &JsManifest) -> JsResult<bool> {
-        let part = crate::session::Behind::Refine(plane.inner);
-        Ok(self.inner.session.borrow_mut().attach_behind(&manifest.inner.model_version, part)?)
-    }
-
-    /// The ranking stage's role when it should follow the first answer for the session's request
-    /// (else `undefined`).
-    #[wasm_bindgen(js_name = stageBehind)]
-    pub fn stage_behind(&self) -> Option<String> {
-        self.inner.session.borrow().stage_behind(&self.inner.request).map(str::to_owned)
-    }
-
-    /// The pq refine plane's role when it should follow the first answer for the session's
-    /// request (else `undefined`).
-    #[wasm_bindgen(js_name = refineBehind)]
-    pub fn refine_behind(&self) -> Option<String> {
-        self.inner.session.borrow().refine_behind(&self.inner.request).map(str::to_owned)
-    }
-
-    /// The shadow variant's model (moved in), scored beside the live one from now on.
-    #[wasm_bindgen(js_name = setShadow)]
-    pub fn set_shadow(&self, model: JsModel) -> JsResult<()> {
-        self.inner.session.borrow_mut().set_shadow(model.inner).map_err(BindingError::from)
+    /// Loads what follows the first answer, in the background, each under its own cache record
+    /// (the manifest's URL with a `#` suffix): the ranking stage and a pq table's refine plane when
+    /// the request calls for them (`crate::session::Session::stage_behind`, `refine_behind`), each attached
+    /// only to the model version in use, once; and the experiment's shadow variant, once per
+    /// session. `options`: `{ manifestUrl, fetch?, signal?, onProgress? }`. Events go to
+    /// `onEvent`: `ranking-stage` or `refine` once attached, `ranking-stage-failed` or
+    /// `refine-failed` (the model answers as it did), `shadow-ready` or `shadow-failed`, and the
+    /// loader's own (not `offline` or `update-failed`: the model's sync reports those). Resolves
+    /// once every part is attached or has failed, and stored.
+    #[wasm_bindgen(js_name = loadBehind)]
+    pub fn load_behind(&self, files: &super::cache::JsFileCache, options: JsValue) -> JsResult<Promise> {
+        let url = get(&options, "manifestUrl");
+        let url = url
+            .as_string()
+            .ok_or_else(|| bad_input(&format!("manifestUrl must be a string, got {}", describe(&url))))?;
+        let url = super::sync::absolute_url(&url)?;
+        let on_progress = get(&options, "onProgress")
+            .dyn_into::<js_sys::Function>()
+            .unwrap_or_else(|_| js_sys::Function::new_no_args(""));
+        let inner = &self.inner;
+        let mut parts = Vec::new();
+        {
+            let s = inner.session.borrow();
+            if let Some(role) = s.stage_behind(&inner.request) {
+                parts.push((
+                    BehindPart::Stage,
+                    vec![role.to_owned()],
+                    "ranking-stage".to_owned(),
+                    inner.variant.clone(),
+                ));
+            }
+            if let Some(role) = s.refine_behind(&inner.request) {
+                parts.push((BehindPart::Refine, vec![role.to_owned()], "pq-refine".to_owned(), inner.variant.clone()));
+            }
+            let shadow = s.experiment().and_then(|x| x.shadows.first().cloned());
+            if let Some(name) = shadow.filter(|_| !inner.shadow_asked.replace(true)) {
+                parts.push((BehindPart::Shadow, inner.request.full_roles(), format!("shadow={name}"), Some(name)));
+            }
+        }
+        let mut loads = Vec::with_capacity(parts.len());
+        for (part, roles, suffix, variant) in parts {
+            // The loader's events, but those the model's own sync reports; none for the shadow.
+            let weak = Rc::downgrade(inner);
+            let on_event: Box<dyn Fn(JsValue)> = Box::new(move |ev: JsValue| {
+                let kind = get(&ev, "type").as_string().unwrap_or_default();
+                if part != BehindPart::Shadow && kind != "offline" && kind != "update-failed" {
+                    if let Some(inner) = weak.upgrade() {
+                        inner.emit_value(ev);
+                    }
+                }
+            });
+            let prepare = match part {
+                BehindPart::Stage => super::sync::Prepare::Stage,
+                BehindPart::Refine => super::sync::Prepare::Refine,
+                BehindPart::Shadow => super::sync::Prepare::Model,
+            };
+            let env = super::sync::WebEnv::new(&files.backend, &options, on_progress.clone(), on_event, prepare)?;
+            let req = crate::sync::LoadRequest {
+                url: format!("{url}#{suffix}"),
+                roles,
+                device: Some(inner.device.clone()),
+                variant,
+                background: true,
+            };
+            loads.push(Rc::clone(inner).load_part(part, env, req));
+        }
+        Ok(wasm_bindgen_futures::future_to_promise(async move {
+            crate::sync::join_all(loads).await;
+            Ok(JsValue::UNDEFINED)
+        }))
     }
 
     /// Computes both variants' top 10 for the next interaction (call it when idle).
@@ -878,8 +997,7 @@ impl JsSession {
             c.close();
         }
         self.inner.listeners.borrow_mut().clear();
-        self.inner.on_change.borrow_mut().take();
-        self.inner.on_store_failed.borrow_mut().take();
+        self.inner.on_event.borrow_mut().take();
     }
 }
 

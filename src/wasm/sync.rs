@@ -131,15 +131,62 @@ impl Net {
     }
 }
 
-/// The browser's loader environment: what `syncArtifacts` was given.
-struct WebEnv {
+/// What the loader builds from the verified files: the page's own object (`syncArtifacts`'
+/// `prepare`), or a part the session decodes itself ([`Session.loadBehind`](super::session)).
+pub(crate) enum Prepare {
+    Js(Function),
+    Stage,
+    Refine,
+    Model,
+}
+
+/// What [`Prepare`] built.
+pub(crate) enum Part {
+    Js(JsValue),
+    Stage(crate::rerank::RankingStage),
+    Refine(crate::catalog::PqResidual),
+    Model(Box<crate::session::Model>),
+}
+
+/// The browser's loader environment: what `syncArtifacts` (or the session) was given.
+pub(crate) struct WebEnv {
     net: Net,
     store: Rc<FileBackend>,
     on_progress: Function,
-    on_event: Function,
-    prepare: Function,
+    /// Receives each loader event, as the object the page sees.
+    on_event: Box<dyn Fn(JsValue)>,
+    prepare: Prepare,
     /// The Web Lock's name prefix (`None`: no lock, as for a memory store).
     lock: Option<String>,
+}
+
+impl WebEnv {
+    /// Over `store`, with `options.fetch` (else the global one) and `options.signal`.
+    pub(crate) fn new(
+        store: &Rc<FileBackend>,
+        options: &JsValue,
+        on_progress: Function,
+        on_event: Box<dyn Fn(JsValue)>,
+        prepare: Prepare,
+    ) -> JsResult<WebEnv> {
+        let fetch = match get(options, "fetch").dyn_into::<Function>() {
+            Ok(f) => f,
+            Err(_) => match get(&js_sys::global(), "fetch").dyn_into::<Function>() {
+                Ok(f) => f.bind0(&js_sys::global()).unchecked_into(),
+                Err(_) => return Err(error_with_code("network", "this context has no fetch")),
+            },
+        };
+        Ok(WebEnv {
+            net: Net { fetch, signal: get(options, "signal") },
+            store: Rc::clone(store),
+            on_progress,
+            on_event,
+            prepare,
+            // Installs of one manifest in one database take turns across tabs (a memory store is
+            // this page's own).
+            lock: store.lock_prefix(),
+        })
+    }
 }
 
 impl Io for WebEnv {
@@ -284,7 +331,7 @@ fn hex(digest: &JsValue) -> String {
 }
 
 /// Holds a Web Lock until dropped.
-struct LockGuard(Rc<RefCell<Option<Function>>>);
+pub(crate) struct LockGuard(Rc<RefCell<Option<Function>>>);
 
 impl Drop for LockGuard {
     fn drop(&mut self) {
@@ -295,15 +342,26 @@ impl Drop for LockGuard {
 }
 
 impl Host for WebEnv {
-    type Prepared = JsValue;
+    type Prepared = Part;
     type Guard = LockGuard;
 
-    fn prepare(&self, files: &[(&str, &Uint8Array)]) -> JsResult<JsValue> {
-        let o = Object::new();
-        for (role, bytes) in files {
-            set(&o, role, bytes);
-        }
-        self.prepare.call1(&JsValue::NULL, &o)
+    fn prepare(&self, files: &[(&str, &Uint8Array)]) -> JsResult<Part> {
+        let first = || files.first().map(|(_, b)| b.to_vec()).unwrap_or_default();
+        let object = || {
+            let o = Object::new();
+            for (role, bytes) in files {
+                set(&o, role, bytes);
+            }
+            o
+        };
+        Ok(match &self.prepare {
+            Prepare::Js(f) => Part::Js(f.call1(&JsValue::NULL, &object())?),
+            Prepare::Stage => Part::Stage(crate::rerank::RankingStage::decode(&first()).map_err(super::js_err)?),
+            Prepare::Refine => Part::Refine(crate::catalog::PqResidual::decode(&first()).map_err(super::js_err)?),
+            Prepare::Model => {
+                Part::Model(Box::new(super::session::model_from_files(&object()).map_err(JsValue::from)?))
+            }
+        })
     }
 
     fn error(&self, e: LoadError) -> JsValue {
@@ -328,7 +386,7 @@ impl Host for WebEnv {
             LoadEvent::Offline { .. } => {}
         }
         set(&ev, "message", &JsValue::from_str(event.message()));
-        let _ = self.on_event.call1(&JsValue::NULL, &ev);
+        (self.on_event)(ev.into());
     }
 
     fn progress(&self, file: Option<&str>, done: u64, total: u64) {
@@ -403,7 +461,13 @@ fn loaded_to_js(env: &Rc<WebEnv>, loaded: Loaded<WebEnv>) -> JsResult<(Object, P
     };
     let o = super::object(&[
         ("manifest", super::session::JsManifest { inner: loaded.manifest }.into()),
-        ("prepared", loaded.prepared),
+        (
+            "prepared",
+            match loaded.prepared {
+                Part::Js(v) => v,
+                _ => JsValue::UNDEFINED, // syncArtifacts prepares with the page's function only
+            },
+        ),
         ("source", JsValue::from_str(loaded.source.as_str())),
         ("updateError", loaded.update_error.unwrap_or(JsValue::NULL)),
         ("stored", stored.clone().into()),
@@ -411,37 +475,35 @@ fn loaded_to_js(env: &Rc<WebEnv>, loaded: Loaded<WebEnv>) -> JsResult<(Object, P
     Ok((o, stored))
 }
 
+/// `url` resolved against the page's (or the worker's) location.
+pub(crate) fn absolute_url(url: &str) -> JsResult<String> {
+    let base = get(&get(&js_sys::global(), "location"), "href").as_string();
+    match base.as_deref().map_or_else(|| web_sys::Url::new(url), |b| web_sys::Url::new_with_base(url, b)) {
+        Ok(u) => Ok(u.href()),
+        Err(_) => Err(super::bad_input(&format!("{url:?} is not a URL"))),
+    }
+}
+
 /// Loads the files of `roles` for the manifest at `manifestUrl` (see [`crate::sync`]). `options`:
-/// `{ fetch?, signal?, onProgress, onEvent, prepare(filesByRole), background, lock?: name prefix of
-/// the Web Lock to install under, device?, variant? }`. Resolves with `{ manifest: Manifest, prepared, source,
+/// `{ fetch?, signal?, onProgress, onEvent, prepare(filesByRole), background, device?, variant? }`
+/// (installs into an IndexedDB store take the database's Web Lock, [`FileBackend::lock_prefix`]). Resolves with `{ manifest: Manifest, prepared, source,
 /// updateError, stored: Promise<boolean>, update?: Promise<null | { ..., storedOk }> }`; rejects with
 /// `offline-no-cache`, `invalid-manifest`, `checksum-mismatch`, ... when no version can be used.
 #[wasm_bindgen(js_name = syncArtifacts)]
 pub fn sync_artifacts(manifest_url: String, roles: Vec<String>, store: &JsFileCache, options: JsValue) -> Promise {
-    let base = get(&get(&js_sys::global(), "location"), "href").as_string();
-    let url = match base
-        .as_deref()
-        .map_or_else(|| web_sys::Url::new(&manifest_url), |b| web_sys::Url::new_with_base(&manifest_url, b))
-    {
-        Ok(u) => u.href(),
-        Err(_) => return Promise::reject(&super::bad_input(&format!("{manifest_url:?} is not a URL"))),
+    let url = match absolute_url(&manifest_url) {
+        Ok(u) => u,
+        Err(e) => return Promise::reject(&e),
     };
     let func = |key: &str| get(&options, key).dyn_into::<Function>().unwrap_or_else(|_| Function::new_no_args(""));
-    let fetch = match get(&options, "fetch").dyn_into::<Function>() {
-        Ok(f) => f,
-        Err(_) => match get(&js_sys::global(), "fetch").dyn_into::<Function>() {
-            Ok(f) => f.bind0(&js_sys::global()),
-            Err(_) => return Promise::reject(&error_with_code("network", "this context has no fetch")),
-        },
-    };
-    let env = Rc::new(WebEnv {
-        net: Net { fetch, signal: get(&options, "signal") },
-        store: store.backend.clone(),
-        on_progress: func("onProgress"),
-        on_event: func("onEvent"),
-        prepare: func("prepare"),
-        lock: get(&options, "lock").as_string(),
+    let on_event = func("onEvent");
+    let on_event = Box::new(move |ev: JsValue| {
+        let _ = on_event.call1(&JsValue::NULL, &ev);
     });
+    let env = match WebEnv::new(&store.backend, &options, func("onProgress"), on_event, Prepare::Js(func("prepare"))) {
+        Ok(env) => Rc::new(env),
+        Err(e) => return Promise::reject(&e),
+    };
     let req = Rc::new(LoadRequest {
         url,
         roles,
