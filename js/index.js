@@ -9,10 +9,9 @@
 // WebAssembly, and no request ever carries the history. `openInWorker` gives the same API backed by a
 // Web Worker.
 
-import init, { Model, Session, FileRequest, rules } from './localrec.js';
+import init, { Session, rules } from './localrec.js';
 import { LocalRecError, fromWasm } from './errors.js';
 import { openIndexedDbStore, MemoryStore } from './store.js';
-import { syncArtifacts } from './sync.js';
 import { Metrics } from './metrics.js';
 
 export { LocalRecError } from './errors.js';
@@ -31,10 +30,9 @@ const REASON_VERB = { view: 'viewed', cart: 'added to your cart', purchase: 'bou
 /** The names of `Session.recommend`'s reason codes (the core's), filled in with KINDS. */
 const REASON_KINDS = [];
 const REASON_SOURCES = [];
-const UPDATE_MODES = ['background', 'apply', 'wait'];
 const STORAGE_MODES = ['indexeddb', 'memory'];
-/** Options the core does not read (precision, ranking, refine and autoStageBytes are its own). */
-const DEFAULTS = { storage: 'indexeddb', dbName: 'localrec', update: 'background' };
+/** Options the core does not read (the loader's and the session's are its own). */
+const DEFAULTS = { storage: 'indexeddb', dbName: 'localrec' };
 
 let wasmReady = null;
 function initWasm(wasmUrl) {
@@ -63,9 +61,6 @@ function now() { return (globalThis.performance?.timeOrigin ?? 0) + (globalThis.
  */
 export async function open(manifestUrl, options = {}) {
   const opts = { ...DEFAULTS, ...options };
-  if (!UPDATE_MODES.includes(opts.update)) {
-    throw new LocalRecError('invalid-argument', `update must be one of ${UPDATE_MODES.join(', ')}, got ${opts.update}`);
-  }
   if (!STORAGE_MODES.includes(opts.storage)) throw new LocalRecError('invalid-argument', `storage must be one of ${STORAGE_MODES.join(', ')}, got ${opts.storage}`);
   if (typeof opts.dbName !== 'string' || !opts.dbName) throw new LocalRecError('invalid-argument', `dbName must be a non-empty string, got ${JSON.stringify(opts.dbName)}`);
   // Aborted by close() (a background update stops) or by the caller's signal.
@@ -76,7 +71,6 @@ export async function open(manifestUrl, options = {}) {
   const opened = now();
   const emit = (ev) => {
     metrics.event(ev);
-    if (ev.type === 'update' && ev.applied && ev.info) metrics.model(ev.info);
     try { opts.onEvent?.(ev); if (ev.type === 'degraded') opts.onDegraded?.(ev); } catch (e) { console.error(e); }
   };
   const wasm = initWasm(opts.wasmUrl);
@@ -100,68 +94,32 @@ export async function open(manifestUrl, options = {}) {
   const persisting = store.kind === 'indexeddb' && opts.persist !== false
     ? (async () => (await globalThis.navigator?.storage?.persist?.()) === true)().catch(() => false)
     : Promise.resolve(false);
-  let synced, device = null, roles, request;
-  try {
-    await wasm;
-    // A random id kept on the device assigns the experiment's variant (the library never sends it).
-    device = await store.history.deviceId();
-    // Which files to load: the core resolves the app's options and the device class into roles.
-    const nav = globalThis.navigator;
-    request = new FileRequest({
-      precision: opts.precision, ranking: opts.ranking, refine: opts.refine, autoStageBytes: opts.autoStageBytes,
-      saveData: nav?.connection?.saveData, deviceMemory: nav?.deviceMemory,
-    });
-    roles = request.roles();
-    // The core fetches the manifest and reads the cached version at the same time.
-    synced = await syncArtifacts(manifestUrl, roles, {
-      store, fetch: opts.fetch, signal: abort.signal, onEvent: emit, background: opts.update !== 'wait', device, variant: opts.variant,
-      onProgress: (p) => { metrics.progress(p.bytesDone); try { opts.onProgress?.(p); } catch (e) { console.error(e); } },
-      prepare: prepareModel,
-    });
-  } catch (e) {
-    request?.free();
-    if (!opts.store) store.close();
-    if (e?.name === 'LocalRecError') e = fromWasm(e); // the core's options check
-    // A DOMException's `code` is a legacy number (20 for an abort): only the library's codes are codes.
-    metrics.error('open', e instanceof LocalRecError ? e.code : e?.name === 'AbortError' ? 'aborted' : 'internal');
-    throw e;
-  }
   let rec;
   try {
-    // The visitor's session: the model, both histories (read and bounded here), the rules and the
-    // experiment, owned by one Rust object.
-    const moved = request; // the session owns the request from here
-    request = null;
-    const session = await Session.open(store.history, synced.prepared.take(), synced.manifest, {
-      historyScope: opts.historyScope, maxEvents: opts.maxEvents, maxAgeDays: opts.maxAgeDays, device, variant: opts.variant, rules: opts.rules,
-    }, moved);
-    rec = new LocalRecommender(synced, session, store, opts, emit, { persisted: false, degraded: store.kind === 'memory' }, abort, metrics);
+    await wasm;
+    // The session, in one call: the device's random id (it assigns an experiment's variant; the
+    // library never sends it), the files the options and the device class call for (from the cache,
+    // a delta or the network, verified), the model, both histories, the rules and the experiment;
+    // then in the background a newer version, the ranking stage, the refine plane, the shadow.
+    const session = await Session.connect(String(manifestUrl), store.history, {
+      ...opts, signal: abort.signal,
+      onEvent: (e) => (rec ? rec._sessionEvent(e) : emit(e)),
+      onProgress: (p) => { metrics.progress(p.bytesDone); try { opts.onProgress?.(p); } catch (e) { console.error(e); } },
+    });
+    rec = new LocalRecommender(session, store, opts, emit, { persisted: false, degraded: store.kind === 'memory' }, abort, metrics);
   } catch (e) {
-    synced.prepared.free();
-    request?.free();
     abort.abort();
     if (!opts.store) store.close();
-    const err = fromWasm(e);
-    metrics.error('open', err.code);
+    const err = e?.name === 'AbortError' ? e : fromWasm(e);
+    // A DOMException's `code` is a legacy number (20 for an abort): only the library's codes are codes.
+    metrics.error('open', err instanceof LocalRecError ? err.code : err?.name === 'AbortError' ? 'aborted' : 'internal');
     throw err;
   }
   persisting.then((p) => { rec.info.persisted = p; });
   metrics.time('open', now() - opened);
   metrics.model(rec.info);
   if (rec.info.experiment) metrics.exposure(rec.info.experiment, rec.info.variant);
-  // What follows the first answer, in the background: the ranking stage ('auto' above
-  // autoStageBytes, 'progressive'), a pq table's refine plane, an experiment's shadow variant.
-  rec._manifestUrl = manifestUrl;
-  rec._loadBehind();
   return rec;
-}
-
-/** The verified files of a sync as one wasm `Model`, handed on once (`take`) or freed. */
-function prepareModel(files) {
-  let model;
-  try { model = Model.fromFiles(files); } catch (e) { throw fromWasm(e); }
-  let moved = false;
-  return { take() { moved = true; return model; }, free() { if (!moved) { moved = true; model.free(); } } };
 }
 
 /** The wording of a reason: the one place it lives (the core gives kinds, sources and titles). */
@@ -174,7 +132,7 @@ function reasonOf(kind, source, itemId, title) {
 
 /** The recommender returned by `open`. Every method is async, as in worker mode. */
 export class LocalRecommender {
-  constructor(synced, session, store, opts, emit, storage, abort, metrics) {
+  constructor(session, store, opts, emit, storage, abort, metrics) {
     this._metrics = metrics;
     this._opts = opts;
     this._store = store;
@@ -183,56 +141,16 @@ export class LocalRecommender {
     this._session = session;
     this._closed = false;
     this._shadowTimer = null;
-    /** The loads behind the first answer (awaited by close()). */
-    this._behind = [];
-    this.info = {
-      ...this._modelInfo(synced.source),
-      updateError: synced.updateError ? String(synced.updateError.message ?? synced.updateError) : null,
-      storage: store.kind, persisted: storage.persisted, degraded: storage.degraded,
-    };
+    this.info = { ...this._modelInfo(), storage: store.kind, persisted: storage.persisted, degraded: storage.degraded };
     /** Settles when a newly downloaded version is in the cache (true) or could not be stored (false). */
-    this.stored = synced.stored.then((ok) => { if (!ok) this.info.degraded = true; return ok; });
-    // Offline-first: a newer version installed in the background is offered once verified and cached.
-    this._updating = (synced.update ?? Promise.resolve(null)).then((u) => this._offer(u)).catch((e) => console.error(e));
-    // The session's events: its histories (read, changed by another tab, a failed write) and the
-    // parts loaded behind the first answer.
-    session.onEvent((e) => this._sessionEvent(e));
+    this.stored = session.stored().then((ok) => { if (!ok) this.info.degraded = true; return ok; });
   }
 
   /** The model and experiment in use, as the session reports them (it owns them; `info` mirrors). */
-  _modelInfo(source) {
+  _modelInfo() {
     const { shadows, shadowReady, ...model } = this._session.modelInfo();
     this._shadowName = shadows[0] ?? null;
-    return source === undefined ? model : { ...model, source };
-  }
-
-  _offer(u) {
-    if (!u) return;
-    if (this._closed) { u.prepared.free(); return; }
-    // The session keeps it until applied (in place of one offered before).
-    try { this._session.offerUpdate(u.prepared.take(), u.manifest); } catch (e) { console.error(fromWasm(e)); return; }
-    this._updateSource = u.source;
-    const modelVersion = u.manifest.modelVersion;
-    const previousVersion = this.info.modelVersion;
-    const applied = this._opts.update === 'apply' && this._applyPending();
-    if (!u.storedOk) this.info.degraded = true;
-    const when = applied ? 'now in use' : u.storedOk ? 'used after applyUpdate() or on the next open' : 'used after applyUpdate()';
-    this._emit({
-      type: 'update', modelVersion, previousVersion, source: u.source, applied,
-      info: applied ? { ...this.info } : undefined,
-      message: `model ${modelVersion} (${u.source === 'delta' ? 'delta' : u.source === 'network' ? 'downloaded' : 'cached by another tab'}) is verified${u.storedOk ? ' and cached' : ' (not cached: see the degraded event)'}: ${when}`,
-    });
-  }
-
-  _applyPending() {
-    // The history, the dismissals and the app's rules carry over (the session's job).
-    let applied;
-    try { applied = this._session.applyUpdate(); } catch (e) { throw fromWasm(e); }
-    if (!applied) return false;
-    Object.assign(this.info, this._modelInfo(this._updateSource), { updateError: null });
-    // The new version's ranking stage or refine plane follows, as at open.
-    this._loadBehind();
-    return true;
+    return model;
   }
 
   /**
@@ -241,24 +159,21 @@ export class LocalRecommender {
    */
   async applyUpdate() {
     this._check();
-    return this._applyPending();
+    let applied;
+    try { applied = this._session.applyUpdate(); } catch (e) { throw fromWasm(e); }
+    if (applied) Object.assign(this.info, this._modelInfo()); // the history, dismissals and rules carry over
+    return applied;
   }
 
   _check() { if (this._closed) throw new LocalRecError('closed', 'this recommender was closed'); }
 
-  /** What follows the first answer, loaded and attached by the session (`Session.loadBehind`). */
-  _loadBehind() {
-    const loading = this._session.loadBehind(this._store.files, {
-      manifestUrl: this._manifestUrl, fetch: this._opts.fetch, signal: this._abort.signal, onProgress: (p) => this._metrics.progress(p.bytesDone),
-    });
-    this._behind.push(loading.catch((e) => console.error(e)));
-  }
-
+  /** An event of the session: its histories, a newer version, the parts loaded behind the first answer. */
   _sessionEvent(e) {
     if (this._closed) return;
     this._scheduleShadow(); // the history, the model or the shadow changed
     if (e.type === 'shadow-ready' || e.type === 'shadow-failed') { this._metrics.event(e); return; } // counted, not announced
-    if (e.type === 'ranking-stage' || e.type === 'refine') {
+    if (e.type === 'update' && !e.storedOk) this.info.degraded = true;
+    if (e.type === 'ranking-stage' || e.type === 'refine' || (e.type === 'update' && e.applied)) {
       Object.assign(this.info, this._modelInfo());
       this._metrics.model(this.info);
       e.info = { ...this.info };
@@ -435,11 +350,8 @@ export class LocalRecommender {
   async close() {
     if (this._closed) return;
     this._closed = true;
-    this._abort.abort(); // stops a background update
-    await this._updating;
-    await this.stored;
-    await Promise.all(this._behind); // the loads behind the first answer, stopped by the abort
-    await this._session.flush();
+    this._abort.abort(); // stops a background update and the loads behind the first answer
+    await this._session.idle(); // commits, the update, the loads, the history's writes
     clearTimeout(this._shadowTimer);
     this._session.close();
     this._session.free(); // with the update waiting in it, if any

@@ -183,7 +183,22 @@ impl HistoryStore for Backend {
 #[wasm_bindgen(js_name = HistoryStore)]
 pub struct JsHistoryStore {
     pub(crate) backend: Rc<Backend>,
-    files: Rc<super::cache::FileBackend>,
+    pub(crate) files: Rc<super::cache::FileBackend>,
+}
+
+/// The device's random id kept in `backend` (see [`JsHistoryStore::device_id`]).
+pub(crate) async fn device_id(backend: &Backend) -> String {
+    let fresh = || {
+        let crypto = Reflect::get(&js_sys::global(), &"crypto".into()).unwrap_or(JsValue::UNDEFINED);
+        let uuid = Reflect::get(&crypto, &"randomUUID".into())
+            .ok()
+            .and_then(|f| f.dyn_into::<js_sys::Function>().ok())
+            .and_then(|f| f.call0(&crypto).ok())
+            .and_then(|v| v.as_string());
+        // Without crypto.randomUUID (an insecure context, which the loader refuses anyway).
+        uuid.unwrap_or_else(|| format!("{:x}-{:x}", js_sys::Date::now() as u64, (js_sys::Math::random() * 1e15) as u64))
+    };
+    crate::history::device_id(backend, fresh, now_secs()).await
 }
 
 #[wasm_bindgen(js_class = HistoryStore)]
@@ -204,21 +219,7 @@ impl JsHistoryStore {
     #[wasm_bindgen(js_name = deviceId)]
     pub fn device_id(&self) -> Promise {
         let backend = Rc::clone(&self.backend);
-        wasm_bindgen_futures::future_to_promise(async move {
-            let fresh = || {
-                let crypto = Reflect::get(&js_sys::global(), &"crypto".into()).unwrap_or(JsValue::UNDEFINED);
-                let uuid = Reflect::get(&crypto, &"randomUUID".into())
-                    .ok()
-                    .and_then(|f| f.dyn_into::<js_sys::Function>().ok())
-                    .and_then(|f| f.call0(&crypto).ok())
-                    .and_then(|v| v.as_string());
-                // Without crypto.randomUUID (an insecure context, which the loader refuses anyway).
-                uuid.unwrap_or_else(|| {
-                    format!("{:x}-{:x}", js_sys::Date::now() as u64, (js_sys::Math::random() * 1e15) as u64)
-                })
-            };
-            Ok(crate::history::device_id(&*backend, fresh, now_secs()).await.into())
-        })
+        wasm_bindgen_futures::future_to_promise(async move { Ok(device_id(&backend).await.into()) })
     }
 
     /// A store in memory: nothing is kept after the page.

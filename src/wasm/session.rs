@@ -186,40 +186,120 @@ impl JsFileRequest {
     #[wasm_bindgen(constructor)]
     pub fn new(options: JsValue) -> JsResult<JsFileRequest> {
         let o = options_object(&options, "file request")?.unwrap_or_else(|| js_sys::Object::new().into());
-        let name = |key: &str| -> JsResult<Option<String>> {
-            let v = get(&o, key);
-            if v.is_undefined() {
-                return Ok(None);
-            }
-            v.as_string().map(Some).ok_or_else(|| bad_input(&format!("{key} must be a string, got {}", describe(&v))))
-        };
-        let bytes = get(&o, "autoStageBytes");
-        let bytes = if bytes.is_undefined() {
-            None
-        } else {
-            Some(bytes.as_f64().ok_or_else(|| {
-                bad_input(&format!("autoStageBytes must be a whole number of bytes, got {}", describe(&bytes)))
-            })?)
-        };
         let device = crate::request::DeviceClass {
             save_data: get(&o, "saveData").as_bool() == Some(true),
             memory_gb: get(&o, "deviceMemory").as_f64(),
         };
-        let (precision, ranking, refine) = (name("precision")?, name("ranking")?, name("refine")?);
-        let inner = crate::request::FileRequest::parse(
-            precision.as_deref(),
-            ranking.as_deref(),
-            refine.as_deref(),
-            bytes,
-            device,
-        )?;
-        Ok(JsFileRequest { inner })
+        Ok(JsFileRequest { inner: file_request(&o, device)? })
     }
 
     /// The roles of the files of the first answer.
     pub fn roles(&self) -> Vec<String> {
         self.inner.roles()
     }
+}
+
+/// The loader's request from the app's options (`precision`, `ranking`, `refine`,
+/// `autoStageBytes`, each optional) and the device class; an unknown name or a bad size is
+/// `invalid-argument`.
+fn file_request(o: &JsValue, device: crate::request::DeviceClass) -> JsResult<crate::request::FileRequest> {
+    let name = |key: &str| -> JsResult<Option<String>> {
+        let v = get(o, key);
+        if v.is_undefined() {
+            return Ok(None);
+        }
+        v.as_string().map(Some).ok_or_else(|| bad_input(&format!("{key} must be a string, got {}", describe(&v))))
+    };
+    let bytes = get(o, "autoStageBytes");
+    let bytes = if bytes.is_undefined() {
+        None
+    } else {
+        Some(bytes.as_f64().ok_or_else(|| {
+            bad_input(&format!("autoStageBytes must be a whole number of bytes, got {}", describe(&bytes)))
+        })?)
+    };
+    let (precision, ranking, refine) = (name("precision")?, name("ranking")?, name("refine")?);
+    Ok(crate::request::FileRequest::parse(precision.as_deref(), ranking.as_deref(), refine.as_deref(), bytes, device)?)
+}
+
+/// The browser's device class, as it reports it: Data Saver (`navigator.connection.saveData`)
+/// and the memory (`navigator.deviceMemory`, Chromium only), in a window or a worker.
+fn device_class() -> crate::request::DeviceClass {
+    let nav = get(&js_sys::global(), "navigator");
+    crate::request::DeviceClass {
+        save_data: get(&get(&nav, "connection"), "saveData").as_bool() == Some(true),
+        memory_gb: get(&nav, "deviceMemory").as_f64(),
+    }
+}
+
+/// A session's own options: `{ historyScope, maxEvents, maxAgeDays, variant, rules }`.
+struct SessionOptions {
+    scope: String,
+    bounds: Bounds,
+    variant: Option<String>,
+    rules: Option<AppRules>,
+}
+
+impl SessionOptions {
+    fn parse(o: &JsValue) -> JsResult<SessionOptions> {
+        let scope = match get(o, "historyScope") {
+            v if v.is_undefined() => "default".to_owned(),
+            v => v
+                .as_string()
+                .filter(|s| !s.is_empty())
+                .ok_or_else(|| bad_input(&format!("historyScope must be a non-empty string, got {}", describe(&v))))?,
+        };
+        let number = |key: &str| -> JsResult<Option<f64>> {
+            let v = get(o, key);
+            if absent(&v) {
+                return Ok(None);
+            }
+            v.as_f64().map(Some).ok_or_else(|| bad_input(&format!("{key} must be a number, got {}", describe(&v))))
+        };
+        let bounds = Bounds::new(number("maxEvents")?, number("maxAgeDays")?)?;
+        let variant = match get(o, "variant") {
+            v if absent(&v) => None,
+            v => Some(
+                v.as_string().ok_or_else(|| bad_input(&format!("variant must be a string, got {}", describe(&v))))?,
+            ),
+        };
+        let rules = match get(o, "rules") {
+            v if absent(&v) => None,
+            v => Some(app_rules(&v)?),
+        };
+        Ok(SessionOptions { scope, bounds, variant, rules })
+    }
+}
+
+/// How a newer version found in the background is used: `background` (after `applyUpdate()` or
+/// on the next open), `apply` (at once) or `wait` (the manifest is checked before the first answer).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum UpdateMode {
+    Background,
+    Apply,
+    Wait,
+}
+
+impl UpdateMode {
+    fn parse(v: &JsValue) -> JsResult<UpdateMode> {
+        match v.as_string().as_deref() {
+            _ if v.is_undefined() => Ok(UpdateMode::Background),
+            Some("background") => Ok(UpdateMode::Background),
+            Some("apply") => Ok(UpdateMode::Apply),
+            Some("wait") => Ok(UpdateMode::Wait),
+            _ => Err(bad_input(&format!("update must be one of background, apply, wait, got {}", describe(v)))),
+        }
+    }
+}
+
+/// What a session opened by [`JsSession::connect`] loads with: the files' store, the manifest's
+/// URL and the page's `fetch`, `signal` and `onProgress`.
+struct Loader {
+    files: Rc<super::cache::FileBackend>,
+    options: JsValue,
+    on_progress: js_sys::Function,
+    url: String,
+    mode: UpdateMode,
 }
 
 /// A manifest as the loader validated it: handed from `syncArtifacts` to the session as is (parsed
@@ -299,7 +379,16 @@ pub(crate) fn model_from_files(files: &JsValue) -> JsResult<Model> {
     Ok(Model::new(rec, &meta.to_vec())?)
 }
 
-/// What [`JsSession::load_behind`] loads.
+/// A version's commit to the store, in the background: `true` once stored (or with nothing to
+/// store), `false` if it failed (the loader reported why).
+async fn store_job(env: Rc<super::sync::WebEnv>, job: Option<crate::sync::StoreJob<super::sync::WebEnv>>) -> JsValue {
+    match job {
+        Some(job) => JsValue::from_bool(crate::sync::store(&*env, job).await),
+        None => JsValue::TRUE,
+    }
+}
+
+/// What [`Inner::load_behind`] loads.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum BehindPart {
     Stage,
@@ -326,6 +415,17 @@ struct Inner {
     flushed: RefCell<Vec<js_sys::Function>>,
     /// Whether the experiment's shadow was asked for (once per session).
     shadow_asked: Cell<bool>,
+    /// The loader (sessions of `connect`), where the model came from (`network`, `cache`, `delta`,
+    /// ...), why the manifest's newer version could not be used, and where the update waiting
+    /// in the session comes from.
+    loader: Option<Loader>,
+    source: RefCell<String>,
+    update_error: RefCell<Option<String>>,
+    update_source: RefCell<String>,
+    /// The first version's commit to the store (`stored()`), and the background work `idle()`
+    /// waits for (commits, the update, the loads behind the first answer).
+    stored: RefCell<Option<Promise>>,
+    tasks: RefCell<Vec<Promise>>,
     device: String,
     variant: Option<String>,
     /// What the page asked the loader for.
@@ -417,7 +517,211 @@ impl Inner {
         }
     }
 
-    /// One part of [`JsSession::load_behind`]: loaded (from the cache or the network), attached,
+    /// Builds the session over `model` and `store`'s histories (not read yet: [`Self::start`]).
+    fn new(
+        store: &JsHistoryStore,
+        model: Model,
+        manifest: &Manifest,
+        opts: SessionOptions,
+        device: String,
+        request: crate::request::FileRequest,
+        loader: Option<Loader>,
+    ) -> JsResult<Rc<Inner>> {
+        let session = crate::session::Session::new(
+            model,
+            manifest,
+            opts.bounds,
+            &opts.scope,
+            &device,
+            opts.variant.as_deref(),
+            opts.rules,
+        )?;
+        let channel = |s: Scope| match &*store.backend {
+            Backend::Idb(_, name) => {
+                BroadcastChannel::new(&format!("localrec:{name}:{}", session.history(s).scope())).ok()
+            }
+            Backend::Memory(_) => None,
+        };
+        let channels = [channel(Scope::Events), channel(Scope::Dismissed)];
+        Ok(Rc::new(Inner {
+            session: RefCell::new(session),
+            store: Rc::clone(&store.backend),
+            generation: [Cell::new(0), Cell::new(0)],
+            channels,
+            listeners: RefCell::new(Vec::new()),
+            on_event: RefCell::new(None),
+            queued: RefCell::new(Vec::new()),
+            pending: Cell::new(0),
+            flushed: RefCell::new(Vec::new()),
+            shadow_asked: Cell::new(false),
+            loader,
+            source: RefCell::new(String::new()),
+            update_error: RefCell::new(None),
+            update_source: RefCell::new(String::new()),
+            stored: RefCell::new(None),
+            tasks: RefCell::new(Vec::new()),
+            device,
+            variant: opts.variant,
+            request,
+        }))
+    }
+
+    /// Reads both histories and starts listening to other tabs.
+    async fn start(self: &Rc<Self>) {
+        self.reload_reported(Scope::Events).await;
+        self.reload_reported(Scope::Dismissed).await;
+        self.listen();
+    }
+
+    /// Runs `task` in the background; [`JsSession::idle`] waits for it.
+    fn spawn<F: std::future::Future<Output = JsValue> + 'static>(&self, task: F) -> Promise {
+        let p = wasm_bindgen_futures::future_to_promise(async move { Ok(task.await) });
+        self.tasks.borrow_mut().push(p.clone());
+        p
+    }
+
+    /// The loader's environment for a load of this session's (`connect`'s options), with its
+    /// events handed to `events` (the session's own listener without one).
+    fn loader_env(
+        self: &Rc<Self>,
+        prepare: super::sync::Prepare,
+        events: Option<Box<dyn Fn(JsValue)>>,
+    ) -> JsResult<super::sync::WebEnv> {
+        let loader = self.loader.as_ref().ok_or_else(|| bad_input("this session has no loader"))?;
+        let weak = Rc::downgrade(self);
+        let events = events.unwrap_or_else(|| {
+            Box::new(move |ev| {
+                if let Some(inner) = weak.upgrade() {
+                    inner.emit_value(ev);
+                }
+            })
+        });
+        Ok(super::sync::WebEnv::new(&loader.files, &loader.options, loader.on_progress.clone(), events, prepare)?)
+    }
+
+    /// The newer version the manifest announced, loaded in the background: stored, then offered
+    /// (applied at once with `update: 'apply'`) and announced by an `update` event. A failure
+    /// leaves the version in use (the loader reports it: `update-failed`).
+    async fn update(
+        self: Rc<Self>,
+        env: super::sync::WebEnv,
+        req: crate::sync::LoadRequest,
+        pending: crate::sync::Pending<super::sync::WebEnv>,
+    ) -> JsValue {
+        let Some(newer) = crate::sync::update(&env, &req, pending).await else { return JsValue::NULL };
+        let stored_ok = store_job(Rc::new(env), newer.store).await.is_truthy();
+        let super::sync::Part::Model(model) = newer.prepared else { return JsValue::NULL };
+        let version = newer.manifest.model_version.clone();
+        let previous = self.session.borrow().manifest().model_version.clone();
+        let offered = self.session.borrow_mut().offer_update(*model, newer.manifest);
+        if let Err(e) = offered {
+            let message = format!("model {version} could not be used ({e}): model {previous} stays in use");
+            self.emit("update-failed", &message, &[("reason", JsValue::from_str(e.code()))]);
+            return JsValue::NULL;
+        }
+        let source = newer.source.as_str();
+        *self.update_source.borrow_mut() = source.to_owned();
+        let apply = self.loader.as_ref().is_some_and(|l| l.mode == UpdateMode::Apply);
+        let applied = apply && self.apply().unwrap_or(false);
+        let how = match source {
+            "delta" => "delta",
+            "network" => "downloaded",
+            _ => "cached by another tab",
+        };
+        let cached = if stored_ok { " and cached" } else { " (not cached: see the degraded event)" };
+        let when = match (applied, stored_ok) {
+            (true, _) => "now in use",
+            (false, true) => "used after applyUpdate() or on the next open",
+            (false, false) => "used after applyUpdate()",
+        };
+        self.emit(
+            "update",
+            &format!("model {version} ({how}) is verified{cached}: {when}"),
+            &[
+                ("modelVersion", JsValue::from_str(&version)),
+                ("previousVersion", JsValue::from_str(&previous)),
+                ("source", JsValue::from_str(source)),
+                ("applied", JsValue::from_bool(applied)),
+                ("storedOk", JsValue::from_bool(stored_ok)),
+            ],
+        );
+        JsValue::NULL
+    }
+
+    /// Switches to the update waiting in the session, and loads what follows its first answer.
+    fn apply(self: &Rc<Self>) -> crate::Result<bool> {
+        if !self.session.borrow_mut().apply_update(&self.device, self.variant.as_deref())? {
+            return Ok(false);
+        }
+        *self.source.borrow_mut() = self.update_source.borrow().clone();
+        *self.update_error.borrow_mut() = None;
+        // Only fails without a loader, which `load_behind` checks first.
+        let _ = Rc::clone(self).load_behind();
+        Ok(true)
+    }
+
+    /// Loads what follows the first answer, in the background, each under its own cache record
+    /// (the manifest's URL with a `#` suffix): the ranking stage and a pq table's refine plane when
+    /// the request calls for them (`crate::session::Session::stage_behind`, `refine_behind`), each
+    /// attached only to the model version in use, once; and the experiment's shadow variant, once
+    /// per session. Events: `ranking-stage` or `refine` once attached, `ranking-stage-failed` or
+    /// `refine-failed` (the model answers as it did), `shadow-ready` or `shadow-failed`, and the
+    /// loader's own (not `offline` or `update-failed`: the model's sync reports those).
+    fn load_behind(self: Rc<Self>) -> JsResult<()> {
+        let Some(loader) = &self.loader else { return Ok(()) };
+        let mut parts = Vec::new();
+        {
+            let s = self.session.borrow();
+            if let Some(role) = s.stage_behind(&self.request) {
+                parts.push((
+                    BehindPart::Stage,
+                    vec![role.to_owned()],
+                    "ranking-stage".to_owned(),
+                    self.variant.clone(),
+                ));
+            }
+            if let Some(role) = s.refine_behind(&self.request) {
+                parts.push((BehindPart::Refine, vec![role.to_owned()], "pq-refine".to_owned(), self.variant.clone()));
+            }
+            let shadow = s.experiment().and_then(|x| x.shadows.first().cloned());
+            if let Some(name) = shadow.filter(|_| !self.shadow_asked.replace(true)) {
+                parts.push((BehindPart::Shadow, self.request.full_roles(), format!("shadow={name}"), Some(name)));
+            }
+        }
+        for (part, roles, suffix, variant) in parts {
+            // The loader's events, but those the model's own sync reports; none for the shadow.
+            let weak = Rc::downgrade(&self);
+            let events: Box<dyn Fn(JsValue)> = Box::new(move |ev: JsValue| {
+                let kind = get(&ev, "type").as_string().unwrap_or_default();
+                if part != BehindPart::Shadow && kind != "offline" && kind != "update-failed" {
+                    if let Some(inner) = weak.upgrade() {
+                        inner.emit_value(ev);
+                    }
+                }
+            });
+            let prepare = match part {
+                BehindPart::Stage => super::sync::Prepare::Stage,
+                BehindPart::Refine => super::sync::Prepare::Refine,
+                BehindPart::Shadow => super::sync::Prepare::Model,
+            };
+            let env = self.loader_env(prepare, Some(events))?;
+            let req = crate::sync::LoadRequest {
+                url: format!("{}#{suffix}", loader.url),
+                roles,
+                device: Some(self.device.clone()),
+                variant,
+                background: true,
+            };
+            let task = Rc::clone(&self).load_part(part, env, req);
+            let _ = self.spawn(async move {
+                task.await;
+                JsValue::UNDEFINED
+            });
+        }
+        Ok(())
+    }
+
+    /// One part of [`Self::load_behind`]: loaded (from the cache or the network), attached,
     /// stored; then a newer version of it, if the manifest has one, the same way (a newer shadow
     /// is only stored: it is used from the next open).
     async fn load_part(self: Rc<Self>, part: BehindPart, env: super::sync::WebEnv, req: crate::sync::LoadRequest) {
@@ -572,69 +876,94 @@ impl JsSession {
         request: Option<JsFileRequest>,
     ) -> JsResult<Promise> {
         let o = options_object(&options, "options")?.unwrap_or_else(|| js_sys::Object::new().into());
-        let scope = match get(&o, "historyScope") {
-            v if v.is_undefined() => "default".to_owned(),
-            v => v
-                .as_string()
-                .filter(|s| !s.is_empty())
-                .ok_or_else(|| bad_input(&format!("historyScope must be a non-empty string, got {}", describe(&v))))?,
-        };
-        let number = |key: &str| -> JsResult<Option<f64>> {
-            let v = get(&o, key);
-            if absent(&v) {
-                return Ok(None);
-            }
-            v.as_f64().map(Some).ok_or_else(|| bad_input(&format!("{key} must be a number, got {}", describe(&v))))
-        };
-        let bounds = Bounds::new(number("maxEvents")?, number("maxAgeDays")?)?;
+        let opts = SessionOptions::parse(&o)?;
         let device = get(&o, "device").as_string().unwrap_or_default();
-        let variant = match get(&o, "variant") {
-            v if absent(&v) => None,
-            v => Some(
-                v.as_string().ok_or_else(|| bad_input(&format!("variant must be a string, got {}", describe(&v))))?,
-            ),
-        };
-        let rules = match get(&o, "rules") {
-            v if absent(&v) => None,
-            v => Some(app_rules(&v)?),
-        };
-        let session = crate::session::Session::new(
-            model.inner,
-            &manifest.inner,
-            bounds,
-            &scope,
-            &device,
-            variant.as_deref(),
-            rules,
-        )?;
-        let channel = |s: Scope| match &*store.backend {
-            Backend::Idb(_, name) => {
-                BroadcastChannel::new(&format!("localrec:{name}:{}", session.history(s).scope())).ok()
-            }
-            Backend::Memory(_) => None,
-        };
-        let channels = [channel(Scope::Events), channel(Scope::Dismissed)];
-        let inner = Rc::new(Inner {
-            session: RefCell::new(session),
-            store: Rc::clone(&store.backend),
-            generation: [Cell::new(0), Cell::new(0)],
-            channels,
-            listeners: RefCell::new(Vec::new()),
-            on_event: RefCell::new(None),
-            queued: RefCell::new(Vec::new()),
-            pending: Cell::new(0),
-            flushed: RefCell::new(Vec::new()),
-            shadow_asked: Cell::new(false),
-            device,
-            variant,
-            request: request.map(|r| r.inner).unwrap_or_default(),
-        });
+        let request = request.map(|r| r.inner).unwrap_or_default();
+        let inner = Inner::new(store, model.inner, &manifest.inner, opts, device, request, None)?;
         Ok(wasm_bindgen_futures::future_to_promise(async move {
-            inner.reload_reported(Scope::Events).await;
-            inner.reload_reported(Scope::Dismissed).await;
-            inner.listen();
+            inner.start().await;
             Ok(JsSession { inner }.into())
         }))
+    }
+
+    /// Opens the visitor's session from a manifest URL, in one call: the device's id, the files
+    /// the options and the device class call for (from the cache, or downloaded and verified: see
+    /// [`crate::sync`]), the model, the histories of `store`; then, in the background, the new
+    /// version's commit ([`Self::stored`]), a newer version if the manifest has one (offered, or
+    /// applied with `update: 'apply'`, and announced by an `update` event) and what follows the
+    /// first answer. `options`: the file request's (`precision`, `ranking`, `refine`,
+    /// `autoStageBytes`), the session's (`historyScope`, `maxEvents`, `maxAgeDays`, `variant`,
+    /// `rules`), `update` (`background`, `apply` or `wait`), and `fetch`, `signal`, `onProgress`,
+    /// `onEvent` (every event of the loader and the session). Bad options reject with
+    /// `invalid-argument` before anything is read; no usable version rejects with the loader's
+    /// code (`offline-no-cache`, `checksum-mismatch`, ...).
+    pub fn connect(manifest_url: String, store: &JsHistoryStore, options: JsValue) -> JsResult<Promise> {
+        let o = options_object(&options, "options")?.unwrap_or_else(|| js_sys::Object::new().into());
+        let request = file_request(&o, device_class())?;
+        let opts = SessionOptions::parse(&o)?;
+        let mode = UpdateMode::parse(&get(&o, "update"))?;
+        let url = super::sync::absolute_url(&manifest_url)?;
+        let function = |key: &str| {
+            get(&o, key).dyn_into::<js_sys::Function>().unwrap_or_else(|_| js_sys::Function::new_no_args(""))
+        };
+        let (on_event, on_progress) = (function("onEvent"), function("onProgress"));
+        let (history, files) = (Rc::clone(&store.backend), Rc::clone(&store.files));
+        let store = JsHistoryStore { backend: history, files: Rc::clone(&files) };
+        Ok(wasm_bindgen_futures::future_to_promise(async move {
+            let device = super::history::device_id(&store.backend).await;
+            let events = on_event.clone();
+            let forward: Box<dyn Fn(JsValue)> = Box::new(move |ev| {
+                let _ = events.call1(&JsValue::UNDEFINED, &ev);
+            });
+            let env = super::sync::WebEnv::new(&files, &o, on_progress.clone(), forward, super::sync::Prepare::Model)?;
+            let req = crate::sync::LoadRequest {
+                url: url.clone(),
+                roles: request.roles(),
+                device: Some(device.clone()),
+                variant: opts.variant.clone(),
+                background: mode != UpdateMode::Wait,
+            };
+            let (loaded, pending) = crate::sync::load(&env, &req).await?;
+            let super::sync::Part::Model(model) = loaded.prepared else { unreachable!("prepared as a model") };
+            let loader = Loader { files, options: o, on_progress, url, mode };
+            let inner = Inner::new(&store, *model, &loaded.manifest, opts, device, request, Some(loader))
+                .map_err(JsValue::from)?;
+            *inner.on_event.borrow_mut() = Some(on_event);
+            *inner.source.borrow_mut() = loaded.source.as_str().to_owned();
+            *inner.update_error.borrow_mut() = loaded.update_error.as_ref().map(super::sync::message_of);
+            let stored = inner.spawn(store_job(Rc::new(env), loaded.store));
+            *inner.stored.borrow_mut() = Some(stored);
+            inner.start().await;
+            if let Some(pending) = pending {
+                let env = inner.loader_env(super::sync::Prepare::Model, None).map_err(JsValue::from)?;
+                let _ = inner.spawn(Rc::clone(&inner).update(env, req, pending));
+            }
+            Rc::clone(&inner).load_behind().map_err(JsValue::from)?;
+            Ok(JsSession { inner }.into())
+        }))
+    }
+
+    /// Settles with `true` once the version `connect` downloaded is in the store (at once for a
+    /// cached one), `false` if it could not be stored (it answers from memory).
+    pub fn stored(&self) -> Promise {
+        self.inner.stored.borrow().clone().unwrap_or_else(|| Promise::resolve(&JsValue::TRUE))
+    }
+
+    /// Resolves once the background work is done: commits, the update, the loads behind the first
+    /// answer, the history's writes (an aborted `signal` stops the loads).
+    pub fn idle(&self) -> Promise {
+        let inner = Rc::clone(&self.inner);
+        wasm_bindgen_futures::future_to_promise(async move {
+            loop {
+                let tasks = inner.tasks.take();
+                if tasks.is_empty() {
+                    break;
+                }
+                crate::sync::join_all(tasks.iter().map(super::wait::promise).collect()).await;
+            }
+            let _ = super::wait::promise(&JsSession { inner: Rc::clone(&inner) }.flush()).await;
+            Ok(JsValue::UNDEFINED)
+        })
     }
 
     /// Calls `callback(event)` with the session's events, those that came before it first:
@@ -796,80 +1125,7 @@ impl JsSession {
     /// rules carry over); `false` when none waits.
     #[wasm_bindgen(js_name = applyUpdate)]
     pub fn apply_update(&self) -> JsResult<bool> {
-        let inner = &self.inner;
-        Ok(inner.session.borrow_mut().apply_update(&inner.device, inner.variant.as_deref())?)
-    }
-
-    /// Loads what follows the first answer, in the background, each under its own cache record
-    /// (the manifest's URL with a `#` suffix): the ranking stage and a pq table's refine plane when
-    /// the request calls for them (`crate::session::Session::stage_behind`, `refine_behind`), each attached
-    /// only to the model version in use, once; and the experiment's shadow variant, once per
-    /// session. `options`: `{ manifestUrl, fetch?, signal?, onProgress? }`. Events go to
-    /// `onEvent`: `ranking-stage` or `refine` once attached, `ranking-stage-failed` or
-    /// `refine-failed` (the model answers as it did), `shadow-ready` or `shadow-failed`, and the
-    /// loader's own (not `offline` or `update-failed`: the model's sync reports those). Resolves
-    /// once every part is attached or has failed, and stored.
-    #[wasm_bindgen(js_name = loadBehind)]
-    pub fn load_behind(&self, files: &super::cache::JsFileCache, options: JsValue) -> JsResult<Promise> {
-        let url = get(&options, "manifestUrl");
-        let url = url
-            .as_string()
-            .ok_or_else(|| bad_input(&format!("manifestUrl must be a string, got {}", describe(&url))))?;
-        let url = super::sync::absolute_url(&url)?;
-        let on_progress = get(&options, "onProgress")
-            .dyn_into::<js_sys::Function>()
-            .unwrap_or_else(|_| js_sys::Function::new_no_args(""));
-        let inner = &self.inner;
-        let mut parts = Vec::new();
-        {
-            let s = inner.session.borrow();
-            if let Some(role) = s.stage_behind(&inner.request) {
-                parts.push((
-                    BehindPart::Stage,
-                    vec![role.to_owned()],
-                    "ranking-stage".to_owned(),
-                    inner.variant.clone(),
-                ));
-            }
-            if let Some(role) = s.refine_behind(&inner.request) {
-                parts.push((BehindPart::Refine, vec![role.to_owned()], "pq-refine".to_owned(), inner.variant.clone()));
-            }
-            let shadow = s.experiment().and_then(|x| x.shadows.first().cloned());
-            if let Some(name) = shadow.filter(|_| !inner.shadow_asked.replace(true)) {
-                parts.push((BehindPart::Shadow, inner.request.full_roles(), format!("shadow={name}"), Some(name)));
-            }
-        }
-        let mut loads = Vec::with_capacity(parts.len());
-        for (part, roles, suffix, variant) in parts {
-            // The loader's events, but those the model's own sync reports; none for the shadow.
-            let weak = Rc::downgrade(inner);
-            let on_event: Box<dyn Fn(JsValue)> = Box::new(move |ev: JsValue| {
-                let kind = get(&ev, "type").as_string().unwrap_or_default();
-                if part != BehindPart::Shadow && kind != "offline" && kind != "update-failed" {
-                    if let Some(inner) = weak.upgrade() {
-                        inner.emit_value(ev);
-                    }
-                }
-            });
-            let prepare = match part {
-                BehindPart::Stage => super::sync::Prepare::Stage,
-                BehindPart::Refine => super::sync::Prepare::Refine,
-                BehindPart::Shadow => super::sync::Prepare::Model,
-            };
-            let env = super::sync::WebEnv::new(&files.backend, &options, on_progress.clone(), on_event, prepare)?;
-            let req = crate::sync::LoadRequest {
-                url: format!("{url}#{suffix}"),
-                roles,
-                device: Some(inner.device.clone()),
-                variant,
-                background: true,
-            };
-            loads.push(Rc::clone(inner).load_part(part, env, req));
-        }
-        Ok(wasm_bindgen_futures::future_to_promise(async move {
-            crate::sync::join_all(loads).await;
-            Ok(JsValue::UNDEFINED)
-        }))
+        Ok(self.inner.apply()?)
     }
 
     /// Computes both variants' top 10 for the next interaction (call it when idle).
@@ -913,6 +1169,8 @@ impl JsSession {
             ("variant", text(x.map(|x| x.variant.as_str()))),
             ("shadows", shadows.into()),
             ("shadowReady", JsValue::from_bool(s.has_shadow())),
+            ("source", JsValue::from_str(&self.inner.source.borrow())),
+            ("updateError", self.inner.update_error.borrow().as_deref().map_or(JsValue::NULL, JsValue::from_str)),
         ])
     }
 

@@ -47,7 +47,7 @@ async fn await_js(v: JsValue) -> JsResult<JsValue> {
     super::wait::value(v).await
 }
 
-fn message_of(e: &JsValue) -> String {
+pub(crate) fn message_of(e: &JsValue) -> String {
     get(e, "message").as_string().or_else(|| e.as_string()).unwrap_or_else(|| format!("{e:?}"))
 }
 
