@@ -109,7 +109,7 @@ export async function open(manifestUrl, options = {}) {
     rec = new LocalRecommender(session, store, opts, emit, { persisted: false, degraded: store.kind === 'memory' }, abort, metrics);
   } catch (e) {
     abort.abort();
-    if (!opts.store) store.close();
+    if (!opts.store) await store.discard(); // a failed first visit leaves no database behind
     const err = e?.name === 'AbortError' ? e : fromWasm(e);
     // A DOMException's `code` is a legacy number (20 for an abort): only the library's codes are codes.
     metrics.error('open', err instanceof LocalRecError ? err.code : err?.name === 'AbortError' ? 'aborted' : 'internal');

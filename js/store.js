@@ -22,6 +22,8 @@ class Store {
   /** The cache of downloaded files (the core's FileCache: the loader reads and writes it). */
   get files() { return (this._files ??= this.history.fileCache()); }
   close() { this._history?.close(); }
+  /** Closes it after a failed open: a database that open created and nothing filled is deleted. */
+  async discard() { await this._history?.discard(); }
 }
 
 /** The same store in memory: the fallback when IndexedDB is unusable, and a test double. */

@@ -16,6 +16,7 @@ while [ $# -gt 0 ]; do
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
 done
+rm -rf "$out"  # no file of an older build (a module since removed) stays in the package
 wasm-pack build $profile --target web --out-dir "$out" --out-name localrec -- "$@" >/dev/null 2>/tmp/localrec-build.log || { cat /tmp/localrec-build.log; exit 1; }
 wasm=$out/localrec_bg.wasm
 before=$(stat -c %s "$wasm")

@@ -313,7 +313,7 @@ mod browser {
     async fn two_tabs() {
         // Two connections, as two tabs have.
         let a = fresh_db("t-tabs").await;
-        let b = idb::open_database("t-tabs", 5000).await.unwrap();
+        let (b, _) = idb::open_database("t-tabs", 5000).await.unwrap();
         two_tabs_never_lose_each_others_events(&a).await;
         let mut h = History::new("t", Bounds::default());
         h.load(&IdbHistoryStore::new(b), NOW).await.unwrap();
@@ -393,5 +393,53 @@ mod browser {
         assert_eq!(a.length(), 0, "A followed B's clear");
         a.close();
         b.close();
+    }
+
+    /// `discard()` (what `open()` calls when it fails): a store whose open created the database
+    /// and that holds nothing but the device's id deletes it, so a failed first visit leaves
+    /// nothing behind; one that holds a history event, or whose database was there before, is
+    /// only closed.
+    #[wasm_bindgen_test]
+    async fn a_failed_first_visit_leaves_no_database() {
+        use localrec::wasm::JsHistoryStore;
+        use wasm_bindgen::convert::TryFromJsValue;
+        use wasm_bindgen_futures::JsFuture;
+        let name = "t-discard";
+        let factory: web_sys::IdbFactory =
+            Reflect::get(&js_sys::global(), &"indexedDB".into()).unwrap().unchecked_into();
+        let _ = idb::request(&factory.delete_database(name).unwrap()).await;
+        let open = || async {
+            let s = JsFuture::from(JsHistoryStore::open_indexed_db(name.into(), None)).await.unwrap();
+            JsHistoryStore::try_from_js_value(s).unwrap()
+        };
+        // Was the database there? (An open creates it when it was not: closed again at once.)
+        let existed = || async {
+            let (db, created) = idb::open_database(name, 5000).await.unwrap();
+            db.close();
+            !created
+        };
+        let store = open().await;
+        JsFuture::from(store.device_id()).await.unwrap();
+        JsFuture::from(store.discard()).await.unwrap();
+        assert!(!existed().await, "a created, unused database is deleted");
+
+        // It exists now (the check above created it): discarding a store that did not create it keeps it.
+        let store = open().await;
+        JsFuture::from(store.discard()).await.unwrap();
+        assert!(existed().await, "a database that was there before stays");
+
+        // Created, and a history event stored in it: kept.
+        let _ = idb::request(&factory.delete_database(name).unwrap()).await;
+        let store = open().await;
+        let h = JsFuture::from(
+            localrec::wasm::JsVisitorHistory::open(&store, "default".into(), JsValue::UNDEFINED).unwrap(),
+        )
+        .await
+        .unwrap();
+        let h = localrec::wasm::JsVisitorHistory::try_from_js_value(h).unwrap();
+        JsFuture::from(h.record("sku-1", "view", js_sys::Date::now() / 1000.0).unwrap()).await.unwrap();
+        h.close();
+        JsFuture::from(store.discard()).await.unwrap();
+        assert!(existed().await, "a database with a history event stays");
     }
 }

@@ -184,6 +184,15 @@ impl HistoryStore for Backend {
 pub struct JsHistoryStore {
     pub(crate) backend: Rc<Backend>,
     pub(crate) files: Rc<super::cache::FileBackend>,
+    /// This store's open created its IndexedDB database (a first visit).
+    created: bool,
+}
+
+impl JsHistoryStore {
+    /// Another handle on the same store (for a task that outlives the call it was given in).
+    pub(crate) fn clone_handle(&self) -> JsHistoryStore {
+        JsHistoryStore { backend: Rc::clone(&self.backend), files: Rc::clone(&self.files), created: self.created }
+    }
 }
 
 /// The device's random id kept in `backend` (see [`JsHistoryStore::device_id`]).
@@ -208,9 +217,10 @@ impl JsHistoryStore {
     #[wasm_bindgen(js_name = openIndexedDb)]
     pub fn open_indexed_db(name: String, timeout_ms: Option<u32>) -> Promise {
         wasm_bindgen_futures::future_to_promise(async move {
-            let db = idb::open_database(&name, timeout_ms.unwrap_or(5000)).await.map_err(|e| js_err(e.into()))?;
+            let (db, created) =
+                idb::open_database(&name, timeout_ms.unwrap_or(5000)).await.map_err(|e| js_err(e.into()))?;
             let files = Rc::new(super::cache::FileBackend::Idb(super::cache::IdbFileStore::new(db.clone())));
-            Ok(JsHistoryStore { backend: Rc::new(Backend::Idb(IdbHistoryStore::new(db), name)), files }.into())
+            Ok(JsHistoryStore { backend: Rc::new(Backend::Idb(IdbHistoryStore::new(db), name)), files, created }.into())
         })
     }
 
@@ -227,6 +237,7 @@ impl JsHistoryStore {
         JsHistoryStore {
             backend: Rc::new(Backend::Memory(MemoryHistoryStore::new())),
             files: Rc::new(super::cache::FileBackend::Memory(crate::cache::MemoryFileStore::new())),
+            created: false,
         }
     }
 
@@ -250,6 +261,24 @@ impl JsHistoryStore {
         if let Backend::Idb(s, _) = &*self.backend {
             s.db.close();
         }
+    }
+
+    /// Closes the store after an `open()` that failed or was aborted: when this store's open
+    /// created the database and it still holds no model version, file or history event (beyond
+    /// the device's id), the database is deleted too, so a failed first visit leaves nothing
+    /// behind. Never rejects.
+    pub fn discard(&self) -> Promise {
+        let (backend, created) = (Rc::clone(&self.backend), self.created);
+        wasm_bindgen_futures::future_to_promise(async move {
+            if let Backend::Idb(s, name) = &*backend {
+                let unused = created && idb::is_unused(&s.db).await.unwrap_or(false);
+                s.db.close();
+                if unused {
+                    idb::delete(name).await;
+                }
+            }
+            Ok(JsValue::UNDEFINED)
+        })
     }
 }
 

@@ -5,6 +5,9 @@
 //! request's success event, while the transaction is still active); awaiting anything else inside
 //! a transaction is not, so nothing here does.
 
+use std::cell::Cell;
+use std::rc::Rc;
+
 use js_sys::{Array, Promise, Reflect};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
@@ -103,15 +106,18 @@ fn factory() -> Option<IdbFactory> {
 /// Opens (or creates, or upgrades to [`DB_VERSION`]) the database `name`. Fails when IndexedDB is
 /// missing, refuses (private modes, blocked storage), or the open stays blocked past `timeout_ms`
 /// (another tab holding an older version open). The connection closes itself when another tab
-/// needs to upgrade the schema.
-pub async fn open_database(name: &str, timeout_ms: u32) -> Result<IdbDatabase, StoreError> {
+/// needs to upgrade the schema. Also says whether this open created the database.
+pub async fn open_database(name: &str, timeout_ms: u32) -> Result<(IdbDatabase, bool), StoreError> {
     let factory = factory()
         .ok_or_else(|| StoreError { message: "IndexedDB is not available in this context".to_owned(), quota: false })?;
     let req: IdbOpenDbRequest =
         factory.open_with_u32(name, DB_VERSION).map_err(|e| store_error("indexedDB.open", &e))?;
-    let upgrade = Closure::<dyn FnMut()>::new({
-        let req = req.clone();
-        move || {
+    let created = Rc::new(Cell::new(false));
+    let upgrade = Closure::<dyn FnMut(JsValue)>::new({
+        let (req, created) = (req.clone(), Rc::clone(&created));
+        move |event: JsValue| {
+            // Version 0: there was no database before this open.
+            created.set(Reflect::get(&event, &"oldVersion".into()).ok().and_then(|v| v.as_f64()) == Some(0.0));
             let (Ok(db), Some(tx)) = (req.result(), req.transaction()) else { return };
             let db: IdbDatabase = db.unchecked_into();
             let _ = upgrade_schema(&db, &tx);
@@ -138,7 +144,7 @@ pub async fn open_database(name: &str, timeout_ms: u32) -> Result<IdbDatabase, S
     });
     db.set_onversionchange(Some(on_change.as_ref().unchecked_ref()));
     on_change.forget(); // lives as long as the connection
-    Ok(db)
+    Ok((db, created.get()))
 }
 
 fn upgrade_schema(db: &IdbDatabase, tx: &IdbTransaction) -> Result<(), JsValue> {
@@ -158,4 +164,32 @@ fn upgrade_schema(db: &IdbDatabase, tx: &IdbTransaction) -> Result<(), JsValue> 
     }
     let _ = tx;
     Ok(())
+}
+
+/// Whether the database holds no model version, no file and no history event beyond the device's
+/// id: what an open that failed on a first visit leaves.
+pub async fn is_unused(db: &IdbDatabase) -> Result<bool, JsValue> {
+    let stores = Array::of3(&FILES.into(), &VERSIONS.into(), &EVENTS.into());
+    let t = db.transaction_with_str_sequence(&stores)?;
+    let counts =
+        [t.object_store(FILES)?.count()?, t.object_store(VERSIONS)?.count()?, t.object_store(EVENTS)?.count()?];
+    let device = t.object_store(EVENTS)?.index(BY_SCOPE)?.count_with_key(&crate::history::DEVICE_SCOPE.into())?;
+    // Requests of one transaction complete in order: the last one awaited, the others are done.
+    let device = request(&device).await?.as_f64().unwrap_or(0.0);
+    let [files, versions, events] = counts.map(|r| r.result().ok().and_then(|v| v.as_f64()).unwrap_or(f64::MAX));
+    Ok(files == 0.0 && versions == 0.0 && events <= device)
+}
+
+/// Deletes the database `name`: resolves once it is gone, or once the deletion is queued behind
+/// a connection another tab still holds (it completes when that one closes).
+pub async fn delete(name: &str) {
+    let Some(req) = factory().and_then(|f| f.delete_database(name).ok()) else { return };
+    let wait = Wait::new();
+    req.set_onsuccess(Some(wait.ok()));
+    req.set_onerror(Some(wait.ok()));
+    req.set_onblocked(Some(wait.ok()));
+    let _ = wait.await;
+    req.set_onsuccess(None);
+    req.set_onerror(None);
+    req.set_onblocked(None);
 }

@@ -907,8 +907,8 @@ impl JsSession {
             get(&o, key).dyn_into::<js_sys::Function>().unwrap_or_else(|_| js_sys::Function::new_no_args(""))
         };
         let (on_event, on_progress) = (function("onEvent"), function("onProgress"));
-        let (history, files) = (Rc::clone(&store.backend), Rc::clone(&store.files));
-        let store = JsHistoryStore { backend: history, files: Rc::clone(&files) };
+        let files = Rc::clone(&store.files);
+        let store = store.clone_handle();
         Ok(wasm_bindgen_futures::future_to_promise(async move {
             let device = super::history::device_id(&store.backend).await;
             let events = on_event.clone();

@@ -61,7 +61,7 @@ pub async fn fresh_database(name: &str) -> web_sys::IdbDatabase {
     let factory: web_sys::IdbFactory =
         js_sys::Reflect::get(&js_sys::global(), &"indexedDB".into()).unwrap().unchecked_into();
     let _ = localrec::wasm::idb::request(&factory.delete_database(name).unwrap()).await;
-    localrec::wasm::idb::open_database(name, 5000).await.unwrap()
+    localrec::wasm::idb::open_database(name, 5000).await.unwrap().0
 }
 
 /// Runs a future of the in-memory stores to completion: they never wait, so one poll finishes it.

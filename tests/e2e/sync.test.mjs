@@ -801,7 +801,7 @@ describe('IndexedDB only', () => {
     assert.ok(r.last.items.every((i) => i.reason.itemId === 'sku-00012'), 'only the event after the clear counts');
   });
 
-  test('an AbortSignal stops open, in the page and in worker mode, with the signal\'s reason', async () => {
+  test('an AbortSignal stops open, in the page and in worker mode, with the signal\'s reason, leaving no database behind', async () => {
     const page = await newPage(context);
     let release;
     const held = new Promise((ok) => { release = ok; });
@@ -822,15 +822,17 @@ describe('IndexedDB only', () => {
       };
       const page = await attempt('page', 'e2e-abort-page');
       const worker = await attempt('worker', 'e2e-abort-worker');
+      // A first visit that failed leaves no database behind (in either mode).
+      const left = (await indexedDB.databases()).map((d) => d.name).filter((n) => n.startsWith('e2e-abort-'));
       // An already aborted signal: rejected without a request.
       const c = new AbortController();
       c.abort(new DOMException('too late', 'AbortError'));
       let early;
       try { await window.L.openInWorker('/model/manifest.json', { signal: c.signal }); early = 'opened'; } catch (e) { early = `${e.name}: ${e.message}`; }
-      return { page, worker, early };
+      return { page, worker, early, left };
     });
     release();
-    assert.deepEqual(r, { page: 'AbortError: left the page page', worker: 'AbortError: left the worker page', early: 'AbortError: too late' });
+    assert.deepEqual(r, { page: 'AbortError: left the page page', worker: 'AbortError: left the worker page', early: 'AbortError: too late', left: [] });
     // Aborted, nothing stays broken: the next open (no signal) works.
     state.fault = null;
     const ok = await page.evaluate(async () => {
