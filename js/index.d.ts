@@ -58,6 +58,8 @@ export interface SyncEvent {
   previousVersion?: string;
   source?: 'cache' | 'network' | 'delta';
   applied?: boolean;
+  /** update: whether the new version is in the cache (false: it answers from memory; see the degraded event). */
+  storedOk?: boolean;
   info?: RecommenderInfo;
   message: string;
 }

@@ -788,8 +788,8 @@ impl Inner {
     }
 
     /// Stores one event of `scope` in the background, one small transaction of its own (they
-    /// commit in the order they were made). Nothing crosses back unless it fails: then
-    /// `onStoreFailed(error, scope)` is called (the event stays in memory). `flush()` waits for it.
+    /// commit in the order they were made). Nothing crosses back unless it fails: then a
+    /// `degraded` event says so (the event stays in memory). `flush()` waits for it.
     fn store_event(self: &Rc<Self>, scope: Scope, event: crate::history::HistoryEvent) {
         self.bump(scope);
         self.pending.set(self.pending.get() + 1);
@@ -862,12 +862,13 @@ fn kind_code(k: Kind) -> u8 {
 #[wasm_bindgen(js_class = Session)]
 impl JsSession {
     /// Opens the visitor's session over `model` (moved in): reads the history and the dismissals
-    /// of `historyScope` from `store`, validated and bounded. `manifestJson`: the manifest's text
+    /// of `historyScope` from `store`, validated and bounded. `manifest`: the validated manifest
     /// (its rules and experiment). `options`: `{ historyScope, maxEvents, maxAgeDays, device,
     /// variant, rules }`. Bad options throw `invalid-argument` before anything is read. A store
-    /// that cannot be read gives an empty history and `loadReports()[i].error`, never a failure.
-    /// `request` (moved in; the defaults without one): what the page asked the loader for, which
-    /// decides what follows the first answer ([`Self::load_behind`]).
+    /// that cannot be read gives an empty history and a `degraded` event (`onEvent`), never a
+    /// failure. `request` (moved in; the defaults without one): what the page asked the loader
+    /// for. The low-level way in, for apps that load the files themselves; [`Self::connect`] does
+    /// everything from a manifest URL (and loads what follows the first answer).
     pub fn open(
         store: &JsHistoryStore,
         model: JsModel,
@@ -990,7 +991,7 @@ impl JsSession {
 
     /// Records an interaction: `kind` a name or alias (default `'view'`), `time` in seconds since
     /// the epoch (default now). The user vector is updated before this returns; the event is
-    /// stored in the background (`flush()`, `onStoreFailed`). Throws `unknown-item`,
+    /// stored in the background (`flush()`; a failed write is a `degraded` event). Throws `unknown-item`,
     /// `invalid-query` (kind) or `invalid-argument`, and then changes nothing. Returns 0, or when
     /// the interaction was scored against an experiment's shadow: 1, plus 2 if it was in the live
     /// variant's top 10, plus 4 if in the shadow's (counts only, for the page's metrics).
