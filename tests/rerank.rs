@@ -88,12 +88,13 @@ fn the_file_round_trips_and_rejects_damage() {
     // Three bytes per neighbour here: a one-byte gap (rows under 128) and a bf16 weight.
     let without = RankingStage { neighbours: Neighbours::from_rows(&vec![vec![]; 50]).unwrap(), ..r.clone() };
     assert_eq!(bytes.len() - without.encode().len(), 3 * r.neighbours.nnz());
-    // Version 1 files (CSR: u32 offsets and indices) are still read: the shipped demo export's.
-    let v1 = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/www/artifacts/synthetic/ranker.bin"));
+    // Version 1 files (CSR: u32 offsets and indices) are still read: the demo export's until
+    // 2026-12-07, kept as a fixture.
+    let v1 = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/ranker-v1.bin"));
     #[cfg(not(target_arch = "wasm32"))]
     {
         let v1 = v1.unwrap();
-        assert_eq!(v1[4], 1, "the shipped ranker.bin is a version 1 file");
+        assert_eq!(v1[4], 1, "the fixture is a version 1 file");
         let old = RankingStage::decode(&v1).unwrap();
         assert_eq!(old.check.as_ref().unwrap().table, None, "version 1 records no check table");
         let current = old.encode();
@@ -242,13 +243,14 @@ fn the_self_check_compares_the_shipped_answer() {
 
 /// Found in the demo (2026-12): over the pq table the shipped check (the trainer's top 10 over int8)
 /// reported "DIFFERENT top 10". A check runs only over the table it was computed over, plain: the
-/// table is recorded in the file (version 3; not recorded: int8), and a refine plane skips it.
+/// table is recorded in the file (version 3; not recorded, as in older files: int8), and a refine
+/// plane skips it.
 #[test]
 fn the_self_check_runs_only_over_the_table_it_was_computed_over() {
     let opts = RecommendOptions { k: 10, exclude_seen: true, ..Default::default() };
     let shipped = RankingStage::decode(RANKER).unwrap();
     let events = shipped.check.as_ref().unwrap().events.clone();
-    assert_eq!(shipped.check.as_ref().unwrap().table, None, "the shipped file is version 1: int8");
+    assert_eq!(shipped.check.as_ref().unwrap().table, Some("int8"), "the shipped check was computed over int8");
     let pq = Rc::new(Catalog::decode(ITEMS_PQ).unwrap());
     assert_eq!(pq.precision(), "pq");
     let mut rec = Recommender::new(pq, UserModel::from_bytes(TOWER_JSON, TOWER_BIN).unwrap()).unwrap();

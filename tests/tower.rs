@@ -257,6 +257,39 @@ fn weights_round_trip_exactly() {
     }
 }
 
+/// A tower rounded to half precision (what the trainer ships) is written with IEEE halves, two
+/// bytes a weight fewer, and reads back exactly; it embeds close to the tower it was rounded from.
+#[test]
+fn a_tower_rounded_to_halves_is_written_in_half_the_bytes_and_reads_back_exactly() {
+    let seed = common::base_seed() ^ 5;
+    let config = UserTowerConfig::new(16).with_max_len(10).with_heads(2).with_diagonal_skip(true).with_memory(20);
+    let device = localrec::model::inference_device();
+    device.seed(seed);
+    let file = tower_file(config.clone());
+    let tower = config.init(&device);
+    let rounded = localrec::model::round_to_f16(&config, &tower, &device);
+    let (full, half) = (tower_weights(tower.clone()).unwrap(), tower_weights(rounded.clone()).unwrap());
+    let version = |b: &[u8]| u32::from_le_bytes(b[4..8].try_into().unwrap());
+    assert_eq!((version(&full), version(&half)), (WEIGHTS_VERSION, localrec::model::WEIGHTS_VERSION_F16));
+    assert_eq!(full.len() - half.len(), 2 * config.num_params(), "two bytes fewer a weight");
+    assert_round_trip(&file, &rounded, seed);
+    let catalog = random_unit(120, 16, 0, seed);
+    let mut rng = Rng::new(seed);
+    let (mut a, mut b) = (UserModel::from_tower(file.clone(), &tower), UserModel::from_tower(file.clone(), &rounded));
+    let mut largest = 0f32;
+    for n in [1usize, 5, 30] {
+        let history = random_history(&mut rng, n, 120);
+        let (u, v) = (a.embed(&catalog, &history).unwrap(), b.embed(&catalog, &history).unwrap());
+        largest = u.iter().zip(&v).map(|(x, y)| (x - y).abs()).fold(largest, f32::max);
+    }
+    assert!(largest > 0.0 && largest < 5e-3, "the rounded tower moves a unit user vector by {largest}");
+    // A half-precision file whose values are not finite is refused like an f32 one.
+    let mut bad = half.clone();
+    let at = bad.len() - 2;
+    bad[at..].copy_from_slice(&0x7c00u16.to_le_bytes());
+    assert!(matches!(UserModel::from_bytes(file.to_json().as_bytes(), &bad).unwrap_err(), Error::InvalidWeights(_)));
+}
+
 /// The same with towers the trainer trained (both skip variants, with and without a memory).
 #[cfg(all(feature = "train", not(target_arch = "wasm32")))]
 #[test]
@@ -343,10 +376,13 @@ fn damaged_weights_are_typed_errors() {
     rejects(b"not a weights file", "bad magic");
     // The start of a Burn weights file (what `tower.bin` replaced).
     rejects(b"NRUB\x01\x00\xd1\x03\x00\x00\xa1gtens", "bad magic");
-    // Another version.
+    // A version this build does not read; an f32 file relabelled as halves (twice the bytes).
+    let mut v3 = weights.clone();
+    v3[4..8].copy_from_slice(&3u32.to_le_bytes());
+    rejects(&v3, "format version 3");
     let mut v2 = weights.clone();
     v2[4..8].copy_from_slice(&2u32.to_le_bytes());
-    rejects(&v2, "format version 2");
+    rejects(&v2, "its header describes");
     // A tensor fewer, a tensor more (each consistent in itself): the count does not fit the tower.
     let last = shapes.last().unwrap();
     let last_len = last.iter().product::<u32>() as usize * 4;

@@ -197,6 +197,9 @@ struct Cli {
     /// The memory as a constant sum in each step (default: trained through)
     #[arg(long)]
     no_memory_grad: bool,
+    /// Ship the tower's weights in f32 (default: rounded to half precision, half the bytes)
+    #[arg(long)]
+    f32_tower: bool,
     /// Each example weighs n_u^-B (n_u: the user's targets)
     #[arg(long, default_value_t = TrainConfig::default().user_weight, value_parser = finite_f32, value_name = "B")]
     user_weight: f32,
@@ -253,6 +256,7 @@ impl Cli {
             warm_start: if self.no_warm_start { false } else { self.warm_start || d.warm_start },
             warm_window: self.warm_window,
             memory_grad: !self.no_memory_grad && d.memory_grad,
+            tower_f16: !self.f32_tower && d.tower_f16,
             user_weight: self.user_weight,
             progress: !self.quiet,
             ..d
@@ -414,6 +418,16 @@ fn run(cli: Cli) -> Result<(), String> {
             t.elapsed().as_secs_f64()
         );
         rows.push(("user tower (f32 items)".into(), split(&|q| rank_model(model, f32_catalog, q))));
+        // The tower before its weights were rounded to half precision (not shipped), same split.
+        if let Some(full) = trained
+            .as_ref()
+            .and_then(|t: &localrec::train::Trained| t.full_precision.as_ref().map(|u| t.user_model_of(u)))
+        {
+            rows.push((
+                "user tower, f32 weights, not shipped (f32 items)".into(),
+                split(&|q| rank_model(&full, f32_catalog, q)),
+            ));
+        }
         rows.push(("user tower (int8 items)".into(), split(&|q| rank_model(model, &int8_catalog, q))));
         let pq_row = split(&|q| rank_model(model, &pq_catalog, q));
         let pca_row = split(&|q| rank_model(model, &pca_catalog, q));

@@ -8,15 +8,19 @@
 //!
 //! # `tower.bin`
 //!
-//! The weights are a plain list of f32 tensors, little-endian, written by [`tower_weights`]:
+//! The weights are a plain list of tensors, little-endian, written by [`tower_weights`]:
 //!
 //! ```text
 //! magic     4 bytes   b"LRTW"
-//! version   u32       1 (WEIGHTS_VERSION)
+//! version   u32       1 (WEIGHTS_VERSION: f32 values) or 2 (WEIGHTS_VERSION_F16: IEEE half values)
 //! count     u32       n tensors (at most MAX_WEIGHT_TENSORS)
 //! n times:  u32 rank (at most MAX_WEIGHT_RANK), then rank × u32 dims
-//! values    f32 × Σ product(dims): every tensor's values, in the same order, row-major
+//! values    f32 or f16 × Σ product(dims): every tensor's values, in the same order, row-major
 //! ```
+//!
+//! The trainer ships the tower with its weights rounded to half precision (`TrainConfig::tower_f16`,
+//! evaluated and self-checked as rounded), and the writer then stores them as halves: the same
+//! values in half the bytes. Any other tower is written in f32.
 //!
 //! The file's length must be exactly what the header describes. Tensors come in the order in
 //! which Burn's `Module::visit` and `Module::map` reach the float parameters of [`UserTower`]
@@ -291,6 +295,8 @@ pub fn tensor_to_vec<const D: usize>(t: Tensor<D>) -> Vec<f32> {
 pub const WEIGHTS_MAGIC: [u8; 4] = *b"LRTW";
 /// Version of the `tower.bin` layout this build reads and writes.
 pub const WEIGHTS_VERSION: u32 = 1;
+/// Version of the `tower.bin` layout with IEEE half-precision values (otherwise the same).
+pub const WEIGHTS_VERSION_F16: u32 = 2;
 /// Most tensors a `tower.bin` may list (a tower has 13).
 pub const MAX_WEIGHT_TENSORS: u32 = 64;
 /// Highest tensor rank a `tower.bin` may hold (a tower's tensors have rank 1 or 2).
@@ -304,9 +310,10 @@ fn bad_weights(msg: String) -> Error {
 struct WeightTensor {
     rank: usize,
     dims: [usize; MAX_WEIGHT_RANK as usize],
-    /// Byte offset of the first value, and the number of values.
+    /// Byte offset of the first value, the number of values and the bytes of one (4 or 2).
     start: usize,
     len: usize,
+    size: usize,
 }
 
 impl WeightTensor {
@@ -335,11 +342,15 @@ fn parse_weights(bytes: &[u8]) -> Result<Vec<WeightTensor>> {
         Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
     };
     let version = word(&"the format version")?;
-    if version != WEIGHTS_VERSION {
-        return Err(bad_weights(format!(
-            "tower.bin format version {version} (this build reads version {WEIGHTS_VERSION})"
-        )));
-    }
+    let size: u64 = match version {
+        WEIGHTS_VERSION => 4,
+        WEIGHTS_VERSION_F16 => 2,
+        _ => {
+            return Err(bad_weights(format!(
+                "tower.bin format version {version} (this build reads versions {WEIGHTS_VERSION} and {WEIGHTS_VERSION_F16})"
+            )))
+        }
+    };
     let count = word(&"the tensor count")?;
     if count > MAX_WEIGHT_TENSORS {
         return Err(bad_weights(format!("tower.bin lists {count} tensors (at most {MAX_WEIGHT_TENSORS})")));
@@ -367,7 +378,7 @@ fn parse_weights(bytes: &[u8]) -> Result<Vec<WeightTensor>> {
             .ok_or_else(|| bad_weights(format!("tensor {i} of tower.bin has an impossibly large shape")))?;
         shapes.push((rank as usize, dims, values));
     }
-    let expected = total.checked_mul(4).and_then(|b| b.checked_add(pos as u64));
+    let expected = total.checked_mul(size).and_then(|b| b.checked_add(pos as u64));
     if expected != Some(bytes.len() as u64) {
         let described = expected.map_or("more than 2^64".to_string(), |e| e.to_string());
         return Err(bad_weights(format!(
@@ -380,14 +391,25 @@ fn parse_weights(bytes: &[u8]) -> Result<Vec<WeightTensor>> {
     let mut tensors = Vec::with_capacity(shapes.len());
     for (i, (rank, dims, values)) in shapes.into_iter().enumerate() {
         let (start, len) = (pos, values as usize);
-        let data = bytes.get(start..start + 4 * len).unwrap_or(&[]);
-        if let Some((j, v)) = data.chunks_exact(4).map(le_f32).enumerate().find(|(_, v)| !v.is_finite()) {
+        let data = bytes.get(start..start + size as usize * len).unwrap_or(&[]);
+        if let Some((j, v)) = values_of(data, size as usize).enumerate().find(|(_, v)| !v.is_finite()) {
             return Err(bad_weights(format!("value {j} of tensor {i} of tower.bin is {v}")));
         }
-        pos = start + 4 * len;
-        tensors.push(WeightTensor { rank, dims, start, len });
+        pos = start + size as usize * len;
+        tensors.push(WeightTensor { rank, dims, start, len, size: size as usize });
     }
     Ok(tensors)
+}
+
+/// The values of `data`, `size` bytes each (4: f32, 2: IEEE half).
+fn values_of(data: &[u8], size: usize) -> impl Iterator<Item = f32> + '_ {
+    data.chunks_exact(size).map(move |b| {
+        if size == 2 {
+            crate::codec::f16_to_f32(u16::from_le_bytes([b[0], b[1]]))
+        } else {
+            le_f32(b)
+        }
+    })
 }
 
 fn le_f32(b: &[u8]) -> f32 {
@@ -417,7 +439,7 @@ fn read_params(config: &UserTowerConfig, weights: &[u8]) -> Result<Vec<Vec<f32>>
     let mut params = Vec::with_capacity(tensors.len());
     for (i, t) in tensors.iter().enumerate() {
         let values: Vec<f32> =
-            weights.get(t.start..t.start + 4 * t.len).unwrap_or(&[]).chunks_exact(4).map(le_f32).collect();
+            values_of(weights.get(t.start..t.start + t.size * t.len).unwrap_or(&[]), t.size).collect();
         if values.len() != t.len {
             return Err(bad_weights(format!("tensor {i} of tower.bin lies outside the file")));
         }
@@ -458,7 +480,7 @@ pub fn tower_params(tower: &UserTower) -> Vec<Vec<f32>> {
 struct WeightWriter {
     count: u32,
     header: Vec<u8>,
-    values: Vec<u8>,
+    values: Vec<f32>,
     error: Option<String>,
 }
 
@@ -479,12 +501,13 @@ impl ModuleVisitor for WeightWriter {
             if !v.is_finite() {
                 self.error.get_or_insert(format!("tensor {i} holds the non-finite value {v}"));
             }
-            self.values.extend(v.to_le_bytes());
+            self.values.push(v);
         }
     }
 }
 
-/// The tower's weights as `tower.bin` bytes (see the module docs for the layout).
+/// The tower's weights as `tower.bin` bytes (see the module docs for the layout): as halves when
+/// every weight is exactly a half (a tower rounded by [`round_to_f16`]), else as f32.
 pub fn tower_weights(tower: UserTower) -> Result<Vec<u8>> {
     let mut writer = WeightWriter::default();
     tower.visit(&mut writer);
@@ -497,11 +520,34 @@ pub fn tower_weights(tower: UserTower) -> Result<Vec<u8>> {
             writer.count
         )));
     }
-    let mut out = Vec::with_capacity(12 + writer.header.len() + writer.values.len());
+    let half = writer.values.iter().all(|&v| crate::codec::is_f16(v));
+    let mut out = Vec::with_capacity(12 + writer.header.len() + writer.values.len() * if half { 2 } else { 4 });
     out.extend(WEIGHTS_MAGIC);
-    out.extend(WEIGHTS_VERSION.to_le_bytes());
+    out.extend(if half { WEIGHTS_VERSION_F16 } else { WEIGHTS_VERSION }.to_le_bytes());
     out.extend(writer.count.to_le_bytes());
     out.extend(writer.header);
-    out.extend(writer.values);
+    for v in writer.values {
+        if half {
+            out.extend(crate::codec::f32_to_f16(v).to_le_bytes());
+        } else {
+            out.extend(v.to_le_bytes());
+        }
+    }
     Ok(out)
+}
+
+/// The tower with every weight rounded to the nearest IEEE half: what the trainer ships
+/// ([`tower_weights`] then writes it in half the bytes, losslessly). Rebuilt without an
+/// initialiser, on `device`.
+#[cfg(feature = "fixtures")]
+pub fn round_to_f16(config: &UserTowerConfig, tower: &UserTower, device: &Device) -> UserTower {
+    let params = tower_params(tower)
+        .into_iter()
+        .zip(config.param_shapes())
+        .map(|(v, shape)| {
+            let v = v.into_iter().map(|x| crate::codec::f16_to_f32(crate::codec::f32_to_f16(x))).collect::<Vec<_>>();
+            burn::tensor::TensorData::new(v, shape)
+        })
+        .collect();
+    UserTower::from_params(config, params, device)
 }

@@ -74,6 +74,10 @@ pub struct TrainConfig {
     /// Train the item vectors through the memory too; without, the memory's weighted sum is a
     /// constant for each step (no gradient reaches the items through it).
     pub memory_grad: bool,
+    /// Ship the tower with its weights rounded to IEEE half precision (half the bytes of
+    /// `tower.bin`); everything after training (the evaluation, the ranking stage, the export and
+    /// its self-check) runs on the rounded tower, and [`Trained::full_precision`] keeps the other.
+    pub tower_f16: bool,
     /// Co-occurrence window of the warm start in training pairs (0 = the whole history).
     pub warm_window: usize,
     pub temperature: f32,
@@ -122,6 +126,9 @@ impl Default for TrainConfig {
             warm_start: true,
             warm_window: 30,
             memory_grad: true,
+            // The first visit downloads half the tower's bytes; measured against the f32 tower in
+            // the trainer's own table (docs/model.md, "Half-precision tower").
+            tower_f16: true,
             // Chosen on Online Retail II validation Recall@10 among 0.05, 0.07, 0.1, 0.15 and 0.2
             // (docs/model-research.md, "What each change bought").
             temperature: 0.1,
@@ -159,7 +166,10 @@ pub struct EpochLog {
 /// A trained model: the best epoch on validation.
 pub struct Trained {
     pub tower_config: UserTowerConfig,
+    /// The tower as shipped (rounded to half precision with [`TrainConfig::tower_f16`]).
     pub user: UserTower,
+    /// The tower before that rounding, for the comparison in the trainer's table.
+    pub full_precision: Option<UserTower>,
     /// `items × dim` unit item vectors, row i = dataset item i.
     pub item_table: Vec<f32>,
     pub best_epoch: usize,
@@ -176,13 +186,18 @@ impl Trained {
 
     /// An inference model over the trained tower (no self-check).
     pub fn user_model(&self) -> UserModel {
+        self.user_model_of(&self.user)
+    }
+
+    /// An inference model over `tower` (this training's, e.g. [`Self::full_precision`]).
+    pub fn user_model_of(&self, tower: &UserTower) -> UserModel {
         let file = TowerFile {
             format: TOWER_FORMAT.into(),
             version: TOWER_VERSION,
             config: self.tower_config.clone(),
             check: None,
         };
-        UserModel::from_tower(file, &self.user)
+        UserModel::from_tower(file, tower)
     }
 }
 
@@ -377,6 +392,7 @@ pub fn train(ds: &Dataset, cfg: &TrainConfig) -> Trained {
         let trained = Trained {
             tower_config: tower_config.clone(),
             user: user.valid(),
+            full_precision: None,
             item_table: table,
             best_epoch: epoch,
             log: Vec::new(),
@@ -418,7 +434,13 @@ pub fn train(ds: &Dataset, cfg: &TrainConfig) -> Trained {
         }
     }
     let (_, best_epoch, user, item_table) = best.expect("at least one epoch");
-    Trained { tower_config, user, item_table, best_epoch, log, seconds: started.elapsed().as_secs_f64() }
+    let (user, full_precision) = if cfg.tower_f16 {
+        (crate::model::round_to_f16(&tower_config, &user, &crate::model::inference_device()), Some(user))
+    } else {
+        (user, None)
+    };
+    let seconds = started.elapsed().as_secs_f64();
+    Trained { tower_config, user, full_precision, item_table, best_epoch, log, seconds }
 }
 
 /// Each user's example weight, `n_u^-β` for `n_u` training targets, rescaled so that the mean
