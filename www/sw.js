@@ -2,7 +2,7 @@
 // Stale-while-revalidate: answer from the cache at once (a warm load does not wait for the network),
 // refresh the cached copy in the background, so a rebuilt package is used from the next load on. Model and catalog files are not handled here: the library caches them in
 // IndexedDB with versions and checksums, and must see its manifest request fail when offline.
-const CACHE = 'localrec-demo-shell-v3';
+const CACHE = 'localrec-demo-shell-v4';
 const SHELL = [
   './', './index.html', './main.js', './style.css', './manifest.webmanifest', './icons/icon-192.png', './icons/icon-512.png',
   '../pkg/index.js', '../pkg/errors.js', '../pkg/metrics.js', '../pkg/store.js', '../pkg/worker.js', '../pkg/worker-client.js',
