@@ -350,6 +350,11 @@ export interface LocalRecommenderApi {
   flush(): Promise<void>;
   /** Switches to the version an 'update' event announced (the history carries over); false if none is waiting. */
   applyUpdate(): Promise<boolean>;
+  /**
+   * Waits for the background work (cache writes, an update, the loads behind the first answer, the
+   * history's writes, an import or a clear), frees the wasm memory and closes the database
+   * connection; a store passed in `OpenOptions.store` stays open (it is the app's).
+   */
   close(): Promise<void>;
 }
 

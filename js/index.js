@@ -346,7 +346,7 @@ export class LocalRecommender {
     }
   }
 
-  /** Frees the wasm memory and closes the database connection. */
+  /** Frees the wasm memory and closes the database connection (that of a store `open` opened itself). */
   async close() {
     if (this._closed) return;
     this._closed = true;
@@ -355,6 +355,6 @@ export class LocalRecommender {
     clearTimeout(this._shadowTimer);
     this._session.close();
     this._session.free(); // with the update waiting in it, if any
-    this._store.close();
+    if (!this._opts.store) this._store.close(); // a store the app passed in stays the app's
   }
 }

@@ -415,6 +415,8 @@ struct Inner {
     flushed: RefCell<Vec<js_sys::Function>>,
     /// Whether the experiment's shadow was asked for (once per session).
     shadow_asked: Cell<bool>,
+    /// `close()` was called: events are dropped.
+    closed: Cell<bool>,
     /// The loader (sessions of `connect`), where the model came from (`network`, `cache`, `delta`,
     /// ...), why the manifest's newer version could not be used, and where the update waiting
     /// in the session comes from.
@@ -508,6 +510,9 @@ impl Inner {
     }
 
     fn emit_value(&self, ev: JsValue) {
+        if self.closed.get() {
+            return; // nobody listens any more
+        }
         let listener = self.on_event.borrow().clone();
         match listener {
             Some(f) => {
@@ -554,6 +559,7 @@ impl Inner {
             pending: Cell::new(0),
             flushed: RefCell::new(Vec::new()),
             shadow_asked: Cell::new(false),
+            closed: Cell::new(false),
             loader,
             source: RefCell::new(String::new()),
             update_error: RefCell::new(None),
@@ -566,7 +572,7 @@ impl Inner {
         }))
     }
 
-    /// Reads both histories and starts listening to other tabs.
+    /// Reads both histories, then starts listening to other tabs.
     async fn start(self: &Rc<Self>) {
         self.reload_reported(Scope::Events).await;
         self.reload_reported(Scope::Dismissed).await;
@@ -622,7 +628,15 @@ impl Inner {
         let source = newer.source.as_str();
         *self.update_source.borrow_mut() = source.to_owned();
         let apply = self.loader.as_ref().is_some_and(|l| l.mode == UpdateMode::Apply);
-        let applied = apply && self.apply().unwrap_or(false);
+        let applied = match apply.then(|| self.apply()) {
+            Some(Ok(applied)) => applied,
+            Some(Err(e)) => {
+                let message = format!("model {version} could not be applied ({e}): model {previous} stays in use");
+                self.emit("update-failed", &message, &[("reason", JsValue::from_str(e.code()))]);
+                return JsValue::NULL;
+            }
+            None => false,
+        };
         let how = match source {
             "delta" => "delta",
             "network" => "downloaded",
@@ -1224,12 +1238,14 @@ impl JsSession {
         self.inner.bump(Scope::Events);
         let report = to_js(&report)?;
         let inner = Rc::clone(&self.inner);
-        Ok(wasm_bindgen_futures::future_to_promise(async move {
+        let writing = wasm_bindgen_futures::future_to_promise(async move {
             let name = inner.store_scope(Scope::Events);
             inner.store.append(&name, &added).await.map_err(|e| js_err(e.into()))?;
             inner.announce(Scope::Events, "import");
             Ok(report)
-        }))
+        });
+        self.inner.tasks.borrow_mut().push(writing.clone()); // `idle()` waits for it
+        Ok(writing)
     }
 
     /// Deletes the history and the dismissals, here at once and in the store (other tabs follow).
@@ -1239,14 +1255,16 @@ impl JsSession {
         self.inner.bump(Scope::Events);
         self.inner.bump(Scope::Dismissed);
         let inner = Rc::clone(&self.inner);
-        Ok(wasm_bindgen_futures::future_to_promise(async move {
+        let clearing = wasm_bindgen_futures::future_to_promise(async move {
             for scope in [Scope::Events, Scope::Dismissed] {
                 let name = inner.store_scope(scope);
                 inner.store.clear(&name).await.map_err(|e| js_err(e.into()))?;
                 inner.announce(scope, "clear");
             }
             Ok(JsValue::UNDEFINED)
-        }))
+        });
+        self.inner.tasks.borrow_mut().push(clearing.clone()); // `idle()` waits for it
+        Ok(clearing)
     }
 
     /// Stops listening to other tabs.
@@ -1257,6 +1275,8 @@ impl JsSession {
         }
         self.inner.listeners.borrow_mut().clear();
         self.inner.on_event.borrow_mut().take();
+        self.inner.closed.set(true);
+        self.inner.queued.take();
     }
 }
 

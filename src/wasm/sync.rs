@@ -420,7 +420,15 @@ impl Host for WebEnv {
             Promise::new(&mut |resolve, _| *held.borrow_mut() = Some(resolve))
         });
         let guard = LockGuard(release);
-        let requested = call(&locks, "request", &[&JsValue::from_str(&name), &callback]).ok()?;
+        // The loader's abort also stops the wait for the lock (another tab may hold it for long).
+        let signal = &self.net.signal;
+        let requested = if signal.is_object() {
+            let options = Object::new();
+            set(&options, "signal", signal);
+            call(&locks, "request", &[&JsValue::from_str(&name), &options, &callback]).ok()?
+        } else {
+            call(&locks, "request", &[&JsValue::from_str(&name), &callback]).ok()?
+        };
         let refused = Closure::<dyn FnMut(JsValue)>::new(move |e: JsValue| {
             if let Some(f) = &refused_fn {
                 let _ = f.call1(&JsValue::NULL, &e);
