@@ -507,8 +507,9 @@ fn the_browser_forward_matches_the_trainer_module() {
             for head in 0..h {
                 let w: Vec<f32> = (0..n).map(|s| got_att[(b * n + s) * h + head]).collect();
                 assert!((w.iter().sum::<f32>() - 1.0).abs() < 1e-5, "{label}: weights of history {b} head {head}");
-                for (s, &x) in w.iter().enumerate().skip(histories[b].len()) {
-                    assert_eq!(x, 0.0, "{label}: padding slot {s} of history {b}");
+                let real = histories[b].len();
+                for (s, &x) in w[real..].iter().enumerate() {
+                    assert_eq!(x, 0.0, "{label}: padding slot {} of history {b}", real + s);
                 }
             }
         }

@@ -20,7 +20,7 @@ use burn::backend::Slice;
 use burn::tensor::{Shape, TensorData};
 
 use super::features::KINDS;
-use super::user_tower::{HistoryBatch, UserTowerConfig};
+use super::user_tower::{HistoryBatch, UserTowerConfig, DENSE_LAYERS_BIAS};
 
 /// The backend the browser's tower runs on: ndarray (default) or flex (`--features flex`). Burn
 /// 0.22 marks ndarray deprecated in favour of flex; ndarray stays the default for the reasons and
@@ -128,11 +128,7 @@ impl TowerNet {
             });
             Dense { weight, bias }
         };
-        let att_in = dense(true);
-        let att_query = dense(false);
-        let att_out = dense(true);
-        let mlp_in = dense(true);
-        let mlp_out = dense(true);
+        let [att_in, att_query, att_out, mlp_in, mlp_out] = DENSE_LAYERS_BIAS.map(&mut dense);
         let skip = if config.diagonal_skip {
             let (g, shape) = next();
             Skip::Gates(tensor(g, &[1, shape[0], shape[1]]))

@@ -171,6 +171,11 @@ impl UserTowerConfig {
     }
 }
 
+/// The tower's dense layers in `tower.bin` order (after the kind, recency and position tables):
+/// `att_in`, `att_query`, `att_out`, `mlp_in`, `mlp_out`, each with or without a bias. The skip
+/// (dense, no bias) or the gates follow. Both builders of a tower from its parameters read this.
+pub(crate) const DENSE_LAYERS_BIAS: [bool; 5] = [true, false, true, true, true];
+
 /// See the module docs. Built by [`UserTowerConfig::init`] (training) or, without any initialiser,
 /// from `tower.bin` by [`UserTower::from_params`] ([`super::UserModel::from_bytes`]).
 #[derive(Module, Debug)]
@@ -279,11 +284,7 @@ impl UserTower {
             let bias = bias.then(|| Param::from_tensor(Tensor::<1>::from_data(params.next().unwrap(), device)));
             Linear { weight, bias }
         };
-        let att_in = linear(true);
-        let att_query = linear(false);
-        let att_out = linear(true);
-        let mlp_in = linear(true);
-        let mlp_out = linear(true);
+        let [att_in, att_query, att_out, mlp_in, mlp_out] = DENSE_LAYERS_BIAS.map(&mut linear);
         let (skip, gate) = if config.diagonal_skip {
             (None, Some(Param::from_tensor(Tensor::<2>::from_data(params.next().unwrap(), device))))
         } else {

@@ -579,6 +579,15 @@ impl Inner {
         self.listen();
     }
 
+    /// Settles once every history write made so far is stored (or has failed).
+    fn flush(self: &Rc<Self>) -> Promise {
+        if self.pending.get() == 0 {
+            return Promise::resolve(&JsValue::UNDEFINED);
+        }
+        let inner = Rc::clone(self);
+        Promise::new(&mut move |resolve, _| inner.flushed.borrow_mut().push(resolve))
+    }
+
     /// Runs `task` in the background; [`JsSession::idle`] waits for it.
     fn spawn<F: std::future::Future<Output = JsValue> + 'static>(&self, task: F) -> Promise {
         let p = wasm_bindgen_futures::future_to_promise(async move { Ok(task.await) });
@@ -976,7 +985,7 @@ impl JsSession {
                 }
                 crate::sync::join_all(tasks.iter().map(super::wait::promise).collect()).await;
             }
-            let _ = super::wait::promise(&JsSession { inner: Rc::clone(&inner) }.flush()).await;
+            let _ = super::wait::promise(&inner.flush()).await;
             Ok(JsValue::UNDEFINED)
         })
     }
@@ -996,11 +1005,7 @@ impl JsSession {
 
     /// Resolves once every event recorded so far is stored (or its write has failed).
     pub fn flush(&self) -> Promise {
-        if self.inner.pending.get() == 0 {
-            return Promise::resolve(&JsValue::UNDEFINED);
-        }
-        let inner = Rc::clone(&self.inner);
-        Promise::new(&mut move |resolve, _| inner.flushed.borrow_mut().push(resolve))
+        self.inner.flush()
     }
 
     /// Records an interaction: `kind` a name or alias (default `'view'`), `time` in seconds since
