@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 
 use localrec::catalog::synthetic::normalize;
-use localrec::train::export::{sha256_hex, write_deltas, write_manifest, ItemsJson, ItemsJsonEntry, Manifest};
+use localrec::train::export::{sha256_hex, write_deltas, write_first_answer, write_manifest, ItemsJson, ItemsJsonEntry, Manifest};
 use localrec::Catalog;
 
 fn main() -> Result<(), String> {
@@ -123,6 +123,8 @@ fn main() -> Result<(), String> {
     manifest.model_version = format!("{}-v2", manifest.model_version);
     manifest.items = new_f32.len();
     write_manifest(&v2, &manifest)?;
+    // v2's own first answer (its popular items may be among those retired or changed).
+    write_first_answer(&v2)?;
     for d in write_deltas(&v1, &v2)? {
         println!("{}: {} bytes", d.name, d.bytes);
     }

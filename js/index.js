@@ -56,8 +56,10 @@ function now() { return (globalThis.performance?.timeOrigin ?? 0) + (globalThis.
  * (offline-first) and checks the manifest in the background: a newer version is downloaded (or
  * patched by a delta), verified and cached, then announced by an 'update' event and used after
  * `applyUpdate()` or on the next open (`update: 'apply'` switches at once; `update: 'wait'` checks
- * the manifest before answering). With nothing cached: a verified download. See js/README.md, "API",
- * and docs/sync.md.
+ * the manifest before answering). With nothing cached: a verified download, and, where the manifest
+ * carries the model's first answer (the trainer writes it), `open` resolves as soon as the manifest
+ * is in: `recommend()` answers that list until the model is in use (`ready`, a 'ready' event).
+ * See js/README.md, "API", and docs/sync.md.
  */
 export async function open(manifestUrl, options = {}) {
   const opts = { ...DEFAULTS, ...options };
@@ -75,51 +77,37 @@ export async function open(manifestUrl, options = {}) {
   };
   const wasm = initWasm(opts.wasmUrl);
   wasm.catch(() => {}); // awaited below; avoid an unhandled rejection if another step fails first
-
-  // Storage: IndexedDB unless told otherwise; memory (and a 'degraded' event) if it is unusable.
-  // The database is opened (and its schema upgraded) by the wasm core, so the module comes first.
-  let store = opts.store ?? null;
-  if (!store && opts.storage === 'memory') store = new MemoryStore();
-  if (!store) {
-    try {
-      await wasm;
-      store = await openIndexedDbStore(opts.dbName);
-    } catch (e) {
-      if (e instanceof LocalRecError && e.code === 'network') throw e;
-      store = new MemoryStore();
-      emit({ type: 'degraded', reason: 'indexeddb-unavailable', message: `IndexedDB unavailable (${e.message}): working from memory, nothing is kept after this page` });
-    }
-  }
-  // Ask for persistent storage (not evicted under pressure) without delaying the first answer.
-  const persisting = store.kind === 'indexeddb' && opts.persist !== false
-    ? (async () => (await globalThis.navigator?.storage?.persist?.()) === true)().catch(() => false)
-    : Promise.resolve(false);
-  let rec;
-  try {
-    await wasm;
-    // The session, in one call: the device's random id (it assigns an experiment's variant; the
-    // library never sends it), the files the options and the device class call for (from the cache,
-    // a delta or the network, verified), the model, both histories, the rules and the experiment;
-    // then in the background a newer version, the ranking stage, the refine plane, the shadow.
-    const session = await Session.connect(String(manifestUrl), store.history, {
-      ...opts, signal: abort.signal,
-      onEvent: (e) => (rec ? rec._sessionEvent(e) : emit(e)),
-      onProgress: (p) => { metrics.progress(p.bytesDone); try { opts.onProgress?.(p); } catch (e) { console.error(e); } },
-    });
-    rec = new LocalRecommender(session, store, opts, emit, { persisted: false, degraded: store.kind === 'memory' }, abort, metrics);
-  } catch (e) {
-    abort.abort();
-    if (!opts.store) await store.discard(); // a failed first visit leaves no database behind
-    const err = e?.name === 'AbortError' ? e : fromWasm(e);
-    // A DOMException's `code` is a legacy number (20 for an abort): only the library's codes are codes.
-    metrics.error('open', err instanceof LocalRecError ? err.code : err?.name === 'AbortError' ? 'aborted' : 'internal');
-    throw err;
-  }
-  persisting.then((p) => { rec.info.persisted = p; });
+  const first = await firstAnswer(manifestUrl, opts, abort.signal); // while the wasm module downloads
+  const rec = new LocalRecommender(opts, emit, abort, metrics, first);
+  rec._connect(manifestUrl, wasm, first?.text);
+  if (!first?.items) await rec.ready; // no first answer to give: the model's own is the first
   metrics.time('open', now() - opened);
-  metrics.model(rec.info);
-  if (rec.info.experiment) metrics.exposure(rec.info.experiment, rec.info.variant);
+  if (rec._session) rec._opened();
   return rec;
+}
+
+/**
+ * The first answer of a first visit, without the wasm module: when the visitor has nothing of this
+ * library's here yet (no database of `dbName`, as `indexedDB.databases()` tells; memory storage)
+ * the manifest is fetched at once and its `first_answer` (the model's own answer to an empty
+ * history, written by the trainer) answers until the model is in use. `{ text, items }` (items null
+ * without one), or null (a returning visit, `firstAnswer: false`, an app's store, `update: 'wait'`,
+ * no `databases()`, no manifest): the loader then fetches the manifest itself.
+ */
+async function firstAnswer(url, opts, signal) {
+  if (opts.firstAnswer === false || opts.store || opts.update === 'wait') return null;
+  try {
+    if (opts.storage !== 'memory' && (await indexedDB.databases()).some((d) => d.name === opts.dbName)) return null;
+    const init = { cache: 'no-cache', signal };
+    const href = String(new URL(url, globalThis.location?.href));
+    const res = await (opts.fetch ? opts.fetch(href, init) : fetch(href, init));
+    if (!res.ok) return null;
+    const text = await res.text();
+    const m = JSON.parse(text);
+    const items = m.first_answer; // the core checks the manifest when the model loads
+    const ok = Array.isArray(items) && items.length && items.every((x) => typeof x?.id === 'string');
+    return { text, items: ok ? items : null, info: { modelVersion: m.model_version, dataset: m.dataset, items: m.items, dim: m.dim } };
+  } catch { return null; }
 }
 
 /** The wording of a reason: the one place it lives (the core gives kinds, sources and titles). */
@@ -132,18 +120,108 @@ function reasonOf(kind, source, itemId, title) {
 
 /** The recommender returned by `open`. Every method is async, as in worker mode. */
 export class LocalRecommender {
-  constructor(session, store, opts, emit, storage, abort, metrics) {
+  constructor(opts, emit, abort, metrics, first) {
     this._metrics = metrics;
     this._opts = opts;
-    this._store = store;
     this._abort = abort;
     this._emit = emit;
-    this._session = session;
+    this._session = null;
+    this._store = null;
     this._closed = false;
     this._shadowTimer = null;
-    this.info = { ...this._modelInfo(), storage: store.kind, persisted: storage.persisted, degraded: storage.degraded };
+    /** The manifest's first answer, given until the model is in use or the visitor does anything. */
+    this._first = first?.items ?? null;
+    this._early = this._first !== null;
+    // Until the model is in use (after a first answer): what the manifest says.
+    this.info = { ...first?.info, precision: null, ranking: 'first-answer', refined: false, experiment: null, variant: null, source: 'manifest', updateError: null, storage: null, persisted: false, degraded: false };
+    let connected;
+    /** Resolves with `info` once the model is in use; rejects with the load's error. */
+    this.ready = new Promise((resolve, reject) => { connected = { resolve, reject }; });
+    this._connected = connected;
+    this.ready.catch(() => {}); // an app that never asks is not told of an unhandled rejection: the event says it
     /** Settles when a newly downloaded version is in the cache (true) or could not be stored (false). */
-    this.stored = session.stored().then((ok) => { if (!ok) this.info.degraded = true; return ok; });
+    this.stored = this.ready.then(() => this._session.stored(), () => false).then((ok) => { if (!ok) this.info.degraded = true; return ok; });
+  }
+
+  /**
+   * Storage (IndexedDB unless told otherwise; memory and a 'degraded' event if it is unusable), then
+   * the session in one call into the core. Settles `ready`; after a first answer, a failure is a
+   * 'load-failed' event (the first answer stays) and a success a 'ready' event.
+   */
+  async _connect(manifestUrl, wasm, manifestText) {
+    const { _opts: opts, _emit: emit, _abort: abort, _metrics: metrics } = this;
+    let store = opts.store ?? null;
+    try {
+      if (!store && opts.storage === 'memory') store = new MemoryStore();
+      if (!store) {
+        try {
+          await wasm; // the database is opened (and its schema upgraded) by the wasm core
+          store = await openIndexedDbStore(opts.dbName);
+        } catch (e) {
+          if (e instanceof LocalRecError && e.code === 'network') throw e;
+          store = new MemoryStore();
+          emit({ type: 'degraded', reason: 'indexeddb-unavailable', message: `IndexedDB unavailable (${e.message}): working from memory, nothing is kept after this page` });
+        }
+      }
+      // Ask for persistent storage (not evicted under pressure) without delaying the first answer.
+      const persisting = store.kind === 'indexeddb' && opts.persist !== false
+        ? (async () => (await globalThis.navigator?.storage?.persist?.()) === true)().catch(() => false)
+        : Promise.resolve(false);
+      persisting.then((p) => { this.info.persisted = p; });
+      await wasm;
+      // The session, in one call: the device's random id (it assigns an experiment's variant; the
+      // library never sends it), the files the options and the device class call for (from the cache,
+      // a delta or the network, verified), the model, both histories, the rules and the experiment;
+      // then in the background a newer version, the ranking stage, the refine plane, the shadow.
+      const session = await Session.connect(String(manifestUrl), store.history, {
+        ...opts, signal: abort.signal, manifestText,
+        onEvent: (e) => (this._session ? this._sessionEvent(e) : emit(e)),
+        onProgress: (p) => { metrics.progress(p.bytesDone); try { opts.onProgress?.(p); } catch (e) { console.error(e); } },
+      });
+      if (this._closed) { session.free(); throw new DOMException('closed while opening', 'AbortError'); }
+      this._session = session;
+      this._store = store;
+      Object.assign(this.info, this._modelInfo(), { storage: store.kind, degraded: store.kind === 'memory' || this.info.degraded });
+    } catch (e) {
+      abort.abort();
+      if (store && !opts.store) await store.discard(); // a failed first visit leaves no database behind
+      const err = e?.name === 'AbortError' ? e : fromWasm(e);
+      // A DOMException's `code` is a legacy number (20 for an abort): only the library's codes are codes.
+      metrics.error('open', err instanceof LocalRecError ? err.code : err?.name === 'AbortError' ? 'aborted' : 'internal');
+      if (this._early && !this._closed && err instanceof LocalRecError) emit({ type: 'load-failed', reason: err.code, message: `the model could not be loaded (${err.message}): the first answer stays`, error: err });
+      this._connected.reject(err);
+      return;
+    }
+    if (this._early) { this._first = null; this._opened(); this._emit({ type: 'ready', message: 'the model is in use', info: { ...this.info } }); }
+    this._connected.resolve(this.info);
+  }
+
+  /** Once the model is in use: its figures for the metrics. */
+  _opened() {
+    this._metrics.model(this.info);
+    if (this.info.experiment) this._metrics.exposure(this.info.experiment, this.info.variant);
+  }
+
+  /** The session, once the model is in use (waits for it after a first answer). */
+  async _live() {
+    this._check();
+    const s = this._session ?? (await this.ready, this._session);
+    this._check();
+    return s;
+  }
+
+  /**
+   * `recommend(options)` from the manifest's first answer, before the model is in use: for no
+   * option but `k`, within the list. Any other option (and any wrong one: the core checks it) waits
+   * for the model.
+   */
+  _firstAnswer(options = {}) {
+    const k = options?.k ?? 10;
+    if (typeof options !== 'object' || !options || Object.keys(options).some((o) => o !== 'k') || !Number.isInteger(k) || k < 1 || k > this._first.length) return null;
+    const items = this._first.slice(0, k).map((x) => ({
+      id: x.id, title: x.title, category: x.category ?? null, score: x.score, reason: reasonOf(x.pinned ? 'pinned' : 'popular'),
+    }));
+    return { items, coldStart: !this._first.slice(0, k).some((x) => x.pinned), tookMs: 0, firstAnswer: true };
   }
 
   /** The model and experiment in use, as the session reports them (it owns them; `info` mirrors). */
@@ -158,9 +236,9 @@ export class LocalRecommender {
    * true if it switched, false if no update is waiting.
    */
   async applyUpdate() {
-    this._check();
+    const session = await this._live();
     let applied;
-    try { applied = this._session.applyUpdate(); } catch (e) { throw fromWasm(e); }
+    try { applied = session.applyUpdate(); } catch (e) { throw fromWasm(e); }
     if (applied) Object.assign(this.info, this._modelInfo()); // the history, dismissals and rules carry over
     return applied;
   }
@@ -183,7 +261,7 @@ export class LocalRecommender {
   }
 
   /** Resolves once the history recorded so far is in storage. */
-  async flush() { await this._session.flush(); }
+  async flush() { await (await this._live()).flush(); }
 
   /**
    * Records an interaction: kind 'view' | 'cart' | 'purchase' (or an alias), time in seconds
@@ -192,9 +270,13 @@ export class LocalRecommender {
    */
   async record(itemId, kind, time) {
     this._check();
+    this._first = null; // a personal answer comes next: from the model
+    // Made before the model is in use: it counts, at the time it was made, once the model is.
+    const at = time ?? (this._session ? undefined : Date.now() / 1000);
+    const session = this._session ?? await this._live(); // at once when it is (no await: one task)
     const t0 = now();
     let scored;
-    try { scored = this._session.record(itemId, kind, time); } catch (e) {
+    try { scored = session.record(itemId, kind, at); } catch (e) {
       const err = fromWasm(e);
       this._metrics.error('record', err.code);
       throw err;
@@ -213,9 +295,11 @@ export class LocalRecommender {
    */
   async recommend(options) {
     this._check();
+    if (!this._session && this._first) { const early = this._firstAnswer(options); if (early) return early; }
+    const session = this._session ?? await this._live();
     const t0 = now();
     let r;
-    try { r = this._session.recommend(options); } catch (e) {
+    try { r = session.recommend(options); } catch (e) {
       const err = fromWasm(e);
       this._metrics.error('recommend', err.code);
       throw err;
@@ -234,8 +318,9 @@ export class LocalRecommender {
    * moves away from what was dismissed). Kept in storage like the history, cleared with it.
    */
   async dismiss(itemId) {
-    this._check();
-    try { this._session.dismiss(itemId); } catch (e) { throw fromWasm(e); }
+    this._first = null;
+    const session = await this._live();
+    try { session.dismiss(itemId); } catch (e) { throw fromWasm(e); }
     this._scheduleShadow();
   }
 
@@ -246,8 +331,9 @@ export class LocalRecommender {
    * Every rule obeys the filters and keeps exactly k results where enough items are eligible.
    */
   async setRules(rules) {
-    this._check();
-    try { this._session.setRules(rules); } catch (e) { throw fromWasm(e); }
+    this._first = null;
+    const session = await this._live();
+    try { session.setRules(rules); } catch (e) { throw fromWasm(e); }
     this._scheduleShadow();
   }
 
@@ -257,9 +343,9 @@ export class LocalRecommender {
    * result's scores per stage (tower, ranking stage, boost) and the model's self-checks.
    */
   async explain(options) {
-    this._check();
+    const session = await this._live();
     let e;
-    try { e = this._session.explain(options); } catch (err) { throw fromWasm(err); }
+    try { e = session.explain(options); } catch (err) { throw fromWasm(err); }
     return { ...e, modelVersion: this.info.modelVersion, variant: this.info.variant, precision: this.info.precision, ranking: this.info.ranking };
   }
 
@@ -277,19 +363,19 @@ export class LocalRecommender {
   }
 
   /** Item metadata by id (`null` if unknown). */
-  async item(id) { this._check(); try { return this._session.item(id); } catch (e) { throw fromWasm(e); } }
+  async item(id) { const s = await this._live(); try { return s.item(id); } catch (e) { throw fromWasm(e); } }
 
   /** All items' metadata (id, title, category), in catalog order. */
-  async items() { this._check(); return this._session.items(); }
+  async items() { return (await this._live()).items(); }
 
   /** Category names. */
-  async categories() { this._check(); return this._session.categories(); }
+  async categories() { return (await this._live()).categories(); }
 
   /** The visitor's history, oldest first: [{ id, kind, time }]. */
-  async history() { this._check(); return this._session.history(); }
+  async history() { return (await this._live()).history(); }
 
   /** The history as a JSON string (for a "download my data" button; `importHistory` reads it). */
-  async exportHistory() { this._check(); return this._session.exportHistory(); }
+  async exportHistory() { return (await this._live()).exportHistory(); }
 
   /**
    * Adds the events of an exported history that this one lacks (the way back after a browser wiped
@@ -297,8 +383,9 @@ export class LocalRecommender {
    * version rejects with `invalid-history` and changes nothing.
    */
   async importHistory(json) {
-    this._check();
-    try { return await this._session.importHistory(json); } catch (e) { throw fromWasm(e); }
+    this._first = null;
+    const session = await this._live();
+    try { return await session.importHistory(json); } catch (e) { throw fromWasm(e); }
   }
 
   /**
@@ -307,7 +394,7 @@ export class LocalRecommender {
    * Never an item id, a title, a category or an event of the history.
    */
   async stats() {
-    this._check();
+    await this._live();
     const cacheBytes = await this._store.files.summary().then((s) => s.bytes, () => null);
     const { modelVersion, source, precision, ranking, storage } = this.info;
     const x = this._session.modelInfo();
@@ -321,7 +408,7 @@ export class LocalRecommender {
    * their bytes, and the browser's own estimate of the origin's usage and quota (or null).
    */
   async storage() {
-    this._check();
+    await this._live();
     const s = await this._store.files.summary().catch((e) => { throw fromWasm(e); });
     const estimate = await globalThis.navigator?.storage?.estimate?.().catch(() => null);
     return { kind: this._store.kind, persisted: this.info.persisted, ...s, usage: estimate?.usage ?? null, quota: estimate?.quota ?? null };
@@ -332,14 +419,15 @@ export class LocalRecommender {
    * answering from memory; the next `open` downloads it again.
    */
   async clearCache() {
-    this._check();
+    await this._live();
     await this._store.files.clear().catch((e) => { throw fromWasm(e); });
   }
 
   /** Deletes the history and the dismissals, here and in storage; other open tabs follow. */
   async clearHistory() {
-    this._check();
-    try { await this._session.clearHistory(); } catch (err) {
+    this._first = null;
+    const session = await this._live();
+    try { await session.clearHistory(); } catch (err) {
       const e = fromWasm(err);
       this.info.degraded = true;
       this._emit({ type: 'degraded', reason: e.code === 'quota' ? 'quota' : 'store-failed', message: `could not delete the stored history: ${e.message}` });
@@ -351,6 +439,8 @@ export class LocalRecommender {
     if (this._closed) return;
     this._closed = true;
     this._abort.abort(); // stops a background update and the loads behind the first answer
+    if (!this._session) await this.ready.catch(() => {}); // a load still running stops, its database discarded
+    if (!this._session) return;
     await this._session.idle(); // commits, the update, the loads, the history's writes
     clearTimeout(this._shadowTimer);
     this._session.close();

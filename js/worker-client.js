@@ -25,7 +25,7 @@ export async function openInWorker(manifestUrl, options = {}) {
     if (data.event === 'event') {
       // An update applied (or a progressive ranking stage or a pq refine plane attached) in the worker: the page's `info`
       // follows before the app hears of it.
-      if (['update', 'ranking-stage', 'refine'].includes(data.payload.type) && data.payload.info && info) Object.assign(info, data.payload.info);
+      if (['update', 'ranking-stage', 'refine', 'ready'].includes(data.payload.type) && data.payload.info && info) Object.assign(info, data.payload.info);
       onEvent?.(data.payload);
       if (data.payload.type === 'degraded') onDegraded?.(data.payload);
       return;
@@ -60,11 +60,15 @@ export async function openInWorker(manifestUrl, options = {}) {
     throw signal?.aborted ? signal.reason : e;
   }
   let closed = false;
+  // Resolves with `info` once the model is in use (at once unless `open` gave a first answer).
+  const ready = call('ready').then((i) => Object.assign(info, i));
+  ready.catch(() => {}); // the 'load-failed' event tells an app that never asks
   const live = (method) => (...args) => closed ? Promise.reject(new LocalRecError('closed', 'this recommender was closed')) : call(method, ...args);
   return {
     info,
     worker,
     stored: call('stored'),
+    ready,
     record: live('record'),
     async recommend(opts) {
       const r = await live('recommend')(opts);

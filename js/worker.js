@@ -7,11 +7,11 @@ let rec = null;
 const aborter = new AbortController();
 
 // Calls run one after another, in the order the page made them: a `record` is in the history before
-// a later `recommend` runs. `stored` only waits for the cache write, so it stays out of the queue.
+// a later `recommend` runs. `stored` and `ready` only wait for the load, so they stay out of the queue.
 let queue = Promise.resolve();
 self.onmessage = ({ data }) => {
   if (data.method === 'abort') { aborter.abort(new DOMException(data.reason, 'AbortError')); return; }
-  if (data.method === 'stored') { handle(data); return; }
+  if (data.method === 'stored' || data.method === 'ready') { handle(data); return; }
   queue = queue.then(() => handle(data));
 };
 
@@ -33,6 +33,8 @@ async function handle(data) {
       throw Object.assign(new Error('the recommender is not open'), { code: 'closed' });
     } else if (method === 'stored') {
       result = await rec.stored;
+    } else if (method === 'ready') {
+      result = await rec.ready;
     } else if (method === 'applyUpdate') {
       result = { applied: await rec.applyUpdate(), info: rec.info };
     } else {

@@ -89,6 +89,30 @@ pub struct Manifest {
     /// Model variants to split visitors between: see [`Experiment`].
     #[serde(skip)]
     pub experiment: Option<Experiment>,
+    /// The answer a visitor with no history gets (the popular list under the manifest's rules, at
+    /// most [`FIRST_ANSWER_K`] items with their titles), so that a first visit can show it before
+    /// the wasm module and the model arrive. Written by the trainer from the model itself
+    /// (`train::export::write_first_answer`: a session's cold-start answer); the browser's own
+    /// cold-start answer is the same list. Empty: none (an older export).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub first_answer: Vec<FirstItem>,
+}
+
+/// How many items a manifest's [`Manifest::first_answer`] holds at most (the trainer writes 20).
+pub const FIRST_ANSWER_K: usize = 50;
+
+/// One item of [`Manifest::first_answer`]: what `recommend` returns for it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FirstItem {
+    pub id: String,
+    pub title: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub category: Option<String>,
+    /// The cold-start score: 0 plus its category's boost.
+    pub score: f32,
+    /// Placed by a pin of the manifest's rules (else a popular item).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub pinned: bool,
 }
 
 /// `rules` of a manifest: item ids never recommended (a guardrail), category boosts (positive) and
@@ -184,6 +208,36 @@ impl Experiment {
         }
         Ok(())
     }
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+/// `first_answer` of a manifest: at most [`FIRST_ANSWER_K`] items, each an id and a title (strings),
+/// an optional category, a finite score.
+fn parse_first_answer(v: &serde_json::Value) -> Result<Vec<FirstItem>> {
+    let list = v.as_array().filter(|l| l.len() <= FIRST_ANSWER_K).ok_or_else(|| {
+        invalid(format!("first_answer must be an array of at most {FIRST_ANSWER_K} items"))
+    })?;
+    let item = |x: &serde_json::Value| -> Option<FirstItem> {
+        let o = x.as_object()?;
+        let score = o.get("score")?.as_f64().filter(|s| s.is_finite())? as f32;
+        Some(FirstItem {
+            id: o.get("id")?.as_str().filter(|s| !s.is_empty())?.to_owned(),
+            title: o.get("title")?.as_str()?.to_owned(),
+            category: match o.get("category") {
+                None | Some(serde_json::Value::Null) => None,
+                Some(c) => Some(c.as_str()?.to_owned()),
+            },
+            score,
+            pinned: match o.get("pinned") {
+                None => false,
+                Some(p) => p.as_bool()?,
+            },
+        })
+    };
+    list.iter()
+        .enumerate()
+        .map(|(i, x)| item(x).ok_or_else(|| invalid(format!("first_answer[{i}] is not an item (id, title, score)"))))
+        .collect()
 }
 
 /// `rules` of a manifest, read by hand like the rest (see [`Manifest::parse`]).
@@ -416,6 +470,14 @@ impl Manifest {
                 None | Some(Value::Null) => None,
                 Some(x) => Some(parse_experiment(x)?),
             },
+            // Read by the page before the wasm module exists (js/index.js); the module needs none.
+            #[cfg(not(target_arch = "wasm32"))]
+            first_answer: match o.get("first_answer") {
+                None | Some(Value::Null) => Vec::new(),
+                Some(v) => parse_first_answer(v)?,
+            },
+            #[cfg(target_arch = "wasm32")]
+            first_answer: Vec::new(),
         };
         m.validate()?;
         Ok(m)

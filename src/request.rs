@@ -14,8 +14,8 @@
 use crate::error::{Error, Result};
 use crate::manifest::{self, FileEntry, Manifest};
 
-/// `ranking: 'auto'` loads the ranking stage with the tower's files up to this size (about 0.3 s at
-/// 100 Mbit/s, a catalog of some 30,000 items), and behind the first answer above it.
+/// `ranking: 'auto'` attaches a cached ranking stage before the first answer up to this size (about
+/// 0.3 s at 100 Mbit/s, a catalog of some 30,000 items), and behind the first answer above it.
 pub const AUTO_STAGE_BYTES: u64 = 4 * 1024 * 1024;
 /// `refine: 'auto'` loads a pq table's refine plane up to this size (32 MiB: about 500,000 items at
 /// 384 dimensions).
@@ -35,7 +35,11 @@ pub enum Precision {
 /// How the ranking stage is loaded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Ranking {
-    /// With the tower's files up to `auto_stage_bytes`, behind the first answer above.
+    /// Never before the first answer of a first visit: the tower answers at once and the stage
+    /// follows, downloaded behind it and cached under its own record. On a later visit a cached
+    /// stage of at most `auto_stage_bytes` is attached before the first answer (from the cache:
+    /// no request), so a returning visitor's first answer is already two-stage; a larger one, or
+    /// one not cached yet, follows the first answer again.
     Auto,
     /// With the tower's files, always.
     TwoStage,
@@ -166,16 +170,13 @@ impl FileRequest {
         vec![roles[0].into(), roles[1].into(), items.join("|"), roles[3].into(), roles[4].into()]
     }
 
-    /// The files of the first answer: [`FileRequest::full_roles`] with the ranking stage as the
-    /// ranking mode says (`'auto'`: only up to `auto_stage_bytes`).
+    /// The files the first answer waits for: [`FileRequest::full_roles`], with the ranking stage
+    /// only for `'two-stage'` (`'auto'` and `'progressive'` load it behind the first answer, `'tower'`
+    /// never).
     pub fn roles(&self) -> Vec<String> {
         let mut roles = self.full_roles();
-        match self.ranking {
-            Ranking::TwoStage => {}
-            Ranking::Auto => roles[4] = format!("{}<={}", roles[4], self.auto_stage_bytes),
-            Ranking::Tower | Ranking::Progressive => {
-                roles.pop();
-            }
+        if self.ranking != Ranking::TwoStage {
+            roles.pop();
         }
         roles
     }
@@ -185,6 +186,14 @@ impl FileRequest {
     pub fn stage_behind(&self, manifest: &Manifest) -> Option<&'static str> {
         let behind = matches!(self.ranking, Ranking::Auto | Ranking::Progressive);
         (behind && entry(manifest, manifest::ROLE_RANKER).is_some()).then_some(manifest::ROLE_RANKER)
+    }
+
+    /// Whether a ranking stage that is already cached should be attached before the first answer
+    /// (`'auto'`, a stage of at most `auto_stage_bytes`): a returning visitor's first answer is then
+    /// the one the full model gives. Not cached (a first visit), it follows the first answer.
+    pub fn stage_first_if_cached(&self, manifest: &Manifest) -> bool {
+        self.ranking == Ranking::Auto
+            && entry(manifest, manifest::ROLE_RANKER).is_some_and(|e| e.bytes <= self.auto_stage_bytes)
     }
 
     /// The refine plane's role when it should follow the first answer over a table of `precision`

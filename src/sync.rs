@@ -301,6 +301,9 @@ impl Source {
 pub struct Loaded<E: Env> {
     /// The manifest of the version, validated.
     pub manifest: Manifest,
+    /// Its text (what a part of the same version loaded behind the first answer reads, rather than
+    /// fetching the manifest again).
+    pub manifest_text: String,
     pub prepared: E::Prepared,
     pub source: Source,
     /// Why the cached version answers instead of the manifest's (an update that failed).
@@ -411,6 +414,7 @@ async fn from_cache<E: Env>(
         Ok(prepared) => {
             return Ok(Some(Loaded {
                 manifest: manifest.clone(),
+                manifest_text: c.version.manifest_json.clone(),
                 prepared,
                 source: Source::Cache,
                 update_error,
@@ -618,6 +622,7 @@ async fn install<E: Env>(
         let model_version = manifest.model_version.clone();
         return Ok(Loaded {
             manifest: manifest.clone(),
+            manifest_text: text.clone(),
             prepared,
             source,
             update_error: None,

@@ -24,7 +24,7 @@ use crate::model::{tower_weights, TowerCheck, TowerFile, UserModel, TOWER_FORMAT
 use crate::Catalog;
 
 pub use crate::manifest::{
-    DeltaEntry, FileEntry, ItemsJson, ItemsJsonEntry, Manifest, MANIFEST_FORMAT, MANIFEST_VERSION,
+    DeltaEntry, FileEntry, FirstItem, ItemsJson, ItemsJsonEntry, Manifest, MANIFEST_FORMAT, MANIFEST_VERSION,
 };
 use crate::manifest::{
     ROLE_ITEMS_F32, ROLE_ITEMS_INT8, ROLE_ITEMS_PCA, ROLE_ITEMS_PQ, ROLE_ITEMS_PQ_REFINE, ROLE_ITEM_METADATA,
@@ -240,9 +240,64 @@ pub fn export(
         compact_table: Some(compact.to_owned()),
         rules: None,
         experiment: None,
+        first_answer: Vec::new(),
     };
     let text = serde_json::to_string_pretty(&manifest).map_err(|e| e.to_string())?;
     std::fs::write(dir.join("manifest.json"), text + "\n").map_err(|e| format!("manifest.json: {e}"))?;
+    write_first_answer(dir)
+}
+
+/// How many items the trainer writes into a manifest's `first_answer`.
+pub const FIRST_ANSWER_ITEMS: usize = 20;
+
+/// The answer a visitor with no history gets from the export in `dir`: a session over the files a
+/// browser loads by default (the tower, the int8 table or the compact one, the metadata), under the
+/// manifest's rules, asked for its top [`FIRST_ANSWER_ITEMS`] with no history and no options.
+pub fn first_answer(dir: &Path) -> Result<Vec<FirstItem>, String> {
+    let text = std::fs::read(dir.join("manifest.json")).map_err(|e| format!("manifest.json: {e}"))?;
+    let manifest = Manifest::parse(&text).map_err(|e| format!("manifest.json: {e}"))?;
+    let roles = crate::request::FileRequest::default().roles();
+    let entries = manifest.entries(&roles).map_err(|e| e.to_string())?;
+    let read = |role: &str| -> Result<Vec<u8>, String> {
+        let f = entries.iter().find(|f| f.role == role || role.split('|').any(|r| r == f.role));
+        let f = f.ok_or_else(|| format!("the manifest lists no {role}"))?;
+        std::fs::read(dir.join(&f.name)).map_err(|e| format!("{}: {e}", f.name))
+    };
+    let user = UserModel::from_bytes(&read(&roles[0])?, &read(&roles[1])?).map_err(|e| e.to_string())?;
+    let catalog = Catalog::decode(&read(&roles[2])?).map_err(|e| e.to_string())?;
+    let rec = Recommender::new(std::rc::Rc::new(catalog), user).map_err(|e| e.to_string())?;
+    let model = crate::session::Model::new(rec, &read(&roles[3])?).map_err(|e| e.to_string())?;
+    let mut session = crate::session::Session::new(model, &manifest, Default::default(), "first-answer", "", None, None)
+        .map_err(|e| e.to_string())?;
+    let request = crate::session::Request { k: FIRST_ANSWER_ITEMS, ..Default::default() };
+    let answer = session.recommend(&request).map_err(|e| e.to_string())?;
+    let model = session.model();
+    Ok(answer
+        .items
+        .iter()
+        .map(|r| FirstItem {
+            id: model.id(r.index).to_owned(),
+            title: model.title(r.index).to_owned(),
+            category: model.category(r.index).map(str::to_owned),
+            score: r.score,
+            pinned: r.reason == crate::recommender::Reason::Pinned,
+        })
+        .collect())
+}
+
+/// Computes [`first_answer`] for the export in `dir` and writes it into its manifest, every other
+/// field as it was (rules and an experiment edited by hand included). Run again after editing the
+/// manifest's rules: `localrec-train --first-answer DIR`.
+pub fn write_first_answer(dir: &Path) -> Result<Manifest, String> {
+    let items = first_answer(dir)?;
+    let path = dir.join("manifest.json");
+    let text = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut json: serde_json::Value = serde_json::from_slice(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+    let o = json.as_object_mut().ok_or("manifest.json is not a JSON object")?;
+    o.insert("first_answer".into(), serde_json::to_value(&items).map_err(|e| e.to_string())?);
+    let text = serde_json::to_string_pretty(&json).map_err(|e| e.to_string())? + "\n";
+    let manifest = Manifest::parse(text.as_bytes()).map_err(|e| format!("manifest.json: {e}"))?;
+    std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;
     Ok(manifest)
 }
 

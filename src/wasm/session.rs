@@ -396,6 +396,16 @@ enum BehindPart {
     Shadow,
 }
 
+impl BehindPart {
+    fn prepare(self) -> super::sync::Prepare {
+        match self {
+            BehindPart::Stage => super::sync::Prepare::Stage,
+            BehindPart::Refine => super::sync::Prepare::Refine,
+            BehindPart::Shadow => super::sync::Prepare::Model,
+        }
+    }
+}
+
 /// One handle that answers an open message channel's `onmessage`.
 type Listener = Closure<dyn FnMut(MessageEvent)>;
 
@@ -432,6 +442,9 @@ struct Inner {
     variant: Option<String>,
     /// What the page asked the loader for.
     request: crate::request::FileRequest,
+    /// The manifests' texts of the versions loaded (the one in use, an update), by model version:
+    /// the parts loaded behind a version's first answer read its manifest from here.
+    manifest_texts: RefCell<Vec<(String, String)>>,
 }
 
 impl Drop for Inner {
@@ -569,6 +582,7 @@ impl Inner {
             device,
             variant: opts.variant,
             request,
+            manifest_texts: RefCell::new(Vec::new()),
         }))
     }
 
@@ -624,6 +638,7 @@ impl Inner {
         pending: crate::sync::Pending<super::sync::WebEnv>,
     ) -> JsValue {
         let Some(newer) = crate::sync::update(&env, &req, pending).await else { return JsValue::NULL };
+        self.keep_manifest_text(&newer.manifest.model_version, &newer.manifest_text);
         let stored_ok = store_job(Rc::new(env), newer.store).await.is_truthy();
         let super::sync::Part::Model(model) = newer.prepared else { return JsValue::NULL };
         let version = newer.manifest.model_version.clone();
@@ -711,23 +726,9 @@ impl Inner {
                 parts.push((BehindPart::Shadow, self.request.full_roles(), format!("shadow={name}"), Some(name)));
             }
         }
+        let text = self.manifest_text();
         for (part, roles, suffix, variant) in parts {
-            // The loader's events, but those the model's own sync reports; none for the shadow.
-            let weak = Rc::downgrade(&self);
-            let events: Box<dyn Fn(JsValue)> = Box::new(move |ev: JsValue| {
-                let kind = get(&ev, "type").as_string().unwrap_or_default();
-                if part != BehindPart::Shadow && kind != "offline" && kind != "update-failed" {
-                    if let Some(inner) = weak.upgrade() {
-                        inner.emit_value(ev);
-                    }
-                }
-            });
-            let prepare = match part {
-                BehindPart::Stage => super::sync::Prepare::Stage,
-                BehindPart::Refine => super::sync::Prepare::Refine,
-                BehindPart::Shadow => super::sync::Prepare::Model,
-            };
-            let env = self.loader_env(prepare, Some(events))?;
+            let env = self.loader_env(part.prepare(), Some(self.part_events(part)))?.with_manifest_text(text.clone());
             let req = crate::sync::LoadRequest {
                 url: format!("{}#{suffix}", loader.url),
                 roles,
@@ -744,6 +745,79 @@ impl Inner {
         Ok(())
     }
 
+    /// Keeps the manifest's text of a version loaded (the one in use and the latest update).
+    fn keep_manifest_text(&self, version: &str, text: &str) {
+        let mut texts = self.manifest_texts.borrow_mut();
+        let current = self.session.borrow().manifest().model_version.clone();
+        texts.retain(|(v, _)| *v == current && v != version);
+        texts.push((version.to_owned(), text.to_owned()));
+    }
+
+    /// The manifest's text of the version in use, if the loader loaded it.
+    fn manifest_text(&self) -> Option<String> {
+        let current = self.session.borrow().manifest().model_version.clone();
+        self.manifest_texts.borrow().iter().find(|(v, _)| *v == current).map(|(_, t)| t.clone())
+    }
+
+    /// The loader's events of a part loaded behind, but those the model's own sync reports
+    /// (`offline`, `update-failed`); none for the shadow.
+    fn part_events(self: &Rc<Self>, part: BehindPart) -> Box<dyn Fn(JsValue)> {
+        let weak = Rc::downgrade(self);
+        Box::new(move |ev: JsValue| {
+            let kind = get(&ev, "type").as_string().unwrap_or_default();
+            if part != BehindPart::Shadow && kind != "offline" && kind != "update-failed" {
+                if let Some(inner) = weak.upgrade() {
+                    inner.emit_value(ev);
+                }
+            }
+        })
+    }
+
+    /// `ranking: 'auto'` on a returning visit ([`crate::request::FileRequest::stage_first_if_cached`]):
+    /// the ranking stage a previous visit cached for the model in use is attached before the first
+    /// answer, from the cache alone (its newer version, if any, is checked behind, as
+    /// [`Self::load_behind`] does). Nothing when none is cached: it follows the first answer.
+    async fn stage_from_cache(self: &Rc<Self>) -> JsResult<()> {
+        let Some(loader) = &self.loader else { return Ok(()) };
+        let version = {
+            let s = self.session.borrow();
+            if s.stage_behind(&self.request).is_none() || !self.request.stage_first_if_cached(s.manifest()) {
+                return Ok(());
+            }
+            s.manifest().model_version.clone()
+        };
+        let part = BehindPart::Stage;
+        let env = self.loader_env(part.prepare(), Some(self.part_events(part)))?.with_manifest_text(self.manifest_text());
+        let url = format!("{}#ranking-stage", loader.url);
+        let cached = match crate::cache::FileStore::version(crate::sync::Env::store(&env), &url).await {
+            Ok(Some(v)) => crate::manifest::Manifest::parse(v.manifest_json.as_bytes())
+                .is_ok_and(|m| m.model_version == version),
+            _ => false,
+        };
+        if !cached {
+            return Ok(());
+        }
+        let req = crate::sync::LoadRequest {
+            url,
+            roles: vec![crate::manifest::ROLE_RANKER.to_owned()],
+            device: Some(self.device.clone()),
+            variant: self.variant.clone(),
+            background: true,
+        };
+        // A failure here is not reported: the stage is then loaded behind the first answer.
+        if let Ok((loaded, pending)) = crate::sync::load(&env, &req).await {
+            if loaded.source == crate::sync::Source::Cache {
+                self.attach_part(part, loaded.prepared, &loaded.manifest.model_version);
+                let rest = Rc::clone(self).part_rest(part, env, req, loaded.store, pending);
+                let _ = self.spawn(async move {
+                    rest.await;
+                    JsValue::UNDEFINED
+                });
+            }
+        }
+        Ok(())
+    }
+
     /// One part of [`Self::load_behind`]: loaded (from the cache or the network), attached,
     /// stored; then a newer version of it, if the manifest has one, the same way (a newer shadow
     /// is only stored: it is used from the next open).
@@ -753,7 +827,19 @@ impl Inner {
             Err(e) => return self.part_failed(part, &e),
         };
         self.attach_part(part, loaded.prepared, &loaded.manifest.model_version);
-        if let Some(job) = loaded.store {
+        self.part_rest(part, env, req, loaded.store, pending).await;
+    }
+
+    /// What follows a part's attachment: its commit, then its newer version.
+    async fn part_rest(
+        self: Rc<Self>,
+        part: BehindPart,
+        env: super::sync::WebEnv,
+        req: crate::sync::LoadRequest,
+        job: Option<crate::sync::StoreJob<super::sync::WebEnv>>,
+        pending: Option<crate::sync::Pending<super::sync::WebEnv>>,
+    ) {
+        if let Some(job) = job {
             crate::sync::store(&env, job).await;
         }
         let Some(pending) = pending else { return };
@@ -953,11 +1039,13 @@ impl JsSession {
             let inner = Inner::new(&store, *model, &loaded.manifest, opts, device, request, Some(loader))
                 .map_err(JsValue::from)?;
             *inner.on_event.borrow_mut() = Some(on_event);
+            inner.keep_manifest_text(&loaded.manifest.model_version, &loaded.manifest_text);
             *inner.source.borrow_mut() = loaded.source.as_str().to_owned();
             *inner.update_error.borrow_mut() = loaded.update_error.as_ref().map(super::sync::message_of);
             let stored = inner.spawn(store_job(Rc::new(env), loaded.store));
             *inner.stored.borrow_mut() = Some(stored);
             inner.start().await;
+            inner.stage_from_cache().await?;
             if let Some(pending) = pending {
                 let env = inner.loader_env(super::sync::Prepare::Model, None).map_err(JsValue::from)?;
                 let _ = inner.spawn(Rc::clone(&inner).update(env, req, pending));

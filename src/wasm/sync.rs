@@ -91,6 +91,9 @@ impl FileStore for FileBackend {
 struct Net {
     fetch: Function,
     signal: JsValue,
+    /// The manifest's text as the page already fetched it (`options.manifestText`: the first
+    /// answer of a first visit is read from it), used instead of fetching it again.
+    text: Option<String>,
 }
 
 impl Net {
@@ -111,6 +114,9 @@ impl Net {
 
     /// The manifest's text, or why it could not be fetched (offline, HTTP error). Fails only when aborted.
     async fn manifest(&self, url: &str) -> JsResult<Fetched<JsValue>> {
+        if let Some(t) = &self.text {
+            return Ok(Fetched::Text(t.clone()));
+        }
         let res = match self.fetch(url, "no-cache").await {
             Ok(r) => r,
             Err(e) if self.aborted() => return Err(e),
@@ -161,7 +167,8 @@ pub(crate) struct WebEnv {
 }
 
 impl WebEnv {
-    /// Over `store`, with `options.fetch` (else the global one) and `options.signal`.
+    /// Over `store`, with `options.fetch` (else the global one), `options.signal` and
+    /// `options.manifestText` (the manifest as the page fetched it, if it did).
     pub(crate) fn new(
         store: &Rc<FileBackend>,
         options: &JsValue,
@@ -177,7 +184,7 @@ impl WebEnv {
             },
         };
         Ok(WebEnv {
-            net: Net { fetch, signal: get(options, "signal") },
+            net: Net { fetch, signal: get(options, "signal"), text: get(options, "manifestText").as_string() },
             store: Rc::clone(store),
             on_progress,
             on_event,
@@ -186,6 +193,17 @@ impl WebEnv {
             // this page's own).
             lock: store.lock_prefix(),
         })
+    }
+}
+
+impl WebEnv {
+    /// Reads the manifest from `text` instead of fetching it (a part of the version in use, loaded
+    /// behind its first answer, follows that version's manifest).
+    pub(crate) fn with_manifest_text(mut self, text: Option<String>) -> WebEnv {
+        if text.is_some() {
+            self.net.text = text;
+        }
+        self
     }
 }
 

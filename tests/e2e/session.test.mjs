@@ -131,7 +131,11 @@ for (const mode of ['page', 'worker']) {
       const out = {};
       for (const [name, opts] of Object.entries({
         storage: { storage: 'cloud' }, variant: { variant: 'nope' }, dbName: { dbName: '' }, maxEvents: { maxEvents: 5000 }, rules: { rules: { pin: 'x' } },
-      })) out[`open ${name}`] = await code(async () => (await opener(url, { dbName: `hostile-${mode}`, ...opts })).close());
+      })) {
+        // With a first answer (a first visit), `open` resolves before the core has read the options:
+        // a bad one rejects `ready` (and `open` itself on a returning visit).
+        out[`open ${name}`] = await code(async () => { const r = await opener(url, { dbName: `hostile-${mode}`, ...opts }); try { await r.ready; } finally { await r.close(); } });
+      }
       out['open bad url'] = await code(() => opener('http://[::1', {}));
       const rec = await opener(url, { dbName: `hostile-${mode}` });
       const calls = {
