@@ -7,7 +7,9 @@
 use std::path::{Path, PathBuf};
 
 use localrec::catalog::synthetic::normalize;
-use localrec::train::export::{sha256_hex, write_deltas, write_first_answer, write_manifest, ItemsJson, ItemsJsonEntry, Manifest};
+use localrec::train::export::{
+    sha256_hex, write_deltas, write_first_answer, write_manifest, ItemsJson, ItemsJsonEntry, Manifest,
+};
 use localrec::Catalog;
 
 fn main() -> Result<(), String> {

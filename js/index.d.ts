@@ -38,13 +38,17 @@ export interface SyncEvent {
    * delta-failed: a delta could not be applied; the whole file is downloaded instead.
    * history-skipped: damaged stored history events were skipped and removed (`skipped`: count by reason).
    * history-changed: another tab recorded, cleared or imported; the history was read again (`cause`).
-   * ranking-stage: 'progressive' (or 'auto' with a large stage): the stage is verified and in use (`info`).
+   * ready: after a first answer (a first visit), the model is in use (`info`; `ready` resolves).
+   * load-failed: after a first answer, the model could not be loaded (`reason`: an error code; `ready`
+   *   rejects with it); `recommend({ k })` keeps giving the first answer.
+   * ranking-stage: 'progressive' or 'auto' (a first visit, or a large stage): the stage loaded behind
+   *   the first answer is verified and in use (`info`).
    * ranking-stage-failed: the stage loaded behind the first answer could not be loaded (`reason`: an
    *   error code); the tower answers alone.
    * refine: a pq item table's refine plane is verified and attached (`info.refined`).
    * refine-failed: the refine plane could not be loaded (`reason`: an error code); pq answers alone.
    */
-  type: 'degraded' | 'offline' | 'update' | 'update-failed' | 'corrupt-cache' | 'delta-failed' | 'history-skipped' | 'history-changed' | 'ranking-stage' | 'ranking-stage-failed' | 'refine' | 'refine-failed';
+  type: 'ready' | 'load-failed' | 'degraded' | 'offline' | 'update' | 'update-failed' | 'corrupt-cache' | 'delta-failed' | 'history-skipped' | 'history-changed' | 'ranking-stage' | 'ranking-stage-failed' | 'refine' | 'refine-failed';
   reason?: 'indexeddb-unavailable' | 'quota' | 'store-failed' | 'history-unreadable' | ErrorCode;
   file?: string;
   /** history-skipped: damaged events by reason ('not-an-object', 'bad-id', 'bad-kind', 'bad-time'). */
@@ -81,8 +85,9 @@ export interface OpenOptions {
    */
   precision?: 'auto' | 'int8' | 'pca' | 'pq' | 'f32';
   /**
-   * 'auto' (default): 'two-stage' when the ranking stage is at most `autoStageBytes`, else
-   * 'progressive' (large catalogs: the tower answers first, the stage follows);
+   * 'auto' (default): on a first visit the tower answers first and the stage follows ('progressive');
+   * on a later visit a cached stage of at most `autoStageBytes` answers from the first answer on
+   * (read from the cache before `open` resolves), a larger one follows the first answer;
    * 'two-stage': re-rank the tower's candidates with the export's ranking stage
    * (`ranker.bin`) when it ships one; 'tower': the tower alone (the stage is not downloaded);
    * 'progressive': the tower answers first and the stage is loaded behind it (downloaded after the
@@ -90,7 +95,7 @@ export interface OpenOptions {
    * then used from its 'ranking-stage' event on (`info.ranking` turns 'two-stage').
    */
   ranking?: 'auto' | 'two-stage' | 'tower' | 'progressive';
-  /** 'auto': the largest ranking stage loaded with the tower's files (default 4 MiB); above, it follows the first answer. */
+  /** 'auto': the largest cached ranking stage attached before the first answer (default 4 MiB); above, it follows it. */
   autoStageBytes?: number;
   /**
    * A pq item table's refine plane (`items.pq.refine.lrc`, a second pq level: as many bytes again),
@@ -132,28 +137,37 @@ export interface OpenOptions {
    */
   variant?: string;
   /**
+   * On a first visit (no database of `dbName` yet, or memory storage), `open` resolves as soon as the
+   * manifest is in when it carries the model's first answer (`first_answer`, written by the trainer):
+   * `recommend({ k })` gives it (`firstAnswer: true`, `info.ranking` 'first-answer') until the model
+   * is in use (`ready`, a 'ready' event); calls that need the model wait for it, and the options are
+   * checked then (a bad one rejects `ready`). `false`: `open` waits for the model. Default true.
+   */
+  firstAnswer?: boolean;
+  /**
    * Aborts `open` (it rejects with the signal's reason) or, once open, a background update; in
    * worker mode too (the abort is relayed to the worker).
    */
   signal?: AbortSignal;
 }
 
+/** Until the model is in use after a first answer: the manifest's figures, `ranking` 'first-answer', `precision` and `storage` null, `source` 'manifest'. */
 export interface RecommenderInfo {
   modelVersion: string;
   dataset: string;
   items: number;
   dim: number;
   /** The item table in use. */
-  precision: 'int8' | 'pca' | 'pq' | 'f32';
-  /** 'two-stage': the tower's candidates re-ranked by the ranking stage; 'tower': the tower alone. */
-  ranking: 'two-stage' | 'tower';
+  precision: 'int8' | 'pca' | 'pq' | 'f32' | null;
+  /** 'two-stage': the tower's candidates re-ranked by the ranking stage; 'tower': the tower alone; 'first-answer': the manifest's. */
+  ranking: 'two-stage' | 'tower' | 'first-answer';
   /** The item table is refined (a pq table with its refine plane attached, or int8 with its plane). */
   refined: boolean;
   /** 'cache': nothing downloaded; 'network': files downloaded; 'delta': catalog changes applied. */
-  source: 'cache' | 'network' | 'delta';
+  source: 'cache' | 'network' | 'delta' | 'manifest';
   /** Why a newer version was not installed (the cached one is in use), or null. */
   updateError: string | null;
-  storage: 'indexeddb' | 'memory';
+  storage: 'indexeddb' | 'memory' | null;
   persisted: boolean;
   degraded: boolean;
   /** The manifest's experiment and the variant this device is assigned (stable), or null. */
@@ -238,6 +252,8 @@ export interface Recommendations {
   coldStart: boolean;
   /** Time spent in the core (embedding is updated at record time; this is filtering + top-k). */
   tookMs: number;
+  /** The manifest's first answer, given before the model was in use (a first visit). */
+  firstAnswer?: true;
 }
 
 export interface ItemInfo {
@@ -323,6 +339,8 @@ export interface LocalRecommenderApi {
   readonly info: RecommenderInfo;
   /** Settles once a newly downloaded version is cached (true) or could not be stored (false). */
   readonly stored: Promise<boolean>;
+  /** Resolves with `info` once the model is in use (at once unless `open` gave a first answer); rejects with the load's error. */
+  readonly ready: Promise<RecommenderInfo>;
   /** Updates the user vector at once; the history is written to storage in the background. */
   record(itemId: string, kind?: InteractionKind, time?: number): Promise<void>;
   recommend(options?: RecommendOptions): Promise<Recommendations>;

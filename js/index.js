@@ -11,7 +11,8 @@
 
 import init, { Session, rules } from './localrec.js';
 import { LocalRecError, fromWasm } from './errors.js';
-import { openIndexedDbStore, MemoryStore } from './store.js';
+import { storeFor } from './store.js';
+import { firstAnswer, answerFrom } from './first.js';
 import { Metrics } from './metrics.js';
 
 export { LocalRecError } from './errors.js';
@@ -82,32 +83,7 @@ export async function open(manifestUrl, options = {}) {
   rec._connect(manifestUrl, wasm, first?.text);
   if (!first?.items) await rec.ready; // no first answer to give: the model's own is the first
   metrics.time('open', now() - opened);
-  if (rec._session) rec._opened();
   return rec;
-}
-
-/**
- * The first answer of a first visit, without the wasm module: when the visitor has nothing of this
- * library's here yet (no database of `dbName`, as `indexedDB.databases()` tells; memory storage)
- * the manifest is fetched at once and its `first_answer` (the model's own answer to an empty
- * history, written by the trainer) answers until the model is in use. `{ text, items }` (items null
- * without one), or null (a returning visit, `firstAnswer: false`, an app's store, `update: 'wait'`,
- * no `databases()`, no manifest): the loader then fetches the manifest itself.
- */
-async function firstAnswer(url, opts, signal) {
-  if (opts.firstAnswer === false || opts.store || opts.update === 'wait') return null;
-  try {
-    if (opts.storage !== 'memory' && (await indexedDB.databases()).some((d) => d.name === opts.dbName)) return null;
-    const init = { cache: 'no-cache', signal };
-    const href = String(new URL(url, globalThis.location?.href));
-    const res = await (opts.fetch ? opts.fetch(href, init) : fetch(href, init));
-    if (!res.ok) return null;
-    const text = await res.text();
-    const m = JSON.parse(text);
-    const items = m.first_answer; // the core checks the manifest when the model loads
-    const ok = Array.isArray(items) && items.length && items.every((x) => typeof x?.id === 'string');
-    return { text, items: ok ? items : null, info: { modelVersion: m.model_version, dataset: m.dataset, items: m.items, dim: m.dim } };
-  } catch { return null; }
 }
 
 /** The wording of a reason: the one place it lives (the core gives kinds, sources and titles). */
@@ -132,47 +108,28 @@ export class LocalRecommender {
     /** The manifest's first answer, given until the model is in use or the visitor does anything. */
     this._first = first?.items ?? null;
     this._early = this._first !== null;
-    // Until the model is in use (after a first answer): what the manifest says.
+    // Until the model is in use: the manifest's figures.
     this.info = { ...first?.info, precision: null, ranking: 'first-answer', refined: false, experiment: null, variant: null, source: 'manifest', updateError: null, storage: null, persisted: false, degraded: false };
     let connected;
     /** Resolves with `info` once the model is in use; rejects with the load's error. */
     this.ready = new Promise((resolve, reject) => { connected = { resolve, reject }; });
     this._connected = connected;
-    this.ready.catch(() => {}); // an app that never asks is not told of an unhandled rejection: the event says it
+    this.ready.catch(() => {}); // not an unhandled rejection: the 'load-failed' event tells
     /** Settles when a newly downloaded version is in the cache (true) or could not be stored (false). */
     this.stored = this.ready.then(() => this._session.stored(), () => false).then((ok) => { if (!ok) this.info.degraded = true; return ok; });
   }
 
-  /**
-   * Storage (IndexedDB unless told otherwise; memory and a 'degraded' event if it is unusable), then
-   * the session in one call into the core. Settles `ready`; after a first answer, a failure is a
-   * 'load-failed' event (the first answer stays) and a success a 'ready' event.
-   */
+  /** The store, then the session. Settles `ready`; after a first answer, a 'ready' or 'load-failed' event. */
   async _connect(manifestUrl, wasm, manifestText) {
     const { _opts: opts, _emit: emit, _abort: abort, _metrics: metrics } = this;
-    let store = opts.store ?? null;
+    let store = null;
     try {
-      if (!store && opts.storage === 'memory') store = new MemoryStore();
-      if (!store) {
-        try {
-          await wasm; // the database is opened (and its schema upgraded) by the wasm core
-          store = await openIndexedDbStore(opts.dbName);
-        } catch (e) {
-          if (e instanceof LocalRecError && e.code === 'network') throw e;
-          store = new MemoryStore();
-          emit({ type: 'degraded', reason: 'indexeddb-unavailable', message: `IndexedDB unavailable (${e.message}): working from memory, nothing is kept after this page` });
-        }
-      }
-      // Ask for persistent storage (not evicted under pressure) without delaying the first answer.
-      const persisting = store.kind === 'indexeddb' && opts.persist !== false
-        ? (async () => (await globalThis.navigator?.storage?.persist?.()) === true)().catch(() => false)
-        : Promise.resolve(false);
-      persisting.then((p) => { this.info.persisted = p; });
       await wasm;
-      // The session, in one call: the device's random id (it assigns an experiment's variant; the
-      // library never sends it), the files the options and the device class call for (from the cache,
-      // a delta or the network, verified), the model, both histories, the rules and the experiment;
-      // then in the background a newer version, the ranking stage, the refine plane, the shadow.
+      store = await storeFor(opts, emit);
+      // Persistent storage (not evicted under pressure), asked for without delaying anything.
+      if (store.kind === 'indexeddb' && opts.persist !== false) globalThis.navigator?.storage?.persist?.().then((p) => { this.info.persisted = p === true; }, () => {});
+      // The session in one call: device id, files (cache, delta or network; verified), model,
+      // histories, rules, experiment; then behind it an update, the stage, the refine plane, the shadow.
       const session = await Session.connect(String(manifestUrl), store.history, {
         ...opts, signal: abort.signal, manifestText,
         onEvent: (e) => (this._session ? this._sessionEvent(e) : emit(e)),
@@ -192,36 +149,19 @@ export class LocalRecommender {
       this._connected.reject(err);
       return;
     }
-    if (this._early) { this._first = null; this._opened(); this._emit({ type: 'ready', message: 'the model is in use', info: { ...this.info } }); }
+    metrics.model(this.info);
+    if (this.info.experiment) metrics.exposure(this.info.experiment, this.info.variant);
+    if (this._early) { this._first = null; emit({ type: 'ready', message: 'the model is in use', info: { ...this.info } }); }
     this._connected.resolve(this.info);
   }
 
-  /** Once the model is in use: its figures for the metrics. */
-  _opened() {
-    this._metrics.model(this.info);
-    if (this.info.experiment) this._metrics.exposure(this.info.experiment, this.info.variant);
-  }
-
-  /** The session, once the model is in use (waits for it after a first answer). */
-  async _live() {
+  /** The session, once the model is in use (waits for it after a first answer; `personal`: no more first answer). */
+  async _live(personal) {
     this._check();
+    if (personal) this._first = null;
     const s = this._session ?? (await this.ready, this._session);
     this._check();
     return s;
-  }
-
-  /**
-   * `recommend(options)` from the manifest's first answer, before the model is in use: for no
-   * option but `k`, within the list. Any other option (and any wrong one: the core checks it) waits
-   * for the model.
-   */
-  _firstAnswer(options = {}) {
-    const k = options?.k ?? 10;
-    if (typeof options !== 'object' || !options || Object.keys(options).some((o) => o !== 'k') || !Number.isInteger(k) || k < 1 || k > this._first.length) return null;
-    const items = this._first.slice(0, k).map((x) => ({
-      id: x.id, title: x.title, category: x.category ?? null, score: x.score, reason: reasonOf(x.pinned ? 'pinned' : 'popular'),
-    }));
-    return { items, coldStart: !this._first.slice(0, k).some((x) => x.pinned), tookMs: 0, firstAnswer: true };
   }
 
   /** The model and experiment in use, as the session reports them (it owns them; `info` mirrors). */
@@ -295,7 +235,7 @@ export class LocalRecommender {
    */
   async recommend(options) {
     this._check();
-    if (!this._session && this._first) { const early = this._firstAnswer(options); if (early) return early; }
+    if (!this._session && this._first) { const early = answerFrom(this._first, options, reasonOf); if (early) return early; }
     const session = this._session ?? await this._live();
     const t0 = now();
     let r;
@@ -318,8 +258,7 @@ export class LocalRecommender {
    * moves away from what was dismissed). Kept in storage like the history, cleared with it.
    */
   async dismiss(itemId) {
-    this._first = null;
-    const session = await this._live();
+    const session = await this._live(true);
     try { session.dismiss(itemId); } catch (e) { throw fromWasm(e); }
     this._scheduleShadow();
   }
@@ -331,8 +270,7 @@ export class LocalRecommender {
    * Every rule obeys the filters and keeps exactly k results where enough items are eligible.
    */
   async setRules(rules) {
-    this._first = null;
-    const session = await this._live();
+    const session = await this._live(true);
     try { session.setRules(rules); } catch (e) { throw fromWasm(e); }
     this._scheduleShadow();
   }
@@ -383,8 +321,7 @@ export class LocalRecommender {
    * version rejects with `invalid-history` and changes nothing.
    */
   async importHistory(json) {
-    this._first = null;
-    const session = await this._live();
+    const session = await this._live(true);
     try { return await session.importHistory(json); } catch (e) { throw fromWasm(e); }
   }
 
@@ -425,8 +362,7 @@ export class LocalRecommender {
 
   /** Deletes the history and the dismissals, here and in storage; other open tabs follow. */
   async clearHistory() {
-    this._first = null;
-    const session = await this._live();
+    const session = await this._live(true);
     try { await session.clearHistory(); } catch (err) {
       const e = fromWasm(err);
       this.info.degraded = true;

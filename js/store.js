@@ -26,6 +26,19 @@ class Store {
   async discard() { await this._history?.discard(); }
 }
 
+/**
+ * The store `open` uses (the wasm module loaded): the app's (`options.store`), memory (`storage:
+ * 'memory'`), else IndexedDB, or memory and a 'degraded' event when IndexedDB is unusable.
+ */
+export async function storeFor(opts, emit) {
+  if (opts.store) return opts.store;
+  if (opts.storage === 'memory') return new MemoryStore();
+  try { return await openIndexedDbStore(opts.dbName); } catch (e) {
+    emit({ type: 'degraded', reason: 'indexeddb-unavailable', message: `IndexedDB unavailable (${e.message}): working from memory, nothing is kept after this page` });
+    return new MemoryStore();
+  }
+}
+
 /** The same store in memory: the fallback when IndexedDB is unusable, and a test double. */
 export class MemoryStore extends Store {
   // The wasm module may not be loaded yet: the histories and files are created on first use.

@@ -60,9 +60,8 @@ export async function openInWorker(manifestUrl, options = {}) {
     throw signal?.aborted ? signal.reason : e;
   }
   let closed = false;
-  // Resolves with `info` once the model is in use (at once unless `open` gave a first answer).
-  const ready = call('ready').then((i) => Object.assign(info, i));
-  ready.catch(() => {}); // the 'load-failed' event tells an app that never asks
+  const ready = call('ready').then((i) => Object.assign(info, i)); // the model in use
+  ready.catch(() => {}); // as `open`'s: a 'load-failed' event tells
   const live = (method) => (...args) => closed ? Promise.reject(new LocalRecError('closed', 'this recommender was closed')) : call(method, ...args);
   return {
     info,

@@ -4,7 +4,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 
 const path = process.argv[2];
 const pkg = JSON.parse(readFileSync(path, 'utf8'));
-const api = ['index.js', 'index.d.ts', 'errors.js', 'metrics.js', 'store.js', 'worker.js', 'worker-client.js'];
+const api = ['index.js', 'index.d.ts', 'errors.js', 'first.js', 'metrics.js', 'store.js', 'worker.js', 'worker-client.js'];
 pkg.name = 'localrec';
 pkg.description = 'Personal recommendations computed in the browser: a Burn user tower and a SIMD ranker in WebAssembly, with a verified, versioned IndexedDB cache that works offline.';
 pkg.main = 'index.js';

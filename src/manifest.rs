@@ -214,9 +214,10 @@ impl Experiment {
 /// `first_answer` of a manifest: at most [`FIRST_ANSWER_K`] items, each an id and a title (strings),
 /// an optional category, a finite score.
 fn parse_first_answer(v: &serde_json::Value) -> Result<Vec<FirstItem>> {
-    let list = v.as_array().filter(|l| l.len() <= FIRST_ANSWER_K).ok_or_else(|| {
-        invalid(format!("first_answer must be an array of at most {FIRST_ANSWER_K} items"))
-    })?;
+    let list = v
+        .as_array()
+        .filter(|l| l.len() <= FIRST_ANSWER_K)
+        .ok_or_else(|| invalid(format!("first_answer must be an array of at most {FIRST_ANSWER_K} items")))?;
     let item = |x: &serde_json::Value| -> Option<FirstItem> {
         let o = x.as_object()?;
         let score = o.get("score")?.as_f64().filter(|s| s.is_finite())? as f32;

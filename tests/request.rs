@@ -18,9 +18,13 @@ fn manifest() -> Manifest {
 fn only_two_stage_waits_for_the_ranking_stage() {
     let m = manifest();
     let ranker = m.files.iter().find(|f| f.role == "ranker").expect("the demo ships a ranking stage");
-    for (mode, waits, behind) in
-        [(None, false, true), (Some("auto"), false, true), (Some("progressive"), false, true), (Some("two-stage"), true, false), (Some("tower"), false, false)]
-    {
+    for (mode, waits, behind) in [
+        (None, false, true),
+        (Some("auto"), false, true),
+        (Some("progressive"), false, true),
+        (Some("two-stage"), true, false),
+        (Some("tower"), false, false),
+    ] {
         let r = request(mode, None);
         let roles = r.roles();
         assert_eq!(roles.iter().any(|x| x.starts_with("ranker")), waits, "{mode:?}: {roles:?}");

@@ -49,7 +49,9 @@ function renderShop() {
 }
 
 async function renderRecs(t0) {
-  const r = await rec.recommend({ k: 10, maxPerCategory: $('diverse').checked ? 2 : undefined });
+  // The manifest's first answer (before the model is in use) takes `k` alone: the cap waits for the model.
+  const first = rec.info.ranking === 'first-answer';
+  const r = await rec.recommend({ k: 10, maxPerCategory: $('diverse').checked && !first ? 2 : undefined });
   $('rec-title').textContent = r.coldStart ? 'Popular right now' : 'For you';
   $('recs').innerHTML = r.items.map((it) =>
     `<li data-id="${escape(it.id)}" class="fresh"><span class="t"><span class="name">${escape(it.title)}</span>` +
@@ -180,6 +182,12 @@ async function main() {
   rec = await (demo.mode === 'worker' ? openInWorker : open)(manifestUrl, { onProgress, onEvent, update: 'apply', variant: params.get('variant') ?? undefined });
   demo.marks.opened = performance.now();
   window.demoRec = rec;
+  if (rec.info.ranking === 'first-answer') {
+    // A first visit: the manifest's first answer is on screen while the model downloads.
+    await renderRecs();
+    demo.marks.firstAnswer = performance.now();
+    await rec.ready;
+  }
   await showModel();
   demo.marks.items = performance.now();
   await renderRecs();

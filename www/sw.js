@@ -5,7 +5,7 @@
 const CACHE = 'localrec-demo-shell-v4';
 const SHELL = [
   './', './index.html', './main.js', './style.css', './manifest.webmanifest', './icons/icon-192.png', './icons/icon-512.png',
-  '../pkg/index.js', '../pkg/errors.js', '../pkg/metrics.js', '../pkg/store.js', '../pkg/worker.js', '../pkg/worker-client.js',
+  '../pkg/index.js', '../pkg/errors.js', '../pkg/first.js', '../pkg/metrics.js', '../pkg/store.js', '../pkg/worker.js', '../pkg/worker-client.js',
   '../pkg/localrec.js', '../pkg/localrec_bg.wasm',
 ];
 const SHELL_URLS = new Set(SHELL.map((p) => new URL(p, self.location).href));

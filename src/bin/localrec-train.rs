@@ -115,9 +115,9 @@ struct Cli {
     /// Evaluate the tower exported in DIR instead of training one
     #[arg(long, value_name = "DIR", conflicts_with = "out")]
     tower_from: Option<PathBuf>,
-    /// Only rewrite the first answer (a visitor's answer before any history) in the manifest of the
-    /// export in DIR, after its rules were edited, and exit
-    #[arg(long, value_name = "DIR", conflicts_with_all = ["out", "tower_from", "baselines_only"])]
+    /// Only rewrite the first answer (a visitor's answer before any history) in a manifest (a file,
+    /// or an export directory's manifest.json), after its rules were edited, and exit
+    #[arg(long, value_name = "PATH", conflicts_with_all = ["out", "tower_from", "baselines_only"])]
     first_answer: Option<std::path::PathBuf>,
     /// The tower alone: no ranking stage, no ranker.bin
     #[arg(long)]
@@ -293,7 +293,7 @@ fn run(cli: Cli) -> Result<(), String> {
     if let Some(dir) = &cli.first_answer {
         let m = localrec::train::export::write_first_answer(dir)?;
         let ids: Vec<&str> = m.first_answer.iter().map(|f| f.id.as_str()).collect();
-        eprintln!("{}: first_answer of {} items: {}", dir.join("manifest.json").display(), ids.len(), ids.join(", "));
+        eprintln!("{}: first_answer of {} items: {}", dir.display(), ids.len(), ids.join(", "));
         return Ok(());
     }
     let (cfg, stage, syn) = cli.configs();

@@ -250,12 +250,15 @@ pub fn export(
 /// How many items the trainer writes into a manifest's `first_answer`.
 pub const FIRST_ANSWER_ITEMS: usize = 20;
 
-/// The answer a visitor with no history gets from the export in `dir`: a session over the files a
-/// browser loads by default (the tower, the int8 table or the compact one, the metadata), under the
-/// manifest's rules, asked for its top [`FIRST_ANSWER_ITEMS`] with no history and no options.
-pub fn first_answer(dir: &Path) -> Result<Vec<FirstItem>, String> {
-    let text = std::fs::read(dir.join("manifest.json")).map_err(|e| format!("manifest.json: {e}"))?;
-    let manifest = Manifest::parse(&text).map_err(|e| format!("manifest.json: {e}"))?;
+/// The answer a visitor with no history gets from the manifest at `path` (its files next to it): a
+/// session over the files a browser loads by default (the tower, the int8 table or the compact one,
+/// the metadata), under the manifest's rules, asked for its top [`FIRST_ANSWER_ITEMS`] with no
+/// history and no options. An experiment's variants share the base metadata and rules, so the base
+/// files answer for all of them.
+pub fn first_answer(path: &Path) -> Result<Vec<FirstItem>, String> {
+    let text = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let manifest = Manifest::parse(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+    let dir = path.parent().unwrap_or(Path::new("."));
     let roles = crate::request::FileRequest::default().roles();
     let entries = manifest.entries(&roles).map_err(|e| e.to_string())?;
     let read = |role: &str| -> Result<Vec<u8>, String> {
@@ -267,8 +270,9 @@ pub fn first_answer(dir: &Path) -> Result<Vec<FirstItem>, String> {
     let catalog = Catalog::decode(&read(&roles[2])?).map_err(|e| e.to_string())?;
     let rec = Recommender::new(std::rc::Rc::new(catalog), user).map_err(|e| e.to_string())?;
     let model = crate::session::Model::new(rec, &read(&roles[3])?).map_err(|e| e.to_string())?;
-    let mut session = crate::session::Session::new(model, &manifest, Default::default(), "first-answer", "", None, None)
-        .map_err(|e| e.to_string())?;
+    let mut session =
+        crate::session::Session::new(model, &manifest, Default::default(), "first-answer", "", None, None)
+            .map_err(|e| e.to_string())?;
     let request = crate::session::Request { k: FIRST_ANSWER_ITEMS, ..Default::default() };
     let answer = session.recommend(&request).map_err(|e| e.to_string())?;
     let model = session.model();
@@ -285,18 +289,19 @@ pub fn first_answer(dir: &Path) -> Result<Vec<FirstItem>, String> {
         .collect())
 }
 
-/// Computes [`first_answer`] for the export in `dir` and writes it into its manifest, every other
-/// field as it was (rules and an experiment edited by hand included). Run again after editing the
-/// manifest's rules: `localrec-train --first-answer DIR`.
-pub fn write_first_answer(dir: &Path) -> Result<Manifest, String> {
-    let items = first_answer(dir)?;
-    let path = dir.join("manifest.json");
+/// Computes [`first_answer`] for the manifest at `path` (or `path/manifest.json` for an export
+/// directory) and writes it into that manifest, every other field as it was (rules and an
+/// experiment edited by hand included). Run again after editing the manifest's rules:
+/// `localrec-train --first-answer PATH`.
+pub fn write_first_answer(path: &Path) -> Result<Manifest, String> {
+    let path = if path.is_dir() { path.join("manifest.json") } else { path.to_owned() };
+    let items = first_answer(&path)?;
     let text = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
     let mut json: serde_json::Value = serde_json::from_slice(&text).map_err(|e| format!("{}: {e}", path.display()))?;
-    let o = json.as_object_mut().ok_or("manifest.json is not a JSON object")?;
+    let o = json.as_object_mut().ok_or("the manifest is not a JSON object")?;
     o.insert("first_answer".into(), serde_json::to_value(&items).map_err(|e| e.to_string())?);
     let text = serde_json::to_string_pretty(&json).map_err(|e| e.to_string())? + "\n";
-    let manifest = Manifest::parse(text.as_bytes()).map_err(|e| format!("manifest.json: {e}"))?;
+    let manifest = Manifest::parse(text.as_bytes()).map_err(|e| format!("{}: {e}", path.display()))?;
     std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;
     Ok(manifest)
 }

@@ -745,18 +745,15 @@ impl Inner {
         Ok(())
     }
 
-    /// Keeps the manifest's text of a version loaded (the one in use and the latest update).
+    /// Keeps the manifest's text of a version loaded (one a session: the first, and an update).
     fn keep_manifest_text(&self, version: &str, text: &str) {
-        let mut texts = self.manifest_texts.borrow_mut();
-        let current = self.session.borrow().manifest().model_version.clone();
-        texts.retain(|(v, _)| *v == current && v != version);
-        texts.push((version.to_owned(), text.to_owned()));
+        self.manifest_texts.borrow_mut().push((version.to_owned(), text.to_owned()));
     }
 
     /// The manifest's text of the version in use, if the loader loaded it.
     fn manifest_text(&self) -> Option<String> {
         let current = self.session.borrow().manifest().model_version.clone();
-        self.manifest_texts.borrow().iter().find(|(v, _)| *v == current).map(|(_, t)| t.clone())
+        self.manifest_texts.borrow().iter().rev().find(|(v, _)| *v == current).map(|(_, t)| t.clone())
     }
 
     /// The loader's events of a part loaded behind, but those the model's own sync reports
@@ -779,19 +776,21 @@ impl Inner {
     /// [`Self::load_behind`] does). Nothing when none is cached: it follows the first answer.
     async fn stage_from_cache(self: &Rc<Self>) -> JsResult<()> {
         let Some(loader) = &self.loader else { return Ok(()) };
-        let version = {
+        let sha = {
             let s = self.session.borrow();
             if s.stage_behind(&self.request).is_none() || !self.request.stage_first_if_cached(s.manifest()) {
                 return Ok(());
             }
-            s.manifest().model_version.clone()
+            let stage = s.manifest().files.iter().find(|f| f.role == crate::manifest::ROLE_RANKER);
+            stage.map(|f| f.sha256.clone()).unwrap_or_default()
         };
         let part = BehindPart::Stage;
-        let env = self.loader_env(part.prepare(), Some(self.part_events(part)))?.with_manifest_text(self.manifest_text());
+        let env =
+            self.loader_env(part.prepare(), Some(self.part_events(part)))?.with_manifest_text(self.manifest_text());
         let url = format!("{}#ranking-stage", loader.url);
+        // Cached: the stage's own record holds this model's stage.
         let cached = match crate::cache::FileStore::version(crate::sync::Env::store(&env), &url).await {
-            Ok(Some(v)) => crate::manifest::Manifest::parse(v.manifest_json.as_bytes())
-                .is_ok_and(|m| m.model_version == version),
+            Ok(Some(v)) => v.files.iter().any(|(_, s)| *s == sha),
             _ => false,
         };
         if !cached {
@@ -804,16 +803,10 @@ impl Inner {
             variant: self.variant.clone(),
             background: true,
         };
-        // A failure here is not reported: the stage is then loaded behind the first answer.
-        if let Ok((loaded, pending)) = crate::sync::load(&env, &req).await {
-            if loaded.source == crate::sync::Source::Cache {
-                self.attach_part(part, loaded.prepared, &loaded.manifest.model_version);
-                let rest = Rc::clone(self).part_rest(part, env, req, loaded.store, pending);
-                let _ = self.spawn(async move {
-                    rest.await;
-                    JsValue::UNDEFINED
-                });
-            }
+        // A failure here is not reported: the stage is then loaded behind the first answer. (Its
+        // newer version comes with the model's: the manifest read here is the model's own.)
+        if let Ok((loaded, _)) = crate::sync::load(&env, &req).await {
+            self.attach_part(part, loaded.prepared, &loaded.manifest.model_version);
         }
         Ok(())
     }
@@ -827,19 +820,7 @@ impl Inner {
             Err(e) => return self.part_failed(part, &e),
         };
         self.attach_part(part, loaded.prepared, &loaded.manifest.model_version);
-        self.part_rest(part, env, req, loaded.store, pending).await;
-    }
-
-    /// What follows a part's attachment: its commit, then its newer version.
-    async fn part_rest(
-        self: Rc<Self>,
-        part: BehindPart,
-        env: super::sync::WebEnv,
-        req: crate::sync::LoadRequest,
-        job: Option<crate::sync::StoreJob<super::sync::WebEnv>>,
-        pending: Option<crate::sync::Pending<super::sync::WebEnv>>,
-    ) {
-        if let Some(job) = job {
+        if let Some(job) = loaded.store {
             crate::sync::store(&env, job).await;
         }
         let Some(pending) = pending else { return };

@@ -203,14 +203,17 @@ test('worker mode: the same demo with the recommender in a Web Worker', async ()
   await p.close();
 });
 
-test('the ranking stage is the default; `ranking: tower` is the tower alone and skips ranker.bin', async () => {
+test('the ranking stage is the default (behind the first answer of a first visit); `ranking: tower` is the tower alone and skips ranker.bin', async () => {
   const r = await page.evaluate(async () => {
     const L = await import('/pkg/index.js');
     const url = '/www/artifacts/synthetic/manifest.json';
     const run = async (ranking) => {
       const fetched = [];
       const fetch = (u, init) => { fetched.push(String(u).split('/').pop()); return globalThis.fetch(u, init); };
-      const rec = await L.open(url, { storage: 'memory', fetch, ...(ranking ? { ranking } : {}) });
+      let staged;
+      const stage = new Promise((ok) => { staged = ok; });
+      const rec = await L.open(url, { storage: 'memory', fetch, ...(ranking ? { ranking } : {}), onEvent: (e) => { if (e.type === 'ranking-stage') staged(); } });
+      if (!ranking) await stage; // a first visit (memory storage: every visit is): the stage follows
       const first = (await rec.items())[3].id;
       await rec.record(first, 'purchase');
       const { items } = await rec.recommend({ k: 10 });
@@ -219,7 +222,7 @@ test('the ranking stage is the default; `ranking: tower` is the tower alone and 
       return out;
     };
     let bad;
-    try { await L.open(url, { storage: 'memory', ranking: 'both' }); } catch (e) { bad = e.code; }
+    try { await (await L.open(url, { storage: 'memory', ranking: 'both' })).ready; } catch (e) { bad = e.code; }
     return { two: await run(), tower: await run('tower'), bad };
   });
   assert.equal(r.two.ranking, 'two-stage');

@@ -84,6 +84,29 @@ for (const engine of ENGINES) {
       await p.evaluate(() => window.rec.close());
     });
 
+    test("a first visit answers from the manifest's first answer before the model, then the model takes over; a later visit waits for the model", async () => {
+      const p = await page('?cold');
+      const r = await p.evaluate(async ([dbName]) => {
+        const rec = await window.L.open('/model/manifest.json', { dbName });
+        const atOpen = rec.info.ranking;
+        const first = await rec.recommend({ k: 5 });
+        const info = await rec.ready;
+        const model = await rec.recommend({ k: 5 });
+        await rec.record(first.items[0].id, 'view');
+        await rec.close();
+        const again = await window.L.open('/model/manifest.json', { dbName });
+        const out = { atOpen, firstAnswer: first.firstAnswer ?? false, first: first.items.map((x) => x.id), ranking: info.ranking, model: model.items.map((x) => x.id), again: again.info.ranking, history: (await again.history()).length };
+        await again.close();
+        return out;
+      }, [dbName]);
+      assert.equal(r.atOpen, 'first-answer', JSON.stringify(r));
+      assert.equal(r.firstAnswer, true);
+      assert.deepEqual(r.first, r.model, "the first answer is the model's cold start");
+      assert.ok(['tower', 'two-stage'].includes(r.ranking), r.ranking);
+      assert.notEqual(r.again, 'first-answer', 'a returning visitor gets the model from the first answer on');
+      assert.equal(r.history, 1);
+    });
+
     test('nothing cached and the network down: a typed error', async () => {
       const p = await page();
       state.down = true;

@@ -1,0 +1,32 @@
+// The first answer of a first visit, before the wasm module and the model: the manifest's
+// `first_answer`, the model's own answer to an empty history (written by the trainer: src/train/
+// export.rs). Only `k` is honoured here; any other option waits for the model, which owns every rule.
+
+/**
+ * `{ text, items, info }` when nothing of this library's is here yet (no database of `dbName`, as
+ * `indexedDB.databases()` tells; memory storage): the manifest, fetched at once. Else null (or
+ * `firstAnswer: false`, an app's store, `update: 'wait'`): the loader fetches the manifest itself.
+ */
+export async function firstAnswer(url, opts, signal) {
+  if (opts.firstAnswer === false || opts.store || opts.update === 'wait') return null;
+  try {
+    if (opts.storage !== 'memory' && (await indexedDB.databases()).some((d) => d.name === opts.dbName)) return null;
+    const init = { cache: 'no-cache', signal };
+    const href = String(new URL(url, globalThis.location?.href));
+    const res = await (opts.fetch ? opts.fetch(href, init) : fetch(href, init));
+    if (!res.ok) return null;
+    const text = await res.text();
+    const m = JSON.parse(text);
+    const items = m.first_answer;
+    const ok = Array.isArray(items) && items.length && items.every((x) => typeof x?.id === 'string');
+    return { text, items: ok ? items : null, info: { modelVersion: m.model_version, dataset: m.dataset, items: m.items, dim: m.dim } };
+  } catch { return null; }
+}
+
+/** `recommend(options)` from the first answer, or null (the model answers). `reason` words a reason. */
+export function answerFrom(list, options = {}, reason) {
+  const k = options?.k ?? 10;
+  if (typeof options !== 'object' || !options || Object.entries(options).some(([o, v]) => o !== 'k' && v !== undefined) || !Number.isInteger(k) || k < 1 || k > list.length) return null;
+  const items = list.slice(0, k).map((x) => ({ id: x.id, title: x.title, category: x.category ?? null, score: x.score, reason: reason(x.pinned ? 'pinned' : 'popular') }));
+  return { items, coldStart: !list.slice(0, k).some((x) => x.pinned), tookMs: 0, firstAnswer: true };
+}
