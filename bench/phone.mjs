@@ -70,6 +70,7 @@ const makeExport = (n, dir) => [
   `cargo run -q --features train --example bench_ranker -- ${n} 32 ${dir}/ranker.bin`,
   `node bench/make-export.mjs ${n} ${dir}`,
   `cargo run -q --features train --example compact_meta -- ${dir}`,
+  `cargo run -q --features train --bin localrec-train -- --first-answer ${dir}`,
 ];
 const CATALOGS = {
   '2k': { url: '/www/artifacts/synthetic/manifest.json', make: ['git checkout -- www/artifacts/synthetic   (or: bash scripts/export-synthetic.sh)'] },
