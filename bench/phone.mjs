@@ -264,7 +264,7 @@ for (const { profile, cat, visits, failures } of results.values()) {
   const last = visits.at(-1);
   // The model in use at the end (and at the first answer, when something followed it).
   const model = (i) => `${i.precision}${i.refined ? ' + refine' : ''}, ${i.ranking}`;
-  const modelCell = model(last.atFirst) === model(last.info) ? model(last.info) : `${model(last.atFirst)} → ${model(last.info)}`;
+  const modelCell = `${last.atFirst.firstAnswer ? 'first answer → ' : ''}${model(last.atFirst) === model(last.info) ? model(last.info) : `${model(last.atFirst)} → ${model(last.info)}`}`;
   const clicks = visits.flatMap((v) => v.clicks);
   const incomplete = visits.filter((v) => v.fullMs == null).length;
   const full = `${ms(med((v) => v.fullMs))}${incomplete ? ` (${visits.flatMap((v) => v.notes).filter((n) => !n.endsWith('followed')).join(', ')}: ${incomplete} of ${visits.length})` : ''}`;

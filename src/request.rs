@@ -7,8 +7,8 @@
 //! Device class, as native apps ship variants per device: with Data Saver on, or at most 2 GB of
 //! device memory (`navigator.connection.saveData`, `navigator.deviceMemory`: Chromium only,
 //! elsewhere absent), the compact item tables come first (pq, then pca: 64 bytes an item at 384
-//! dimensions each) and no refine plane is fetched unless the app asks (`refine: 'always'`); else
-//! int8 first. f32 last. Large catalogs ship no int8 (the exporter leaves it out from 50,000
+//! dimensions each), and neither a refine plane nor a ranking stage above `autoStageBytes` is fetched
+//! unless the app asks (`refine: 'always'`, `ranking: 'progressive'`); else int8 first. f32 last. Large catalogs ship no int8 (the exporter leaves it out from 50,000
 //! items), so there every device loads a compact table.
 
 use crate::error::{Error, Result};
@@ -182,10 +182,17 @@ impl FileRequest {
     }
 
     /// The ranking stage's role when it may follow the first answer (`'auto'` and `'progressive'`),
-    /// if `manifest` ships one.
+    /// if `manifest` ships one. On a constrained device (Data Saver, at most 2 GB) `'auto'` never
+    /// downloads a stage above `auto_stage_bytes` (at 100,000 items it is 13 MB): the tower answers
+    /// alone unless the app asks for the stage (`'progressive'`, `'two-stage'`).
     pub fn stage_behind(&self, manifest: &Manifest) -> Option<&'static str> {
-        let behind = matches!(self.ranking, Ranking::Auto | Ranking::Progressive);
-        (behind && entry(manifest, manifest::ROLE_RANKER).is_some()).then_some(manifest::ROLE_RANKER)
+        let e = entry(manifest, manifest::ROLE_RANKER)?;
+        let behind = match self.ranking {
+            Ranking::Progressive => true,
+            Ranking::Auto => !self.device.constrained() || e.bytes <= self.auto_stage_bytes,
+            Ranking::TwoStage | Ranking::Tower => false,
+        };
+        behind.then_some(manifest::ROLE_RANKER)
     }
 
     /// Whether a ranking stage that is already cached should be attached before the first answer

@@ -57,6 +57,23 @@ fn auto_attaches_a_cached_stage_first_up_to_its_size_limit() {
 }
 
 #[test]
+fn a_constrained_device_never_downloads_a_large_stage_unless_asked() {
+    let m = manifest();
+    let bytes = m.files.iter().find(|f| f.role == "ranker").unwrap().bytes as f64;
+    for device in [DeviceClass { save_data: true, memory_gb: None }, DeviceClass { save_data: false, memory_gb: Some(2.0) }] {
+        let req = |ranking: Option<&str>, limit: f64| FileRequest::parse(None, ranking, None, Some(limit), device).unwrap();
+        assert!(req(None, bytes).stage_behind(&m).is_some(), "{device:?}: a stage within the limit follows");
+        assert!(req(None, bytes - 1.0).stage_behind(&m).is_none(), "{device:?}: a larger one is never fetched");
+        assert!(req(Some("progressive"), bytes - 1.0).stage_behind(&m).is_some(), "{device:?}: unless the app asks");
+        assert!(req(Some("two-stage"), bytes - 1.0).roles().iter().any(|r| r == "ranker"), "{device:?}");
+    }
+    // An ordinary device (4 GB) loads it behind whatever its size.
+    let ordinary = DeviceClass { save_data: false, memory_gb: Some(4.0) };
+    let r = FileRequest::parse(None, None, None, Some(bytes - 1.0), ordinary).unwrap();
+    assert!(r.stage_behind(&m).is_some());
+}
+
+#[test]
 fn bad_options_are_typed_errors() {
     for (ranking, bytes) in [(Some("fast"), None), (None, Some(-1.0)), (None, Some(1.5)), (None, Some(f64::NAN))] {
         let e = FileRequest::parse(None, ranking, None, bytes, DeviceClass::default()).unwrap_err();
