@@ -28,7 +28,12 @@ fn the_shipped_manifests_carry_the_models_own_first_answer() {
         let shipped = Manifest::parse(&std::fs::read(&path).unwrap()).unwrap().first_answer;
         assert_eq!(shipped.len(), FIRST_ANSWER_ITEMS, "{name}");
         // Recomputed from the files: the same items, in the same order (not a stale list).
-        assert_eq!(first_answer(&path).unwrap(), shipped, "{name}: run localrec-train --first-answer {}", path.display());
+        assert_eq!(
+            first_answer(&path).unwrap(),
+            shipped,
+            "{name}: run localrec-train --first-answer {}",
+            path.display()
+        );
         assert!(shipped.iter().all(|x| !x.pinned && x.score == 0.0 && !x.title.is_empty()), "{name}");
     }
 }
@@ -60,7 +65,8 @@ fn rules_edited_by_hand_are_kept_and_obeyed() {
 
 #[test]
 fn a_malformed_first_answer_is_an_invalid_manifest() {
-    let shipped: serde_json::Value = serde_json::from_slice(&std::fs::read(Path::new(DEMO).join("manifest.json")).unwrap()).unwrap();
+    let shipped: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(Path::new(DEMO).join("manifest.json")).unwrap()).unwrap();
     let item = serde_json::json!({ "id": "sku-00001", "title": "t", "score": 0.0 });
     for bad in [
         serde_json::json!([{ "id": 7, "title": "t", "score": 0.0 }]),

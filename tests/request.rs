@@ -60,8 +60,11 @@ fn auto_attaches_a_cached_stage_first_up_to_its_size_limit() {
 fn a_constrained_device_never_downloads_a_large_stage_unless_asked() {
     let m = manifest();
     let bytes = m.files.iter().find(|f| f.role == "ranker").unwrap().bytes as f64;
-    for device in [DeviceClass { save_data: true, memory_gb: None }, DeviceClass { save_data: false, memory_gb: Some(2.0) }] {
-        let req = |ranking: Option<&str>, limit: f64| FileRequest::parse(None, ranking, None, Some(limit), device).unwrap();
+    for device in
+        [DeviceClass { save_data: true, memory_gb: None }, DeviceClass { save_data: false, memory_gb: Some(2.0) }]
+    {
+        let req =
+            |ranking: Option<&str>, limit: f64| FileRequest::parse(None, ranking, None, Some(limit), device).unwrap();
         assert!(req(None, bytes).stage_behind(&m).is_some(), "{device:?}: a stage within the limit follows");
         assert!(req(None, bytes - 1.0).stage_behind(&m).is_none(), "{device:?}: a larger one is never fetched");
         assert!(req(Some("progressive"), bytes - 1.0).stage_behind(&m).is_some(), "{device:?}: unless the app asks");
