@@ -155,7 +155,7 @@ export class LocalRecommender {
     this._connected.resolve(this.info);
   }
 
-  /** The session, once the model is in use (waits for it after a first answer; `personal`: no more first answer). */
+  /** The session, once the model is in use (`personal`: the first answer no longer applies). */
   async _live(personal) {
     this._check();
     if (personal) this._first = null;
@@ -210,8 +210,8 @@ export class LocalRecommender {
    */
   async record(itemId, kind, time) {
     this._check();
-    this._first = null; // a personal answer comes next: from the model
-    // Made before the model is in use: it counts, at the time it was made, once the model is.
+    this._first = null;
+    // Made before the model is in use: it counts, at its own time, once the model is.
     const at = time ?? (this._session ? undefined : Date.now() / 1000);
     const session = this._session ?? await this._live(); // at once when it is (no await: one task)
     const t0 = now();

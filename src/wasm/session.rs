@@ -803,11 +803,9 @@ impl Inner {
             variant: self.variant.clone(),
             background: true,
         };
-        // A failure here is not reported: the stage is then loaded behind the first answer. (Its
-        // newer version comes with the model's: the manifest read here is the model's own.)
-        if let Ok((loaded, _)) = crate::sync::load(&env, &req).await {
-            self.attach_part(part, loaded.prepared, &loaded.manifest.model_version);
-        }
+        // Read from the cache, checked against the model's own manifest (its text: no request).
+        // Failing, it is loaded again behind the first answer.
+        Rc::clone(self).load_part(part, env, req).await;
         Ok(())
     }
 

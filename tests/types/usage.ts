@@ -1,12 +1,12 @@
 // Type-checked with `tsc -p tests/types` in the test command: the package's public API as an app
 // written in strict TypeScript uses it. A wrong or missing declaration in js/index.d.ts fails here.
-import { open, openInWorker, LocalRecError, type Recommendations, type SyncEvent, type HistoryEvent } from 'localrec';
+import { open, openInWorker, LocalRecError, type Recommendations, type SyncEvent, type HistoryEvent, type RecommenderInfo } from 'localrec';
 
 export async function quickStart(): Promise<string[]> {
   const rec = await open('/models/shop/manifest.json', {
     onProgress: (p) => console.log(p.file, p.bytesDone / p.bytesTotal),
     onDegraded: (e: SyncEvent) => console.warn(e.reason, e.message),
-    update: 'background',
+    update: 'background', firstAnswer: true,
     onEvent: (e: SyncEvent) => {
       if (e.type === 'update' && !e.applied) void rec.applyUpdate().then((switched: boolean) => console.log(switched, e.modelVersion, e.previousVersion, e.source));
     },
@@ -16,13 +16,16 @@ export async function quickStart(): Promise<string[]> {
   const recs: Recommendations = await rec.recommend({ k: 10, excludeSeen: true, categories: ['Kitchen'], maxPerCategory: 3 });
   const lines = recs.items.map((it) => `${it.title} (${it.score.toFixed(3)}): ${it.reason.text}`);
   const together: string[] = recs.items.filter((it) => it.reason.source === 'together').map((it) => it.reason.itemId ?? '');
-  const ranking: 'two-stage' | 'tower' = rec.info.ranking;
-  const table: 'int8' | 'pq' | 'pca' | 'f32' = rec.info.precision;
+  // Before the model is in use (a first visit's first answer), `info` is the manifest's.
+  const ready: RecommenderInfo = await rec.ready;
+  const ranking: 'two-stage' | 'tower' | 'first-answer' = ready.ranking;
+  const table: 'int8' | 'pq' | 'pca' | 'f32' | null = rec.info.precision;
+  const early: true | undefined = (await rec.recommend({ k: 5 })).firstAnswer;
   const refined: boolean = rec.info.refined;
   const kept = await rec.storage();
   console.log(kept.versions.map((v) => `${v.manifestUrl} ${v.modelVersion} ${v.bytes}`), kept.files, kept.bytes, kept.usage ?? 0, kept.quota ?? 0);
   if (kept.bytes > 50e6) await rec.clearCache();
-  console.log(together, ranking, table, refined);
+  console.log(together, ranking, table, refined, early);
   const history: HistoryEvent[] = await rec.history();
   const json: string = await rec.exportHistory();
   await rec.clearHistory();
