@@ -5,12 +5,15 @@
 /**
  * `{ text, items, info }` when nothing of this library's is here yet (no database of `dbName`, as
  * `indexedDB.databases()` tells; memory storage): the manifest, fetched at once. Else null (or
- * `firstAnswer: false`, an app's store, `update: 'wait'`): the loader fetches the manifest itself.
+ * `firstAnswer: false`, an app's store, rules or variant, `update: 'wait'`): the loader fetches it.
  */
 export async function firstAnswer(url, opts, signal) {
   if (opts.firstAnswer === false || opts.store || opts.update === 'wait') return null;
   try {
-    if (opts.storage !== 'memory' && (await indexedDB.databases()).some((d) => d.name === opts.dbName)) return null;
+    if (opts.rules || opts.variant) return null; // the app's rules or variant: only the model knows
+    // (An IndexedDB that does not answer in 1 s is no first visit's: the loader waits for it.)
+    const dbs = opts.storage === 'memory' ? [] : await Promise.race([indexedDB.databases(), new Promise((_, no) => setTimeout(no, 1000))]);
+    if (dbs.some((d) => d.name === opts.dbName)) return null;
     const init = { cache: 'no-cache', signal };
     const href = String(new URL(url, globalThis.location?.href));
     const res = await (opts.fetch ? opts.fetch(href, init) : fetch(href, init));
@@ -18,7 +21,7 @@ export async function firstAnswer(url, opts, signal) {
     const text = await res.text();
     const m = JSON.parse(text);
     const items = m.first_answer;
-    const ok = Array.isArray(items) && items.length && items.every((x) => typeof x?.id === 'string');
+    const ok = Array.isArray(items) && items.length && items.length <= 50 && items.every((x) => typeof x?.id === 'string' && typeof x.title === 'string' && Number.isFinite(x.score));
     return { text, items: ok ? items : null, info: { modelVersion: m.model_version, dataset: m.dataset, items: m.items, dim: m.dim } };
   } catch { return null; }
 }

@@ -41,6 +41,8 @@ export interface SyncEvent {
    * ready: after a first answer (a first visit), the model is in use (`info`; `ready` resolves).
    * load-failed: after a first answer, the model could not be loaded (`reason`: an error code; `ready`
    *   rejects with it); `recommend({ k })` keeps giving the first answer.
+   * first-answer-stale: the manifest's first answer is not the model's own cold start (its rules were
+   *   edited after it was written: run `localrec-train --first-answer` on it).
    * ranking-stage: 'progressive' or 'auto' (a first visit, or a large stage): the stage loaded behind
    *   the first answer is verified and in use (`info`).
    * ranking-stage-failed: the stage loaded behind the first answer could not be loaded (`reason`: an
@@ -48,7 +50,7 @@ export interface SyncEvent {
    * refine: a pq item table's refine plane is verified and attached (`info.refined`).
    * refine-failed: the refine plane could not be loaded (`reason`: an error code); pq answers alone.
    */
-  type: 'ready' | 'load-failed' | 'degraded' | 'offline' | 'update' | 'update-failed' | 'corrupt-cache' | 'delta-failed' | 'history-skipped' | 'history-changed' | 'ranking-stage' | 'ranking-stage-failed' | 'refine' | 'refine-failed';
+  type: 'ready' | 'load-failed' | 'first-answer-stale' | 'degraded' | 'offline' | 'update' | 'update-failed' | 'corrupt-cache' | 'delta-failed' | 'history-skipped' | 'history-changed' | 'ranking-stage' | 'ranking-stage-failed' | 'refine' | 'refine-failed';
   reason?: 'indexeddb-unavailable' | 'quota' | 'store-failed' | 'history-unreadable' | ErrorCode;
   file?: string;
   /** history-skipped: damaged events by reason ('not-an-object', 'bad-id', 'bad-kind', 'bad-time'). */

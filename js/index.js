@@ -79,6 +79,7 @@ export async function open(manifestUrl, options = {}) {
   const wasm = initWasm(opts.wasmUrl);
   wasm.catch(() => {}); // awaited below; avoid an unhandled rejection if another step fails first
   const first = await firstAnswer(manifestUrl, opts, abort.signal); // while the wasm module downloads
+  abort.signal.throwIfAborted(); // aborted meanwhile: nothing created
   const rec = new LocalRecommender(opts, emit, abort, metrics, first);
   rec._connect(manifestUrl, wasm, first?.text);
   if (!first?.items) await rec.ready; // no first answer to give: the model's own is the first
@@ -107,7 +108,10 @@ export class LocalRecommender {
     this._shadowTimer = null;
     /** The manifest's first answer, given until the model is in use or the visitor does anything. */
     this._first = first?.items ?? null;
+    this._firstAll = this._first;
     this._early = this._first !== null;
+    /** Calls made before the model is in use, run on it in order before it answers anything. */
+    this._queue = [];
     // Until the model is in use: the manifest's figures.
     this.info = { ...first?.info, precision: null, ranking: 'first-answer', refined: false, experiment: null, variant: null, source: 'manifest', updateError: null, storage: null, persisted: false, degraded: false };
     let connected;
@@ -125,6 +129,7 @@ export class LocalRecommender {
     let store = null;
     try {
       await wasm;
+      abort.signal.throwIfAborted();
       store = await storeFor(opts, emit);
       // Persistent storage (not evicted under pressure), asked for without delaying anything.
       if (store.kind === 'indexeddb' && opts.persist !== false) globalThis.navigator?.storage?.persist?.().then((p) => { this.info.persisted = p === true; }, () => {});
@@ -132,20 +137,36 @@ export class LocalRecommender {
       // histories, rules, experiment; then behind it an update, the stage, the refine plane, the shadow.
       const session = await Session.connect(String(manifestUrl), store.history, {
         ...opts, signal: abort.signal, manifestText,
-        onEvent: (e) => (this._session ? this._sessionEvent(e) : emit(e)),
+        onEvent: (e) => { if (!this._closed) (this._session ? this._sessionEvent(e) : emit(e)); },
         onProgress: (p) => { metrics.progress(p.bytesDone); try { opts.onProgress?.(p); } catch (e) { console.error(e); } },
       });
-      if (this._closed) { session.free(); throw new DOMException('closed while opening', 'AbortError'); }
+      if (this._closed) { // closed while opening: what the load started is finished, then closed
+        await session.idle();
+        session.close();
+        session.free();
+        if (!opts.store) store.close();
+        throw new DOMException('closed while opening', 'AbortError');
+      }
+      // The manifest's first answer must be the model's own (a manifest edited since it was written is not).
+      const list = this._firstAll;
+      if (list && !session.history().length && session.recommend({ k: list.length }).ids.join() !== list.map((x) => x.id).join()) {
+        emit({ type: 'first-answer-stale', message: "the manifest's first answer is not the model's cold-start answer: run localrec-train --first-answer on it" });
+      }
+      // What the visitor did before the model was in use, in order, before it answers anything.
+      for (let q; (q = this._queue.shift());) { try { q.resolve(await q.f(session)); } catch (e) { q.reject(e); } }
       this._session = session;
       this._store = store;
       Object.assign(this.info, this._modelInfo(), { storage: store.kind, degraded: store.kind === 'memory' || this.info.degraded });
     } catch (e) {
       abort.abort();
-      if (store && !opts.store) await store.discard(); // a failed first visit leaves no database behind
+      if (store && !opts.store && !this._closed) await store.discard(); // a failed first visit leaves no database behind
       const err = e?.name === 'AbortError' ? e : fromWasm(e);
       // A DOMException's `code` is a legacy number (20 for an abort): only the library's codes are codes.
       metrics.error('open', err instanceof LocalRecError ? err.code : err?.name === 'AbortError' ? 'aborted' : 'internal');
       if (this._early && !this._closed && err instanceof LocalRecError) emit({ type: 'load-failed', reason: err.code, message: `the model could not be loaded (${err.message}): the first answer stays`, error: err });
+      this._first = this._firstAll; // the first answer stays
+      const closed = new LocalRecError('closed', 'this recommender was closed');
+      for (let q; (q = this._queue.shift());) q.reject(this._closed ? closed : err);
       this._connected.reject(err);
       return;
     }
@@ -155,13 +176,15 @@ export class LocalRecommender {
     this._connected.resolve(this.info);
   }
 
-  /** The session, once the model is in use (`personal`: the first answer no longer applies). */
-  async _live(personal) {
+  /**
+   * `f(session)` once the model is in use: at once if it is, else queued (`personal`: the first
+   * answer no longer applies).
+   */
+  _call(personal, f) {
     this._check();
     if (personal) this._first = null;
-    const s = this._session ?? (await this.ready, this._session);
-    this._check();
-    return s;
+    if (this._session) return f(this._session);
+    return new Promise((resolve, reject) => this._queue.push({ f, resolve, reject }));
   }
 
   /** The model and experiment in use, as the session reports them (it owns them; `info` mirrors). */
@@ -176,9 +199,8 @@ export class LocalRecommender {
    * true if it switched, false if no update is waiting.
    */
   async applyUpdate() {
-    const session = await this._live();
     let applied;
-    try { applied = session.applyUpdate(); } catch (e) { throw fromWasm(e); }
+    try { applied = await this._call(false, (s) => s.applyUpdate()); } catch (e) { throw fromWasm(e); }
     if (applied) Object.assign(this.info, this._modelInfo()); // the history, dismissals and rules carry over
     return applied;
   }
@@ -201,7 +223,7 @@ export class LocalRecommender {
   }
 
   /** Resolves once the history recorded so far is in storage. */
-  async flush() { await (await this._live()).flush(); }
+  async flush() { await this._call(false, (s) => s.flush()); }
 
   /**
    * Records an interaction: kind 'view' | 'cart' | 'purchase' (or an alias), time in seconds
@@ -210,13 +232,11 @@ export class LocalRecommender {
    */
   async record(itemId, kind, time) {
     this._check();
-    this._first = null;
     // Made before the model is in use: it counts, at its own time, once the model is.
     const at = time ?? (this._session ? undefined : Date.now() / 1000);
-    const session = this._session ?? await this._live(); // at once when it is (no await: one task)
     const t0 = now();
     let scored;
-    try { scored = session.record(itemId, kind, at); } catch (e) {
+    try { scored = await this._call(true, (s) => s.record(itemId, kind, at)); } catch (e) {
       const err = fromWasm(e);
       this._metrics.error('record', err.code);
       throw err;
@@ -236,10 +256,9 @@ export class LocalRecommender {
   async recommend(options) {
     this._check();
     if (!this._session && this._first) { const early = answerFrom(this._first, options, reasonOf); if (early) return early; }
-    const session = this._session ?? await this._live();
     const t0 = now();
     let r;
-    try { r = session.recommend(options); } catch (e) {
+    try { r = await this._call(false, (s) => s.recommend(options)); } catch (e) {
       const err = fromWasm(e);
       this._metrics.error('recommend', err.code);
       throw err;
@@ -258,8 +277,7 @@ export class LocalRecommender {
    * moves away from what was dismissed). Kept in storage like the history, cleared with it.
    */
   async dismiss(itemId) {
-    const session = await this._live(true);
-    try { session.dismiss(itemId); } catch (e) { throw fromWasm(e); }
+    try { await this._call(true, (s) => s.dismiss(itemId)); } catch (e) { throw fromWasm(e); }
     this._scheduleShadow();
   }
 
@@ -270,8 +288,7 @@ export class LocalRecommender {
    * Every rule obeys the filters and keeps exactly k results where enough items are eligible.
    */
   async setRules(rules) {
-    const session = await this._live(true);
-    try { session.setRules(rules); } catch (e) { throw fromWasm(e); }
+    try { await this._call(true, (s) => s.setRules(rules)); } catch (e) { throw fromWasm(e); }
     this._scheduleShadow();
   }
 
@@ -281,9 +298,8 @@ export class LocalRecommender {
    * result's scores per stage (tower, ranking stage, boost) and the model's self-checks.
    */
   async explain(options) {
-    const session = await this._live();
     let e;
-    try { e = session.explain(options); } catch (err) { throw fromWasm(err); }
+    try { e = await this._call(false, (s) => s.explain(options)); } catch (err) { throw fromWasm(err); }
     return { ...e, modelVersion: this.info.modelVersion, variant: this.info.variant, precision: this.info.precision, ranking: this.info.ranking };
   }
 
@@ -301,19 +317,19 @@ export class LocalRecommender {
   }
 
   /** Item metadata by id (`null` if unknown). */
-  async item(id) { const s = await this._live(); try { return s.item(id); } catch (e) { throw fromWasm(e); } }
+  async item(id) { try { return await this._call(false, (s) => s.item(id)); } catch (e) { throw fromWasm(e); } }
 
   /** All items' metadata (id, title, category), in catalog order. */
-  async items() { return (await this._live()).items(); }
+  async items() { return this._call(false, (s) => s.items()); }
 
   /** Category names. */
-  async categories() { return (await this._live()).categories(); }
+  async categories() { return this._call(false, (s) => s.categories()); }
 
   /** The visitor's history, oldest first: [{ id, kind, time }]. */
-  async history() { return (await this._live()).history(); }
+  async history() { return this._call(false, (s) => s.history()); }
 
   /** The history as a JSON string (for a "download my data" button; `importHistory` reads it). */
-  async exportHistory() { return (await this._live()).exportHistory(); }
+  async exportHistory() { return this._call(false, (s) => s.exportHistory()); }
 
   /**
    * Adds the events of an exported history that this one lacks (the way back after a browser wiped
@@ -321,8 +337,7 @@ export class LocalRecommender {
    * version rejects with `invalid-history` and changes nothing.
    */
   async importHistory(json) {
-    const session = await this._live(true);
-    try { return await session.importHistory(json); } catch (e) { throw fromWasm(e); }
+    try { return await this._call(true, (s) => s.importHistory(json)); } catch (e) { throw fromWasm(e); }
   }
 
   /**
@@ -331,7 +346,7 @@ export class LocalRecommender {
    * Never an item id, a title, a category or an event of the history.
    */
   async stats() {
-    await this._live();
+    await this._call(false, () => {});
     const cacheBytes = await this._store.files.summary().then((s) => s.bytes, () => null);
     const { modelVersion, source, precision, ranking, storage } = this.info;
     const x = this._session.modelInfo();
@@ -345,7 +360,7 @@ export class LocalRecommender {
    * their bytes, and the browser's own estimate of the origin's usage and quota (or null).
    */
   async storage() {
-    await this._live();
+    await this._call(false, () => {});
     const s = await this._store.files.summary().catch((e) => { throw fromWasm(e); });
     const estimate = await globalThis.navigator?.storage?.estimate?.().catch(() => null);
     return { kind: this._store.kind, persisted: this.info.persisted, ...s, usage: estimate?.usage ?? null, quota: estimate?.quota ?? null };
@@ -356,14 +371,14 @@ export class LocalRecommender {
    * answering from memory; the next `open` downloads it again.
    */
   async clearCache() {
-    await this._live();
+    await this._call(false, () => {});
     await this._store.files.clear().catch((e) => { throw fromWasm(e); });
   }
 
   /** Deletes the history and the dismissals, here and in storage; other open tabs follow. */
   async clearHistory() {
-    const session = await this._live(true);
-    try { await session.clearHistory(); } catch (err) {
+    this._check();
+    try { await this._call(true, (s) => s.clearHistory()); } catch (err) {
       const e = fromWasm(err);
       this.info.degraded = true;
       this._emit({ type: 'degraded', reason: e.code === 'quota' ? 'quota' : 'store-failed', message: `could not delete the stored history: ${e.message}` });

@@ -11,6 +11,8 @@ const aborter = new AbortController();
 let queue = Promise.resolve();
 self.onmessage = ({ data }) => {
   if (data.method === 'abort') { aborter.abort(new DOMException(data.reason, 'AbortError')); return; }
+  // A close stops a load still running at once: the calls queued behind it are not waited for.
+  if (data.method === 'close') aborter.abort(new DOMException('closed', 'AbortError'));
   if (data.method === 'stored' || data.method === 'ready') { handle(data); return; }
   queue = queue.then(() => handle(data));
 };
@@ -50,6 +52,8 @@ async function handle(data) {
     self.postMessage({ id, result }, transfer);
     if (method === 'close') self.close();
   } catch (e) {
-    self.postMessage({ id, error: { message: e?.message ?? String(e), code: e?.code ?? 'internal' } });
+    // (A DOMException's `code` is a number: an abort here is the recommender closing.)
+    const code = typeof e?.code === 'string' ? e.code : e?.name === 'AbortError' ? 'closed' : 'internal';
+    self.postMessage({ id, error: { message: e?.message ?? String(e), code } });
   }
 }

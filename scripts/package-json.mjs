@@ -17,7 +17,9 @@ pkg.exports = {
   './localrec_bg.wasm': './localrec_bg.wasm',
   './package.json': './package.json',
 };
-pkg.files = [...new Set([...(pkg.files ?? []), ...api])];
+// The release build minifies the JS and writes a source map beside each file.
+const maps = [...api, 'localrec.js'].filter((f) => f.endsWith('.js')).map((f) => `${f}.map`);
+pkg.files = [...new Set([...(pkg.files ?? []), ...api, ...maps])];
 pkg.sideEffects = ['./worker.js'];
 pkg.keywords = ['recommender', 'recommendations', 'wasm', 'webassembly', 'offline', 'privacy', 'indexeddb', 'burn'];
 writeFileSync(path, JSON.stringify(pkg, null, 2) + '\n');

@@ -450,7 +450,10 @@ describe('IndexedDB only', () => {
       // An option the first answer cannot honour waits for the model (and the filter holds).
       const filtered = rec.recommend({ k: 5, categories: ['Kitchen'] });
       const time = Date.now() / 1000 - 5;
+      // Asked for before the interaction: answered once the model is in use, with it applied.
+      const onReady = rec.ready.then(() => rec.recommend({ k: 10 }));
       await rec.record(first.items[0].id, 'view', time); // made early: waits for the model, then counts
+      const atReady = await onReady;
       const personal = await rec.recommend({ k: 10 });
       atFirst.filtered = (await filtered).items.map((x) => x.category);
       const atPersonal = { ranking: rec.info.ranking, wasm: wasm(), events: [...events] };
@@ -459,7 +462,7 @@ describe('IndexedDB only', () => {
       const full = await rec.recommend({ k: 10 });
       const out = {
         first: first.items.map((x) => x.id), firstReasons: first.items.map((x) => x.reason.kind), firstAnswer: first.firstAnswer === true, atFirst,
-        personal: personal.items.map((x) => x.id), atPersonal, stageEvent, full: full.items.map((x) => x.id), fullRanking: rec.info.ranking,
+        personal: personal.items.map((x) => x.id), atPersonal, stageEvent, atReady: { cold: atReady.coldStart, ids: atReady.items.map((x) => x.id) }, full: full.items.map((x) => x.id), fullRanking: rec.info.ranking,
         history: await rec.history(), events,
       };
       await rec.close();
@@ -480,6 +483,7 @@ describe('IndexedDB only', () => {
     assert.equal(r.atPersonal.ranking, 'tower', 'the tower answered before the stage arrived');
     assert.ok(r.atPersonal.events.includes('ready'), JSON.stringify(r.atPersonal.events));
     assert.ok(!r.personal.includes(r.first[0]), 'the early view counts (seen items are left out)');
+    assert.ok(!r.atReady.cold && !r.atReady.ids.includes(r.first[0]), "an answer on 'ready' has the early view applied");
     assert.equal(r.stageEvent, 'ranking-stage');
     assert.equal(r.fullRanking, 'two-stage');
     assert.deepEqual(r.full, r.twoStage, 'once the full model is in use: the answer of every file before the first answer, for the same history');
@@ -503,6 +507,42 @@ describe('IndexedDB only', () => {
     assert.deepEqual(state.requests, []);
     assert.deepEqual([again.source, again.ranking], ['cache', 'two-stage']);
     assert.deepEqual(again.ids, r.full);
+  });
+
+  test("a first visit whose model cannot be loaded keeps its first answer: 'load-failed', typed rejections; a stale first answer is reported", async () => {
+    const page = await newPage(context);
+    state.fault = async (name, body, res) => { if (name !== 'tower.bin') return false; res.writeHead(500); res.end(); return true; };
+    const r = await page.evaluate(async () => {
+      const events = [];
+      const rec = await window.L.open('/model/manifest.json', { dbName: 'first-failed', onEvent: (e) => events.push({ type: e.type, reason: e.reason ?? null }) });
+      const first = (await rec.recommend({ k: 5 })).items.map((x) => x.id);
+      const code = (p) => p.then(() => 'ok', (e) => e.code);
+      const record = await code(rec.record(first[0], 'view'));
+      const ready = await code(rec.ready);
+      const after = await rec.recommend({ k: 5 }).then((a) => ({ ids: a.items.map((x) => x.id), firstAnswer: a.firstAnswer }), (e) => e.code);
+      await rec.close();
+      const left = (await indexedDB.databases()).some((d) => d.name === 'first-failed');
+      return { events, record, ready, first, after, left };
+    });
+    assert.equal(r.ready, 'network', JSON.stringify(r));
+    assert.equal(r.record, 'network', 'an interaction made early is rejected with the load\'s error');
+    assert.ok(r.events.some((e) => e.type === 'load-failed' && e.reason === 'network'), JSON.stringify(r.events));
+    assert.deepEqual(r.after, { ids: r.first, firstAnswer: true }, 'the first answer stays');
+    assert.equal(r.left, false, 'no database left behind');
+    // A manifest whose rules changed after its first answer was written: the model says so.
+    state.fault = null;
+    state.patch = (m) => { m.rules = { block: [m.first_answer[0].id] }; };
+    const stale = await page.evaluate(async () => {
+      const events = [];
+      const rec = await window.L.open('/model/manifest.json', { dbName: 'first-stale', onEvent: (e) => events.push(e.type) });
+      const early = (await rec.recommend({ k: 3 })).items.map((x) => x.id);
+      await rec.ready;
+      const model = (await rec.recommend({ k: 3 })).items.map((x) => x.id);
+      await rec.close();
+      return { events, early, model };
+    });
+    assert.ok(stale.events.includes('first-answer-stale'), JSON.stringify(stale.events));
+    assert.ok(!stale.model.includes(stale.early[0]), 'the model obeys the rule');
   });
 
   test('a reload after going offline starts from IndexedDB', async () => {
