@@ -770,6 +770,15 @@ pub async fn load<E: Env>(env: &E, req: &LoadRequest) -> Result<(Loaded<E>, Opti
     }
 }
 
+/// The cached version of `req.url`, verified and prepared, from the cache alone: no manifest
+/// request, no download. `None` when none is cached or a file is missing or damaged (a damaged file
+/// is reported and deleted, as [`load`] does). How a returning visit attaches a part it cached
+/// before its first answer, without ever waiting for the network.
+pub async fn load_cached<E: Env>(env: &E, req: &LoadRequest) -> Result<Option<Loaded<E>>, E::Error> {
+    let mut cached = read_cached(env, req).await;
+    from_cache(env, req, &mut cached, None).await
+}
+
 /// The background half of an offline-first start: checks the manifest and installs a newer version
 /// while the cached one answers. `None` when there is nothing newer, or it could not be had (an
 /// `offline` or `update-failed` event says why); never fails.

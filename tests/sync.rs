@@ -115,6 +115,7 @@ struct Visit {
     room: Cell<Option<f64>>,
     locks: Rc<Cell<u32>>,
     on_lock: RefCell<Option<Box<dyn FnOnce()>>>,
+    manifests: Cell<u32>,
 }
 
 impl Visit {
@@ -131,6 +132,7 @@ impl Visit {
             room: Cell::new(None),
             locks: Rc::new(Cell::new(0)),
             on_lock: RefCell::new(None),
+            manifests: Cell::new(0),
         }
     }
 
@@ -157,6 +159,7 @@ impl Fetch for Visit {
 
     fn fetch_manifest(&self, url: &str) -> Self::ManifestFetch {
         assert_eq!(url, URL);
+        self.manifests.set(self.manifests.get() + 1);
         std::future::ready(Ok(match &self.server.borrow().manifest {
             Some(t) => Fetched::Text(t.clone()),
             None => Fetched::Unreachable(LoadError::new("network", "no connection")),
@@ -534,4 +537,31 @@ fn a_variant_loads_its_own_files_under_the_base_roles() {
     let (loaded, _) = block_on(load(&visit, &req)).unwrap();
     assert_eq!(loaded.prepared["tower-weights"], b"weights of variant b");
     assert_eq!(visit.downloaded(), ["items.int8.lrc", "items.meta.lrc", "tower-b.bin"]);
+}
+
+#[test]
+fn a_cached_part_is_read_from_the_cache_alone_never_the_network() {
+    use localrec::sync::load_cached;
+    // Nothing cached: nothing, and no request of any kind.
+    let mut server = Server::default();
+    publish(&mut server, "v1", &v1(), &[]);
+    let empty = Rc::new(MemoryFileStore::new());
+    let cold = Visit::new(&server, &empty);
+    assert!(block_on(load_cached(&cold, &request(true))).unwrap().is_none());
+    assert_eq!((cold.manifests.get(), cold.downloaded().len()), (0, 0));
+    // Cached: the version, verified, with the cache as its source; still no request.
+    let (server, store) = visited_v1();
+    let warm = Visit::new(&server, &store);
+    let loaded = block_on(load_cached(&warm, &request(true))).unwrap().expect("cached");
+    assert_eq!(loaded.source, Source::Cache);
+    assert_eq!(loaded.prepared, expected(&v1()));
+    assert!(loaded.store.is_none());
+    assert_eq!((warm.manifests.get(), warm.downloaded().len()), (0, 0));
+    // A cached file damaged: reported, deleted, and nothing (the caller loads it behind the first answer).
+    let sha = block_on(store.version(URL)).unwrap().unwrap().files[1].1.clone();
+    assert!(store.damage(&sha, 0));
+    let damaged = Visit::new(&server, &store);
+    assert!(block_on(load_cached(&damaged, &request(true))).unwrap().is_none());
+    assert_eq!(damaged.kinds(), ["corrupt-cache"]);
+    assert_eq!((damaged.manifests.get(), damaged.downloaded().len()), (0, 0));
 }

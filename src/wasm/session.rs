@@ -803,9 +803,14 @@ impl Inner {
             variant: self.variant.clone(),
             background: true,
         };
-        // Read from the cache, checked against the model's own manifest (its text: no request).
-        // Failing, it is loaded again behind the first answer.
-        Rc::clone(self).load_part(part, env, req).await;
+        // From the cache alone (never the network: a stage not there follows the first answer), and
+        // attached without an event: it is part of the first answer.
+        if let Ok(Some(loaded)) = crate::sync::load_cached(&env, &req).await {
+            if let super::sync::Part::Stage(stage) = loaded.prepared {
+                let behind = crate::session::Behind::Stage(Rc::new(stage));
+                let _ = self.session.borrow_mut().attach_behind(&loaded.manifest.model_version, behind);
+            }
+        }
         Ok(())
     }
 
@@ -1005,6 +1010,9 @@ impl JsSession {
                 let _ = events.call1(&JsValue::UNDEFINED, &ev);
             });
             let env = super::sync::WebEnv::new(&files, &o, on_progress.clone(), forward, super::sync::Prepare::Model)?;
+            // The page's copy of the manifest serves this load only: later loads fetch it, or read
+            // the text of the version they belong to.
+            let _ = Reflect::delete_property(o.unchecked_ref::<js_sys::Object>(), &JsValue::from_str("manifestText"));
             let req = crate::sync::LoadRequest {
                 url: url.clone(),
                 roles: request.roles(),
