@@ -776,26 +776,15 @@ impl Inner {
     /// [`Self::load_behind`] does). Nothing when none is cached: it follows the first answer.
     async fn stage_from_cache(self: &Rc<Self>) -> JsResult<()> {
         let Some(loader) = &self.loader else { return Ok(()) };
-        let sha = {
+        {
             let s = self.session.borrow();
             if s.stage_behind(&self.request).is_none() || !self.request.stage_first_if_cached(s.manifest()) {
                 return Ok(());
             }
-            let stage = s.manifest().files.iter().find(|f| f.role == crate::manifest::ROLE_RANKER);
-            stage.map(|f| f.sha256.clone()).unwrap_or_default()
-        };
-        let part = BehindPart::Stage;
-        let env =
-            self.loader_env(part.prepare(), Some(self.part_events(part)))?.with_manifest_text(self.manifest_text());
-        let url = format!("{}#ranking-stage", loader.url);
-        // Cached: the stage's own record holds this model's stage.
-        let cached = match crate::cache::FileStore::version(crate::sync::Env::store(&env), &url).await {
-            Ok(Some(v)) => v.files.iter().any(|(_, s)| *s == sha),
-            _ => false,
-        };
-        if !cached {
-            return Ok(());
         }
+        let part = BehindPart::Stage;
+        let env = self.loader_env(part.prepare(), Some(self.part_events(part)))?;
+        let url = format!("{}#ranking-stage", loader.url);
         let req = crate::sync::LoadRequest {
             url,
             roles: vec![crate::manifest::ROLE_RANKER.to_owned()],
@@ -804,7 +793,8 @@ impl Inner {
             background: true,
         };
         // From the cache alone (never the network: a stage not there follows the first answer), and
-        // attached without an event: it is part of the first answer.
+        // attached without an event: it is part of the first answer. (A stage of another version is
+        // not attached: `attach_behind` checks.)
         if let Ok(Some(loaded)) = crate::sync::load_cached(&env, &req).await {
             if let super::sync::Part::Stage(stage) = loaded.prepared {
                 let behind = crate::session::Behind::Stage(Rc::new(stage));
