@@ -143,7 +143,8 @@ export interface OpenOptions {
    * manifest is in when it carries the model's first answer (`first_answer`, written by the trainer):
    * `recommend({ k })` gives it (`firstAnswer: true`, `info.ranking` 'first-answer') until the model
    * is in use (`ready`, a 'ready' event); calls that need the model wait for it, and the options are
-   * checked then (a bad one rejects `ready`). `false`: `open` waits for the model. Default true.
+   * checked then (a bad one rejects `ready`). Never with the app's `rules` or a `variant` (only the
+   * model knows them). `false`: `open` waits for the model. Default true.
    */
   firstAnswer?: boolean;
   /**
