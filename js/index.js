@@ -144,7 +144,6 @@ export class LocalRecommender {
         await session.idle();
         session.close();
         session.free();
-        if (!opts.store) store.close();
         throw new DOMException('closed while opening', 'AbortError');
       }
       // The manifest's first answer must be the model's own (a manifest edited since it was written is not).
@@ -152,27 +151,31 @@ export class LocalRecommender {
       if (list && !session.history().length && session.recommend({ k: list.length }).ids.join() !== list.map((x) => x.id).join()) {
         emit({ type: 'first-answer-stale', message: "the manifest's first answer is not the model's cold-start answer: run localrec-train --first-answer on it" });
       }
-      // What the visitor did before the model was in use, in order, before it answers anything.
-      for (let q; (q = this._queue.shift());) { try { q.resolve(await q.f(session)); } catch (e) { q.reject(e); } }
+      // What the visitor did before the model was in use, in order, before it answers anything; the
+      // callers hear back once the session is in place.
+      const settled = [];
+      for (let q; (q = this._queue.shift());) { try { settled.push([q.resolve, await q.f(session)]); } catch (e) { settled.push([q.reject, e]); } }
       this._session = session;
       this._store = store;
       Object.assign(this.info, this._modelInfo(), { storage: store.kind, degraded: store.kind === 'memory' || this.info.degraded });
+      for (const [settle, v] of settled) settle(v);
     } catch (e) {
       abort.abort();
-      if (store && !opts.store && !this._closed) await store.discard(); // a failed first visit leaves no database behind
+      if (store && !opts.store) await store.discard(); // a failed first visit leaves no database behind
       const err = e?.name === 'AbortError' ? e : fromWasm(e);
       // A DOMException's `code` is a legacy number (20 for an abort): only the library's codes are codes.
       metrics.error('open', err instanceof LocalRecError ? err.code : err?.name === 'AbortError' ? 'aborted' : 'internal');
       if (this._early && !this._closed && err instanceof LocalRecError) emit({ type: 'load-failed', reason: err.code, message: `the model could not be loaded (${err.message}): the first answer stays`, error: err });
       this._first = this._firstAll; // the first answer stays
-      const closed = new LocalRecError('closed', 'this recommender was closed');
-      for (let q; (q = this._queue.shift());) q.reject(this._closed ? closed : err);
+      // Every later call that needs the model fails the same way (an abort: as closed).
+      this._failed = err instanceof LocalRecError ? err : new LocalRecError('closed', 'this recommender was closed');
+      for (let q; (q = this._queue.shift());) q.reject(this._failed);
       this._connected.reject(err);
       return;
     }
     metrics.model(this.info);
     if (this.info.experiment) metrics.exposure(this.info.experiment, this.info.variant);
-    if (this._early) { this._first = null; emit({ type: 'ready', message: 'the model is in use', info: { ...this.info } }); }
+    if (this._early && !this._closed) { this._first = null; emit({ type: 'ready', message: 'the model is in use', info: { ...this.info } }); }
     this._connected.resolve(this.info);
   }
 
@@ -182,6 +185,7 @@ export class LocalRecommender {
    */
   _call(personal, f) {
     this._check();
+    if (this._failed) return Promise.reject(this._failed);
     if (personal) this._first = null;
     if (this._session) return f(this._session);
     return new Promise((resolve, reject) => this._queue.push({ f, resolve, reject }));
@@ -379,6 +383,7 @@ export class LocalRecommender {
   async clearHistory() {
     this._check();
     try { await this._call(true, (s) => s.clearHistory()); } catch (err) {
+      if (!this._session) throw err; // no model: nothing was cleared
       const e = fromWasm(err);
       this.info.degraded = true;
       this._emit({ type: 'degraded', reason: e.code === 'quota' ? 'quota' : 'store-failed', message: `could not delete the stored history: ${e.message}` });

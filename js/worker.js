@@ -11,8 +11,8 @@ const aborter = new AbortController();
 let queue = Promise.resolve();
 self.onmessage = ({ data }) => {
   if (data.method === 'abort') { aborter.abort(new DOMException(data.reason, 'AbortError')); return; }
-  // A close stops a load still running at once: the calls queued behind it are not waited for.
-  if (data.method === 'close') aborter.abort(new DOMException('closed', 'AbortError'));
+  // A close stops a model load still running at once: the calls queued behind it are not waited for.
+  if (data.method === 'close' && rec && !rec._session) aborter.abort(new DOMException('closed', 'AbortError'));
   if (data.method === 'stored' || data.method === 'ready') { handle(data); return; }
   queue = queue.then(() => handle(data));
 };

@@ -639,6 +639,7 @@ impl Inner {
     ) -> JsValue {
         let Some(newer) = crate::sync::update(&env, &req, pending).await else { return JsValue::NULL };
         self.keep_manifest_text(&newer.manifest.model_version, &newer.manifest_text);
+        let (manifest, text) = (newer.manifest.clone(), newer.manifest_text.clone());
         let stored_ok = store_job(Rc::new(env), newer.store).await.is_truthy();
         let super::sync::Part::Model(model) = newer.prepared else { return JsValue::NULL };
         let version = newer.manifest.model_version.clone();
@@ -683,6 +684,28 @@ impl Inner {
                 ("storedOk", JsValue::from_bool(stored_ok)),
             ],
         );
+        // Not applied: the next visit starts from this version, and attaches its ranking stage before
+        // its first answer if it is cached, so it is cached now (silently: failing, it follows that
+        // visit's first answer). Applied, it is loaded behind as the version in use.
+        if !applied && stored_ok && self.request.stage_first_if_cached(&manifest) {
+            if let (Some(loader), Ok(env)) =
+                (&self.loader, self.loader_env(super::sync::Prepare::Stage, Some(Box::new(|_| {}))))
+            {
+                let req = crate::sync::LoadRequest {
+                    url: format!("{}#ranking-stage", loader.url),
+                    roles: vec![crate::manifest::ROLE_RANKER.to_owned()],
+                    device: Some(self.device.clone()),
+                    variant: self.variant.clone(),
+                    background: false,
+                };
+                let env = env.with_manifest_text(Some(text));
+                if let Ok((loaded, _)) = crate::sync::load(&env, &req).await {
+                    if let Some(job) = loaded.store {
+                        crate::sync::store(&env, job).await;
+                    }
+                }
+            }
+        }
         JsValue::NULL
     }
 

@@ -684,6 +684,47 @@ describe('IndexedDB only', () => {
     assert.equal(bad, 'invalid-argument');
   });
 
+  test("an update found in the background caches its ranking stage too: the next visit's first answer is two-stage, offline", async () => {
+    const page = await newPage(context);
+    const dbName = 'auto-update';
+    await page.evaluate(async (dbName) => { // v1, a first visit: the stage follows the first answer
+      let staged;
+      const stage = new Promise((ok) => { staged = ok; });
+      const rec = await window.L.open('/model/manifest.json', { dbName, firstAnswer: false, onEvent: (e) => { if (e.type.startsWith('ranking-stage')) staged(); } });
+      await stage;
+      await rec.close();
+    }, dbName);
+    reset('v2', false);
+    const found = await page.evaluate(async (dbName) => { // v1 answers; v2 is found, cached, not applied
+      let announced;
+      const update = new Promise((ok) => { announced = ok; });
+      const rec = await window.L.open('/model/manifest.json', { dbName, onEvent: (e) => { if (e.type === 'update' || e.type === 'update-failed') announced(e); } });
+      const e = await update;
+      let stage = null;
+      for (let i = 0; i < 400 && !stage; i++) {
+        stage = (await rec.storage()).versions.find((v) => v.manifestUrl.endsWith('#ranking-stage') && v.modelVersion.endsWith('-v2')) ?? null;
+        if (!stage) await new Promise((ok) => setTimeout(ok, 50));
+      }
+      await rec.close();
+      return { type: e.type, applied: e.applied, stage: stage?.modelVersion ?? null };
+    }, dbName);
+    assert.equal(found.type, 'update', JSON.stringify(found));
+    assert.equal(found.applied, false);
+    assert.match(found.stage ?? '', /-v2$/, "the new version's stage is cached with it");
+    state.requests = [];
+    await context.setOffline(true);
+    const next = await page.evaluate(async (dbName) => {
+      const rec = await window.L.open('/model/manifest.json', { dbName });
+      const out = { version: rec.info.modelVersion, ranking: rec.info.ranking, source: rec.info.source };
+      await rec.close();
+      return out;
+    }, dbName);
+    await context.setOffline(false);
+    assert.match(next.version, /-v2$/);
+    assert.deepEqual([next.source, next.ranking], ['cache', 'two-stage'], JSON.stringify(next));
+    assert.deepEqual(state.requests, []);
+  });
+
   test("a pq table's refine plane follows the first answer (cached apart) and re-scores; offline, 'never', a failed or foreign plane", async () => {
     const page = await newPage(context);
     // First visit: the plane is held back by the server until pq has answered.
