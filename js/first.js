@@ -33,3 +33,33 @@ export function answerFrom(list, options = {}, reason) {
   const items = list.slice(0, k).map((x) => ({ id: x.id, title: x.title, category: x.category ?? null, score: x.score, reason: reason(x.pinned ? 'pinned' : 'popular') }));
   return { items, coldStart: !list.slice(0, k).some((x) => x.pinned), tookMs: 0, firstAnswer: true };
 }
+
+/**
+ * What happens before the model is in use, in one place: the first answer (given until the visitor
+ * does anything or the model takes over, and again if the model cannot be loaded), the calls that
+ * need the model (queued, then run on it in order before it answers anything) and a failed load
+ * (every later call fails with its error).
+ */
+export class BeforeModel {
+  constructor(items) { this.all = items ?? null; this.list = this.all; this.queue = []; this.failed = null; }
+  /** `recommend(options)` from the first answer, or null. */
+  answer(options, reason) { return this.list ? answerFrom(this.list, options, reason) : null; }
+  /** `f(session)`, queued (`personal`: the first answer no longer applies). */
+  wait(personal, f) {
+    if (this.failed) return Promise.reject(this.failed);
+    if (personal) this.list = null;
+    return new Promise((resolve, reject) => this.queue.push({ f, resolve, reject }));
+  }
+  /** Whether the first answer is not `session`'s own cold start (the manifest was edited since). */
+  stale(session) { return !!this.all && !session.history().length && session.recommend({ k: this.all.length }).ids.join() !== this.all.map((x) => x.id).join(); }
+  /** Runs the queue on `session`, in order; resolves with the function that tells the callers. */
+  async run(session) {
+    const settled = [];
+    for (let q; (q = this.queue.shift());) { try { settled.push([q.resolve, await q.f(session)]); } catch (e) { settled.push([q.reject, e]); } }
+    this.list = null;
+    return () => { for (const [settle, v] of settled) settle(v); };
+  }
+  /** The model cannot be loaded: the first answer stays; every waiting and later call fails with `err`. */
+  fail(err) { this.list = this.all; this.failed = err; for (let q; (q = this.queue.shift());) q.reject(err); }
+}
+

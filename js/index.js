@@ -12,7 +12,7 @@
 import init, { Session, rules } from './localrec.js';
 import { LocalRecError, fromWasm } from './errors.js';
 import { storeFor } from './store.js';
-import { firstAnswer, answerFrom } from './first.js';
+import { firstAnswer, BeforeModel } from './first.js';
 import { Metrics } from './metrics.js';
 
 export { LocalRecError } from './errors.js';
@@ -106,12 +106,8 @@ export class LocalRecommender {
     this._store = null;
     this._closed = false;
     this._shadowTimer = null;
-    /** The manifest's first answer, given until the model is in use or the visitor does anything. */
-    this._first = first?.items ?? null;
-    this._firstAll = this._first;
-    this._early = this._first !== null;
-    /** Calls made before the model is in use, run on it in order before it answers anything. */
-    this._queue = [];
+    /** The first answer and the calls waiting for the model. */
+    this._before = new BeforeModel(first?.items);
     // Until the model is in use: the manifest's figures.
     this.info = { ...first?.info, precision: null, ranking: 'first-answer', refined: false, experiment: null, variant: null, source: 'manifest', updateError: null, storage: null, persisted: false, degraded: false };
     let connected;
@@ -146,36 +142,29 @@ export class LocalRecommender {
         session.free();
         throw new DOMException('closed while opening', 'AbortError');
       }
-      // The manifest's first answer must be the model's own (a manifest edited since it was written is not).
-      const list = this._firstAll;
-      if (list && !session.history().length && session.recommend({ k: list.length }).ids.join() !== list.map((x) => x.id).join()) {
-        emit({ type: 'first-answer-stale', message: "the manifest's first answer is not the model's cold-start answer: run localrec-train --first-answer on it" });
-      }
+      if (this._before.stale(session)) emit({ type: 'first-answer-stale', message: "the manifest's first answer is not the model's cold-start answer: run localrec-train --first-answer on it" });
       // What the visitor did before the model was in use, in order, before it answers anything; the
       // callers hear back once the session is in place.
-      const settled = [];
-      for (let q; (q = this._queue.shift());) { try { settled.push([q.resolve, await q.f(session)]); } catch (e) { settled.push([q.reject, e]); } }
+      const tell = await this._before.run(session);
       this._session = session;
       this._store = store;
       Object.assign(this.info, this._modelInfo(), { storage: store.kind, degraded: store.kind === 'memory' || this.info.degraded });
-      for (const [settle, v] of settled) settle(v);
+      tell();
     } catch (e) {
       abort.abort();
       if (store && !opts.store) await store.discard(); // a failed first visit leaves no database behind
       const err = e?.name === 'AbortError' ? e : fromWasm(e);
       // A DOMException's `code` is a legacy number (20 for an abort): only the library's codes are codes.
       metrics.error('open', err instanceof LocalRecError ? err.code : err?.name === 'AbortError' ? 'aborted' : 'internal');
-      if (this._early && !this._closed && err instanceof LocalRecError) emit({ type: 'load-failed', reason: err.code, message: `the model could not be loaded (${err.message}): the first answer stays`, error: err });
-      this._first = this._firstAll; // the first answer stays
-      // Every later call that needs the model fails the same way (an abort: as closed).
-      this._failed = err instanceof LocalRecError ? err : new LocalRecError('closed', 'this recommender was closed');
-      for (let q; (q = this._queue.shift());) q.reject(this._failed);
+      if (this._before.all && !this._closed && err instanceof LocalRecError) emit({ type: 'load-failed', reason: err.code, message: `the model could not be loaded (${err.message}): the first answer stays`, error: err });
+      // The first answer stays; every call that needs the model fails the same way (an abort: as closed).
+      this._before.fail(err instanceof LocalRecError ? err : new LocalRecError('closed', 'this recommender was closed'));
       this._connected.reject(err);
       return;
     }
     metrics.model(this.info);
     if (this.info.experiment) metrics.exposure(this.info.experiment, this.info.variant);
-    if (this._early && !this._closed) { this._first = null; emit({ type: 'ready', message: 'the model is in use', info: { ...this.info } }); }
+    if (this._before.all && !this._closed) { emit({ type: 'ready', message: 'the model is in use', info: { ...this.info } }); }
     this._connected.resolve(this.info);
   }
 
@@ -185,10 +174,7 @@ export class LocalRecommender {
    */
   _call(personal, f) {
     this._check();
-    if (this._failed) return Promise.reject(this._failed);
-    if (personal) this._first = null;
-    if (this._session) return f(this._session);
-    return new Promise((resolve, reject) => this._queue.push({ f, resolve, reject }));
+    return this._session ? f(this._session) : this._before.wait(personal, f);
   }
 
   /** The model and experiment in use, as the session reports them (it owns them; `info` mirrors). */
@@ -259,7 +245,8 @@ export class LocalRecommender {
    */
   async recommend(options) {
     this._check();
-    if (!this._session && this._first) { const early = answerFrom(this._first, options, reasonOf); if (early) return early; }
+    const early = this._session ? null : this._before.answer(options, reasonOf);
+    if (early) return early;
     const t0 = now();
     let r;
     try { r = await this._call(false, (s) => s.recommend(options)); } catch (e) {

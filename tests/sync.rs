@@ -268,10 +268,16 @@ fn finish(visit: &Visit, loaded: Loaded<Visit>) -> (Source, Prepared, bool, Opti
     (loaded.source, loaded.prepared, stored, loaded.update_error)
 }
 
-/// A server with v1 published, and a store after one visit to it.
-fn visited_v1() -> (Server, Rc<MemoryFileStore>) {
+/// A server with v1 published.
+fn published_v1() -> Server {
     let mut server = Server::default();
     publish(&mut server, "v1", &v1(), &[]);
+    server
+}
+
+/// A server with v1 published, and a store after one visit to it.
+fn visited_v1() -> (Server, Rc<MemoryFileStore>) {
+    let server = published_v1();
     let store = Rc::new(MemoryFileStore::new());
     open(&Visit::new(&server, &store)).unwrap();
     (server, store)
@@ -289,8 +295,7 @@ fn cached_version(store: &MemoryFileStore) -> Option<String> {
 
 #[test]
 fn a_first_visit_downloads_verifies_and_stores_then_a_second_reads_the_cache_only() {
-    let mut server = Server::default();
-    publish(&mut server, "v1", &v1(), &[]);
+    let server = published_v1();
     let store = Rc::new(MemoryFileStore::new());
 
     let first = Visit::new(&server, &store);
@@ -543,8 +548,7 @@ fn a_variant_loads_its_own_files_under_the_base_roles() {
 fn a_cached_part_is_read_from_the_cache_alone_never_the_network() {
     use localrec::sync::load_cached;
     // Nothing cached: nothing, and no request of any kind.
-    let mut server = Server::default();
-    publish(&mut server, "v1", &v1(), &[]);
+    let server = published_v1();
     let empty = Rc::new(MemoryFileStore::new());
     let cold = Visit::new(&server, &empty);
     assert!(block_on(load_cached(&cold, &request(true))).unwrap().is_none());

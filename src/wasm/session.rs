@@ -691,13 +691,7 @@ impl Inner {
             if let (Some(loader), Ok(env)) =
                 (&self.loader, self.loader_env(super::sync::Prepare::Stage, Some(Box::new(|_| {}))))
             {
-                let req = crate::sync::LoadRequest {
-                    url: format!("{}#ranking-stage", loader.url),
-                    roles: vec![crate::manifest::ROLE_RANKER.to_owned()],
-                    device: Some(self.device.clone()),
-                    variant: self.variant.clone(),
-                    background: false,
-                };
+                let req = self.stage_request(&loader.url, false);
                 let env = env.with_manifest_text(Some(text));
                 if let Ok((loaded, _)) = crate::sync::load(&env, &req).await {
                     if let Some(job) = loaded.store {
@@ -793,6 +787,17 @@ impl Inner {
         })
     }
 
+    /// The request of the ranking stage alone, under its own cache record (`url#ranking-stage`).
+    fn stage_request(&self, url: &str, background: bool) -> crate::sync::LoadRequest {
+        crate::sync::LoadRequest {
+            url: format!("{url}#ranking-stage"),
+            roles: vec![crate::manifest::ROLE_RANKER.to_owned()],
+            device: Some(self.device.clone()),
+            variant: self.variant.clone(),
+            background,
+        }
+    }
+
     /// `ranking: 'auto'` on a returning visit ([`crate::request::FileRequest::stage_first_if_cached`]):
     /// the ranking stage a previous visit cached for the model in use is attached before the first
     /// answer, from the cache alone (its newer version, if any, is checked behind, as
@@ -807,14 +812,7 @@ impl Inner {
         }
         let part = BehindPart::Stage;
         let env = self.loader_env(part.prepare(), Some(self.part_events(part)))?;
-        let url = format!("{}#ranking-stage", loader.url);
-        let req = crate::sync::LoadRequest {
-            url,
-            roles: vec![crate::manifest::ROLE_RANKER.to_owned()],
-            device: Some(self.device.clone()),
-            variant: self.variant.clone(),
-            background: true,
-        };
+        let req = self.stage_request(&loader.url, true);
         // From the cache alone (never the network: a stage not there follows the first answer), and
         // attached without an event: it is part of the first answer. (A stage of another version is
         // not attached: `attach_behind` checks.)
